@@ -1,0 +1,4 @@
+"""The beat process: Podium's own scheduler for Schedule triggers, backfills, timers (retry delays,
+Pause timeouts, WaitFor checks) and the reaper of lost work. Its loop is ``tick(now) -> seconds``
+around the pure schedule maths of ``engine``.
+"""
