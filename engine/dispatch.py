@@ -1,0 +1,39 @@
+"""L1 contract: how the services layer hands work to the processes, without knowing Celery.
+
+``engine.services`` is given a :class:`Dispatcher`; ``worker.dispatch.CeleryDispatcher`` is the
+production one (Celery canvases on Redis or the embedded broker), and tests may use an inline one.
+Every message carries ids only, and every call happens after the database commit that created
+the work, so a message never refers to something that is not saved yet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+EXECUTOR_QUEUE = "executor"
+DEFAULT_QUEUE = "default"
+
+
+@dataclass(frozen=True)
+class TaskRunRef:
+    """What a worker needs to find a task run attempt; also shown by ``celery inspect``."""
+
+    execution_id: str
+    task_run_id: str
+    attempt: int
+    task_id: str
+    task_type: str
+    flow: str  # "namespace.flowId", for readable names in Flower and logs
+    queue: str = DEFAULT_QUEUE
+
+
+class Dispatcher(Protocol):
+    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False) -> None:
+        """Sends ready task runs to workers: a group for a fan-out, or a chain where each starts
+        after the previous one succeeded on the worker, without a round trip to the executor."""
+
+    def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
+        """Queues an event (a task run result, a timer, a kill...) for the executor."""
+
+    def kill_task_runs(self, refs: Sequence[TaskRunRef]) -> None:
+        """Asks the workers running these task runs to stop them."""

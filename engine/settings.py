@@ -1,0 +1,105 @@
+"""L2: the one settings object every Podium process is built from.
+
+Values come, lowest priority first, from defaults, a YAML file (``PODIUM_CONFIG`` or
+``--config``), then environment variables prefixed ``PODIUM_`` (nested keys with ``__``,
+e.g. ``PODIUM_WORKER__CONCURRENCY=4``). docs/configuration.md lists every field.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class WorkerSettings(BaseModel):
+    concurrency: int = Field(4, ge=1, description="Task runs one worker process runs at once.")
+    queues: list[str] = Field(default_factory=lambda: ["default"],
+                              description="Celery queues (worker groups) this worker consumes.")
+    lease_seconds: float = Field(30.0, gt=0, description="A running task run's lease; renewed by heartbeats.")
+
+
+class ExecutorSettings(BaseModel):
+    concurrency: int = Field(2, ge=1, description="Events the executor handles at once.")
+
+
+class Settings(BaseSettings):
+    """Podium's configuration. Every field has a working default for the embedded mode."""
+
+    model_config = SettingsConfigDict(env_prefix="PODIUM_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(Path(".podium"), description="Folder of the embedded database, broker and files.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    broker_url: str | None = Field(
+        None, description="Celery broker; default: the embedded broker (in-process memory).")
+    storage_dir: Path | None = Field(None, description="Internal storage root; default: data_dir/storage.")
+    encryption_key: str | None = Field(
+        None, description="Base64 AES key for SECRET inputs, encrypt() and encrypted outputs.")
+    env_vars_prefix: str = Field("KESTRA_", description="Environment variables exposed as {{ envs.x }}.")
+    globals: dict[str, Any] = Field(default_factory=dict, description="Values exposed as {{ globals.x }}.")
+    plugin_defaults: list[dict[str, Any]] = Field(
+        default_factory=list, description="Global pluginDefaults applied to every flow.")
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    timezone: str = Field("UTC", description="Default time zone of date filters and schedules.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls, getattr(cls, "config_path", None)))
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'podium.db').resolve()}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "memory://"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return (self.storage_dir or self.data_dir / "storage").resolve()
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return self.resolved_broker_url.startswith("memory://")
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML settings file (top-level keys are field names)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: str | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path or os.environ.get("PODIUM_CONFIG")
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = self.path
+        if not path:
+            return {}
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ValueError(f"cannot read the configuration file {path}: {err}") from err
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the configuration file must be a mapping of settings")
+        return data
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the YAML file (``config_file`` or ``PODIUM_CONFIG``), then the environment,
+    then explicit ``overrides`` (command-line options), each level beating the one before."""
+    if config_file is None:
+        return Settings(**overrides)
+    with_file = type("Settings", (Settings,), {"__annotations__": {"config_path": ClassVar[str]},
+                                               "config_path": str(config_file)})
+    return with_file(**overrides)
