@@ -1,0 +1,100 @@
+"""L1 pure core: options of the executable tasks, which start child executions (Subflow, ForEachItem).
+
+The executor turns them into ``StartSubflow`` / ``SplitItems`` commands; the services layer
+creates the child executions and reports back with ``SubflowEnded`` / ``ItemsSplit`` events.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from engine.model.task import FlowableOptions, TaskOptions, dynamic
+from engine.plugins.base import Options, PluginKind, PluginSpec
+from engine.plugins.core.flow import LEGACY, PREFIX
+
+# Labels are a map, or Kestra's list of {key, value}.
+LabelsValue = dict[str, Any] | list[dict[str, Any]]
+
+
+class _ChildFlow(Options):
+    """What Subflow and ForEachItem share (Kestra's ``ChildFlowInterface``)."""
+
+    namespace: str = dynamic(..., "Namespace of the flow to start.")
+    flow_id: str = dynamic(..., "Id of the flow to start.")
+    revision: int | None = Field(None, ge=1, description="Revision to run; the latest when absent.")
+    inputs: dict[str, Any] | None = dynamic(None, "Inputs of the child execution (rendered).")
+    labels: LabelsValue | None = dynamic(None, "Labels added to the child execution.")
+    wait: bool = Field(True, description="Wait for the child execution to end.")
+    transmit_failed: bool = Field(True, description="A failed child (with wait) fails this task.")
+    inherit_labels: bool = Field(False, description="Copy all this execution's labels to the child.")
+    schedule_date: str | None = dynamic(None, "Start the child execution at this date (ISO-8601).")
+
+
+class Subflow(_ChildFlow, TaskOptions):
+    outputs: dict[str, Any] | None = dynamic(
+        None, "Deprecated: outputs rendered from the child's context; prefer the child flow's `outputs`.")
+
+
+class Batch(Options):
+    rows: int | str | None = dynamic(None, "Items per batch (default 1 when neither bytes nor partitions).")
+    bytes: str | None = dynamic(None, "Batch size in bytes, e.g. `10MB`.")
+    partitions: int | str | None = dynamic(None, "Number of batches.")
+    separator: str = Field("\n", description="Item separator.")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> "Batch":
+        given = [n for n in ("rows", "bytes", "partitions") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"batch takes only one of rows, bytes or partitions (got {', '.join(given)})")
+        return self
+
+
+class ForEachItem(_ChildFlow, FlowableOptions):
+    items: str = dynamic(..., "A `kestra://` file; one item per line (or per `separator`).")
+    batch: Batch = Field(default_factory=Batch, description="How items are grouped per child execution.")
+
+
+_EXAMPLE_SUBFLOW = """\
+id: parent
+namespace: company.team
+tasks:
+  - id: call_subflow
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: company.team
+    flowId: subflow
+    inputs:
+      user: Rick Astley
+    wait: true
+    transmitFailed: true
+"""
+
+_EXAMPLE_FOR_EACH_ITEM = """\
+id: for_each_item
+namespace: company.team
+inputs:
+  - id: file
+    type: FILE
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ inputs.file }}"
+    batch:
+      rows: 4
+    namespace: company.team
+    flowId: subflow
+    inputs:
+      items: "{{ taskrun.items }}"
+"""
+
+SPECS: list[PluginSpec] = [
+    PluginSpec(type=PREFIX + "Subflow", kind=PluginKind.EXECUTABLE, options=Subflow,
+               title="Create a subflow execution.",
+               description="Outputs `executionId`, `state` and the child's flow `outputs`.",
+               aliases=(LEGACY + "Subflow", LEGACY + "Flow"), examples=(_EXAMPLE_SUBFLOW,)),
+    PluginSpec(type=PREFIX + "ForEachItem", kind=PluginKind.EXECUTABLE, options=ForEachItem,
+               title="Execute a subflow for each batch of items.",
+               description="Splits `items` into batches and starts one child execution per batch. "
+                           "Outputs `numberOfBatches`, `iterations` and `uri`.",
+               aliases=(LEGACY + "ForEachItem",), examples=(_EXAMPLE_FOR_EACH_ITEM,)),
+]
