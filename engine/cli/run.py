@@ -1,0 +1,118 @@
+"""L4: ``podium run FLOW_FILE``: run one flow to its end on a fresh embedded instance."""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.live import Live
+
+from engine.cli.display import execution_summary, execution_tree
+from engine.cli.instance import open_instance
+from engine.errors import PodiumError
+from engine.model.execution import Execution
+
+
+def _parse_json_option(text: str | None, option: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise click.BadParameter(f"not valid JSON ({err.msg} at column {err.colno})", param_hint=option)
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object, e.g. '{\"name\": \"value\"}'", param_hint=option)
+    return value
+
+
+def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{pair}' should be KEY=VALUE", param_hint="--input")
+        result[key] = value
+    return result
+
+
+@click.command("run")
+@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--flows", "flows_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Deploy every flow of this folder first (so subflows resolve).")
+@click.option("--inputs", "inputs_json", help="Inputs as a JSON object.")
+@click.option("-i", "--input", "input_pairs", multiple=True, help="One input as KEY=VALUE (repeatable).")
+@click.option("--labels", "labels_json", help="Execution labels as a JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final execution as one JSON object.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the instance's database and files here (default: a temporary folder).")
+@click.option("--timeout", type=float, default=3600, show_default=True,
+              help="Seconds to wait for the execution to end.")
+def run_command(flow_file: Path, flows_dir: Path | None, inputs_json: str | None,
+                input_pairs: tuple[str, ...], labels_json: str | None, as_json: bool,
+                data_dir: Path | None, timeout: float) -> None:
+    """Run FLOW_FILE to its end on the embedded default and show what happened.
+
+    \b
+    Examples:
+      podium run flows/hello_world.yaml -i user=Ada
+      podium run flow.yaml --inputs '{"n": 3}' --json
+    """
+    inputs = {**_parse_json_option(inputs_json, "--inputs"), **_parse_pairs(input_pairs)}
+    labels = _parse_json_option(labels_json, "--labels")
+    with tempfile.TemporaryDirectory(prefix="podium-run-") as scratch:
+        try:
+            execution, logs = _run(flow_file, flows_dir, inputs, labels, data_dir or Path(scratch),
+                                   timeout, live=not as_json and sys.stdout.isatty())
+        except PodiumError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+    if as_json:
+        click.echo(json.dumps({**execution.to_json(), "logs": logs}, default=str))
+        return
+    Console().print(execution_summary(execution, logs, datetime.now(timezone.utc)))
+
+
+def _run(flow_file: Path, flows_dir: Path | None, inputs: dict[str, Any], labels: dict[str, Any],
+         data_dir: Path, timeout: float, live: bool) -> tuple[Execution, list[dict[str, Any]]]:
+    with open_instance(data_dir) as instance:
+        services = instance.services
+        if flows_dir is not None:
+            services.deploy_folder(flows_dir, strict=False)
+        flow = services.deploy_file(flow_file)
+        execution = services.start_execution(flow.namespace, flow.id, inputs=inputs, labels=labels)
+        execution = _wait(services, execution, timeout, live)
+        return execution, services.execution_logs(execution.id)
+
+
+def _wait(services: Any, execution: Execution, timeout: float, live: bool) -> Execution:
+    deadline = time.monotonic() + timeout
+    console = Console()
+    with Live(console=console, refresh_per_second=8, transient=True) if live else _NoLive() as screen:
+        while not execution.state.current.is_terminated:
+            if time.monotonic() > deadline:
+                raise PodiumError(f"{execution.describe()} did not end within {timeout:.0f} s; "
+                                  "raise --timeout or look at it with `podium execution show`")
+            time.sleep(0.02)
+            execution = services.get_execution(execution.id)
+            screen.update(execution_tree(execution, datetime.now(timezone.utc)))
+    return execution
+
+
+class _NoLive:
+    def __enter__(self) -> "_NoLive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, renderable: object) -> None:
+        return None
+
+
+commands = [run_command]
