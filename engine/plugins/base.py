@@ -167,3 +167,5 @@ Task = Annotated[Any, WrapValidator(_typed_parser(TASK_KINDS, "task"))]
 TaskList = list[Task]
 Trigger = Annotated[Any, WrapValidator(_typed_parser((PluginKind.TRIGGER,), "trigger"))]
 Condition = Annotated[Any, WrapValidator(_typed_parser((PluginKind.CONDITION,), "condition"))]
+# A task runner (``taskRunner`` of script tasks), parsed through the registry like a task.
+TaskRunner = Annotated[Any, WrapValidator(_typed_parser((PluginKind.TASK_RUNNER,), "task runner"))]

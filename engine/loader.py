@@ -1,0 +1,216 @@
+"""L1 pure core: reading flow YAML with the line and column of every value.
+
+PyYAML's composer gives a node tree with marks; we build plain Python data from it ourselves so
+that every mapping key and value keeps its position, duplicate keys are caught (Kestra refuses
+them), and YAML 1.1 surprises are avoided: dates stay strings (as Jackson reads them) and only
+``true``/``false`` are booleans (``on``/``yes`` stay text). The original text is kept verbatim.
+The only I/O is :func:`load_flow` reading the path its caller gives.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
+from pydantic import ValidationError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from engine.model.flow import Flow, format_path
+from engine.plugin_defaults import apply_plugin_defaults
+from engine.plugins.base import Registry
+from engine.validation import FlowValidationError, Position, Problem, problems_from_errors
+
+Loc = tuple[Any, ...]
+MAX_DEPTH = 200  # deeper nesting is an alias bomb or a mistake, not a flow
+
+
+class _Resolver(yaml.resolver.Resolver):
+    """YAML 1.2-like scalars: no timestamps, booleans only ``true``/``false``."""
+
+
+_Resolver.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()}
+_Resolver.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                list("tTfF"))
+
+
+class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+              yaml.constructor.SafeConstructor, _Resolver):
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        _Resolver.__init__(self)
+
+
+@dataclass
+class YamlDocument:
+    """One YAML document: its data, where each part of it was written, and its own problems."""
+
+    data: Any
+    path: str
+    source: str
+    positions: dict[Loc, Position] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def locate(self, loc: Loc) -> Position:
+        """Where ``loc`` (or its nearest written ancestor) is in the file."""
+        for size in range(len(loc), -1, -1):
+            position = self.positions.get(tuple(loc[:size]))
+            if position is not None:
+                return position
+        return Position(1, 1)
+
+
+@dataclass(frozen=True)
+class LoadedFlow:
+    """A parsed flow with the source it came from (stored verbatim, comments included)."""
+
+    flow: Flow
+    source: str
+    path: str | None = None
+
+
+FlowSource = LoadedFlow
+
+
+def parse_yaml(source: str, path: str = "<string>") -> list[YamlDocument]:
+    """Every document of ``source``; raises FlowValidationError on a YAML syntax error."""
+    loader = _Loader(source)
+    documents: list[YamlDocument] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            document = YamlDocument(None, path, source)
+            document.data = _build(loader, node, (), document, 0)
+            documents.append(document)
+    except yaml.MarkedYAMLError as err:
+        raise FlowValidationError([_syntax_problem(err, path)]) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _syntax_problem(err: yaml.MarkedYAMLError, path: str) -> Problem:
+    mark = err.problem_mark or err.context_mark
+    position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
+    what = err.problem or "invalid YAML"
+    context = f" ({err.context})" if err.context else ""
+    return Problem(path, position, "", f"YAML syntax error: {what}{context}",
+                   "check the indentation and quoting around this line")
+
+
+def _build(loader: _Loader, node: Node, loc: Loc, doc: YamlDocument, depth: int) -> Any:
+    doc.positions.setdefault(loc, _position(node))
+    if depth > MAX_DEPTH:
+        doc.problems.append(Problem(doc.path, _position(node), "", "the document is nested too deeply"))
+        return None
+    if isinstance(node, MappingNode):
+        return _build_mapping(loader, node, loc, doc, depth)
+    if isinstance(node, SequenceNode):
+        return [_build(loader, item, loc + (i,), doc, depth + 1) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _build_mapping(loader: _Loader, node: MappingNode, loc: Loc, doc: YamlDocument,
+                   depth: int) -> dict[Any, Any]:
+    result: dict[Any, Any] = {}
+    first_seen: dict[Any, Position] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True) if isinstance(key_node, ScalarNode) \
+            else str(key_node.value)
+        key_position = _position(key_node)
+        if key in first_seen:
+            doc.problems.append(Problem(
+                doc.path, key_position, format_path(loc + (key,)),
+                f"duplicate key '{key}' (first defined at line {first_seen[key].line}); "
+                "Kestra refuses duplicate keys: keep only one"))
+        first_seen.setdefault(key, key_position)
+        # Scalars are pointed at by their value, containers by their key.
+        child = loc + (key,)
+        doc.positions[child] = _position(value_node) if isinstance(value_node, ScalarNode) \
+            and value_node.value != "" else key_position
+        result[key] = _build(loader, value_node, child, doc, depth + 1)
+    return result
+
+
+def _position(node: Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+# ----------------------------------------------------------------------------- flows
+
+def check_document(document: YamlDocument, registry: Registry, *,
+                   global_defaults: Sequence[Mapping[str, Any]] = (),
+                   worker_groups: Iterable[str] | None = None) -> tuple[Flow | None, list[Problem]]:
+    """The flow of one YAML document and every problem found in it (the flow is None if any)."""
+    problems = list(document.problems)
+    data = document.data
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
+        problems.append(Problem(document.path, Position(1, 1), "",
+                                f"a flow must be a mapping with id, namespace and tasks; this document is {what}"))
+        return None, problems
+    data = apply_plugin_defaults(data, global_defaults, registry)
+    context = {"registry": registry,
+               "worker_groups": set(worker_groups) if worker_groups is not None else None}
+    try:
+        flow = Flow.model_validate(data, context=context)
+    except ValidationError as err:
+        problems += problems_from_errors(err.errors(), data, document, registry)
+        return None, sorted(problems, key=lambda p: p.position)
+    return (flow if not problems else None), problems
+
+
+def load_flow_text(source: str, registry: Registry, *, path: str = "<string>",
+                   global_defaults: Sequence[Mapping[str, Any]] = (),
+                   worker_groups: Iterable[str] | None = None) -> LoadedFlow:
+    """The one flow written in ``source``.
+
+    Raises:
+        FlowValidationError: with every problem, each located in ``path``.
+    """
+    documents = parse_yaml(source, path)
+    if len(documents) != 1:
+        raise FlowValidationError([Problem(path, Position(1, 1), "",
+                                           f"expected one flow, found {len(documents)} YAML documents",
+                                           "put each flow in its own file")])
+    flow, problems = check_document(documents[0], registry, global_defaults=global_defaults,
+                                    worker_groups=worker_groups)
+    if flow is None:
+        raise FlowValidationError(problems)
+    return LoadedFlow(flow, source, path)
+
+
+def load_flow(path: str | Path, registry: Registry, *,
+              global_defaults: Sequence[Mapping[str, Any]] = ()) -> LoadedFlow:
+    """Reads and parses the flow file at ``path`` (raises FlowValidationError, or OSError)."""
+    source = Path(path).read_text(encoding="utf-8")
+    return load_flow_text(source, registry, path=str(path), global_defaults=global_defaults)
+
+
+def validate_source(source: str, registry: Registry, *, path: str = "<string>",
+                    global_defaults: Sequence[Mapping[str, Any]] = (),
+                    worker_groups: Iterable[str] | None = None) -> tuple[list[Flow], list[Problem]]:
+    """Every flow of a (possibly multi-document) source, and every problem found in it."""
+    try:
+        documents = parse_yaml(source, path)
+    except FlowValidationError as err:
+        return [], err.problems
+    if not documents:
+        return [], [Problem(path, Position(1, 1), "", "the file is empty; a flow needs id, namespace and tasks")]
+    flows: list[Flow] = []
+    problems: list[Problem] = []
+    for document in documents:
+        flow, found = check_document(document, registry, global_defaults=global_defaults,
+                                     worker_groups=worker_groups)
+        problems += found
+        if flow is not None:
+            flows.append(flow)
+    return flows, sorted(problems, key=lambda p: p.position)
