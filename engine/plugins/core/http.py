@@ -80,7 +80,7 @@ class HttpConfiguration(Options):
     log_level: str | None = None
 
 
-class _HttpOptions(TaskOptions):
+class HttpTaskOptions(TaskOptions):
     uri: str = dynamic(..., "The URL to call.")
     method: str = dynamic("GET", "HTTP method.")
     body: str | dict[str, Any] | list[Any] | None = dynamic(None, "Request body (text, or a map/list sent as JSON).")
@@ -92,11 +92,11 @@ class _HttpOptions(TaskOptions):
     ssl_options: SslOptions | None = Field(None, description="Deprecated: use options.ssl.")
 
 
-class RequestOptions(_HttpOptions):
+class RequestOptions(HttpTaskOptions):
     encrypt_body: DynBool = dynamic(False, "Store the body encrypted (needs an encryption key).")
 
 
-class DownloadOptions(_HttpOptions):
+class DownloadOptions(HttpTaskOptions):
     fail_on_empty_response: DynBool = dynamic(True, "Fail when the response has no body.")
 
 

@@ -15,21 +15,21 @@ PREFIX = "io.kestra.plugin.core.state."
 LEGACY = "io.kestra.core.tasks.states."
 
 
-class _StateOptions(TaskOptions):
+class BaseStateOptions(TaskOptions):
     name: str = dynamic("default", "Name of the state document.")
     namespace: DynBool = dynamic(False, "Share the state with the whole namespace instead of this flow only.")
     taskrun_value: DynBool = dynamic(True, "Keep one state per `taskrun.value` (ForEach iteration).")
 
 
-class StateSetOptions(_StateOptions):
+class StateSetOptions(BaseStateOptions):
     data: dict[str, Any] | None = dynamic(None, "Keys merged (rendered) into the stored document.")
 
 
-class StateGetOptions(_StateOptions):
+class StateGetOptions(BaseStateOptions):
     error_on_missing: DynBool = dynamic(False, "Fail when the state does not exist.")
 
 
-class StateDeleteOptions(_StateOptions):
+class StateDeleteOptions(BaseStateOptions):
     error_on_missing: DynBool = dynamic(False, "Fail when the state does not exist.")
 
 

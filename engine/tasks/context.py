@@ -1,0 +1,245 @@
+"""L2 adapter: ``RunContext``, a runnable task's only door to the world (Kestra's RunContext).
+
+A context is built from explicit collaborators (renderer, variables, storage, KV store, state
+store, log sink, clock, secrets...) so that the Celery worker, the embedded mode and the tests
+build it the same way. Tasks render their dynamic properties, log, read and write files, and
+reach KV or other executions only through it.
+
+It is used for one attempt of one task run; :meth:`RunContext.close` (or ``with ctx:``) removes
+its working directory.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Mapping
+
+from engine.errors import PodiumError
+from engine.model.task import LogLevel
+from engine.storage import uris
+from engine.storage.base import Storage
+from engine.tasks.expression_io import RunContextIO
+from engine.tasks.logger import LogEntry, LogSink, TaskLogger
+from engine.tasks.masking import Masker
+from engine.tasks.protocols import (ExecutionControl, KVStore, LogReader, Renderer, SecretSource,
+                                    StateStore)
+from engine.tasks.state_store import StorageStateStore
+
+
+def safe_relative_path(name: str) -> str:
+    """``name`` as a relative path that stays inside its folder: no '..', '.', empty part or NUL."""
+    parts = [part for part in name.replace("\\", "/").replace("\0", "").split("/")
+             if part not in ("", ".", "..")]
+    return "/".join(parts) or "file"
+
+
+class MissingCollaborator(PodiumError, RuntimeError):
+    """A task needs a service (KV store, log reader...) this process was not given."""
+
+
+class SecretNotFound(PodiumError, LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Which task run this context runs: the names a log line, a file or a state is filed under."""
+
+    namespace: str
+    flow_id: str
+    execution_id: str
+    task_id: str
+    task_run_id: str
+    value: str | None = None          # taskrun.value (ForEach iteration), if any
+    attempt: int = 1
+    flow_revision: int | None = None
+    tenant_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    type: str = "counter"             # "counter" or "timer" (seconds), as Kestra's metric types
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class RunContext:
+    def __init__(self, *, identity: RunIdentity, variables: Mapping[str, Any],
+                 renderer: Renderer | Callable[[RunContextIO], Renderer],
+                 storage: Storage, log_sink: LogSink, clock: Callable[[], datetime],
+                 kv: KVStore | None = None, state_store: StateStore | None = None,
+                 secrets: SecretSource | None = None, log_level: LogLevel | None = None,
+                 log_reader: LogReader | None = None, executions: ExecutionControl | None = None,
+                 registry: Any = None, cancel_event: threading.Event | None = None,
+                 temp_root: str | None = None, working_dir: str | os.PathLike[str] | None = None,
+                 encryption_key: bytes | None = None) -> None:
+        """Builds the context of one attempt of one task run.
+
+        Args:
+            identity: namespace, flow, execution, task and task run ids.
+            variables: the template variables of this task run (``engine.variables.build_variables``).
+            renderer: the templating engine, or a factory taking the expressions' I/O (pass
+                ``engine.templating.Renderer`` itself: it is built with a :class:`RunContextIO`
+                bound to this context, so ``secret()`` in an expression gets masked).
+            storage: internal storage (``kestra://`` files).
+            log_sink: receives every log line, already masked and filtered by ``log_level``.
+            clock: returns the current time (UTC, timezone-aware); never read elsewhere.
+            kv: namespace key-value store (``kv.*`` tasks).
+            state_store: legacy state documents (``state.*`` tasks); storage-backed when omitted.
+            secrets: secret values, each masked in logs and outputs.
+            log_level: the task's ``logLevel``: lower levels are dropped.
+            log_reader / executions: stored logs (``log.Fetch``) / other executions (``execution.Resume``).
+            registry: the plugin registry (``templating.TemplatedTask`` parses its spec with it).
+            cancel_event: set by the worker on kill or timeout; long tasks stop early when set.
+            temp_root: parent folder of the working directory (the system temp dir by default).
+            working_dir: a folder shared with other task runs (WorkingDirectory children); it
+                is used as is and not deleted by :meth:`close`.
+            encryption_key: the AES key of ``encrypt()``/``decrypt()`` in expressions, if any.
+        """
+        self.identity, self.variables, self.storage = identity, variables, storage
+        self._clock, self._secrets = clock, secrets
+        self._renderer: Renderer = (renderer if hasattr(renderer, "render_value") and not isinstance(renderer, type)
+                                    else renderer(RunContextIO(self, encryption_key)))  # type: ignore[operator]
+        self._kv, self._log_reader, self._executions = kv, log_reader, executions
+        self.registry = registry
+        self.cancel_event = cancel_event or threading.Event()
+        self.masker = Masker(secrets.values() if secrets is not None else ())
+        self.logger = TaskLogger(log_sink, self.masker, clock, self._stamp, log_level)
+        self.metrics: list[Metric] = []
+        self._temp_root = temp_root
+        self._shared_dir = Path(working_dir) if working_dir is not None else None
+        self._working_dir: Path | None = self._shared_dir
+        self.state_store = state_store if state_store is not None else StorageStateStore(storage)
+
+    # -- identity and time ----------------------------------------------------------------------
+    @property
+    def namespace(self) -> str:
+        return self.identity.namespace
+
+    @property
+    def flow_id(self) -> str:
+        return self.identity.flow_id
+
+    @property
+    def execution_id(self) -> str:
+        return self.identity.execution_id
+
+    @property
+    def task_id(self) -> str:
+        return self.identity.task_id
+
+    @property
+    def task_run_id(self) -> str:
+        return self.identity.task_run_id
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    # -- rendering ------------------------------------------------------------------------------
+    def render(self, value: Any, typed: bool = False) -> Any:
+        """Renders the strings in ``value`` (recursively) with this task run's variables."""
+        if value is None:
+            return None
+        return self._renderer.render_value(value, self.variables, typed=typed)
+
+    def render_text(self, value: Any) -> str | None:
+        """Renders ``value`` to a string (None stays None)."""
+        rendered = self.render(value)
+        return None if rendered is None else str(rendered)
+
+    # -- secrets ----------------------------------------------------------------------------------
+    def secret(self, name: str) -> str:
+        """The secret ``name``; its value is masked from now on in logs and outputs."""
+        value = self._secrets.get(name) if self._secrets is not None else None
+        if value is None:
+            raise SecretNotFound(f"secret '{name}' not found: set the environment variable "
+                                 f"SECRET_{name.upper()} to its base64-encoded value")
+        self.masker.add(value)
+        return value
+
+    # -- collaborators --------------------------------------------------------------------------
+    @property
+    def kv(self) -> KVStore:
+        return self._need(self._kv, "a KV store", "kv.* tasks")
+
+    @property
+    def log_reader(self) -> LogReader:
+        return self._need(self._log_reader, "a log reader", "log.Fetch")
+
+    @property
+    def executions(self) -> ExecutionControl:
+        return self._need(self._executions, "execution control", "execution.Resume")
+
+    def _need(self, value: Any, what: str, who: str) -> Any:
+        if value is None:
+            raise MissingCollaborator(f"{who} need {what}, but this Podium process was started without "
+                                      f"one; run the task on a worker built by `podium` services")
+        return value
+
+    # -- files ----------------------------------------------------------------------------------
+    @property
+    def working_dir(self) -> Path:
+        """A private temporary folder for this task run, created on first use."""
+        if self._working_dir is None:
+            if self._temp_root:
+                os.makedirs(self._temp_root, exist_ok=True)
+            self._working_dir = Path(tempfile.mkdtemp(prefix=f"podium-{self.task_id}-", dir=self._temp_root))
+        return self._working_dir
+
+    def output_prefix(self) -> str:
+        """``kestra:///{ns/as/path}/{flow}/executions/{exec}/tasks/{task}/{taskrun}/``."""
+        ident = self.identity
+        return uris.task_output_uri(ident.namespace, ident.flow_id, ident.execution_id, ident.task_id,
+                                    ident.task_run_id, "_").rsplit("/", 1)[0] + "/"
+
+    def execution_prefix(self) -> str:
+        ident = self.identity
+        return uris.execution_uri(ident.namespace, ident.flow_id, ident.execution_id) + "/"
+
+    def put_output_file(self, name: str, data: bytes | BinaryIO) -> str:
+        """Stores ``data`` as ``name`` (may hold folders: ``sub/a.txt``) under this task run's
+        output prefix; returns its URI."""
+        parts = uris.segments(self.output_prefix()) + safe_relative_path(name).split("/")
+        return self.storage.put(uris.from_segments(parts), data)
+
+    def put_file(self, path: str | os.PathLike[str], name: str | None = None) -> str:
+        """Stores a local file (usually of the working directory) as an output file."""
+        with open(path, "rb") as handle:
+            return self.put_output_file(name or Path(path).name, handle)
+
+    def read_file(self, uri: str) -> bytes:
+        return self.storage.get(uri)
+
+    def open_file(self, uri: str) -> BinaryIO:
+        return self.storage.open(uri)
+
+    # -- metrics and lifecycle ------------------------------------------------------------------
+    def metric(self, name: str, value: float, type: str = "counter", **tags: str) -> None:
+        self.metrics.append(Metric(name, value, type, dict(tags)))
+
+    def close(self) -> None:
+        if self._working_dir is not None and self._working_dir != self._shared_dir:
+            shutil.rmtree(self._working_dir, ignore_errors=True)
+            self._working_dir = None
+
+    def __enter__(self) -> "RunContext":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _stamp(self, level: LogLevel, message: str, when: datetime) -> LogEntry:
+        ident = self.identity
+        return LogEntry(level=level, message=message, timestamp=when, namespace=ident.namespace,
+                        flow_id=ident.flow_id, execution_id=ident.execution_id, task_id=ident.task_id,
+                        task_run_id=ident.task_run_id, attempt_number=ident.attempt)

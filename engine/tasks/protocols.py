@@ -1,0 +1,95 @@
+"""L1 pure core: what a run context needs from the rest of Podium, as small protocols.
+
+Each collaborator is implemented by whoever owns the resource (persistence for KV, logs and
+executions; templating for rendering) and handed to :class:`engine.tasks.context.RunContext`.
+Keeping them here, next to the tasks that use them, lets a test build a real context from
+in-memory implementations without a database.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Protocol
+
+from engine.model.task import LogLevel
+
+
+class Renderer(Protocol):
+    """The templating engine (``engine.templating.Renderer``)."""
+
+    def render_value(self, value: Any, ctx: Mapping[str, Any], typed: bool = False) -> Any:
+        """Renders every string in ``value`` (recursively through dicts and lists).
+
+        With ``typed=True`` a string that is one expression keeps the expression's type
+        (``"{{ 1 + 1 }}"`` gives 2), as Kestra's ``renderTyped``.
+        """
+
+
+@dataclass(frozen=True)
+class KVEntry:
+    """A stored key-value pair, Kestra's ``KVValueAndMetadata``."""
+
+    key: str
+    value: Any
+    expiration_date: datetime | None = None
+    description: str | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expiration_date is not None and self.expiration_date <= now
+
+
+class KVStore(Protocol):
+    """Namespace key-value store. Expiry is decided by the caller, which owns the clock."""
+
+    def get(self, namespace: str, key: str) -> KVEntry | None: ...
+
+    def set(self, namespace: str, entry: KVEntry) -> None:
+        """Creates or replaces ``entry.key`` in ``namespace``."""
+
+    def delete(self, namespace: str, key: str) -> bool:
+        """True when the key existed."""
+
+    def list(self, namespace: str, prefix: str | None = None) -> list[KVEntry]:
+        """Entries of ``namespace`` (expired ones included), sorted by key."""
+
+
+@dataclass(frozen=True)
+class StateKey:
+    """Identifies one legacy state document (``state.Set/Get/Delete``)."""
+
+    namespace: str
+    flow_id: str | None      # None when the state is shared by the whole namespace
+    name: str
+    value: str | None        # the task run value, when states are kept per iteration
+
+
+class StateStore(Protocol):
+    def get(self, key: StateKey) -> dict[str, Any] | None: ...
+
+    def put(self, key: StateKey, data: dict[str, Any]) -> str:
+        """Stores the document; returns where (a ``kestra://`` URI for the storage-backed store)."""
+
+    def delete(self, key: StateKey) -> bool: ...
+
+
+class LogReader(Protocol):
+    """Reads stored logs (``log.Fetch``); each log is a JSON-ready dict in Kestra's LogEntry shape."""
+
+    def find(self, namespace: str, flow_id: str, execution_id: str, *, task_id: str | None,
+             min_level: LogLevel) -> Iterable[Mapping[str, Any]]: ...
+
+
+class ExecutionControl(Protocol):
+    """Operations a task may ask of other executions (``execution.Resume``)."""
+
+    def resume(self, namespace: str, flow_id: str, execution_id: str,
+               inputs: Mapping[str, Any] | None) -> None:
+        """Resumes a PAUSED execution; raises LookupError / ValueError with a user-facing message."""
+
+
+class SecretSource(Protocol):
+    def get(self, name: str) -> str | None:
+        """The decoded secret ``name``, or None when there is none."""
+
+    def values(self) -> Iterable[str]:
+        """Every known secret value (masked in logs and outputs)."""

@@ -1,0 +1,177 @@
+"""L2 adapter: run one attempt of a runnable task: ``run_task(spec, options, ctx) -> TaskOutcome``.
+
+The implementation is the spec's ``implementation`` (``module:function``), a string chosen by
+Podium or by an installed plugin's author and found through the registry, never a string read
+from YAML. It is imported on first use, so the worker loads httpx only when an HTTP task runs.
+The function takes ``(options, ctx)`` and returns a mapping of outputs, None, or a TaskOutcome.
+
+The runner renders nothing itself except the common ``timeout``; each task renders its own
+dynamic properties through ``ctx``. It turns exceptions into FAILED with one clear ERROR log line
+(the traceback goes to DEBUG), stops waiting at the timeout or on kill, and masks secrets in
+the outputs.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+from functools import lru_cache
+from pathlib import PurePath
+from typing import Any, Callable, Mapping
+
+from engine.durations import format_duration, parse_duration
+from engine.errors import PodiumError
+from engine.plugins.base import PluginSpec
+from engine.state import State
+from engine.tasks.context import RunContext
+from engine.tasks.outcome import TaskFailed, TaskOutcome
+
+NOT_IMPLEMENTED = "{type} is not implemented yet in Podium"
+# How often the waiting thread looks at the deadline and the kill flag.
+_POLL_SECONDS = 0.05
+
+TaskFunction = Callable[[Any, RunContext], Any]
+
+
+class ImplementationError(PodiumError, ImportError):
+    pass
+
+
+@lru_cache(maxsize=None)
+def load_implementation(path: str) -> TaskFunction:
+    """Imports ``module:function``; raises ImplementationError naming the plugin to fix."""
+    module_name, _, function_name = path.partition(":")
+    if not module_name or not function_name:
+        raise ImplementationError(f"invalid implementation '{path}': expected 'package.module:function'")
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as error:
+        raise ImplementationError(f"cannot load task implementation '{path}': {error}") from error
+    if not callable(function):
+        raise ImplementationError(f"task implementation '{path}' is not a function")
+    return function  # type: ignore[no-any-return]
+
+
+@dataclass
+class _Attempt:
+    result: Any = None
+    error: BaseException | None = None
+    trace: str = ""
+
+
+def run_task(spec: PluginSpec, options: Any, ctx: RunContext, *, kill_grace: float = 5.0) -> TaskOutcome:
+    """Runs ``options`` (a parsed task of type ``spec``) once and returns how it ended.
+
+    Args:
+        kill_grace: seconds to wait for a task to stop by itself once ``ctx.cancel_event`` is set
+            by a kill, before giving up on it (the thread is left to finish in the background).
+    """
+    level = getattr(options, "log_level", None)
+    if level is not None:  # the task's own logLevel wins over the context's default
+        ctx.logger.minimum = level
+    if not spec.implemented or spec.implementation is None:
+        return _failed(ctx, NOT_IMPLEMENTED.format(type=spec.type))
+    try:
+        function = load_implementation(spec.implementation)
+        timeout = _timeout(options, ctx)
+    except Exception as error:  # a broken plugin or an unrenderable timeout fails this task run only
+        return _failed(ctx, _describe(error), traceback.format_exc())
+    attempt, finished = _start(function, options, ctx)
+    state = _wait(finished, ctx, timeout, kill_grace)
+    if state is State.FAILED:
+        return _failed(ctx, f"Timeout after {format_duration(timeout)}" if timeout else "Timeout")
+    if state is State.KILLED:
+        ctx.logger.warn("Task killed")
+        return TaskOutcome(State.KILLED, error="killed", metrics=tuple(ctx.metrics))
+    if attempt.error is not None:
+        return _failed(ctx, _describe(attempt.error), attempt.trace)
+    return _finish(attempt.result, ctx)
+
+
+def _start(function: TaskFunction, options: Any, ctx: RunContext) -> tuple[_Attempt, threading.Event]:
+    attempt, finished = _Attempt(), threading.Event()
+
+    def target() -> None:
+        try:
+            attempt.result = function(options, ctx)
+        except BaseException as error:  # noqa: BLE001 - reported to the caller, never re-raised here
+            attempt.error, attempt.trace = error, traceback.format_exc()
+        finally:
+            finished.set()
+
+    # A daemon thread: a task that ignores the cancel event must not keep the worker process alive.
+    threading.Thread(target=target, name=f"task-{ctx.task_run_id}", daemon=True).start()
+    return attempt, finished
+
+
+def _wait(finished: threading.Event, ctx: RunContext, timeout: timedelta | None,
+          kill_grace: float) -> State | None:
+    """None when the task ended by itself; FAILED on timeout; KILLED when killed."""
+    deadline = time.monotonic() + timeout.total_seconds() if timeout is not None else None
+    killed_at: float | None = None
+    while not finished.wait(_POLL_SECONDS):
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            ctx.cancel_event.set()  # lets Sleep, HTTP and other cooperative tasks stop early
+            return State.FAILED
+        if ctx.cancel_event.is_set():
+            killed_at = killed_at or now
+            if now - killed_at >= kill_grace:
+                return State.KILLED
+    return State.KILLED if ctx.cancel_event.is_set() else None
+
+
+def _timeout(options: Any, ctx: RunContext) -> timedelta | None:
+    raw = getattr(options, "timeout", None)
+    if raw is None:
+        return None
+    return parse_duration(str(ctx.render(raw)))
+
+
+def _finish(result: Any, ctx: RunContext) -> TaskOutcome:
+    if isinstance(result, TaskOutcome):
+        state, outputs, error = result.state, result.outputs, result.error
+    elif result is None or isinstance(result, Mapping):
+        state, outputs, error = State.SUCCESS, dict(result or {}), None
+    else:
+        return _failed(ctx, f"task returned a {type(result).__name__}; expected a mapping of outputs")
+    if state is State.WARNING and error:
+        ctx.logger.warn(error)
+    clean = ctx.masker.mask(to_jsonable(outputs))
+    return TaskOutcome(state, clean, error, tuple(ctx.metrics))
+
+
+def _failed(ctx: RunContext, message: str, trace: str = "") -> TaskOutcome:
+    ctx.logger.error(message)
+    if trace:
+        ctx.logger.debug(trace)
+    return TaskOutcome(State.FAILED, {}, ctx.masker.mask(message), tuple(ctx.metrics))
+
+
+def _describe(error: BaseException) -> str:
+    """The message a user sees: as is for Podium's own errors, with the exception type otherwise."""
+    text = str(error).strip()
+    if isinstance(error, (TaskFailed, PodiumError)):
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def to_jsonable(value: Any) -> Any:
+    """Outputs as JSON-ready values: dates in ISO-8601, durations as PT.., enums by value."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (PurePath, bytes)):
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return value
