@@ -1,0 +1,50 @@
+"""L2 adapter: what every repository shares (transactions, dialect-specific inserts, errors)."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine.persistence.db import Database
+
+
+class PersistenceError(Exception):
+    """Root of the persistence errors."""
+
+
+class NotFound(PersistenceError, LookupError):
+    """A record that does not exist (or is deleted)."""
+
+
+class Repository:
+    """A repository works on one Database.
+
+    Every method takes an optional ``session``: without one it runs in its own
+    transaction; with one (from ``Database.transaction()`` or ``ExecutionRepository.lock``)
+    it joins that transaction and leaves the commit to its owner.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextmanager
+    def _tx(self, session: Session | None, write: bool = True) -> Iterator[Session]:
+        if session is not None:
+            yield session
+            return
+        with self.db.transaction(write=write) as own:
+            yield own
+
+
+def insert_for(session: Session, table: Table) -> Any:
+    """An INSERT supporting ``on_conflict_do_nothing/update`` on the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"

@@ -1,0 +1,61 @@
+"""L2 adapter: execution and task-run records <-> table rows.
+
+The full Kestra JSON of the record goes into ``body`` (minus the task runs, which have
+their own rows); the other columns copy the fields that queries filter or sort on.
+Reading is ``model_validate`` of that JSON, so the rows round-trip the model exactly.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from engine.model.execution import Execution, TaskRun
+
+
+def execution_row(execution: Execution) -> dict[str, Any]:
+    body = execution.to_json()
+    body.pop("taskRunList", None)
+    return {
+        "id": execution.id,
+        "namespace": execution.namespace,
+        "flow_id": execution.flow_id,
+        "flow_revision": execution.flow_revision,
+        "state": execution.state.current.value,
+        "start_date": execution.state.start_date,
+        "end_date": execution.state.end_date,
+        "labels": [label.to_json() for label in execution.labels],
+        "body": body,
+        "parent_id": execution.parent_id,
+        "original_id": execution.original_id,
+        "trigger": execution.trigger.to_json() if execution.trigger else None,
+        "schedule_date": execution.schedule_date,
+        "schema_version": execution.schema_version,
+        "deleted": execution.deleted,
+    }
+
+
+def execution_from_row(row: Mapping[str, Any], task_runs: list[TaskRun]) -> Execution:
+    return Execution.model_validate({**row["body"], "taskRunList": task_runs})
+
+
+def task_run_row(run: TaskRun, position: int) -> dict[str, Any]:
+    body = run.to_json()
+    attempts = body.pop("attempts", [])
+    outputs = body.pop("outputs", {})
+    return {
+        "id": run.id,
+        "execution_id": run.execution_id,
+        "position": position,
+        "task_id": run.task_id,
+        "parent_task_run_id": run.parent_task_run_id,
+        "value": run.value,
+        "iteration": run.iteration,
+        "state": run.state.current.value,
+        "attempts": attempts,
+        "outputs": outputs,
+        "body": body,
+    }
+
+
+def task_run_from_row(row: Mapping[str, Any]) -> TaskRun:
+    return TaskRun.model_validate({**row["body"], "attempts": row["attempts"],
+                                   "outputs": row["outputs"]})

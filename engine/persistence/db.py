@@ -1,0 +1,146 @@
+"""L2 adapter: the database handle (engine, sessions, transactions, migrations).
+
+SQLite by default, PostgreSQL in production, chosen by the URL:
+``sqlite:///path/podium.db`` or ``postgresql+psycopg://user@host/db``.
+
+SQLite is tuned so that several processes (executor, worker, beat) can share one file:
+WAL journal (readers never block the writer), foreign keys on, a busy timeout, and write
+transactions opened with ``BEGIN IMMEDIATE``. The last one matters: a deferred transaction
+that reads and then writes can fail at once with "database is locked" when another process
+wrote in between; taking the write lock at BEGIN makes writers queue on the busy timeout.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any constant shared by all Podium processes: serialises concurrent `upgrade()` calls on PG.
+_MIGRATION_LOCK_KEY = 0x506F6469  # "Podi"
+_WRITE_OPTION = "podium_write"
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the only PG driver we ship)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Database:
+    """One database: an engine, a session factory and the migrations.
+
+    ``transaction()`` is the usual way in: a Session inside one committed-or-rolled-back
+    transaction. Repositories accept such a session so several writes can share it.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.engine: Engine = _create_engine(self.url, busy_timeout, echo)
+        # Write transactions go through an engine variant flagged so SQLite's BEGIN is IMMEDIATE.
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self.sessions: sessionmaker[Session] = sessionmaker(
+            bind=self._write_engine, expire_on_commit=False, autoflush=False)
+        self._read_sessions: sessionmaker[Session] = sessionmaker(
+            bind=self.engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Session]:
+        """A session in one transaction: committed on exit, rolled back on an exception.
+
+        ``write=False`` opens a plain (deferred) transaction on SQLite, so readers never wait
+        for the write lock.
+        """
+        factory = self.sessions if write else self._read_sessions
+        with factory() as session, session.begin():
+            yield session
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Runs the shipped Alembic migrations up to ``revision`` (idempotent)."""
+        config = alembic_config(self.url)
+        with self._write_engine.begin() as connection:
+            if self.dialect == "postgresql":
+                # Several processes may start at once; only one migrates, the others wait.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": _MIGRATION_LOCK_KEY})
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str | None:
+        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config pointing at the migrations shipped inside the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        # ``%`` is ConfigParser's interpolation character (URL-encoded passwords contain it).
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _create_engine(url: str, busy_timeout: float, echo: bool) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False,
+                                               "timeout": busy_timeout}}
+    in_memory = parsed.database in (None, "", ":memory:")
+    if in_memory:
+        # One shared connection, or every checkout would see a different empty database.
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, echo=echo, **kwargs)
+    _tune_sqlite(engine, busy_timeout, wal=not in_memory)
+    return engine
+
+
+def _tune_sqlite(engine: Engine, busy_timeout: float, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 driver (it would skip it for SELECTs); see _on_begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # Durable at checkpoints, which is the usual trade-off with WAL.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,253 @@
+"""L2 adapter: executions and their task runs (one row per task run).
+
+The executor's unit of work is ``lock``: in one transaction it takes the execution's row
+lock (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), loads the
+execution with its task runs, lets the caller compute the next state, and ``save`` writes
+only the rows that differ from what was loaded. A 10,000-item ForEach therefore updates
+one task-run row per event instead of rewriting one document. Commands that leave the
+process (Celery dispatch) must be sent only after the ``with`` block, i.e. after commit.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Row, bindparam, delete, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from engine.model.execution import Execution, TaskRun
+from engine.persistence.base import NotFound, Repository, is_postgres
+from engine.persistence.codec import (execution_from_row, execution_row, task_run_from_row,
+                                      task_run_row)
+from engine.persistence.tables import execution_labels, executions, task_runs
+from engine.state import State
+
+# Executions holding a concurrency slot: started and not finished (PAUSED ones too, as in
+# Kestra, since they resume without a new concurrency check).
+SLOT_STATES = frozenset({State.RUNNING, State.PAUSED, State.KILLING, State.RESTARTED,
+                         State.RETRYING})
+_EXECUTION_COLUMNS = [c.name for c in executions.columns if c.name != "id"]
+
+
+class ExecutionNotFound(NotFound):
+    pass
+
+
+@dataclass(frozen=True)
+class SaveStats:
+    """What a save wrote: useful in tests and metrics, ignorable otherwise."""
+
+    execution_written: bool = False
+    task_runs_inserted: int = 0
+    task_runs_updated: int = 0
+    task_runs_deleted: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Execution]
+    total: int
+    page: int
+    size: int
+
+
+@dataclass
+class LockedExecution:
+    """An execution loaded under its row lock; ``save`` writes the changes in that transaction."""
+
+    session: Session
+    execution: Execution
+    _positions: dict[str, int] = field(default_factory=dict)
+
+    def save(self, execution: Execution) -> SaveStats:
+        if execution.id != self.execution.id:
+            raise ValueError(f"cannot save {execution.describe()} under the lock of "
+                             f"{self.execution.describe()}")
+        stats = _write_changes(self.session, self.execution, execution)
+        self.execution = execution
+        return stats
+
+
+class ExecutionRepository(Repository):
+    def create(self, execution: Execution, *, session: Session | None = None) -> None:
+        """Inserts a new execution and all its task runs (IntegrityError if the id exists)."""
+        with self._tx(session) as tx:
+            tx.execute(executions.insert().values(**execution_row(execution)))
+            _insert_labels(tx, execution)
+            rows = [task_run_row(run, i) for i, run in enumerate(execution.task_run_list)]
+            if rows:
+                tx.execute(task_runs.insert(), rows)
+
+    def get(self, execution_id: str, *, allow_deleted: bool = False,
+            session: Session | None = None) -> Execution | None:
+        """The execution with its task runs, or None (also None if deleted, unless allowed)."""
+        with self._tx(session, write=False) as tx:
+            row = tx.execute(select(executions).where(executions.c.id == execution_id)).first()
+            if row is None or (row.deleted and not allow_deleted):
+                return None
+            return execution_from_row(row._mapping, _load_runs(tx, execution_id))
+
+    @contextmanager
+    def lock(self, execution_id: str) -> Iterator[LockedExecution]:
+        """Locks, loads and yields the execution; commits on exit (rolls back on error).
+
+        Raises ExecutionNotFound if there is no such execution.
+        """
+        with self.db.transaction() as tx:
+            query = select(executions).where(executions.c.id == execution_id)
+            if is_postgres(tx):
+                query = query.with_for_update()
+            row = tx.execute(query).first()
+            if row is None:
+                raise ExecutionNotFound(f"execution {execution_id} not found")
+            execution = execution_from_row(row._mapping, _load_runs(tx, execution_id))
+            yield LockedExecution(tx, execution)
+
+    def list(self, *, namespace: str | None = None, flow_id: str | None = None,
+             state: State | Iterable[State] | None = None,
+             labels: dict[str, str] | None = None, started_after: datetime | None = None,
+             started_before: datetime | None = None, page: int = 1, size: int = 25,
+             with_task_runs: bool = False, include_deleted: bool = False,
+             session: Session | None = None) -> Page:
+        """A page (1-based) of executions, newest first.
+
+        ``namespace`` also matches child namespaces; every ``labels`` pair must match.
+        Without ``with_task_runs`` the items have an empty ``task_run_list`` (a list page
+        should not load thousands of task runs).
+        """
+        query = select(executions)
+        if namespace is not None:
+            query = query.where((executions.c.namespace == namespace) | executions.c.namespace
+                                .startswith(namespace + ".", autoescape=True))
+        if flow_id is not None:
+            query = query.where(executions.c.flow_id == flow_id)
+        if state is not None:
+            states = [state] if isinstance(state, State) else list(state)
+            query = query.where(executions.c.state.in_([s.value for s in states]))
+        for key, value in (labels or {}).items():
+            query = query.where(exists().where(execution_labels.c.execution_id == executions.c.id,
+                                               execution_labels.c.key == key,
+                                               execution_labels.c.value == value))
+        if started_after is not None:
+            query = query.where(executions.c.start_date >= started_after)
+        if started_before is not None:
+            query = query.where(executions.c.start_date < started_before)
+        if not include_deleted:
+            query = query.where(executions.c.deleted.is_(False))
+        with self._tx(session, write=False) as tx:
+            total = tx.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            rows = tx.execute(query.order_by(executions.c.start_date.desc(), executions.c.id.desc())
+                              .limit(size).offset((page - 1) * size)).all()
+            items = self._hydrate(tx, rows, with_task_runs)
+        return Page(items=items, total=total, page=page, size=size)
+
+    def running_count(self, namespace: str, flow_id: str, *,
+                      states: Iterable[State] = SLOT_STATES,
+                      session: Session | None = None) -> int:
+        """How many executions of the flow hold a concurrency slot (see SLOT_STATES)."""
+        query = (select(func.count()).select_from(executions)
+                 .where(executions.c.namespace == namespace, executions.c.flow_id == flow_id,
+                        executions.c.state.in_([s.value for s in states]),
+                        executions.c.deleted.is_(False)))
+        with self._tx(session, write=False) as tx:
+            return int(tx.execute(query).scalar_one())
+
+    def children(self, parent_id: str, *, with_task_runs: bool = False,
+                 session: Session | None = None) -> list[Execution]:
+        """Executions whose ``parent_id`` is ``parent_id`` (subflows, restarts with a revision)."""
+        query = (select(executions).where(executions.c.parent_id == parent_id,
+                                          executions.c.deleted.is_(False))
+                 .order_by(executions.c.start_date, executions.c.id))
+        with self._tx(session, write=False) as tx:
+            return self._hydrate(tx, tx.execute(query).all(), with_task_runs)
+
+    def delete(self, execution_id: str, *, hard: bool = False,
+               session: Session | None = None) -> bool:
+        """Soft-deletes (Kestra's default) or, with ``hard``, removes the rows; False if absent."""
+        with self._tx(session) as tx:
+            if hard:
+                return bool(tx.execute(delete(executions)
+                                       .where(executions.c.id == execution_id)).rowcount)
+            row = tx.execute(select(executions.c.body).where(executions.c.id == execution_id)
+                             .with_for_update()).first()
+            if row is None:
+                return False
+            tx.execute(update(executions).where(executions.c.id == execution_id)
+                       .values(deleted=True, body={**row.body, "deleted": True}))
+            return True
+
+    @staticmethod
+    def _hydrate(tx: Session, rows: list[Row], with_task_runs: bool) -> list[Execution]:  # type: ignore[type-arg]
+        runs: dict[str, list[TaskRun]] = {}
+        if with_task_runs and rows:
+            runs = _load_runs_of(tx, [row.id for row in rows])
+        return [execution_from_row(row._mapping, runs.get(row.id, [])) for row in rows]
+
+
+def _load_runs(tx: Session, execution_id: str) -> list[TaskRun]:
+    return _load_runs_of(tx, [execution_id]).get(execution_id, [])
+
+
+def _load_runs_of(tx: Session, execution_ids: list[str]) -> dict[str, list[TaskRun]]:
+    rows = tx.execute(select(task_runs).where(task_runs.c.execution_id.in_(execution_ids))
+                      .order_by(task_runs.c.execution_id, task_runs.c.position)).all()
+    grouped: dict[str, list[TaskRun]] = {}
+    for row in rows:
+        grouped.setdefault(row.execution_id, []).append(task_run_from_row(row._mapping))
+    return grouped
+
+
+def _insert_labels(tx: Session, execution: Execution) -> None:
+    rows = [{"execution_id": execution.id, "key": k, "value": v}
+            for k, v in execution.label_map.items()]
+    if rows:
+        tx.execute(execution_labels.insert(), rows)
+
+
+def _write_changes(tx: Session, before: Execution, after: Execution) -> SaveStats:
+    """Writes the execution row if it changed, and only the task runs that changed.
+
+    A run is written when its content or its position in ``task_run_list`` differs from
+    what was loaded; runs no longer in the list are deleted (restart drops some).
+    """
+    old_runs = {run.id: (index, run) for index, run in enumerate(before.task_run_list)}
+    inserts, updates = [], []
+    for index, run in enumerate(after.task_run_list):
+        old = old_runs.get(run.id)
+        if old is None:
+            inserts.append(task_run_row(run, index))
+        elif old[0] != index or (old[1] is not run and old[1] != run):
+            updates.append(_by_id(task_run_row(run, index)))
+    gone = set(old_runs) - {run.id for run in after.task_run_list}
+    if gone:
+        tx.execute(delete(task_runs).where(task_runs.c.id.in_(gone)))
+    if updates:
+        tx.execute(update(task_runs).where(task_runs.c.id == bindparam("_id")), updates)
+    if inserts:
+        tx.execute(task_runs.insert(), inserts)
+    execution_changed = _without_runs(before) != _without_runs(after)
+    if execution_changed:
+        _update_execution(tx, before, after)
+    return SaveStats(execution_changed, len(inserts), len(updates), len(gone))
+
+
+def _update_execution(tx: Session, before: Execution, after: Execution) -> None:
+    row = execution_row(after)
+    tx.execute(update(executions).where(executions.c.id == after.id)
+               .values({c: row[c] for c in _EXECUTION_COLUMNS}))
+    if before.labels != after.labels:
+        tx.execute(delete(execution_labels).where(execution_labels.c.execution_id == after.id))
+        _insert_labels(tx, after)
+
+
+def _by_id(row: dict[str, object]) -> dict[str, object]:
+    # The WHERE parameter needs a name distinct from the SET columns (the keys of the row).
+    values = dict(row)
+    values["_id"] = values.pop("id")
+    return values
+
+
+def _without_runs(execution: Execution) -> Execution:
+    return execution.model_copy(update={"task_run_list": ()})

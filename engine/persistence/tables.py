@@ -1,0 +1,177 @@
+"""L2 adapter: the SQLAlchemy Core table definitions Podium queries.
+
+Migrations (``migrations/versions``) create these tables; they are written out by hand
+there so an old migration never changes when this file does. ``tests/persistence`` checks
+that the migrated schema and this metadata agree.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData,
+                        String, Table, Text, false)
+
+from engine.persistence.types import JsonType, UtcDateTime
+
+# Named constraints so that Alembic can later alter them on every dialect.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# SQLite only auto-increments an ``INTEGER PRIMARY KEY`` column, not a BIGINT one.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+ID = String(64)
+NS = String(150)
+FLOW = String(100)
+STATE = String(16)
+
+flows = Table(
+    "flows", metadata,
+    Column("namespace", NS, primary_key=True),
+    Column("flow_id", FLOW, primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("created", UtcDateTime, nullable=False),
+)
+
+executions = Table(
+    "executions", metadata,
+    Column("id", ID, primary_key=True),
+    Column("namespace", NS, nullable=False),
+    Column("flow_id", FLOW, nullable=False),
+    Column("flow_revision", Integer, nullable=False),
+    Column("state", STATE, nullable=False),
+    Column("start_date", UtcDateTime),
+    Column("end_date", UtcDateTime),
+    Column("labels", JsonType, nullable=False),
+    # Everything else of the record (inputs, outputs, variables, state history, metadata).
+    Column("body", JsonType, nullable=False),
+    Column("parent_id", ID),
+    Column("original_id", ID),
+    Column("trigger", JsonType),
+    Column("schedule_date", UtcDateTime),
+    Column("schema_version", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    Index(None, "namespace", "flow_id", "state"),
+    Index(None, "state"),
+    Index(None, "start_date"),
+    Index(None, "parent_id"),
+)
+
+# Labels are also kept one row each so that label filters are plain indexed joins.
+execution_labels = Table(
+    "execution_labels", metadata,
+    Column("execution_id", ID, ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "value"),
+)
+
+task_runs = Table(
+    "task_runs", metadata,
+    Column("id", ID, primary_key=True),
+    Column("execution_id", ID, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
+    # Order of the run in ``Execution.task_run_list``.
+    Column("position", Integer, nullable=False),
+    Column("task_id", String(100), nullable=False),
+    Column("parent_task_run_id", ID),
+    Column("value", Text),
+    Column("iteration", Integer),
+    Column("state", STATE, nullable=False),
+    Column("attempts", JsonType, nullable=False),
+    Column("outputs", JsonType, nullable=False),
+    Column("body", JsonType, nullable=False),
+    Index(None, "execution_id", "position"),
+)
+
+logs = Table(
+    "logs", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("namespace", NS, nullable=False),
+    Column("flow_id", FLOW, nullable=False),
+    Column("execution_id", ID),
+    Column("task_run_id", ID),
+    Column("task_id", String(100)),
+    Column("trigger_id", String(100)),
+    Column("attempt", Integer),
+    Column("level", String(8), nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("message", Text, nullable=False),
+    Index(None, "execution_id", "id"),
+    Index(None, "namespace", "flow_id", "timestamp"),
+)
+
+kv = Table(
+    "kv", metadata,
+    Column("namespace", NS, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", JsonType),
+    Column("type", String(16), nullable=False),
+    Column("expiration", UtcDateTime),
+    Column("created", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+)
+
+timers = Table(
+    "timers", metadata,
+    Column("id", String(255), primary_key=True),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("execution_id", ID),
+    Column("task_run_id", ID),
+    Column("payload", JsonType, nullable=False),
+    # Set while a beat/executor handles the timer; an expired claim makes it due again.
+    Column("claimed_until", UtcDateTime),
+    Index(None, "due_at"),
+    Index(None, "execution_id"),
+)
+
+execution_queue = Table(
+    "execution_queue", metadata,
+    Column("position", AutoId, primary_key=True, autoincrement=True),
+    Column("namespace", NS, nullable=False),
+    Column("flow_id", FLOW, nullable=False),
+    Column("execution_id", ID, nullable=False, unique=True),
+    Column("enqueued_at", UtcDateTime, nullable=False),
+    Index(None, "namespace", "flow_id", "position"),
+)
+
+trigger_state = Table(
+    "trigger_state", metadata,
+    Column("namespace", NS, primary_key=True),
+    Column("flow_id", FLOW, primary_key=True),
+    Column("trigger_id", String(100), primary_key=True),
+    Column("next_date", UtcDateTime),
+    Column("last_date", UtcDateTime),
+    Column("last_execution_id", ID),
+    Column("backfill", JsonType),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    # Free-form per trigger type (a poller's cursor, a running-evaluation date...).
+    Column("data", JsonType, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Index(None, "next_date"),
+)
+
+fired = Table(
+    "fired", metadata,
+    Column("namespace", NS, primary_key=True),
+    Column("flow_id", FLOW, primary_key=True),
+    Column("trigger_id", String(100), primary_key=True),
+    Column("fire_time", UtcDateTime, primary_key=True),
+    Column("execution_id", ID),
+    Column("created", UtcDateTime, nullable=False),
+)
+
+# Kestra's legacy state tasks (State Get/Set/Delete): a JSON map per name, namespace- or
+# flow-scoped (flow_id '' means the namespace scope).
+state_store = Table(
+    "state_store", metadata,
+    Column("namespace", NS, primary_key=True),
+    Column("flow_id", FLOW, primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("sub_key", String(255), primary_key=True),
+    Column("value", JsonType, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,275 @@
+"""ExecutionRepository contract: round trip, lock + changed-only writes, queries."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+
+from engine.model.execution import Execution
+from engine.persistence.db import Database
+from engine.persistence.executions import ExecutionNotFound, ExecutionRepository
+from engine.state import State
+from tests.persistence.factories import at, execution, finish, task_run
+
+
+@pytest.fixture
+def repo(db: Database) -> ExecutionRepository:
+    return ExecutionRepository(db)
+
+
+@pytest.fixture
+def statements(db: Database) -> Iterator[list[tuple[str, int]]]:
+    """Every SQL statement sent, with its number of parameter sets (executemany size)."""
+    seen: list[tuple[str, int]] = []
+
+    def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        seen.append((sql.split()[0].upper() + " " + _table(sql), len(params) if many else 1))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _table(sql: str) -> str:
+    """The table a write statement targets (``INSERT INTO t``, ``UPDATE t``, ``DELETE FROM t``)."""
+    words = sql.split()
+    offsets = {"INSERT": 2, "UPDATE": 1, "DELETE": 2}
+    offset = offsets.get(words[0].upper())
+    return words[offset].strip('"') if offset and len(words) > offset else ""
+
+
+def test_create_and_get_round_trip_the_record(repo: ExecutionRepository) -> None:
+    created = execution(runs=3, labels={"team": "data"}).with_state(State.RUNNING, at(1))
+    repo.create(created)
+    assert repo.get(created.id) == created
+    assert repo.get("missing") is None
+
+
+def test_creating_the_same_id_twice_fails(repo: ExecutionRepository) -> None:
+    created = execution()
+    repo.create(created)
+    with pytest.raises(IntegrityError):
+        repo.create(created)
+
+
+def test_lock_yields_the_execution_with_its_task_runs(repo: ExecutionRepository) -> None:
+    created = execution(runs=4)
+    repo.create(created)
+    with repo.lock(created.id) as locked:
+        assert locked.execution == created
+        assert [r.value for r in locked.execution.task_run_list] == ["0", "1", "2", "3"]
+
+
+def test_lock_of_a_missing_execution_raises(repo: ExecutionRepository) -> None:
+    with pytest.raises(ExecutionNotFound):
+        with repo.lock("nope"):
+            pass
+
+
+def test_save_writes_only_the_changed_task_run(repo: ExecutionRepository,
+                                               statements: list[tuple[str, int]]) -> None:
+    created = execution(runs=50)
+    repo.create(created)
+    changed_run = finish(created.task_run_list[17], at(5))
+    statements.clear()
+    with repo.lock(created.id) as locked:
+        stats = locked.save(locked.execution.with_task_run(changed_run))
+    assert (stats.task_runs_updated, stats.task_runs_inserted, stats.task_runs_deleted) == (1, 0, 0)
+    assert not stats.execution_written
+    writes = [s for s in statements if s[0].split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == [("UPDATE task_runs", 1)]
+    stored = repo.get(created.id)
+    assert stored is not None and stored.task_run(changed_run.id) == changed_run
+    assert stored.task_run_list[17] == changed_run
+
+
+def test_save_appends_new_runs_and_updates_the_execution(repo: ExecutionRepository) -> None:
+    created = execution(runs=2)
+    repo.create(created)
+    with repo.lock(created.id) as locked:
+        running = locked.execution.with_state(State.RUNNING, at(1))
+        new_run = task_run(running, "next", now=at(1))
+        stats = locked.save(running.with_task_run(new_run))
+    assert stats.execution_written and stats.task_runs_inserted == 1
+    assert stats.task_runs_updated == 0
+    stored = repo.get(created.id)
+    assert stored is not None and stored.state.current == State.RUNNING
+    assert stored.task_run_list[-1] == new_run
+
+
+def test_save_twice_under_one_lock_diffs_against_the_last_save(repo: ExecutionRepository) -> None:
+    created = execution(runs=3)
+    repo.create(created)
+    with repo.lock(created.id) as locked:
+        first = locked.execution.with_task_run(finish(created.task_run_list[0], at(1)))
+        locked.save(first)
+        second = first.with_task_run(finish(created.task_run_list[1], at(2)))
+        stats = locked.save(second)
+    assert stats.task_runs_updated == 1
+    assert repo.get(created.id) == second
+
+
+def test_removed_task_runs_are_deleted_and_order_kept(repo: ExecutionRepository) -> None:
+    created = execution(runs=5)
+    repo.create(created)
+    kept = tuple(r for r in created.task_run_list if r.value not in ("1", "3"))
+    with repo.lock(created.id) as locked:
+        stats = locked.save(created.model_copy(update={"task_run_list": kept}))
+        assert stats.task_runs_deleted == 2
+    with repo.lock(created.id) as locked:
+        locked.save(locked.execution.with_task_run(task_run(created, "late", value="9")))
+    stored = repo.get(created.id)
+    assert stored is not None
+    assert [r.value for r in stored.task_run_list] == ["0", "2", "4", "9"]
+
+
+def test_an_exception_in_the_lock_rolls_back(repo: ExecutionRepository) -> None:
+    created = execution(runs=1)
+    repo.create(created)
+    with pytest.raises(RuntimeError):
+        with repo.lock(created.id) as locked:
+            locked.save(locked.execution.with_state(State.RUNNING, at(1)))
+            raise RuntimeError("boom")
+    stored = repo.get(created.id)
+    assert stored is not None and stored.state.current == State.CREATED
+
+
+def test_ten_thousand_task_runs_are_saved_and_loaded(repo: ExecutionRepository) -> None:
+    created = execution(runs=10_000)
+    repo.create(created)
+    with repo.lock(created.id) as locked:
+        assert len(locked.execution.task_run_list) == 10_000
+        last = locked.execution.task_run_list[-1]
+        stats = locked.save(locked.execution.with_task_run(finish(last, at(3))))
+    assert (stats.task_runs_updated, stats.task_runs_inserted) == (1, 0)
+    stored = repo.get(created.id)
+    assert stored is not None
+    assert [r.value for r in stored.task_run_list] == [str(i) for i in range(10_000)]
+    assert stored.task_run_list[-1].state.current == State.SUCCESS
+
+
+def _increment(repo: ExecutionRepository, execution_id: str, times: int) -> None:
+    for _ in range(times):
+        with repo.lock(execution_id) as locked:
+            current = locked.execution
+            count = int(current.variables.get("count", 0))
+            locked.save(current.model_copy(update={"variables": {"count": count + 1}}))
+
+
+def test_concurrent_locks_serialize_read_modify_write(db: Database) -> None:
+    """Two threads each add 25 under the lock; a lost update would leave less than 50."""
+    repo = ExecutionRepository(db)
+    created = execution()
+    repo.create(created)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            _increment(ExecutionRepository(db), created.id, 25)
+        except BaseException as error:  # surfaced by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    stored = repo.get(created.id)
+    assert stored is not None and stored.variables["count"] == 50
+
+
+def test_second_locker_waits_for_the_first_to_commit(db: Database) -> None:
+    """The second lock sees the first one's committed write, never the old row."""
+    repo = ExecutionRepository(db)
+    created = execution()
+    repo.create(created)
+    first_has_lock, seen = threading.Event(), []
+
+    def second() -> None:
+        first_has_lock.wait()
+        with ExecutionRepository(db).lock(created.id) as locked:
+            seen.append(locked.execution.state.current)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with repo.lock(created.id) as locked:
+        first_has_lock.set()
+        locked.save(locked.execution.with_state(State.RUNNING, at(1)))
+    thread.join()
+    assert seen == [State.RUNNING]
+
+
+def test_list_filters_and_pages(repo: ExecutionRepository) -> None:
+    a = execution("company.team", "a", state=State.RUNNING, now=at(1), labels={"env": "prod"})
+    b = execution("company.team.sub", "b", state=State.RUNNING, now=at(2), labels={"env": "dev"})
+    c = execution("company.teamx", "a", now=at(3), labels={"env": "prod", "x": "1"})
+    for record in (a, b, c):
+        repo.create(record)
+    assert _ids(repo.list(namespace="company.team").items) == [b.id, a.id]
+    assert _ids(repo.list(flow_id="a").items) == [c.id, a.id]
+    assert _ids(repo.list(state=State.CREATED).items) == [c.id]
+    assert _ids(repo.list(state=[State.CREATED, State.RUNNING]).items) == [c.id, b.id, a.id]
+    assert _ids(repo.list(labels={"env": "prod"}).items) == [c.id, a.id]
+    assert _ids(repo.list(labels={"env": "prod", "x": "1"}).items) == [c.id]
+    assert _ids(repo.list(started_after=at(2), started_before=at(3)).items) == [b.id]
+    page = repo.list(page=2, size=2)
+    assert (page.total, _ids(page.items)) == (3, [a.id])
+
+
+def test_list_leaves_task_runs_out_unless_asked(repo: ExecutionRepository) -> None:
+    created = execution(runs=3)
+    repo.create(created)
+    assert repo.list().items[0].task_run_list == ()
+    assert repo.list(with_task_runs=True).items[0] == created
+
+
+def test_label_changes_are_searchable(repo: ExecutionRepository) -> None:
+    created = execution(labels={"env": "dev"})
+    repo.create(created)
+    with repo.lock(created.id) as locked:
+        relabelled = locked.execution.model_copy(
+            update={"labels": created.labels[:0] + (created.labels[0].model_copy(
+                update={"value": "prod"}),)})
+        locked.save(relabelled)
+    assert _ids(repo.list(labels={"env": "prod"}).items) == [created.id]
+    assert repo.list(labels={"env": "dev"}).items == []
+
+
+def test_running_count_counts_slot_holders_of_one_flow(repo: ExecutionRepository) -> None:
+    repo.create(execution(flow_id="f", state=State.RUNNING))
+    repo.create(execution(flow_id="f", state=State.PAUSED))
+    repo.create(execution(flow_id="f", state=State.QUEUED))
+    repo.create(execution(flow_id="f", state=State.SUCCESS))
+    repo.create(execution(flow_id="other", state=State.RUNNING))
+    assert repo.running_count("company.team", "f") == 2
+
+
+def test_children_by_parent_id(repo: ExecutionRepository) -> None:
+    parent = execution()
+    kids = [execution(flow_id="sub", parent_id=parent.id, now=at(i)) for i in range(2)]
+    for record in (parent, *kids):
+        repo.create(record)
+    assert _ids(repo.children(parent.id)) == [k.id for k in kids]
+    assert repo.children(kids[0].id) == []
+
+
+def test_soft_delete_hides_and_hard_delete_removes(repo: ExecutionRepository) -> None:
+    soft, hard = execution(runs=2), execution(runs=2)
+    repo.create(soft)
+    repo.create(hard)
+    assert repo.delete(soft.id)
+    assert repo.get(soft.id) is None
+    kept = repo.get(soft.id, allow_deleted=True)
+    assert kept is not None and kept.deleted and len(kept.task_run_list) == 2
+    assert repo.list().total == 1
+    assert repo.delete(hard.id, hard=True)
+    assert repo.get(hard.id, allow_deleted=True) is None
+    assert not repo.delete("missing")
+
+
+def _ids(items: list[Execution]) -> list[str]:
+    return [item.id for item in items]
