@@ -1,0 +1,74 @@
+"""L2: ``CeleryDispatcher``, the production :class:`engine.dispatch.Dispatcher`.
+
+- ``dispatch_task_runs(refs)``: one ``group`` of immutable ``podium.run_task_run`` signatures (a
+  fan-out); with ``chain=True`` a ``chain`` of them, so task N+1 starts on a worker right after N
+  returned, without a round trip through the executor.
+- ``send_event``: ``podium.process_event`` on the executor queue.
+- ``kill_task_runs``: revoke + the ``podium_kill`` broadcast (see ``worker.kills``).
+
+Each signature goes to ``ref.queue`` (worker groups are queues) and gets a deterministic Celery
+task id, ``celery_task_id(ref)``, so a kill can revoke it without any lookup.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from celery import Celery, chain, group
+from celery.canvas import Signature
+from celery.worker import state as worker_state
+
+from engine.dispatch import EXECUTOR_QUEUE, TaskRunRef
+from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN
+from worker.kills import KILL_COMMAND, kill_switch
+
+
+def celery_task_id(ref: TaskRunRef) -> str:
+    """The Celery task id of a task run attempt: readable and unique per attempt."""
+    return f"{ref.task_run_id}.{ref.attempt}"
+
+
+def task_run_kwargs(ref: TaskRunRef) -> dict[str, Any]:
+    return {"execution_id": ref.execution_id, "task_run_id": ref.task_run_id, "attempt": ref.attempt,
+            "task_id": ref.task_id, "task_type": ref.task_type, "flow": ref.flow, "queue": ref.queue}
+
+
+class CeleryDispatcher:
+    """Sends Podium's messages through a Celery app (by task name: no task import needed)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def task_run_signature(self, ref: TaskRunRef) -> Signature:
+        return self.app.signature(RUN_TASK_RUN, kwargs=task_run_kwargs(ref), immutable=True,
+                                  queue=ref.queue, task_id=celery_task_id(ref))
+
+    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False) -> None:
+        if not refs:
+            return
+        signatures = [self.task_run_signature(ref) for ref in refs]
+        if len(signatures) == 1:
+            signatures[0].apply_async()
+        elif chain:
+            _chain(*signatures).apply_async()
+        else:
+            group(signatures).apply_async()
+
+    def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
+        self.app.signature(PROCESS_EVENT, kwargs={"execution_id": execution_id, "event": event},
+                           queue=EXECUTOR_QUEUE).apply_async()
+
+    def kill_task_runs(self, refs: Sequence[TaskRunRef]) -> None:
+        if not refs:
+            return
+        task_ids = [celery_task_id(ref) for ref in refs]
+        task_run_ids = [ref.task_run_id for ref in refs]
+        if self.app.conf.broker_url.startswith("memory://"):
+            # Embedded: the worker shares this process and memory has no broadcast we can rely on.
+            worker_state.revoked.update(task_ids)
+            kill_switch(self.app).request(task_run_ids)
+            return
+        self.app.control.revoke(task_ids, terminate=True, signal="SIGTERM")
+        self.app.control.broadcast(KILL_COMMAND, arguments={"task_run_ids": task_run_ids})
+
+
+_chain = chain  # the method parameter named ``chain`` shadows the canvas function
