@@ -1,0 +1,24 @@
+"""L1 pure core: the executor's decision function and the operations on executions.
+
+``advance(execution, flow, event, now, registry=..., renderer=...) -> Step`` is the only entry the
+executor shell needs; ``create_execution``, ``restart``, ``replay``, ``change_task_run_state`` and
+``resume`` are the operations of reference §4. See docs/executor.md.
+"""
+from engine.executor.commands import (CancelTimers, Command, DispatchTaskRuns, DispatchWorkingDirectory,
+                                      ExecutionEnded, ExecutionPaused, KillTaskRuns, Log, MergeItemsOutputs,
+                                      ResumeExecution, RetryExecution, ScheduleTimer, SplitItems, StartSubflow)
+from engine.executor.core import advance
+from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, Resume, Start, SubflowEnded,
+                                    SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
+from engine.executor.operations import (OperationRefused, change_task_run_state, create_execution, replay,
+                                        restart, resume)
+from engine.executor.work import Step
+
+__all__ = [
+    "advance", "Step", "Event", "Start", "TaskRunResult", "TimerFired", "TimerKind", "SubflowStarted",
+    "SubflowEnded", "ItemsSplit", "ItemsMerged", "Kill", "Resume", "Wake", "Command", "DispatchTaskRuns",
+    "DispatchWorkingDirectory", "ScheduleTimer", "CancelTimers", "StartSubflow", "SplitItems",
+    "MergeItemsOutputs", "KillTaskRuns", "RetryExecution", "ExecutionEnded", "ExecutionPaused",
+    "ResumeExecution", "Log", "create_execution", "restart", "replay", "change_task_run_state", "resume",
+    "OperationRefused",
+]

@@ -1,0 +1,205 @@
+"""L1 pure core: ``advance``, the executor's one decision function, and its small event handlers.
+
+``advance(execution, flow, event, now, registry=..., renderer=...) -> Step``: record the event's
+fact, settle (end flowables, create and start task runs, derive the execution state), and return
+the new execution with the commands to carry out. No I/O; the clock is an argument.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from engine.executor import progress, results, special
+from engine.executor.commands import CancelTimers, MergeItemsOutputs, ResumeExecution
+from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, Resume, Start, SubflowEnded,
+                                    SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
+from engine.executor.flowables import short_type
+from engine.executor.operations import resume as resume_execution
+from engine.executor.tree import FlowTree
+from engine.executor.work import Step, Work
+from engine.model.execution import Execution, StateRecord, TaskRun
+from engine.plugins.base import Registry
+from engine.state import State
+
+
+def advance(execution: Execution, flow: Any, event: Event, now: datetime, *, registry: Registry,
+            renderer: Any, extra: Mapping[str, Any] | None = None) -> Step:
+    """Applies ``event`` to ``execution`` and decides what happens next.
+
+    Args:
+        execution: the execution as stored (never modified: a new one is returned).
+        flow: the parsed flow at the execution's revision.
+        event: what happened (see ``engine.executor.events``).
+        now: the current time, used for every state history date and timer.
+        registry: plugin registry, to tell runnable, flowable and executable tasks apart.
+        renderer: ``engine.templating.Renderer`` (``render``, ``render_typed``, ``render_value``).
+        extra: more rendering variables (``globals``, ``envs``).
+
+    Returns:
+        The Step: new execution, commands, and the ids of the task runs that changed.
+    """
+    work = Work(execution, flow, FlowTree(flow, registry), registry, renderer, now, extra)
+    HANDLERS[type(event)](work, event)
+    return work.step()
+
+
+def _on_start(work: Work, event: Start) -> None:
+    if work.execution.state.current not in (State.CREATED, State.RESTARTED, State.QUEUED):
+        return
+    work.set_execution_state(State.RUNNING)
+    progress.settle(work)
+
+
+def _on_result(work: Work, event: TaskRunResult) -> None:
+    run = work.find_run(event.task_run_id) or _reported_child(work, event)
+    if run is None or run.state.current.is_terminated:
+        return
+    if event.attempt_number != max(len(run.attempts), 1):
+        return  # a stale or duplicated message for another attempt
+    if event.state == State.RUNNING:
+        results.record_running(work, run, event.worker_id)
+    elif event.state.is_terminated:
+        results.finish_attempt(work, run, event.state, event.outputs)
+    progress.settle(work)
+
+
+def _reported_child(work: Work, event: TaskRunResult) -> TaskRun | None:
+    """A child of a WorkingDirectory, created by the worker that runs the subtree."""
+    if event.task_id is None or event.parent_task_run_id is None:
+        return None
+    if work.find_run(event.parent_task_run_id) is None:
+        return None
+    run = TaskRun(id=event.task_run_id, execution_id=work.execution.id, namespace=work.execution.namespace,
+                  flow_id=work.execution.flow_id, task_id=event.task_id,
+                  parent_task_run_id=event.parent_task_run_id, value=event.value,
+                  state=StateRecord.start(State.CREATED, work.now))
+    return work.save(run)
+
+
+def _on_timer(work: Work, event: TimerFired) -> None:
+    run = work.find_run(event.task_run_id)
+    if run is None:
+        return
+    if event.kind == TimerKind.RETRY:
+        results.start_retry(work, run, int(event.payload.get("attempt", len(run.attempts) + 1)))
+    elif event.kind in (TimerKind.PAUSE_DELAY, TimerKind.PAUSE_TIMEOUT) and run.state.current == State.PAUSED:
+        _end_pause(work, run, State.RUNNING if event.kind == TimerKind.PAUSE_DELAY else State.FAILED)
+    elif event.kind == TimerKind.WAITFOR and run.state.current == State.RUNNING:
+        iteration = int(event.payload.get("iteration", 0))
+        if iteration == run.outputs.get("iterationCount", 0) + 1:
+            work.save(run.model_copy(update={"outputs": {**run.outputs, "iterationCount": iteration}}))
+    progress.settle(work)
+
+
+def _end_pause(work: Work, run: TaskRun, state: State) -> None:
+    work.set_state(run, state)
+    work.emit(CancelTimers(run.id))
+    still_paused = any(r.state.current == State.PAUSED for r in work.execution.task_run_list)
+    if work.execution.state.current == State.PAUSED and not still_paused:
+        work.set_execution_state(State.RUNNING)
+        work.emit(ResumeExecution())
+
+
+def _on_subflow_started(work: Work, event: SubflowStarted) -> None:
+    run = work.find_run(event.task_run_id)
+    if run is None or run.state.current.is_terminated:
+        return
+    task = work.tree.task(run.task_id)
+    if short_type(task) == "ForEachItem":
+        _count_iteration(work, run, "CREATED", "RUNNING")
+    else:
+        run = work.save(run.model_copy(update={"outputs": {**run.outputs, "executionId": event.child_execution_id}}))
+        if not task.wait:
+            results.finish_attempt(work, run, State.SUCCESS, {"state": State.CREATED.value})
+    progress.settle(work)
+
+
+def _on_subflow_ended(work: Work, event: SubflowEnded) -> None:
+    run = work.find_run(event.task_run_id)
+    if run is None or run.state.current.is_terminated:
+        return
+    task = work.tree.task(run.task_id)
+    if short_type(task) == "ForEachItem":
+        run = _count_iteration(work, run, "RUNNING", event.state.value)
+        _maybe_end_items(work, task, run)
+    else:
+        outputs = {"executionId": event.child_execution_id, "state": event.state.value,
+                   "outputs": dict(event.outputs)}
+        results.finish_attempt(work, run, _transmitted(task, event.state), outputs)
+    progress.settle(work)
+
+
+def _transmitted(task: Any, child: State) -> State:
+    if child in (State.FAILED, State.KILLED, State.CANCELLED):
+        return State.FAILED if task.transmit_failed else State.SUCCESS
+    return State.WARNING if child == State.WARNING else State.SUCCESS
+
+
+def _count_iteration(work: Work, run: TaskRun, source: str, target: str) -> TaskRun:
+    counts = dict(run.outputs.get("iterations", {}))
+    counts[source] = max(0, counts.get(source, 0) - 1)
+    counts[target] = counts.get(target, 0) + 1
+    return work.save(run.model_copy(update={"outputs": {**run.outputs, "iterations": counts}}))
+
+
+def _maybe_end_items(work: Work, task: Any, run: TaskRun) -> None:
+    counts = run.outputs.get("iterations", {})
+    if counts.get("CREATED", 0) or counts.get("RUNNING", 0):
+        return
+    work.emit(MergeItemsOutputs(run.id))
+
+
+def _on_items_split(work: Work, event: ItemsSplit) -> None:
+    run = work.find_run(event.task_run_id)
+    if run is None or run.state.current != State.RUNNING or "numberOfBatches" in run.outputs:
+        return
+    task = work.tree.task(run.task_id)
+    special.start_batches(work, task, run, event.batch_uris)
+    if not event.batch_uris or not task.wait:
+        results.finish_attempt(work, work.run(run.id), State.SUCCESS, {})
+    progress.settle(work)
+
+
+def _on_items_merged(work: Work, event: ItemsMerged) -> None:
+    run = work.find_run(event.task_run_id)
+    if run is None or run.state.current.is_terminated:
+        return
+    task = work.tree.task(run.task_id)
+    counts = run.outputs.get("iterations", {})
+    failed = any(counts.get(s, 0) for s in ("FAILED", "KILLED", "CANCELLED"))
+    state = State.FAILED if failed and task.transmit_failed else State.SUCCESS
+    results.finish_attempt(work, run, state, {"uri": event.uri} if event.uri else {})
+    progress.settle(work)
+
+
+def _on_kill(work: Work, event: Kill) -> None:
+    state = work.execution.state.current
+    if state.is_terminated or state == State.KILLING:
+        return
+    work.set_execution_state(State.KILLING)
+    progress.kill_running(work)
+    progress.settle(work)
+
+
+def _on_resume(work: Work, event: Resume) -> None:
+    if work.execution.state.current != State.PAUSED:
+        return
+    paused = [r.id for r in work.execution.task_run_list if r.state.current == State.PAUSED]
+    work.execution = resume_execution(work.execution, work.flow, event.inputs, work.now, registry=work.registry)
+    for run_id in paused[:1]:
+        work.emit(CancelTimers(run_id))
+    work.emit(ResumeExecution())
+    progress.settle(work)
+
+
+def _on_wake(work: Work, event: Wake) -> None:
+    if work.execution.state.current == State.RESTARTED:
+        work.set_execution_state(State.RUNNING)
+    progress.settle(work)
+
+
+HANDLERS: dict[type, Callable[[Work, Any], None]] = {
+    Start: _on_start, TaskRunResult: _on_result, TimerFired: _on_timer, SubflowStarted: _on_subflow_started,
+    SubflowEnded: _on_subflow_ended, ItemsSplit: _on_items_split, ItemsMerged: _on_items_merged,
+    Kill: _on_kill, Resume: _on_resume, Wake: _on_wake,
+}

@@ -1,0 +1,142 @@
+"""L1 pure core: how each flowable task type picks its children, its next task runs and its end.
+
+One small function per concern, dispatched on the task's canonical type name. Errors and
+finally branches always run sequentially, whatever the owner (Kestra's ``FlowableUtils``).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from engine.executor import resolve as rs
+from engine.executor.resolve import Branches, Resolved
+from engine.executor.work import Work, is_truthy
+from engine.model.execution import TaskRun
+from engine.state import State
+
+FLOW = "io.kestra.plugin.core.flow."
+
+
+class FlowableError(Exception):
+    """A flowable task that cannot be resolved (bad values, condition that fails to render)."""
+
+
+def short_type(task: Any) -> str:
+    return str(task.type).rsplit(".", 1)[-1] if str(task.type).startswith(FLOW) else str(task.type)
+
+
+def _branches(tasks: Any, task: Any, value: str | None = None) -> Branches:
+    return Branches(rs.enabled(tasks, value), rs.enabled(getattr(task, "errors", None)),
+                    rs.enabled(getattr(task, "finally_", None)))
+
+
+# -- children -------------------------------------------------------------------------------
+def branches_of(work: Work, task: Any, run: TaskRun) -> Branches:
+    name = short_type(task)
+    if name == "If":
+        chosen = task.then if run.outputs.get("evaluationResult") else (task.else_ or [])
+        return _branches(chosen, task)
+    if name == "Switch":
+        if run.outputs.get("defaults"):
+            return _branches(task.defaults or [], task)
+        return _branches((task.cases or {}).get(str(run.outputs.get("value")), []), task)
+    if name in ("ForEach", "EachSequential", "EachParallel"):
+        values = each_values(work, task, run)
+        resolved = tuple(r for value, index in values for r in rs.enabled(task.tasks, value, index))
+        return Branches(resolved, rs.enabled(task.errors), rs.enabled(task.finally_))
+    if name == "Dag":
+        return _branches([entry.task for entry in task.tasks], task)
+    return _branches(getattr(task, "tasks", None) or [], task)
+
+
+def nexts_of(work: Work, task: Any, run: TaskRun, branches: Branches, runs: list[TaskRun]) -> list[Resolved]:
+    branch, current = rs.current_branch(branches, runs)
+    if branch != "tasks":
+        return rs.sequential_nexts(current, runs)
+    name = short_type(task)
+    if name == "Parallel":
+        return rs.parallel_nexts(current, runs, task.concurrent)
+    if name == "EachParallel":
+        return rs.parallel_nexts(current, runs, task.concurrent)
+    if name == "ForEach":
+        return rs.grouped_nexts(current, runs, task.concurrency_limit)
+    if name == "Dag":
+        deps = {entry.task.id: list(entry.depends_on or ()) for entry in task.tasks}
+        return rs.parallel_nexts(current, runs, task.concurrent, rs.dag_ready(deps, runs))
+    return rs.sequential_nexts(current, runs)
+
+
+def state_of(task: Any, branches: Branches, runs: list[TaskRun]) -> State | None:
+    allow_failure = bool(task.allow_failure) or short_type(task) == "AllowFailure"
+    return rs.resolve_state(branches, runs, allow_failure=allow_failure, allow_warning=bool(task.allow_warning))
+
+
+# -- iteration values -----------------------------------------------------------------------
+def each_values(work: Work, task: Any, run: TaskRun) -> list[tuple[str, int]]:
+    """The distinct values of a ForEach / Each*, rendered, as (value string, index)."""
+    raw = task.values if short_type(task) == "ForEach" else task.value
+    values = _parse_values(work, raw, run, task)
+    distinct: list[Any] = []
+    seen: set[str] = set()
+    for value in values:
+        key = json.dumps(value, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(value)
+    nulls = sum(1 for v in distinct if v is None)
+    if nulls:
+        raise FlowableError(f"Found '{nulls}' null values on Each, with values={java_repr(values)}")
+    return [(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")), i)
+            for i, v in enumerate(distinct)]
+
+
+def _parse_values(work: Work, raw: Any, run: TaskRun, task: Any) -> list[Any]:
+    if isinstance(raw, str):
+        text = work.render(raw, run, task)
+        try:
+            parsed = json.loads(text)
+        except ValueError as error:
+            raise FlowableError(f"values must render to a JSON array, got '{text}' ({error})") from error
+        if not isinstance(parsed, list):
+            raise FlowableError(f"values must render to a JSON array, got '{text}'")
+        return parsed
+    return [work.render(v, run, task) if isinstance(v, (str, int)) and not isinstance(v, bool)
+            else work.render_value(v, run, task) if isinstance(v, dict) else v for v in raw]
+
+
+def java_repr(value: Any) -> str:
+    """Java's toString of lists and maps (``[1, null, {key=a}]``), as Kestra's messages print them."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(java_repr(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={java_repr(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+# -- start hooks: CREATED -> RUNNING (or PAUSED), with the outputs decided at start -----------
+def start_if(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
+    return {"evaluationResult": is_truthy(work.render(task.condition, run, task))}
+
+
+def start_switch(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
+    value = work.render(task.value, run, task)
+    return {"value": value, "defaults": value not in (task.cases or {})}
+
+
+def start_each(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
+    each_values(work, task, run)  # fail at start on bad values, as Kestra does
+    return {}
+
+
+def start_waitfor(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
+    return {"iterationCount": 1}
+
+
+START_HOOKS: dict[str, Callable[[Work, Any, TaskRun], dict[str, Any]]] = {
+    "If": start_if, "Switch": start_switch, "ForEach": start_each, "EachSequential": start_each,
+    "EachParallel": start_each, "WaitFor": start_waitfor,
+}

@@ -1,0 +1,197 @@
+"""L1 pure core: the settling loop: end finished flowables, create next task runs, start created ones.
+
+``settle`` repeats the three passes until nothing changes, then derives the execution's state.
+It is what every event handler calls after recording its fact, like Kestra's
+``ExecutorService.process`` pipeline.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.executor import resolve as rs
+from engine.executor import special
+from engine.executor.commands import DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns, Log
+from engine.executor.flowables import START_HOOKS, FlowableError, branches_of, nexts_of, short_type, state_of
+from engine.executor.work import Work, is_truthy
+from engine.model.execution import TaskRun
+from engine.plugins.base import PluginKind
+from engine.state import State
+
+MAX_PASSES = 10_000  # a guard against a resolution bug looping forever, far above any real flow
+
+
+def settle(work: Work) -> None:
+    to_dispatch: list[str] = []
+    for _ in range(MAX_PASSES):
+        progressed = end_flowables(work)
+        progressed = create_nexts(work) or progressed
+        progressed = start_created(work, to_dispatch) or progressed
+        if not progressed:
+            break
+    if to_dispatch:
+        work.emit(DispatchTaskRuns(tuple(to_dispatch)))
+    special.finish_execution(work)
+
+
+# -- pass 1: flowables whose children all ended -----------------------------------------------
+def end_flowables(work: Work) -> bool:
+    progressed = False
+    for run in reversed(work.execution.task_run_list):
+        if run.state.current != State.RUNNING or not _resolved_here(work, run):
+            continue
+        task = work.tree.task(run.task_id)
+        runs = special.child_runs(work, task, run)
+        if work.execution.state.current == State.KILLING:
+            state = State.KILLED if all(r.state.current.is_terminated for r in runs) else None
+        else:
+            state = _flowable_state(work, task, run, runs)
+        if state is not None:
+            work.set_state(run, state)
+            progressed = True
+    return progressed
+
+
+def _flowable_state(work: Work, task: Any, run: TaskRun, runs: list[TaskRun]) -> State | None:
+    try:
+        if short_type(task) == "WaitFor":
+            return special.waitfor_state(work, task, run, runs)
+        return state_of(task, branches_of(work, task, run), runs)
+    except FlowableError as error:
+        return _fail(work, run, str(error))
+
+
+def _resolved_here(work: Work, run: TaskRun) -> bool:
+    """Flowables resolved by the executor; WorkingDirectory subtrees are the worker's."""
+    if run.task_id not in work.tree or work.tree.is_in_working_directory(run.task_id):
+        return False
+    task = work.tree.task(run.task_id)
+    return work.tree.kind(run.task_id) == PluginKind.FLOWABLE and short_type(task) != "WorkingDirectory"
+
+
+# -- pass 2: next task runs -------------------------------------------------------------------
+def create_nexts(work: Work) -> bool:
+    if work.execution.state.current in (State.KILLING, State.KILLED):
+        return False
+    progressed = special.create_root_nexts(work)
+    for run in list(work.execution.task_run_list):
+        if run.state.current != State.RUNNING or not _resolved_here(work, run):
+            continue
+        task = work.tree.task(run.task_id)
+        try:
+            nexts = _nexts(work, task, run)
+        except FlowableError as error:
+            _fail(work, run, str(error))
+            progressed = True
+            continue
+        for resolved in nexts:
+            work.create_run(resolved.task, run.id, resolved.value, resolved.iteration)
+            progressed = True
+    return progressed
+
+
+def _nexts(work: Work, task: Any, run: TaskRun) -> list[rs.Resolved]:
+    runs = special.child_runs(work, task, run)
+    if short_type(task) == "WaitFor":
+        return special.waitfor_nexts(work, task, run, runs)
+    return nexts_of(work, task, run, branches_of(work, task, run), runs)
+
+
+# -- pass 3: created task runs ----------------------------------------------------------------
+def start_created(work: Work, to_dispatch: list[str]) -> bool:
+    progressed = False
+    for run in list(work.execution.task_run_list):
+        if run.state.current != State.CREATED or run.task_id not in work.tree:
+            continue
+        if work.tree.is_in_working_directory(run.task_id) or _already_dispatched(run):
+            continue
+        if work.execution.state.current == State.KILLING:
+            work.set_state(run, State.KILLED)
+            progressed = True
+            continue
+        progressed = _start(work, run, to_dispatch) or progressed
+    return progressed
+
+
+def _already_dispatched(run: TaskRun) -> bool:
+    return bool(run.attempts) and not run.attempts[-1].state.current.is_terminated
+
+
+def _start(work: Work, run: TaskRun, to_dispatch: list[str]) -> bool:
+    task = work.tree.task(run.task_id)
+    if not _passes_run_if(work, task, run):
+        return True
+    kind = work.tree.kind(run.task_id)
+    if kind == PluginKind.FLOWABLE:
+        _start_flowable(work, task, work.run(run.id))
+    elif kind == PluginKind.EXECUTION_UPDATE:
+        special.apply_labels(work, task, work.run(run.id))
+    elif kind == PluginKind.EXECUTABLE:
+        special.start_executable(work, task, work.run(run.id))
+    else:
+        work.add_attempt(work.run(run.id))
+        to_dispatch.append(run.id)
+    return True
+
+
+def _passes_run_if(work: Work, task: Any, run: TaskRun) -> bool:
+    """runIf is rendered just before the task starts: falsy -> SKIPPED, render error -> FAILED."""
+    if task.run_if is None:
+        return True
+    try:
+        truthy = is_truthy(work.render(task.run_if, run, task))
+    except Exception as error:  # any render failure (undefined variable, bad filter) fails the task
+        _fail(work, run, f"runIf could not be rendered: {error}")
+        return False
+    if not truthy:
+        work.set_state(run, State.SKIPPED)
+    return truthy
+
+
+def _start_flowable(work: Work, task: Any, run: TaskRun) -> None:
+    name = short_type(task)
+    if name == "WorkingDirectory":
+        work.add_attempt(run)
+        work.emit(DispatchWorkingDirectory(run.id))
+        return
+    if name == "Template" or not _implemented(work, task):
+        _fail(work, run, f"task type {task.type} is not implemented")
+        return
+    hook = START_HOOKS.get(name)
+    try:
+        outputs = hook(work, task, run) if hook else {}
+    except Exception as error:  # a condition, value or values that fail to render fail the task
+        _fail(work, run, str(error))
+        return
+    run = work.set_state(run, State.RUNNING, outputs)
+    if name == "Pause":
+        special.pause(work, task, run)
+
+
+def _implemented(work: Work, task: Any) -> bool:
+    spec = work.registry.find(task.type)
+    return spec is None or spec.implemented
+
+
+def _fail(work: Work, run: TaskRun, message: str) -> None:
+    work.emit(Log(run.id, "ERROR", message))
+    work.set_state(run, State.FAILED)
+
+
+def kill_running(work: Work) -> None:
+    """KILLING: created and waiting task runs end KILLED now; workers are asked to stop the rest."""
+    to_kill: list[str] = []
+    children: list[str] = []
+    for run in work.execution.task_run_list:
+        state = run.state.current
+        if state.is_terminated:
+            continue
+        kind = work.tree.kind(run.task_id) if run.task_id in work.tree else PluginKind.RUNNABLE
+        if state in (State.PAUSED, State.RETRYING) or (state == State.CREATED and not _already_dispatched(run)):
+            work.set_state(run, State.KILLED)
+        elif kind == PluginKind.EXECUTABLE:
+            children.extend(special.child_execution_ids(run))
+            work.set_state(run, State.KILLED)
+        elif kind == PluginKind.RUNNABLE or short_type(work.tree.task(run.task_id)) == "WorkingDirectory":
+            to_kill.append(run.id)
+    if to_kill or children:
+        work.emit(KillTaskRuns(tuple(to_kill), tuple(children)))

@@ -1,0 +1,168 @@
+"""L1 pure core: which child tasks run next, and when a group of tasks has ended (Kestra's ``FlowableUtils``).
+
+Every flowable task (and the flow itself) owns three branches: ``tasks``, ``errors`` and
+``finally``. :func:`current_branch` picks the one that is live (Kestra's
+``Execution.findTaskDependingFlowState``); the ``*_nexts`` functions say which resolved tasks
+need a new task run; :func:`resolve_state` says whether the owner has ended, and in which state
+(Kestra's ``guessFinalState``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from engine.model.execution import TaskRun
+from engine.state import State
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A child task to run under a parent task run, for one iteration value (Kestra's ``ResolvedTask``)."""
+
+    task: Any
+    value: str | None = None
+    iteration: int | None = None
+
+    @property
+    def task_id(self) -> str:
+        return str(self.task.id)
+
+
+@dataclass(frozen=True)
+class Branches:
+    tasks: tuple[Resolved, ...]
+    errors: tuple[Resolved, ...] = ()
+    finally_: tuple[Resolved, ...] = ()
+
+
+def enabled(tasks: Iterable[Any], value: str | None = None, iteration: int | None = None) -> tuple[Resolved, ...]:
+    """Disabled tasks are removed from resolution: they get no task run at all."""
+    return tuple(Resolved(t, value, iteration) for t in tasks or () if not getattr(t, "disabled", False))
+
+
+def run_for(resolved: Resolved, runs: Sequence[TaskRun]) -> TaskRun | None:
+    """The latest task run of ``resolved`` among ``runs`` (WaitFor creates several per task)."""
+    found = None
+    for run in runs:
+        if run.task_id == resolved.task_id and (resolved.value is None or run.value == resolved.value):
+            found = run
+    return found
+
+
+def runs_for(resolved: Sequence[Resolved], runs: Sequence[TaskRun]) -> list[TaskRun]:
+    found = (run_for(r, runs) for r in resolved)
+    return [run for run in found if run is not None]
+
+
+def has_failed(resolved: Sequence[Resolved], runs: Sequence[TaskRun]) -> bool:
+    return any(run.state.current == State.FAILED for run in runs_for(resolved, runs))
+
+
+def is_terminated(resolved: Sequence[Resolved], runs: Sequence[TaskRun]) -> bool:
+    found = runs_for(resolved, runs)
+    return len(found) == len(resolved) and all(run.state.current.is_terminated for run in found)
+
+
+def current_branch(branches: Branches, runs: Sequence[TaskRun]) -> tuple[str, tuple[Resolved, ...]]:
+    """The live branch: ``finally`` once started or once the others ended, ``errors`` after a
+    failure, else ``tasks``."""
+    tasks, errors, finally_ = branches.tasks, branches.errors, branches.finally_
+    if finally_ and runs_for(finally_, runs):
+        return "finally", finally_
+    if runs_for(errors, runs) or has_failed(tasks, runs):
+        if not errors or (finally_ and is_terminated(errors, runs)):
+            return "finally", finally_
+        return "errors", errors
+    if finally_ and is_terminated(tasks, runs):
+        return "finally", finally_
+    return "tasks", tasks
+
+
+def sequential_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun]) -> list[Resolved]:
+    """The first task without a task run, once every earlier one has ended."""
+    for resolved in current:
+        run = run_for(resolved, runs)
+        if run is None:
+            return [resolved]
+        if not run.state.current.is_terminated:
+            return []
+    return []
+
+
+def parallel_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], concurrent: int,
+                   ready: Any = None) -> list[Resolved]:
+    """Every task without a task run, at most ``concurrent`` unfinished at once (0 = no limit).
+
+    ``ready(resolved) -> bool`` filters the candidates (Dag dependencies).
+    """
+    found = runs_for(current, runs)
+    active = sum(1 for run in found if not run.state.current.is_terminated)
+    waiting = [r for r in current if run_for(r, runs) is None and (ready is None or ready(r))]
+    if concurrent > 0:
+        waiting = waiting[:max(0, concurrent - active)]
+    return waiting
+
+
+def grouped_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], limit: int) -> list[Resolved]:
+    """ForEach: the tasks of each value run in sequence, at most ``limit`` values at once (0 = all)."""
+    groups: dict[str | None, list[Resolved]] = {}
+    for resolved in current:
+        groups.setdefault(resolved.value, []).append(resolved)
+    nexts: list[Resolved] = []
+    active = 0
+    fresh: list[list[Resolved]] = []
+    for group in groups.values():
+        started = runs_for(group, runs)
+        if not started:
+            fresh.append(group)
+        elif not is_terminated(group, runs):
+            active += 1
+            nexts.extend(sequential_nexts(group, runs))
+    slots = len(fresh) if limit == 0 else max(0, limit - active)
+    nexts.extend(group[0] for group in fresh[:slots])
+    return nexts
+
+
+def dag_ready(dependencies: dict[str, list[str]], runs: Sequence[TaskRun]) -> Any:
+    """A Dag candidate is ready once every task it depends on has a terminated task run."""
+    ended = {run.task_id for run in runs if run.state.current.is_terminated}
+
+    def ready(resolved: Resolved) -> bool:
+        return all(dep in ended for dep in dependencies.get(resolved.task_id, ()))
+    return ready
+
+
+def guess_final_state(resolved: Sequence[Resolved], runs: Sequence[TaskRun], *,
+                      allow_failure: bool = False, allow_warning: bool = False) -> State:
+    """KILLED > FAILED > WARNING > PAUSED > SUCCESS over the task runs of ``resolved``.
+
+    allowFailure turns FAILED into WARNING (SUCCESS with allowWarning); allowWarning turns
+    WARNING into SUCCESS (Kestra's ``Execution.guessFinalState``).
+    """
+    states = {run.state.current for run in runs_for(resolved, runs)}
+    for candidate in (State.KILLED, State.FAILED, State.WARNING, State.PAUSED):
+        if candidate in states:
+            state = candidate
+            break
+    else:
+        state = State.SUCCESS
+    if state == State.FAILED and allow_failure:
+        return State.SUCCESS if allow_warning else State.WARNING
+    if state == State.WARNING and allow_warning:
+        return State.SUCCESS
+    return state
+
+
+def resolve_state(branches: Branches, runs: Sequence[TaskRun], *, allow_failure: bool = False,
+                  allow_warning: bool = False) -> State | None:
+    """The final state of the owner of ``branches``, or None while it is still going.
+
+    Unlike Kestra, an owner never ends while one of its children is still unfinished (a failed
+    Parallel waits for its running siblings), so no task run is left running under an ended parent.
+    """
+    if any(not run.state.current.is_terminated for run in runs):
+        return None
+    _, current = current_branch(branches, runs)
+    if current and not is_terminated(current, runs):
+        return None
+    return guess_final_state(branches.tasks, runs, allow_failure=allow_failure, allow_warning=allow_warning)

@@ -1,0 +1,107 @@
+"""L1 pure core: recording the end of an attempt: retry, allowFailure, allowWarning, warningOnRetry.
+
+Used for worker results (runnable tasks, WorkingDirectory) and for child execution ends
+(Subflow). A FAILED attempt with a retry left sends the task run FAILED -> RETRYING and asks for
+a timer; with CREATE_NEW_EXECUTION the task run, its parents and the execution become RETRIED.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.executor.commands import ExecutionEnded, RetryExecution, ScheduleTimer
+from engine.executor.events import TimerKind
+from engine.executor.retry import next_retry_date, retry_policy, should_retry
+from engine.executor.work import Work
+from engine.model.execution import Attempt, StateRecord, TaskRun
+from engine.model.task import RetryBehavior
+from engine.state import State
+
+
+def finish_attempt(work: Work, run: TaskRun, state: State, outputs: dict[str, Any]) -> None:
+    """The current attempt of ``run`` ended in ``state``: decide the task run's own state."""
+    run = _close_attempt(work, run, state)
+    if outputs:
+        run = work.save(run.model_copy(update={"outputs": {**run.outputs, **outputs}}))
+    if run.task_id not in work.tree:
+        work.set_state(run, state)
+        return
+    task = work.tree.task(run.task_id)
+    if state == State.FAILED and _retried(work, run):
+        return
+    work.set_state(run, _final_state(task, run, state, retry_policy(work.tree, run.task_id)))
+
+
+def _final_state(task: Any, run: TaskRun, state: State, policy: Any) -> State:
+    if state == State.FAILED and task.allow_failure:
+        return State.SUCCESS if task.allow_warning else State.WARNING
+    if state == State.WARNING and task.allow_warning:
+        return State.SUCCESS
+    if state == State.SUCCESS and len(run.attempts) > 1 and policy is not None and policy.warning_on_retry:
+        return State.WARNING
+    return state
+
+
+def _close_attempt(work: Work, run: TaskRun, state: State) -> TaskRun:
+    if not run.attempts:
+        run = work.add_attempt(run, State.RUNNING)
+    last = run.attempts[-1]
+    if last.state.current == State.CREATED and state.is_terminated:
+        last = last.model_copy(update={"state": last.state.with_state(State.RUNNING, work.now)})
+    closed = last.model_copy(update={"state": last.state.with_state(state, work.now, f"attempt of {run.describe()}")})
+    return work.save(run.model_copy(update={"attempts": (*run.attempts[:-1], closed)}))
+
+
+def _retried(work: Work, run: TaskRun) -> bool:
+    policy = retry_policy(work.tree, run.task_id)
+    if policy is None:
+        return False
+    if policy.behavior == RetryBehavior.CREATE_NEW_EXECUTION:
+        return _retry_new_execution(work, run, policy)
+    attempts = len(run.attempts)
+    first_start = run.attempts[0].state.start_date if run.attempts else None
+    at = next_retry_date(policy, attempts, work.now, run.id)
+    if not should_retry(policy, attempts, first_start, at):
+        return False
+    run = work.set_state(run, State.FAILED)
+    work.set_state(run, State.RETRYING)
+    work.emit(ScheduleTimer(at, TimerKind.RETRY, run.id, {"attempt": attempts + 1}))
+    return True
+
+
+def _retry_new_execution(work: Work, run: TaskRun, policy: Any) -> bool:
+    attempts = work.execution.metadata.attempt_number
+    start = work.execution.metadata.original_created_date or work.execution.state.start_date
+    if not should_retry(policy, attempts, start, work.now):
+        return False
+    run = work.set_state(run, State.FAILED)
+    work.set_state(run, State.RETRIED)
+    parent_id = run.parent_task_run_id
+    while parent_id is not None:
+        parent = work.run(parent_id)
+        if not parent.state.current.is_terminated:
+            work.set_state(parent, State.RETRIED)
+        parent_id = parent.parent_task_run_id
+    work.set_execution_state(State.RETRIED)
+    work.emit(ExecutionEnded(State.RETRIED))
+    work.emit(RetryExecution(work.execution.id))
+    return True
+
+
+def start_retry(work: Work, run: TaskRun, attempt: int) -> None:
+    """The retry timer fired: RETRYING -> CREATED; the settling loop dispatches the new attempt."""
+    if run.state.current != State.RETRYING or attempt != len(run.attempts) + 1:
+        return
+    work.set_state(run, State.CREATED)
+
+
+def record_running(work: Work, run: TaskRun, worker_id: str | None) -> None:
+    last = run.attempts[-1] if run.attempts else Attempt(state=_created(work))
+    last = last.model_copy(update={"state": last.state.with_state(State.RUNNING, work.now),
+                                   "worker_id": worker_id or last.worker_id})
+    attempts = (*run.attempts[:-1], last) if run.attempts else (last,)
+    run = work.save(run.model_copy(update={"attempts": attempts}))
+    work.set_state(run, State.RUNNING)
+
+
+def _created(work: Work) -> StateRecord:
+    return StateRecord.start(State.CREATED, work.now)

@@ -1,0 +1,249 @@
+"""L1 pure core: the flow level (root branches, end of execution, afterExecution) and the task
+types with their own life cycle: Pause, WaitFor, execution.Labels, Subflow and ForEachItem.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.durations import parse_duration
+from engine.executor import resolve as rs
+from engine.executor.commands import (ExecutionEnded, ExecutionPaused, Log, ScheduleTimer, SplitItems,
+                                      StartSubflow)
+from engine.executor.events import TimerKind
+from engine.executor.flowables import short_type
+from engine.executor.work import Work, is_truthy
+from engine.model.execution import Label, TaskRun
+from engine.state import State
+
+
+# -- flow level -------------------------------------------------------------------------------
+def root_branches(work: Work) -> rs.Branches:
+    flow = work.flow
+    return rs.Branches(rs.enabled(flow.tasks), rs.enabled(getattr(flow, "errors", None)),
+                       rs.enabled(getattr(flow, "finally_", None)))
+
+
+def _after_ids(work: Work) -> set[str]:
+    return {t.id for t in getattr(work.flow, "after_execution", None) or ()}
+
+
+def root_runs(work: Work) -> list[TaskRun]:
+    after = _after_ids(work)
+    return [run for run in work.children(None) if run.task_id not in after]
+
+
+def create_root_nexts(work: Work) -> bool:
+    state = work.execution.state.current
+    if state in (State.RUNNING, State.PAUSED):
+        runs = root_runs(work)
+        _, current = rs.current_branch(root_branches(work), runs)
+        nexts = rs.sequential_nexts(current, runs)
+    elif state.is_terminated and state not in (State.KILLED, State.RETRIED):
+        after = rs.enabled(getattr(work.flow, "after_execution", None))
+        nexts = rs.sequential_nexts(after, work.children(None))
+    else:
+        return False
+    for resolved in nexts:
+        work.create_run(resolved.task, None)
+    return bool(nexts)
+
+
+def finish_execution(work: Work) -> None:
+    execution = work.execution
+    if execution.state.current == State.KILLING:
+        if all(run.state.current.is_terminated for run in execution.task_run_list):
+            _end(work, State.KILLED)
+        return
+    if execution.state.current not in (State.RUNNING, State.PAUSED):
+        return
+    if any(run.state.current == State.PAUSED for run in execution.task_run_list):
+        return
+    state = rs.resolve_state(root_branches(work), root_runs(work))
+    if state is None:
+        return
+    outputs, failure = _flow_outputs(work)
+    if failure:
+        work.emit(Log(None, "ERROR", failure))
+        state = State.FAILED
+    work.execution = work.execution.model_copy(update={"outputs": outputs})
+    _end(work, state)
+    create_root_nexts(work)  # afterExecution starts once the final state is set
+
+
+def _end(work: Work, state: State) -> None:
+    work.set_execution_state(state)
+    work.emit(ExecutionEnded(state))
+
+
+def _flow_outputs(work: Work) -> tuple[dict[str, Any], str | None]:
+    """Flow outputs are rendered when the execution ends; a failure makes the execution FAILED."""
+    outputs: dict[str, Any] = {}
+    for output in getattr(work.flow, "outputs", None) or ():
+        try:
+            outputs[output.id] = work.render_typed(output.value) if isinstance(output.value, str) \
+                else work.render_value(output.value)
+        except Exception as error:  # any render failure of an output fails the execution
+            return outputs, f"Failed to render output '{output.id}': {error}"
+    return outputs, None
+
+
+# -- Pause ------------------------------------------------------------------------------------
+def pause(work: Work, task: Any, run: TaskRun) -> None:
+    """A started Pause goes PAUSED, and so does the execution; delay / timeout become timers."""
+    try:
+        delay = parse_duration(work.render(task.delay, run, task)) if task.delay else None
+        timeout = parse_duration(work.render(task.timeout, run, task)) if task.timeout else None
+    except Exception as error:  # a delay that does not render to a duration fails the pause
+        work.emit(Log(run.id, "ERROR", str(error)))
+        work.set_state(run, State.FAILED)
+        return
+    work.set_state(run, State.PAUSED)
+    if delay is not None:
+        work.emit(ScheduleTimer(work.now + delay, TimerKind.PAUSE_DELAY, run.id))
+    if timeout is not None:
+        work.emit(ScheduleTimer(work.now + timeout, TimerKind.PAUSE_TIMEOUT, run.id))
+    if work.execution.state.current == State.RUNNING:
+        work.set_execution_state(State.PAUSED)
+        work.emit(ExecutionPaused())
+
+
+# -- WaitFor ----------------------------------------------------------------------------------
+def child_runs(work: Work, task: Any, run: TaskRun) -> list[TaskRun]:
+    runs = work.children(run.id)
+    if short_type(task) != "WaitFor":
+        return runs
+    main = {t.id for t in task.tasks}
+    iteration = run.outputs.get("iterationCount", 1)
+    return [r for r in runs if r.task_id not in main or r.iteration == iteration]
+
+
+def _waitfor_branches(task: Any, run: TaskRun) -> rs.Branches:
+    # finally is not used between iterations: it would run after each one.
+    return rs.Branches(rs.enabled(task.tasks, None, run.outputs.get("iterationCount", 1)),
+                       rs.enabled(task.errors))
+
+
+def waitfor_nexts(work: Work, task: Any, run: TaskRun, runs: list[TaskRun]) -> list[rs.Resolved]:
+    _, current = rs.current_branch(_waitfor_branches(task, run), runs)
+    return rs.sequential_nexts(current, runs)
+
+
+def waitfor_state(work: Work, task: Any, run: TaskRun, runs: list[TaskRun]) -> State | None:
+    branches = _waitfor_branches(task, run)
+    flags = {"allow_failure": task.allow_failure, "allow_warning": task.allow_warning}
+    if rs.has_failed(branches.tasks, runs) or rs.runs_for(branches.errors, runs):
+        return rs.resolve_state(branches, runs, **flags)
+    if not rs.is_terminated(branches.tasks, runs):
+        return None
+    if is_truthy(work.render(task.condition, run, task)):
+        return rs.resolve_state(branches, runs, **flags)
+    if _waitfor_maxed(work, task, run):
+        return State.FAILED if task.fail_on_max_reached else rs.resolve_state(branches, runs, **flags)
+    if any(work.changed_now(r) for r in runs):  # the iteration ended in this step: wait once
+        interval = parse_duration(task.check_frequency.interval)
+        next_iteration = run.outputs.get("iterationCount", 1) + 1
+        work.emit(ScheduleTimer(work.now + interval, TimerKind.WAITFOR, run.id, {"iteration": next_iteration}))
+    return None
+
+
+def _waitfor_maxed(work: Work, task: Any, run: TaskRun) -> bool:
+    frequency = task.check_frequency
+    if run.outputs.get("iterationCount", 1) >= frequency.max_iterations:
+        return True
+    started = run.state.start_date
+    return started is not None and started + parse_duration(frequency.max_duration) <= work.now
+
+
+# -- execution.Labels -------------------------------------------------------------------------
+def apply_labels(work: Work, task: Any, run: TaskRun) -> None:
+    try:
+        pairs = _rendered_labels(work, task, run)
+    except Exception as error:  # labels that fail to render or to parse fail the task
+        work.emit(Log(run.id, "ERROR", str(error)))
+        work.set_state(run, State.FAILED)
+        return
+    merged = dict(work.execution.label_map)
+    merged.update(pairs)
+    labels = tuple(Label(key=k, value=v) for k, v in merged.items())
+    work.execution = work.execution.model_copy(update={"labels": labels})
+    run = work.set_state(run, State.RUNNING)
+    work.set_state(run, State.SUCCESS)
+
+
+def _rendered_labels(work: Work, task: Any, run: TaskRun) -> dict[str, str]:
+    raw = task.labels
+    if isinstance(raw, str):
+        raw = work.render_typed(raw, run, task)
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+    if isinstance(raw, dict):
+        pairs = {work.render(k, run, task): work.render(v, run, task) for k, v in raw.items()}
+    elif isinstance(raw, list):
+        pairs = {work.render(e["key"], run, task): work.render(e["value"], run, task) for e in raw}
+    else:
+        raise ValueError(f"labels must be a map or a list of {{key, value}}, got {type(raw).__name__}")
+    system = sorted(k for k in pairs if k.startswith("system."))
+    if system:
+        raise ValueError(f"system labels cannot be set by a task: {', '.join(system)}")
+    return pairs
+
+
+# -- Subflow and ForEachItem ------------------------------------------------------------------
+def start_executable(work: Work, task: Any, run: TaskRun) -> None:
+    try:
+        command = _subflow_command(work, task, run) if short_type(task) == "Subflow" \
+            else _split_command(work, task, run)
+    except Exception as error:  # properties that fail to render fail the task
+        work.emit(Log(run.id, "ERROR", str(error)))
+        work.set_state(run, State.FAILED)
+        return
+    run = work.add_attempt(run, State.RUNNING)
+    work.set_state(run, State.RUNNING)
+    work.emit(command)
+
+
+def _subflow_command(work: Work, task: Any, run: TaskRun, items: str | None = None,
+                     iteration: int | None = None) -> StartSubflow:
+    if items is not None:
+        run = run.model_copy(update={"items": items, "iteration": iteration})
+    return StartSubflow(
+        task_run_id=run.id, namespace=work.render(task.namespace, run, task),
+        flow_id=work.render(task.flow_id, run, task), revision=task.revision,
+        inputs=work.render_value(dict(task.inputs or {}), run, task),
+        labels=child_labels(work, task, run), wait=task.wait, transmit_failed=task.transmit_failed,
+        schedule_date=work.render(task.schedule_date, run, task) if task.schedule_date else None,
+        iteration=iteration, items=items)
+
+
+def child_labels(work: Work, task: Any, run: TaskRun) -> tuple[tuple[str, str], ...]:
+    """The parent's system labels (all its labels with inheritLabels), then the task's labels."""
+    labels = {k: v for k, v in work.execution.label_map.items() if task.inherit_labels or k.startswith("system.")}
+    raw = task.labels or {}
+    entries = raw.items() if isinstance(raw, dict) else ((e["key"], e["value"]) for e in raw)
+    for key, value in entries:
+        labels[work.render(key, run, task)] = work.render(value, run, task)
+    return tuple(labels.items())
+
+
+def _split_command(work: Work, task: Any, run: TaskRun) -> SplitItems:
+    batch = task.batch
+    rows = batch.rows if batch.rows is not None or batch.bytes or batch.partitions else 1
+    return SplitItems(run.id, work.render(task.items, run, task),
+                      int(work.render(rows, run, task)) if rows is not None else None,
+                      work.render(batch.bytes, run, task) if batch.bytes else None,
+                      int(work.render(batch.partitions, run, task)) if batch.partitions is not None else None,
+                      batch.separator)
+
+
+def start_batches(work: Work, task: Any, run: TaskRun, uris: tuple[str, ...]) -> None:
+    counts = {"CREATED": len(uris)} if uris else {}
+    work.save(run.model_copy(update={"outputs": {**run.outputs, "numberOfBatches": len(uris),
+                                                 "iterations": counts}}))
+    for index, uri in enumerate(uris):
+        work.emit(_subflow_command(work, task, work.run(run.id), uri, index + 1))
+
+
+def child_execution_ids(run: TaskRun) -> list[str]:
+    child = run.outputs.get("executionId")
+    return [child] if isinstance(child, str) else []

@@ -1,0 +1,96 @@
+"""L1 pure core: an index of a flow's task tree (which task is where, under whom, of which kind).
+
+The executor looks tasks up by id (ids are unique across all nesting levels), walks up to the
+enclosing flowable tasks (retry precedence, errors), and reads each flowable's child lists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from engine.model.task import TaskOptions
+from engine.plugins.base import PluginKind, PluginSpec, Registry
+
+# Flow-level branches, in the order they run.
+FLOW_BRANCHES = ("tasks", "errors", "finally", "afterExecution")
+
+
+@dataclass(frozen=True)
+class Node:
+    task: Any                  # the parsed options (a TaskOptions subclass)
+    spec: PluginSpec | None    # None for a type the registry does not know (treated as runnable)
+    parent_id: str | None      # the enclosing task's id; None at flow level
+    branch: str                # "tasks", "errors", "finally", "then", "cases.X", ...
+
+    @property
+    def kind(self) -> PluginKind:
+        return self.spec.kind if self.spec is not None else PluginKind.RUNNABLE
+
+
+def child_lists(task: Any) -> Iterator[tuple[str, list[Any]]]:
+    """Every (branch name, task list) a task holds: tasks, then, else, cases.X, defaults, errors, finally.
+
+    Dag tasks are unwrapped from their ``{task, dependsOn}`` entries.
+    """
+    for name in type(task).model_fields:
+        value = getattr(task, name)
+        branch = "finally" if name == "finally_" else "else" if name == "else_" else name
+        if isinstance(value, list) and value and all(hasattr(v, "depends_on") for v in value):
+            yield branch, [v.task for v in value]
+        elif isinstance(value, list) and value and all(isinstance(v, TaskOptions) for v in value):
+            yield branch, value
+        elif isinstance(value, dict) and value and all(
+                isinstance(v, list) and all(isinstance(t, TaskOptions) for t in v) for v in value.values()):
+            for key, tasks in value.items():
+                yield f"{branch}.{key}", tasks
+
+
+def flow_lists(flow: Any) -> dict[str, list[Any]]:
+    return {"tasks": list(flow.tasks or ()), "errors": list(getattr(flow, "errors", None) or ()),
+            "finally": list(getattr(flow, "finally_", None) or ()),
+            "afterExecution": list(getattr(flow, "after_execution", None) or ())}
+
+
+class FlowTree:
+    """Every task of a flow by id, with its parent, branch and plugin spec."""
+
+    def __init__(self, flow: Any, registry: Registry) -> None:
+        self.flow = flow
+        self.registry = registry
+        self._nodes: dict[str, Node] = {}
+        for branch, tasks in flow_lists(flow).items():
+            self._index(tasks, None, branch)
+
+    def _index(self, tasks: list[Any], parent_id: str | None, branch: str) -> None:
+        for task in tasks:
+            self._nodes[task.id] = Node(task, self.registry.find(task.type), parent_id, branch)
+            for child_branch, children in child_lists(task):
+                self._index(children, task.id, child_branch)
+
+    def node(self, task_id: str) -> Node:
+        try:
+            return self._nodes[task_id]
+        except KeyError:
+            raise KeyError(f"flow {self.flow.namespace}.{self.flow.id} has no task '{task_id}'") from None
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._nodes
+
+    def task(self, task_id: str) -> Any:
+        return self.node(task_id).task
+
+    def kind(self, task_id: str) -> PluginKind:
+        return self.node(task_id).kind
+
+    def ancestors(self, task_id: str) -> list[Node]:
+        """The enclosing tasks, nearest first."""
+        found: list[Node] = []
+        parent = self.node(task_id).parent_id
+        while parent is not None:
+            node = self._nodes[parent]
+            found.append(node)
+            parent = node.parent_id
+        return found
+
+    def is_in_working_directory(self, task_id: str) -> bool:
+        return any(n.task.type.endswith(".flow.WorkingDirectory") for n in self.ancestors(task_id))

@@ -1,0 +1,129 @@
+"""L1 pure core: the scratch state of one ``advance`` call, and the ``Step`` it returns.
+
+:class:`Work` is created by ``advance`` and dropped when it returns; it holds the execution
+being changed, the commands emitted so far and the collaborators (tree, registry, renderer).
+Nothing outlives the call, so ``advance`` stays a pure function of its arguments.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from engine.executor.commands import Command
+from engine.executor.tree import FlowTree
+from engine.ids import new_id
+from engine.model.execution import Attempt, Execution, StateRecord, TaskRun
+from engine.plugins.base import Registry
+from engine.state import State
+from engine.variables import build_variables
+
+
+@dataclass(frozen=True)
+class Step:
+    """What ``advance`` decided: the new execution, the commands to carry out after saving it,
+    and the ids of the task runs that changed (new ones included), so the shell writes only those."""
+
+    execution: Execution
+    commands: tuple[Command, ...] = ()
+    changed_task_run_ids: tuple[str, ...] = ()
+
+    @property
+    def execution_changed(self) -> bool:
+        return bool(self.commands or self.changed_task_run_ids)
+
+
+@dataclass
+class Work:
+    execution: Execution
+    flow: Any
+    tree: FlowTree
+    registry: Registry
+    renderer: Any
+    now: datetime
+    extra: Mapping[str, Any] | None = None
+    commands: list[Command] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.original = {run.id: run for run in self.execution.task_run_list}
+
+    # -- reading -----------------------------------------------------------------------------
+    def run(self, task_run_id: str) -> TaskRun:
+        return self.execution.task_run(task_run_id)
+
+    def find_run(self, task_run_id: str) -> TaskRun | None:
+        for run in self.execution.task_run_list:
+            if run.id == task_run_id:
+                return run
+        return None
+
+    def children(self, parent_id: str | None) -> list[TaskRun]:
+        return [run for run in self.execution.task_run_list if run.parent_task_run_id == parent_id]
+
+    def changed_now(self, run: TaskRun) -> bool:
+        """Whether ``run`` was created or changed during this advance call."""
+        return self.original.get(run.id) != run
+
+    # -- writing -----------------------------------------------------------------------------
+    def emit(self, command: Command) -> None:
+        if command not in self.commands:
+            self.commands.append(command)
+
+    def save(self, run: TaskRun) -> TaskRun:
+        self.execution = self.execution.with_task_run(run)
+        return run
+
+    def set_state(self, run: TaskRun, state: State, outputs: Mapping[str, Any] | None = None) -> TaskRun:
+        if outputs:
+            run = run.model_copy(update={"outputs": {**run.outputs, **outputs}})
+        return self.save(run.with_state(state, self.now))
+
+    def set_execution_state(self, state: State) -> None:
+        self.execution = self.execution.with_state(state, self.now)
+
+    def create_run(self, task: Any, parent_id: str | None, value: str | None = None,
+                   iteration: int | None = None) -> TaskRun:
+        run = TaskRun(id=new_id(), execution_id=self.execution.id, namespace=self.execution.namespace,
+                      flow_id=self.execution.flow_id, task_id=task.id, parent_task_run_id=parent_id,
+                      value=value, iteration=iteration, state=StateRecord.start(State.CREATED, self.now))
+        return self.save(run)
+
+    def add_attempt(self, run: TaskRun, state: State = State.CREATED) -> TaskRun:
+        attempt = Attempt(state=StateRecord.start(state, self.now))
+        return self.save(run.model_copy(update={"attempts": (*run.attempts, attempt)}))
+
+    # -- rendering ---------------------------------------------------------------------------
+    def variables(self, run: TaskRun | None = None, task: Any = None) -> dict[str, Any]:
+        return build_variables(self.flow, self.execution, run, task, extra=self.extra)
+
+    def render(self, template: Any, run: TaskRun | None = None, task: Any = None) -> str:
+        if not isinstance(template, str):
+            return _java_string(template)
+        return str(self.renderer.render(template, self.variables(run, task)))
+
+    def render_value(self, value: Any, run: TaskRun | None = None, task: Any = None) -> Any:
+        return self.renderer.render_value(value, self.variables(run, task))
+
+    def render_typed(self, template: Any, run: TaskRun | None = None, task: Any = None) -> Any:
+        if not isinstance(template, str):
+            return template
+        return self.renderer.render_typed(template, self.variables(run, task))
+
+    def step(self) -> Step:
+        changed = tuple(run.id for run in self.execution.task_run_list if self.changed_now(run))
+        return Step(self.execution, tuple(self.commands), changed)
+
+
+def _java_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def is_truthy(text: Any) -> bool:
+    """Kestra's ``TruthUtils``: false, 0, -0 and the empty string (trimmed) are falsy."""
+    if isinstance(text, bool):
+        return text
+    if text is None:
+        return False
+    return str(text).strip() not in ("false", "0", "-0", "")

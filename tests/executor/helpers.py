@@ -1,0 +1,228 @@
+"""Test helpers for the executor: a test registry, a fixed clock and an inline fake worker.
+
+``Harness`` drives ``advance`` like the services layer would: it answers DispatchTaskRuns with
+TaskRunResult events computed by a tiny in-process fake worker, fires timers on request (moving
+the fixed clock to the timer's date), and records every command. Test-only task types are named
+``podium.test.*`` so nobody mistakes them for real plugins.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from engine.executor import (DispatchTaskRuns, ScheduleTimer, Start, Step, StartSubflow, TaskRunResult,
+                             TimerFired, advance, create_execution)
+from engine.executor.commands import Command
+from engine.executor.events import Event
+from engine.loader import load_flow_text
+from engine.model.execution import Execution
+from engine.model.task import TaskOptions
+from engine.plugins.base import PluginKind, PluginSpec, Registry
+from engine.plugins.registry import builtin_specs
+from engine.state import State
+from engine.variables import build_variables
+
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+CONFORMANCE = Path("/work/shared/conformance/kestra-core/flows")
+FAKE = "podium.test.Echo"
+
+
+class FakeEchoOptions(TaskOptions):
+    """Test fake: outputs ``{value: <rendered format>}``; ``fail`` makes the attempt FAILED,
+    ``failAttempts`` fails only the first N attempts, ``result`` forces another end state."""
+
+    format: str | None = None
+    fail: bool = False
+    fail_attempts: int = Field(0, ge=0)
+    result: State | None = None
+
+
+def test_registry() -> Registry:
+    spec = PluginSpec(type=FAKE, kind=PluginKind.RUNNABLE, options=FakeEchoOptions,
+                      title="Test fake: echo a rendered format")
+    return Registry([*builtin_specs(), spec])
+
+
+def _renderer() -> Any:
+    try:
+        from engine.templating import Renderer  # type: ignore[attr-defined]
+        return Renderer()
+    except ImportError:
+        return _JinjaRenderer()
+
+
+class _JinjaRenderer:
+    """Stand-in until engine.templating.Renderer lands: strict Jinja2, JSON for maps and lists."""
+
+    def __init__(self) -> None:
+        import jinja2
+        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, finalize=self._finalize)
+
+    @staticmethod
+    def _finalize(value: Any) -> Any:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, separators=(",", ":"))
+        return "" if value is None else value
+
+    def render(self, template: str, context: dict[str, Any]) -> str:
+        if "{" not in template:
+            return template
+        return self.env.from_string(template.replace("true", "True")).render(context)
+
+    def render_typed(self, template: str, context: dict[str, Any]) -> Any:
+        text = self.render(template, context)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    def render_value(self, value: Any, context: dict[str, Any], typed: bool = False) -> Any:
+        if isinstance(value, str):
+            return self.render(value, context)
+        if isinstance(value, dict):
+            return {self.render_value(k, context): self.render_value(v, context) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.render_value(v, context) for v in value]
+        return value
+
+
+RENDERER = _renderer()
+REGISTRY = test_registry()
+
+
+def load(source: str) -> Any:
+    return load_flow_text(source, REGISTRY).flow
+
+
+def load_conformance(name: str) -> Any:
+    return load((CONFORMANCE / name).read_text(encoding="utf-8"))
+
+
+@dataclass
+class Harness:
+    flow: Any
+    inputs: dict[str, Any] = field(default_factory=dict)
+    now: datetime = T0
+    execution: Execution | None = None
+    commands: list[Command] = field(default_factory=list)
+    timers: list[ScheduleTimer] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    hold: set[str] = field(default_factory=set)  # task ids the fake worker leaves RUNNING
+
+    def __post_init__(self) -> None:
+        if self.execution is None:
+            self.execution = create_execution(self.flow, self.inputs, None, self.now)
+
+    # -- driving --------------------------------------------------------------------------
+    def send(self, event: Event) -> Step:
+        assert self.execution is not None
+        step = advance(self.execution, self.flow, event, self.now, registry=REGISTRY, renderer=RENDERER)
+        self.execution = step.execution
+        self.commands.extend(step.commands)
+        for command in step.commands:
+            if isinstance(command, DispatchTaskRuns):
+                self.pending.extend(command.task_run_ids)
+            elif isinstance(command, ScheduleTimer):
+                self.timers.append(command)
+        return step
+
+    def start(self) -> "Harness":
+        self.send(Start())
+        return self.work()
+
+    def work(self) -> "Harness":
+        """Runs dispatched task runs on the fake worker until none is left."""
+        while self.pending:
+            run_id = self.pending.pop(0)
+            run = self.execution.task_run(run_id)  # type: ignore[union-attr]
+            if run.task_id in self.hold:
+                self.send(TaskRunResult(run_id, len(run.attempts), State.RUNNING))
+                continue
+            state, outputs = self.fake_worker(run_id)
+            self.send(TaskRunResult(run_id, len(run.attempts), State.RUNNING))
+            self.send(TaskRunResult(run_id, len(run.attempts), state, outputs))
+        return self
+
+    def fire_next_timer(self) -> ScheduleTimer:
+        timer = min(self.timers, key=lambda t: t.at)
+        self.timers.remove(timer)
+        self.now = max(self.now, timer.at)
+        self.send(TimerFired(timer.task_run_id, timer.kind, timer.payload))
+        self.work()
+        return timer
+
+    def run_timers(self, limit: int = 500) -> "Harness":
+        while self.timers and limit:
+            self.fire_next_timer()
+            limit -= 1
+        return self
+
+    # -- the fake worker ------------------------------------------------------------------
+    def fake_worker(self, run_id: str) -> tuple[State, dict[str, Any]]:
+        execution = self.execution
+        assert execution is not None
+        run = execution.task_run(run_id)
+        task = self.flow.find_task(run.task_id)
+        context = build_variables(self.flow, execution, run, task)
+        try:
+            return _emulate(task, context, len(run.attempts))
+        except Exception:  # a property that fails to render fails the attempt, as on a real worker
+            return State.FAILED, {}
+
+    # -- reading --------------------------------------------------------------------------
+    def runs(self, task_id: str) -> list[Any]:
+        return [r for r in self.execution.task_run_list if r.task_id == task_id]  # type: ignore[union-attr]
+
+    def run(self, task_id: str, value: str | None = None) -> Any:
+        return next(r for r in self.runs(task_id) if value is None or r.value == value)
+
+    @property
+    def state(self) -> State:
+        return self.execution.state.current  # type: ignore[union-attr]
+
+    @property
+    def count(self) -> int:
+        return len(self.execution.task_run_list)  # type: ignore[union-attr]
+
+    def of_type(self, kind: type) -> list[Any]:
+        return [c for c in self.commands if isinstance(c, kind)]
+
+
+def _emulate(task: Any, context: dict[str, Any], attempt: int) -> tuple[State, dict[str, Any]]:
+    """What the core runnables do, enough for executor tests (test fake, not the real tasks)."""
+    name = task.type.rsplit(".", 1)[-1]
+    if task.type == FAKE:
+        if task.fail or attempt <= task.fail_attempts:
+            return State.FAILED, {}
+        value = RENDERER.render(task.format, context) if task.format else None
+        return task.result or State.SUCCESS, ({"value": value} if value is not None else {})
+    if name == "Return":
+        return State.SUCCESS, {"value": RENDERER.render(task.format or "", context)}
+    if name == "Log":
+        messages = task.message if isinstance(task.message, list) else [task.message]
+        for message in messages:
+            RENDERER.render(message, context)
+        return State.SUCCESS, {}
+    if name == "Fail":
+        condition = getattr(task, "condition", None)
+        if condition is None or RENDERER.render(str(condition), context).strip() not in ("false", "0", ""):
+            return State.FAILED, {}
+        return State.SUCCESS, {}
+    if name == "OutputValues":
+        return State.SUCCESS, {"values": RENDERER.render_value(task.values or {}, context)}
+    return State.SUCCESS, {}
+
+
+def subflow_commands(harness: Harness) -> list[StartSubflow]:
+    return harness.of_type(StartSubflow)
+
+
+def after(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
