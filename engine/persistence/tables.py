@@ -110,6 +110,7 @@ kv = Table(
     Column("value", JsonType),
     Column("type", String(16), nullable=False),
     Column("expiration", UtcDateTime),
+    Column("description", Text),
     Column("created", UtcDateTime, nullable=False),
     Column("updated", UtcDateTime, nullable=False),
 )
@@ -162,16 +163,4 @@ fired = Table(
     Column("fire_time", UtcDateTime, primary_key=True),
     Column("execution_id", ID),
     Column("created", UtcDateTime, nullable=False),
-)
-
-# Kestra's legacy state tasks (State Get/Set/Delete): a JSON map per name, namespace- or
-# flow-scoped (flow_id '' means the namespace scope).
-state_store = Table(
-    "state_store", metadata,
-    Column("namespace", NS, primary_key=True),
-    Column("flow_id", FLOW, primary_key=True),
-    Column("name", String(255), primary_key=True),
-    Column("sub_key", String(255), primary_key=True),
-    Column("value", JsonType, nullable=False),
-    Column("updated", UtcDateTime, nullable=False),
 )

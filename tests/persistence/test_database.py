@@ -18,7 +18,7 @@ def test_migrated_schema_matches_the_table_metadata(db: Database) -> None:
 def test_upgrade_is_idempotent_and_reaches_head(db: Database) -> None:
     db.upgrade()
     db.upgrade()
-    assert db.current_revision() == Database.head_revision() == "0001"
+    assert db.current_revision() == Database.head_revision() == "0002"
 
 
 def test_fresh_sqlite_file_is_migrated_with_wal_and_foreign_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -29,7 +29,7 @@ def test_fresh_sqlite_file_is_migrated_with_wal_and_foreign_keys(tmp_path) -> No
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
-    assert database.current_revision() == "0001"
+    assert database.current_revision() == Database.head_revision()
     database.dispose()
 
 

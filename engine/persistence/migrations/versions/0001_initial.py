@@ -181,19 +181,9 @@ def _trigger_tables() -> None:
         sa.Column("created", UtcDateTime, nullable=False),
         sa.PrimaryKeyConstraint("namespace", "flow_id", "trigger_id", "fire_time", name="pk_fired"),
     )
-    op.create_table(
-        "state_store",
-        sa.Column("namespace", sa.String(150)),
-        sa.Column("flow_id", sa.String(100)),
-        sa.Column("name", sa.String(255)),
-        sa.Column("sub_key", sa.String(255)),
-        sa.Column("value", JsonType, nullable=False),
-        sa.Column("updated", UtcDateTime, nullable=False),
-        sa.PrimaryKeyConstraint("namespace", "flow_id", "name", "sub_key", name="pk_state_store"),
-    )
 
 
 def downgrade() -> None:
-    for table in ("state_store", "fired", "trigger_state", "execution_queue", "timers", "kv",
+    for table in ("fired", "trigger_state", "execution_queue", "timers", "kv",
                   "logs", "task_runs", "execution_labels", "executions", "flows"):
         op.drop_table(table)
