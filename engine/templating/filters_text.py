@@ -1,0 +1,253 @@
+"""L1 pure core: string filters with Pebble/Kestra semantics (not Jinja's).
+
+`title`/`capitalize` only upper-case (they never lower-case the rest), `split` takes a
+Java regex with Java's limit rules, `slice` is Pebble's substring/sub-list.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
+
+from engine.templating.errors import ExpressionError
+from engine.templating.output import java_string
+
+
+def _text(value: Any, filter_name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (Mapping, list, tuple)):
+        raise ExpressionError(f"The `{filter_name}` filter needs a string, not a {type(value).__name__}")
+    return java_string(value)
+
+
+def abbreviate(value: Any, length: int) -> Any:
+    text = _text(value, "abbreviate")
+    if text is None or len(text) <= length:
+        return text
+    if length < 3:
+        raise ExpressionError("abbreviate(length) needs a length of at least 3")
+    return text[:length - 3] + "..."
+
+
+def capitalize(value: Any) -> Any:
+    text = _text(value, "capitalize")
+    if not text:
+        return text
+    return text[0].upper() + text[1:]
+
+
+def title(value: Any) -> Any:
+    text = _text(value, "title")
+    if not text:
+        return text
+    chars, upper_next = [], True
+    for char in text:
+        if char.isspace():
+            upper_next = True
+        elif upper_next:
+            char, upper_next = char.title(), False
+        chars.append(char)
+    return "".join(chars)
+
+
+def lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+def trim(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def java_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a Java regex (the common subset is the same as Python's)."""
+    try:
+        return re.compile(pattern.replace("(?<", "(?P<").replace("(?P<=", "(?<=").replace("(?P<!", "(?<!"))
+    except re.error as error:
+        raise ExpressionError(f"Invalid regular expression `{pattern}`: {error}") from None
+
+
+def split(value: Any, delimiter: str, limit: int = 0) -> Any:
+    """Java `String.split(regex, limit)`: limit 0 drops trailing empty strings."""
+    text = _text(value, "split")
+    if text is None:
+        return None
+    regex = java_regex(delimiter)
+    parts, start = [], 0
+    for match in regex.finditer(text):
+        if limit > 0 and len(parts) == limit - 1:
+            break
+        if match.end() == 0:
+            continue  # Java skips a zero-width match at the very start
+        parts.append(text[start:match.start()])
+        start = match.end()
+    parts.append(text[start:])
+    if limit == 0:
+        while len(parts) > 1 and parts[-1] == "":
+            parts.pop()
+    return parts
+
+
+def replace(value: Any, replace_pairs: Mapping[str, Any], regexp: bool = False) -> Any:
+    """Kestra `replace`: every pair applied, recursing into maps and lists."""
+    if not isinstance(replace_pairs, Mapping):
+        raise ExpressionError("replace() needs a map of replacements, e.g. replace({'a': 'b'})")
+    if isinstance(value, Mapping):
+        return {k: replace(v, replace_pairs, regexp) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [replace(v, replace_pairs, regexp) for v in value]
+    if not isinstance(value, str):
+        return value
+    for old, new in replace_pairs.items():
+        new_text = java_string(new)
+        if regexp:
+            python_repl = re.sub(r"\$(\d+)", r"\\g<\1>", new_text.replace("\\", "\\\\"))
+            value = java_regex(str(old)).sub(python_repl, value)
+        else:
+            value = value.replace(str(old), new_text)
+    return value
+
+
+def slugify(value: Any) -> Any:
+    text = _text(value, "slugify")
+    if text is None:
+        return None
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower())
+    return slug.strip("-")
+
+
+def substring_before(value: Any, separator: str) -> Any:
+    text = _text(value, "substringBefore")
+    if not text or separator is None:
+        return text
+    if separator == "":
+        return ""
+    index = text.find(separator)
+    return text if index < 0 else text[:index]
+
+
+def substring_before_last(value: Any, separator: str) -> Any:
+    text = _text(value, "substringBeforeLast")
+    if not text or not separator:
+        return text
+    index = text.rfind(separator)
+    return text if index < 0 else text[:index]
+
+
+def substring_after(value: Any, separator: str) -> Any:
+    text = _text(value, "substringAfter")
+    if not text:
+        return text
+    if separator is None:
+        return ""
+    index = text.find(separator)
+    return "" if index < 0 else text[index + len(separator):]
+
+
+def substring_after_last(value: Any, separator: str) -> Any:
+    text = _text(value, "substringAfterLast")
+    if not text:
+        return text
+    if not separator:
+        return ""
+    index = text.rfind(separator)
+    return "" if index < 0 else text[index + len(separator):]
+
+
+def starts_with(value: Any, prefix: str) -> bool:
+    text = _text(value, "startsWith")
+    return text is not None and text.startswith(java_string(prefix))
+
+
+def ends_with(value: Any, suffix: str) -> bool:
+    text = _text(value, "endsWith")
+    return text is not None and text.endswith(java_string(suffix))
+
+
+def escape_char(value: Any, type: str = "single") -> Any:  # noqa: A002 - Kestra's argument name
+    text = _text(value, "escapeChar")
+    if text is None:
+        return None
+    kind = str(type).lower()
+    if kind == "single":
+        return text.replace("'", "\\'")
+    if kind == "double":
+        return text.replace('"', '\\"')
+    if kind == "shell":
+        return text.replace("'", "'\\''")
+    raise ExpressionError(f"escapeChar(type) must be single, double or shell, not `{type}`")
+
+
+def indent(value: Any, amount: int, prefix: str = " ") -> Any:
+    """Indent every line but the first (Helm-style)."""
+    text = _text(value, "indent")
+    if text is None:
+        return None
+    padding = prefix * int(amount)
+    lines = text.split("\n")
+    return "\n".join([lines[0]] + [padding + line if line else line for line in lines[1:]])
+
+
+def nindent(value: Any, amount: int, prefix: str = " ") -> Any:
+    text = _text(value, "nindent")
+    if text is None:
+        return None
+    return "\n" + prefix * int(amount) + indent(text, amount, prefix)
+
+
+def urlencode(value: Any) -> Any:
+    """Java `URLEncoder.encode(..., UTF-8)`: spaces become `+`."""
+    text = _text(value, "urlencode")
+    return None if text is None else quote_plus(text, safe="*").replace("~", "%7E")
+
+
+def urldecode(value: Any) -> Any:
+    text = _text(value, "urldecode")
+    return None if text is None else unquote_plus(text)
+
+
+def base64encode(value: Any) -> Any:
+    text = _text(value, "base64encode")
+    return None if text is None else base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def base64decode(value: Any) -> Any:
+    text = _text(value, "base64decode")
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):
+        raise ExpressionError("base64decode: the value is not valid base64-encoded UTF-8 text") from None
+
+
+def _digest(algorithm: str) -> Callable[[Any], Any]:
+    def digest(value: Any) -> Any:
+        text = _text(value, algorithm)
+        return None if text is None else hashlib.new(algorithm, text.encode("utf-8")).hexdigest()
+    digest.__name__ = algorithm
+    return digest
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "abbreviate": abbreviate, "capitalize": capitalize, "title": title, "lower": lower,
+    "upper": upper, "trim": trim, "split": split, "replace": replace, "slugify": slugify,
+    "substringBefore": substring_before, "substringBeforeLast": substring_before_last,
+    "substringAfter": substring_after, "substringAfterLast": substring_after_last,
+    "startsWith": starts_with, "endsWith": ends_with, "escapeChar": escape_char,
+    "indent": indent, "nindent": nindent, "urlencode": urlencode, "urldecode": urldecode,
+    "base64encode": base64encode, "base64decode": base64decode,
+    "md5": _digest("md5"), "sha1": _digest("sha1"), "sha256": _digest("sha256"),
+    "sha512": _digest("sha512"),
+}

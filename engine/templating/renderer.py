@@ -1,0 +1,194 @@
+"""L1 pure core: the Renderer, Kestra's VariableRenderer on a sandboxed Jinja2.
+
+Pebble source is translated to Jinja source once per distinct template (cached per
+Renderer, bounded), then evaluated against the caller's context. All failures come out
+as ExpressionError with the expression quoted.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Template, TemplateError, Undefined
+from jinja2.exceptions import SecurityError, TemplateAssertionError, TemplateSyntaxError
+
+from engine.templating import filters_data, filters_text
+from engine.templating.environment import MissingVariable, new_environment
+from engine.templating.errors import ExpressionError
+from engine.templating.functions import Bound
+from engine.templating.io import ExpressionIO, NoIO
+from engine.templating.operators import RUNTIME_GLOBALS, check_defined
+from engine.templating.predicates import TESTS
+from engine.templating.translate import Translation, translate
+
+MAX_RENDER_PASSES = 100
+_CACHE_SIZE = 512
+_LENIENT_FILTERS = frozenset({"default"})
+
+
+def is_template(text: str) -> bool:
+    """Whether `text` holds an expression, a tag or a comment (else it renders to itself)."""
+    return isinstance(text, str) and ("{{" in text or "{%" in text or "{#" in text)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    translation: Translation
+    template: Template
+    expression: Callable[..., Any] | None
+
+
+def _strict(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Undefined arguments fail with the strict message instead of reaching the filter."""
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        check_defined(*(a for a in args if isinstance(a, Undefined)), *kwargs.values())
+        return function(*args, **kwargs)
+    return wrapper
+
+
+class Renderer:
+    """Renders Kestra (Pebble) expressions. Thread-safe; one per process is enough."""
+
+    def __init__(self, io: ExpressionIO | None = None, *, default_timezone: str = "UTC",
+                 cache_size: int = _CACHE_SIZE) -> None:
+        self.io: ExpressionIO = io if io is not None else NoIO()
+        self.default_timezone = default_timezone
+        self._cache: OrderedDict[str, _Compiled] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._env = new_environment()
+        bound = Bound(self.io, default_timezone, self._render_hook)
+        self._env.globals.update(RUNTIME_GLOBALS)
+        self._env.globals.update({k: _strict(v) for k, v in bound.functions().items()})
+        filters = {**filters_text.FILTERS, **filters_data.FILTERS, **bound.filters()}
+        self._env.filters.update({k: v if k in _LENIENT_FILTERS else _strict(v) for k, v in filters.items()})
+        self._env.tests.update(TESTS)
+
+    # -- public API -------------------------------------------------------------------
+    def render(self, template: str, context: Mapping[str, Any]) -> str:
+        """Render to text; a string without `{{`, `{%` or `{#` is returned unchanged."""
+        if not is_template(template):
+            return template
+        compiled = self._compile(template)
+        return str(self._guard(template, compiled, lambda: compiled.template.render(dict(context))))
+
+    def render_typed(self, template: str, context: Mapping[str, Any]) -> Any:
+        """The native value when `template` is one `{{ expr }}`, else the rendered text."""
+        if not is_template(template):
+            return template
+        compiled = self._compile(template)
+        if compiled.expression is None:
+            return self.render(template, context)
+        expression = compiled.expression
+        return self._guard(template, compiled, lambda: _defined(expression(**dict(context))))
+
+    def render_value(self, value: Any, context: Mapping[str, Any], *, typed: bool = False) -> Any:
+        """Render every string inside dicts/lists (keys too); other values are left alone."""
+        if isinstance(value, str):
+            return self.render_typed(value, context) if typed else self.render(value, context)
+        if isinstance(value, Mapping):
+            return {self.render(k, context) if isinstance(k, str) else k:
+                    self.render_value(v, context, typed=typed) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.render_value(v, context, typed=typed) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.render_value(v, context, typed=typed) for v in value)
+        return value
+
+    # -- internals ----------------------------------------------------------------------
+    def _render_hook(self, template: str, context: Mapping[str, Any], recursive: bool) -> str:
+        result = self.render(template, context)
+        passes = 1
+        while recursive and is_template(result) and result != template:
+            if passes >= MAX_RENDER_PASSES:
+                raise ExpressionError(f"render() stopped after {MAX_RENDER_PASSES} passes: "
+                                      "the value keeps producing new expressions", expression=template)
+            template, result = result, self.render(result, context)
+            passes += 1
+        return result
+
+    def _compile(self, template: str) -> _Compiled:
+        with self._lock:
+            cached = self._cache.get(template)
+            if cached is not None:
+                self._cache.move_to_end(template)
+                return cached
+        compiled = self._build(template)
+        with self._lock:
+            self._cache[template] = compiled
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return compiled
+
+    def _build(self, template: str) -> _Compiled:
+        translation = translate(template, lambda name: name in self._env.globals)
+        try:
+            jinja_template = self._env.from_string(translation.source)
+            expression = None
+            if translation.expression is not None:
+                expression = self._env.compile_expression(translation.expression, undefined_to_none=False)
+        except TemplateAssertionError as error:
+            raise ExpressionError(_assertion_message(error), expression=template) from None
+        except TemplateSyntaxError as error:
+            raise ExpressionError(f"Syntax error: {error.message}", expression=template,
+                                  line=error.lineno) from None
+        return _Compiled(translation, jinja_template, expression)
+
+    def _guard(self, template: str, compiled: _Compiled, run: Callable[[], Any]) -> Any:
+        try:
+            return run()
+        except ExpressionError as error:
+            if error.expression is not None:
+                raise
+            raise ExpressionError(error.reason, expression=template) from None
+        except MissingVariable as error:
+            raise _missing(error, compiled.translation, template) from None
+        except SecurityError as error:
+            raise ExpressionError(str(error), expression=template) from None
+        except TemplateError as error:
+            raise ExpressionError(f"Cannot render: {error.message}", expression=template) from None
+        except RecursionError:
+            raise ExpressionError("Expression nesting is too deep", expression=template) from None
+        except Exception as error:  # noqa: BLE001 - a user expression must never leak a traceback
+            raise ExpressionError(f"Cannot evaluate: {_describe(error)}", expression=template) from None
+
+
+def _defined(value: Any) -> Any:
+    check_defined(value)
+    return value
+
+
+def _describe(error: Exception) -> str:
+    text = str(error)
+    if isinstance(error, TypeError) and "argument" in text:
+        return f"wrong arguments ({text})"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _assertion_message(error: TemplateAssertionError) -> str:
+    text = error.message or ""
+    for kind in ("filter", "test"):
+        prefix = f"No {kind} named '"
+        if text.startswith(prefix):
+            return f"Unknown {kind} `{text[len(prefix):].split(chr(39))[0]}`"
+    return f"Invalid expression: {text}"
+
+
+def _missing(error: MissingVariable, translation: Translation, template: str) -> ExpressionError:
+    """Kestra's message, with the full dotted path when the template shows it."""
+    path, segment = error.name, template
+    for parts, source in translation.paths:
+        if error.rooted and parts[0] == error.name:
+            segment = source
+            break
+        if not error.rooted and error.name in parts[1:]:
+            path = ".".join(parts[:parts.index(error.name, 1) + 1])
+            segment = source
+            break
+    return ExpressionError(f"Unable to find `{path}` used in the expression `{segment}`",
+                           expression=segment)
