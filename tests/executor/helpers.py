@@ -61,7 +61,15 @@ class _JinjaRenderer:
 
     def __init__(self) -> None:
         import jinja2
-        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, finalize=self._finalize)
+
+        class _ItemFirst(jinja2.Environment):
+            # Pebble reads map keys before attributes: values.count is the "count" key
+            def getattr(self, obj: Any, attribute: str) -> Any:
+                if isinstance(obj, dict) and attribute in obj:
+                    return obj[attribute]
+                return super().getattr(obj, attribute)
+
+        self.env = _ItemFirst(undefined=jinja2.StrictUndefined, finalize=self._finalize)
 
     @staticmethod
     def _finalize(value: Any) -> Any:
