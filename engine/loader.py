@@ -202,7 +202,7 @@ def validate_source(source: str, registry: Registry, *, path: str = "<string>",
     try:
         documents = parse_yaml(source, path)
     except FlowValidationError as err:
-        return [], err.problems
+        return [], err.details
     if not documents:
         return [], [Problem(path, Position(1, 1), "", "the file is empty; a flow needs id, namespace and tasks")]
     flows: list[Flow] = []

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Protocol
 
 from pydantic import BaseModel
 
+from engine.errors import FlowInvalid
 from engine.model.flow import Flow, format_path
 from engine.model.inputs import INPUT_TYPES
 from engine.model.task import ConditionOptions, TaskOptions, TriggerOptions
@@ -59,12 +60,13 @@ class Problem:
         return f"{where}{field}{self.message}{hint}"
 
 
-class FlowValidationError(ValueError):
-    """A flow was refused; ``problems`` lists every reason, in file order."""
+class FlowValidationError(FlowInvalid):
+    """A flow was refused: ``details`` holds every located problem in file order, ``problems``
+    (from :class:`FlowInvalid`) the same as text lines."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.file, p.position))
-        super().__init__("\n".join(str(p) for p in self.problems))
+    def __init__(self, details: list[Problem]) -> None:
+        self.details = sorted(details, key=lambda p: (p.file, p.position))
+        super().__init__([str(p) for p in self.details])
 
 
 class Locator(Protocol):

@@ -424,6 +424,6 @@ def _worker_groups(tasks: list[tuple[Loc, dict[str, Any]]], known: Any) -> list[
         if isinstance(key, str) and "{{" not in key and key not in known:
             served = ", ".join(sorted(known)) or "none"
             problems.append((loc + ("workerGroup", "key"), f"unknown worker group '{key}' (configured "
-                             f"worker groups: {served}); start a worker for it (podium worker -Q {key}) "
-                             "and list it in PODIUM_WORKER_GROUPS, or remove workerGroup"))
+                             f"worker groups: {served}); add it to the worker queues (setting worker.queues, "
+                             f"env PODIUM_WORKER__QUEUES) and run a worker for it, or remove workerGroup"))
     return problems
