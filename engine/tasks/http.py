@@ -6,6 +6,7 @@ outputs (JSON-parsed when it is a JSON object or array); Download stores it in i
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import PurePosixPath
@@ -33,7 +34,7 @@ def run_request(options: RequestOptions, ctx: RunContext) -> dict[str, Any]:
     limit = options.options.max_content_length or REQUEST_MAX_BYTES
     with _client(options, ctx) as client:
         request, form = _request(options, ctx, client)
-        with client.send(request, stream=True) as response:
+        with _send(client, request) as response:
             _log_exchange(options.options, ctx, request, response)
             _check_status(options, ctx, response)
             raw = b"".join(_chunks(response, ctx, limit))
@@ -52,7 +53,7 @@ def run_download(options: DownloadOptions, ctx: RunContext) -> dict[str, Any]:
     target = ctx.working_dir / f"download-{ctx.task_run_id}"
     with _client(options, ctx) as client:
         request, _ = _request(options, ctx, client)
-        with client.send(request, stream=True) as response, open(target, "wb") as file:
+        with _send(client, request) as response, open(target, "wb") as file:
             _log_exchange(options.options, ctx, request, response)
             _check_status(options, ctx, response)
             size = sum(file.write(chunk) for chunk in _chunks(response, ctx, None))
@@ -68,6 +69,16 @@ def run_download(options: DownloadOptions, ctx: RunContext) -> dict[str, Any]:
     ctx.metric("response.length", size)
     return {"code": response.status_code, "uri": ctx.put_file(target, name),
             "headers": _headers(response), "length": size}
+
+
+@contextlib.contextmanager
+def _send(client: httpx.Client, request: httpx.Request) -> Iterator[httpx.Response]:
+    """Sends ``request`` and streams the response, closed when the block ends."""
+    response = client.send(request, stream=True)
+    try:
+        yield response
+    finally:
+        response.close()
 
 
 def _client(options: HttpTaskOptions, ctx: RunContext) -> httpx.Client:
