@@ -50,7 +50,8 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
 
 def mask_value(value: Any, secrets: Iterable[str]) -> Any:
     """A copy of ``value`` with every secret replaced by ``******`` in strings, keys included."""
-    secrets = tuple(secrets)
+    # longest first, so that a secret containing another one is masked whole
+    secrets = tuple(sorted(set(secrets), key=len, reverse=True))
     if not secrets:
         return value
     return _mask(value, secrets)
