@@ -81,10 +81,10 @@ class SplitItems:
 
 @dataclass(frozen=True)
 class MergeItemsOutputs:
-    """Merge the flow outputs of these child executions into one file; reply with ``ItemsMerged``."""
+    """Merge the flow outputs of the child executions this ForEachItem task run started (the
+    services layer knows them by their trigger) into one file; reply with ``ItemsMerged``."""
 
     task_run_id: str
-    child_execution_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)

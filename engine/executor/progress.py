@@ -26,11 +26,11 @@ def settle(work: Work) -> None:
         progressed = end_flowables(work)
         progressed = create_nexts(work) or progressed
         progressed = start_created(work, to_dispatch) or progressed
-        if not progressed:
+        # the end of the execution may start afterExecution tasks, hence one more round
+        if not progressed and not special.finish_execution(work):
             break
     if to_dispatch:
         work.emit(DispatchTaskRuns(tuple(to_dispatch)))
-    special.finish_execution(work)
 
 
 # -- pass 1: flowables whose children all ended -----------------------------------------------

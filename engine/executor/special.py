@@ -49,26 +49,27 @@ def create_root_nexts(work: Work) -> bool:
     return bool(nexts)
 
 
-def finish_execution(work: Work) -> None:
+def finish_execution(work: Work) -> bool:
+    """Sets the final state once every main task run ended; True when that started afterExecution."""
     execution = work.execution
     if execution.state.current == State.KILLING:
         if all(run.state.current.is_terminated for run in execution.task_run_list):
             _end(work, State.KILLED)
-        return
+        return False
     if execution.state.current not in (State.RUNNING, State.PAUSED):
-        return
+        return False
     if any(run.state.current == State.PAUSED for run in execution.task_run_list):
-        return
+        return False
     state = rs.resolve_state(root_branches(work), root_runs(work))
     if state is None:
-        return
+        return False
     outputs, failure = _flow_outputs(work)
     if failure:
         work.emit(Log(None, "ERROR", failure))
         state = State.FAILED
     work.execution = work.execution.model_copy(update={"outputs": outputs})
     _end(work, state)
-    create_root_nexts(work)  # afterExecution starts once the final state is set
+    return create_root_nexts(work)  # afterExecution starts once the final state is set
 
 
 def _end(work: Work, state: State) -> None:
