@@ -1,0 +1,113 @@
+"""The same plumbing on a real Redis: a worker thread, broadcast kills, and the celery CLI."""
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from engine.dispatch import DEFAULT_QUEUE, TaskRunRef
+from engine.settings import Settings
+from tests.celery.fakes import FakeServices
+from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
+from worker.celery_app import make_celery
+from worker.dispatch import CeleryDispatcher, celery_task_id
+from worker.embedded import WorkerThread
+from worker.kills import kill_switch
+from worker.tasks import register_tasks
+
+
+def ref(task_run_id: str, attempt: int = 1, queue: str = DEFAULT_QUEUE) -> TaskRunRef:
+    return TaskRunRef("exec1", task_run_id, attempt, f"t_{task_run_id}", "io.kestra.plugin.core.log.Log",
+                      "company.team.hello", queue)
+
+
+class Harness:
+    def __init__(self, redis_url: str) -> None:
+        self.app = make_celery(Settings(broker_url=redis_url))
+        self.dispatcher = CeleryDispatcher(self.app)
+        self.services = FakeServices(self.dispatcher)
+        register_tasks(self.app, lambda: self.services)
+
+
+@pytest.fixture
+def harness(redis_url: str) -> Iterator[Harness]:
+    h = Harness(redis_url)
+    with WorkerThread(h.app, ["executor", "default", "gpu"], concurrency=4):
+        yield h
+
+
+def test_events_and_task_runs_arrive_once(harness: Harness) -> None:
+    harness.dispatcher.dispatch_task_runs([ref(f"g{i}") for i in range(30)])
+    for i in range(30):
+        harness.dispatcher.send_event("exec1", {"i": i})
+    runs = harness.services.wait_for("run", 30)
+    events = harness.services.wait_for("event", 30)
+    assert sorted(r.task_run_id for r in runs) == sorted(f"g{i}" for i in range(30))
+    assert sorted(e["i"] for _, e in events) == list(range(30))
+
+
+def test_chain_order_and_worker_group(harness: Harness) -> None:
+    harness.dispatcher.dispatch_task_runs([ref("c0"), ref("c1", queue="gpu"), ref("c2")], chain=True)
+    runs = harness.services.wait_for("run", 3)
+    assert [(r.task_run_id, r.queue) for r in runs] == [("c0", DEFAULT_QUEUE), ("c1", "gpu"), ("c2", DEFAULT_QUEUE)]
+
+
+def test_kill_reaches_a_running_task_run_by_broadcast(harness: Harness) -> None:
+    started, release = threading.Event(), threading.Event()
+    switch = kill_switch(harness.app)
+    observed: list[bool] = []
+
+    def block(r: TaskRunRef) -> None:
+        if r.task_run_id == "long":
+            started.set()
+            # A cooperative runner polls the switch; the broadcast must flip it while we run.
+            release.wait(20)
+            observed.append(switch.is_killed("long"))
+
+    harness.services.on_run = block
+    harness.dispatcher.dispatch_task_runs([ref("long"), ref("next")], chain=True)
+    assert started.wait(20)
+    harness.dispatcher.kill_task_runs([ref("long")])
+    assert _wait(lambda: switch.is_killed("long"))
+    release.set()
+    harness.dispatcher.dispatch_task_runs([ref("sentinel")])
+    runs = harness.services.wait_for("run", 2)
+    assert observed == [True]
+    assert [r.task_run_id for r in runs] == ["long", "sentinel"]  # the killed link ended its chain
+
+
+def test_revoke_uses_the_deterministic_task_id(harness: Harness) -> None:
+    assert celery_task_id(ref("abc", attempt=2)) == "abc.2"
+
+
+def _wait(condition: object, timeout: float = 20.0) -> bool:
+    from tests.celery.procs import wait_until
+    return wait_until(condition, timeout)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_celery_cli_inspect_ping_and_registered(redis_url: str, tmp_path: Path) -> None:
+    env = env_for(redis_url, tmp_path / "data")
+    worker = start_worker("worker.celery_app", env, tmp_path / "worker.log", queues="default", name="cli")
+    try:
+        ping = _celery(env, "inspect", "ping", "--timeout", "2")
+        for _ in range(30):  # the worker needs a moment to boot; inspect just asks again
+            if "pong" in ping.stdout:
+                break
+            ping = _celery(env, "inspect", "ping", "--timeout", "2")
+        assert "pong" in ping.stdout, ping.stdout + ping.stderr
+        registered = _celery(env, "inspect", "registered", "--timeout", "5")
+        assert "podium.run_task_run" in registered.stdout and "podium.process_event" in registered.stdout
+        queues = _celery(env, "inspect", "active_queues", "--timeout", "5")
+        assert "'default'" in queues.stdout or '"default"' in queues.stdout
+    finally:
+        assert stop(worker) == 0
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
+
+
+def _celery(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CELERY, "-A", "worker.celery_app", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
