@@ -15,7 +15,7 @@ from engine.executor.flowables import START_HOOKS, FlowableError, branches_of, n
 from engine.executor.work import Work, is_truthy
 from engine.model.execution import TaskRun
 from engine.plugins.base import PluginKind
-from engine.state import State
+from engine.state import CREATED_STATES, State
 
 MAX_PASSES = 10_000  # a guard against a resolution bug looping forever, far above any real flow
 
@@ -100,7 +100,8 @@ def _nexts(work: Work, task: Any, run: TaskRun) -> list[rs.Resolved]:
 def start_created(work: Work, to_dispatch: list[str]) -> bool:
     progressed = False
     for run in list(work.execution.task_run_list):
-        if run.state.current != State.CREATED or run.task_id not in work.tree:
+        # RESTARTED task runs (restart, replay) start again like new ones
+        if run.state.current not in CREATED_STATES or run.task_id not in work.tree:
             continue
         if work.tree.is_in_working_directory(run.task_id) or _already_dispatched(run):
             continue
@@ -186,7 +187,7 @@ def kill_running(work: Work) -> None:
         if state.is_terminated:
             continue
         kind = work.tree.kind(run.task_id) if run.task_id in work.tree else PluginKind.RUNNABLE
-        if state in (State.PAUSED, State.RETRYING) or (state == State.CREATED and not _already_dispatched(run)):
+        if state in (State.PAUSED, State.RETRYING) or (state in CREATED_STATES and not _already_dispatched(run)):
             work.set_state(run, State.KILLED)
         elif kind == PluginKind.EXECUTABLE:
             children.extend(special.child_execution_ids(run))
