@@ -17,7 +17,7 @@ from engine.model.task import LogLevel
 class Renderer(Protocol):
     """The templating engine (``engine.templating.Renderer``)."""
 
-    def render_value(self, value: Any, ctx: Mapping[str, Any], typed: bool = False) -> Any:
+    def render_value(self, value: Any, context: Mapping[str, Any], *, typed: bool = False) -> Any:
         """Renders every string in ``value`` (recursively through dicts and lists).
 
         With ``typed=True`` a string that is one expression keeps the expression's type

@@ -1,16 +1,12 @@
 """Test building blocks for runnable tasks: real in-memory implementations of the run-context
-protocols, a small expression renderer double, and ``make_context`` to build a real RunContext.
+protocols, and ``World.context`` to build a real RunContext (real Renderer, LocalStorage in a
+temp dir, env-style secrets, a settable clock).
 
-- ``InMemoryKVStore``, ``InMemoryLogReader`` and ``InMemoryExecutions`` are complete, real
-  implementations of ``engine.tasks.protocols`` kept in dicts and lists (not mocks).
-- ``ExpressionRendererDouble`` understands ``{{ dotted.path }}``, ``{{ secret('NAME') }}``,
-  ``{{ a == 'b' }}`` and literals: enough for task tests while the real templating engine
-  (``engine.templating.Renderer``) is assembled; ``make_context`` uses the real one when present.
+``InMemoryKVStore``, ``InMemoryLogReader`` and ``InMemoryExecutions`` are complete, real
+implementations of ``engine.tasks.protocols`` kept in dicts and lists (not mocks).
 """
 from __future__ import annotations
 
-import json
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,70 +15,11 @@ from typing import Any, Iterable, Mapping
 from engine.model.task import LogLevel
 from engine.plugins.registry import default_registry
 from engine.storage.local import LocalStorage
+from engine.templating import Renderer
 from engine.tasks.context import RunContext, RunIdentity
-from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LEVEL_ORDER, LogEntry
 from engine.tasks.protocols import KVEntry
 from engine.tasks.secrets import EnvSecrets
-
-_EXPRESSION = re.compile(r"\{\{\s*(.*?)\s*\}\}")
-_STRING = re.compile(r"""^(['"])(.*)\1$""")
-
-
-class ExpressionRendererDouble:
-    """A tiny stand-in for the Pebble renderer: paths, secret(), ==, quoted strings, numbers."""
-
-    def __init__(self, io: RunContextIO) -> None:
-        self._io = io
-
-    def render_value(self, value: Any, ctx: Mapping[str, Any], typed: bool = False) -> Any:
-        if isinstance(value, dict):
-            return {self.render_value(k, ctx): self.render_value(v, ctx, typed) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.render_value(v, ctx, typed) for v in value]
-        if not isinstance(value, str):
-            return value
-        whole = _EXPRESSION.fullmatch(value.strip())
-        if typed and whole:
-            return self._evaluate(whole.group(1), ctx)
-        return _EXPRESSION.sub(lambda m: _text(self._evaluate(m.group(1), ctx)), value)
-
-    def _evaluate(self, expression: str, ctx: Mapping[str, Any]) -> Any:
-        if "==" in expression:
-            left, right = (self._evaluate(part.strip(), ctx) for part in expression.split("==", 1))
-            return left == right
-        secret = re.fullmatch(r"secret\(\s*['\"](.+?)['\"]\s*\)", expression)
-        if secret:
-            return self._io.secret(secret.group(1))
-        quoted = _STRING.match(expression)
-        if quoted:
-            return quoted.group(2)
-        if re.fullmatch(r"-?\d+", expression):
-            return int(expression)
-        current: Any = ctx
-        for part in expression.split("."):
-            if not isinstance(current, Mapping) or part not in current:
-                raise KeyError(f"variable '{expression}' is not defined")
-            current = current[part]
-        return current
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-def renderer_factory() -> Any:
-    """The real templating engine when it is available, otherwise the double."""
-    try:
-        from engine.templating import Renderer  # type: ignore[attr-defined]
-    except ImportError:
-        return ExpressionRendererDouble
-    return Renderer
-
 
 class InMemoryKVStore:
     def __init__(self) -> None:
@@ -168,7 +105,7 @@ class World:
         base = {"flow": {"id": flow_id, "namespace": namespace}, "execution": {"id": execution_id},
                 "task": {"id": task_id}, "taskrun": {"id": identity.task_run_id, "value": value}}
         return RunContext(identity=identity, variables={**base, **(variables or {})},
-                          renderer=renderer_factory(), storage=self.storage, log_sink=self.logs.append,
+                          renderer=Renderer, storage=self.storage, log_sink=self.logs.append,
                           clock=self.clock, kv=self.kv, secrets=EnvSecrets(self.environ),
                           log_level=log_level, log_reader=InMemoryLogReader(self.logs),
                           executions=self.executions, registry=self.registry)
