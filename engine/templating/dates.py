@@ -26,7 +26,6 @@ _PATTERNS = {
     "iso_local_date": "yyyy-MM-dd",
     "iso_local_date_time": "yyyy-MM-dd'T'HH:mm:ss",
     "iso_ordinal_date": "yyyy-DDDXXXXX",
-    "iso_week_date": "YYYY-'W'ww-eXXXXX",
     "full": "EEEE, MMMM d, y 'at' h:mm:ss a zzzz",
     "long": "MMMM d, y 'at' h:mm:ss a z",
     "medium": "MMM d, y, h:mm:ss a",
@@ -84,6 +83,7 @@ _BUILT_IN: dict[str, Callable[[datetime], str]] = {
     "iso_time": lambda v: f"{_local_time(v)}{_offset(v)}",
     "iso_offset_time": lambda v: f"{_local_time(v)}{_offset(v)}",
     "iso_local_time": _local_time,
+    "iso_week_date": lambda v: "{0}-W{1:02d}-{2}".format(*v.isocalendar()) + _offset(v),
     "iso_instant": _instant,
     "rfc_1123_date_time": lambda v: format_pattern(v, "EEE, d MMM yyyy HH:mm:ss ") + (
         "GMT" if not v.utcoffset() else offset_text(v, "xx")),

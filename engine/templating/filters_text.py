@@ -91,9 +91,11 @@ def split(value: Any, delimiter: str, limit: int = 0) -> Any:
             continue  # Java skips a zero-width match at the very start
         parts.append(text[start:match.start()])
         start = match.end()
+    if not parts:
+        return [text]  # no match: Java returns the input itself
     parts.append(text[start:])
     if limit == 0:
-        while len(parts) > 1 and parts[-1] == "":
+        while parts and parts[-1] == "":
             parts.pop()
     return parts
 

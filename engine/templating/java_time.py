@@ -25,21 +25,10 @@ def tokenize_pattern(pattern: str) -> list[PatternPart]:
     while i < len(pattern):
         char = pattern[i]
         if char == "'":
-            end = i + 1
-            literal = ""
-            while end < len(pattern):
-                if pattern[end] == "'":
-                    if pattern[end + 1:end + 2] == "'":
-                        literal, end = literal + "'", end + 2
-                        continue
-                    break
-                literal, end = literal + pattern[end], end + 1
-            if end >= len(pattern) and not (i + 1 < len(pattern) and pattern[i + 1] == "'"):
-                raise ExpressionError(f"Unclosed quote in the date pattern `{pattern}`")
-            parts.append(literal if end > i + 1 else "'")
-            i = end + 1
+            literal, i = _quoted(pattern, i)
+            parts.append(literal)
         elif char.isascii() and char.isalpha():
-            run = len(pattern) - len(pattern[i:].lstrip(char))
+            run = len(pattern[i:]) - len(pattern[i:].lstrip(char))
             parts.append((char, run))
             i += run
         else:
@@ -47,6 +36,21 @@ def tokenize_pattern(pattern: str) -> list[PatternPart]:
                 parts.append(char)
             i += 1
     return parts
+
+
+def _quoted(pattern: str, start: int) -> tuple[str, int]:
+    """The literal starting at the quote at `start` (`''` is one quote) and where it ends."""
+    if pattern.startswith("''", start):
+        return "'", start + 2
+    literal, i = "", start + 1
+    while i < len(pattern):
+        if pattern.startswith("''", i):
+            literal, i = literal + "'", i + 2
+        elif pattern[i] == "'":
+            return literal, i + 1
+        else:
+            literal, i = literal + pattern[i], i + 1
+    raise ExpressionError(f"Unclosed quote in the date pattern `{pattern}`: close literal text with '")
 
 
 def zone_of(name: str | None, default: str) -> tzinfo:
