@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from engine.templating import ExpressionError, Renderer
-from tests.templating_support import FakeIO
+from tests.test_templating_support import FakeIO
 
 CLOCK = datetime(2024, 7, 9, 6, 17, 1, 171193, tzinfo=timezone.utc)
 CTX: dict[str, Any] = {
