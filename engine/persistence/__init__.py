@@ -7,8 +7,14 @@ from engine.persistence.db import Database
 from engine.persistence.executions import (ExecutionNotFound, ExecutionRepository,
                                            LockedExecution, Page, SaveStats)
 from engine.persistence.flows import FlowNotFound, FlowRepository, FlowRevision
+from engine.persistence.kv import KVExpired, KVRepository, KVValue
+from engine.persistence.logs import LogEntry, LogRepository
+from engine.persistence.timers import QueueRepository, Timer, TimerRepository
+from engine.persistence.triggers import FiredRepository, TriggerState, TriggerStateRepository
 
 __all__ = [
-    "Database", "ExecutionNotFound", "ExecutionRepository", "FlowNotFound", "FlowRepository",
-    "FlowRevision", "LockedExecution", "NotFound", "Page", "PersistenceError", "SaveStats",
+    "Database", "ExecutionNotFound", "ExecutionRepository", "FiredRepository", "FlowNotFound",
+    "FlowRepository", "FlowRevision", "KVExpired", "KVRepository", "KVValue", "LockedExecution",
+    "LogEntry", "LogRepository", "NotFound", "Page", "PersistenceError", "QueueRepository",
+    "SaveStats", "Timer", "TimerRepository", "TriggerState", "TriggerStateRepository",
 ]

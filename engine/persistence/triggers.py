@@ -1,0 +1,124 @@
+"""L2 adapter: trigger state (next fire time, backfill cursor) and fired-once keys.
+
+``FiredRepository.claim`` makes scheduled executions idempotent: the key
+``(namespace, flow, trigger, fire time)`` is inserted with ``ON CONFLICT DO NOTHING``, so a
+second beat, or the same beat after a restart, learns the fire time is taken and creates
+nothing. Claim in the same session that creates the execution, so both commit together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, select
+from sqlalchemy.orm import Session
+
+from engine.persistence.base import Repository, insert_for
+from engine.persistence.tables import fired, trigger_state
+
+
+@dataclass(frozen=True)
+class TriggerState:
+    """Where a trigger stands. ``backfill`` is Kestra's cursor (start, end, current, paused...)."""
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    next_date: datetime | None = None
+    last_date: datetime | None = None
+    last_execution_id: str | None = None
+    backfill: dict[str, Any] | None = None
+    disabled: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+    updated: datetime | None = None
+
+
+class TriggerStateRepository(Repository):
+    def get(self, namespace: str, flow_id: str, trigger_id: str, *,
+            session: Session | None = None) -> TriggerState | None:
+        with self._tx(session, write=False) as tx:
+            row = tx.execute(select(trigger_state).where(
+                trigger_state.c.namespace == namespace, trigger_state.c.flow_id == flow_id,
+                trigger_state.c.trigger_id == trigger_id)).first()
+        return _state(row) if row else None
+
+    def save(self, state: TriggerState, now: datetime, *,
+             session: Session | None = None) -> TriggerState:
+        """Creates or replaces the state; ``updated`` becomes ``now``."""
+        saved = replace(state, updated=now)
+        values = {"namespace": saved.namespace, "flow_id": saved.flow_id,
+                  "trigger_id": saved.trigger_id, "next_date": saved.next_date,
+                  "last_date": saved.last_date, "last_execution_id": saved.last_execution_id,
+                  "backfill": saved.backfill, "disabled": saved.disabled, "data": saved.data,
+                  "updated": now}
+        keys = ("namespace", "flow_id", "trigger_id")
+        with self._tx(session) as tx:
+            statement = insert_for(tx, trigger_state).values(**values)
+            tx.execute(statement.on_conflict_do_update(
+                index_elements=[trigger_state.c[k] for k in keys],
+                set_={c: statement.excluded[c] for c in values if c not in keys}))
+        return saved
+
+    def list(self, namespace: str | None = None, flow_id: str | None = None, *,
+             session: Session | None = None) -> list[TriggerState]:
+        query = select(trigger_state).order_by(trigger_state.c.namespace, trigger_state.c.flow_id,
+                                               trigger_state.c.trigger_id)
+        if namespace is not None:
+            query = query.where(trigger_state.c.namespace == namespace)
+        if flow_id is not None:
+            query = query.where(trigger_state.c.flow_id == flow_id)
+        with self._tx(session, write=False) as tx:
+            return [_state(row) for row in tx.execute(query).all()]
+
+    def due(self, now: datetime, *, limit: int = 100,
+            session: Session | None = None) -> list[TriggerState]:
+        """Enabled triggers whose ``next_date`` has come, soonest first."""
+        query = (select(trigger_state)
+                 .where(trigger_state.c.next_date <= now, trigger_state.c.disabled.is_(False))
+                 .order_by(trigger_state.c.next_date).limit(limit))
+        with self._tx(session, write=False) as tx:
+            return [_state(row) for row in tx.execute(query).all()]
+
+    def delete(self, namespace: str, flow_id: str, trigger_id: str | None = None, *,
+               session: Session | None = None) -> int:
+        """Deletes one trigger's state, or all of the flow's when ``trigger_id`` is None."""
+        statement = delete(trigger_state).where(trigger_state.c.namespace == namespace,
+                                                trigger_state.c.flow_id == flow_id)
+        if trigger_id is not None:
+            statement = statement.where(trigger_state.c.trigger_id == trigger_id)
+        with self._tx(session) as tx:
+            return int(tx.execute(statement).rowcount)
+
+
+def _state(row: Row) -> TriggerState:  # type: ignore[type-arg]
+    return TriggerState(namespace=row.namespace, flow_id=row.flow_id, trigger_id=row.trigger_id,
+                        next_date=row.next_date, last_date=row.last_date,
+                        last_execution_id=row.last_execution_id, backfill=row.backfill,
+                        disabled=row.disabled, data=row.data, updated=row.updated)
+
+
+class FiredRepository(Repository):
+    def claim(self, namespace: str, flow_id: str, trigger_id: str, fire_time: datetime,
+              now: datetime, *, execution_id: str | None = None,
+              session: Session | None = None) -> bool:
+        """True the first time this fire time is claimed, False ever after."""
+        with self._tx(session) as tx:
+            statement = insert_for(tx, fired).values(
+                namespace=namespace, flow_id=flow_id, trigger_id=trigger_id, fire_time=fire_time,
+                execution_id=execution_id, created=now).on_conflict_do_nothing()
+            # RETURNING, not rowcount: drivers disagree on rowcount for skipped conflicts.
+            return tx.execute(statement.returning(fired.c.fire_time)).first() is not None
+
+    def execution_for(self, namespace: str, flow_id: str, trigger_id: str, fire_time: datetime,
+                      *, session: Session | None = None) -> str | None:
+        """The execution id recorded by the winning claim (None if unclaimed or not given)."""
+        with self._tx(session, write=False) as tx:
+            return tx.execute(select(fired.c.execution_id).where(
+                fired.c.namespace == namespace, fired.c.flow_id == flow_id,
+                fired.c.trigger_id == trigger_id, fired.c.fire_time == fire_time)).scalar()
+
+    def prune(self, before: datetime, *, session: Session | None = None) -> int:
+        """Forgets claims of fire times before ``before`` (they can no longer come back)."""
+        with self._tx(session) as tx:
+            return int(tx.execute(delete(fired).where(fired.c.fire_time < before)).rowcount)
