@@ -7,7 +7,6 @@ the fixed clock to the timer's date), and records every command. Test-only task 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,6 +24,7 @@ from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind, PluginSpec, Registry
 from engine.plugins.registry import builtin_specs
 from engine.state import State
+from engine.templating import Renderer
 from engine.variables import build_variables
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -48,60 +48,7 @@ def test_registry() -> Registry:
     return Registry([*builtin_specs(), spec])
 
 
-def _renderer() -> Any:
-    try:
-        from engine.templating import Renderer  # type: ignore[attr-defined]
-        return Renderer()
-    except ImportError:
-        return _JinjaRenderer()
-
-
-class _JinjaRenderer:
-    """Stand-in until engine.templating.Renderer lands: strict Jinja2, JSON for maps and lists."""
-
-    def __init__(self) -> None:
-        import jinja2
-
-        class _ItemFirst(jinja2.Environment):
-            # Pebble reads map keys before attributes: values.count is the "count" key
-            def getattr(self, obj: Any, attribute: str) -> Any:
-                if isinstance(obj, dict) and attribute in obj:
-                    return obj[attribute]
-                return super().getattr(obj, attribute)
-
-        self.env = _ItemFirst(undefined=jinja2.StrictUndefined, finalize=self._finalize)
-
-    @staticmethod
-    def _finalize(value: Any) -> Any:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (dict, list)):
-            return json.dumps(value, separators=(",", ":"))
-        return "" if value is None else value
-
-    def render(self, template: str, context: dict[str, Any]) -> str:
-        if "{" not in template:
-            return template
-        return self.env.from_string(template.replace("true", "True")).render(context)
-
-    def render_typed(self, template: str, context: dict[str, Any]) -> Any:
-        text = self.render(template, context)
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
-    def render_value(self, value: Any, context: dict[str, Any], typed: bool = False) -> Any:
-        if isinstance(value, str):
-            return self.render(value, context)
-        if isinstance(value, dict):
-            return {self.render_value(k, context): self.render_value(v, context) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.render_value(v, context) for v in value]
-        return value
-
-
-RENDERER = _renderer()
+RENDERER = Renderer()
 REGISTRY = test_registry()
 
 

@@ -164,3 +164,11 @@ def test_create_new_execution_retry_marks_retried_and_asks_for_replay() -> None:
     assert harness.run("seq").state.current == State.RETRIED
     assert harness.state == State.RETRIED
     assert harness.of_type(RetryExecution) == [RetryExecution(harness.execution.id)]
+
+
+def test_retry_success_sees_attempts_count_and_ends_warning() -> None:
+    # conformance retry-success.yaml: '{{ taskrun.attemptsCount == 3 ? ... }}' succeeds on attempt 4
+    harness = Harness(load_conformance("retry-success.yaml")).start().run_timers()
+    assert len(harness.run("failed").attempts) == 4
+    assert harness.state == State.WARNING
+    assert not harness.runs("never-happen")
