@@ -19,12 +19,12 @@ from celery.worker import state as worker_state
 
 from engine.dispatch import EXECUTOR_QUEUE, TaskRunRef
 from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN
-from worker.kills import KILL_COMMAND, kill_switch
+from worker.kills import KILL_COMMAND, attempt_key, deliver_kill
 
 
 def celery_task_id(ref: TaskRunRef) -> str:
     """The Celery task id of a task run attempt: readable and unique per attempt."""
-    return f"{ref.task_run_id}.{ref.attempt}"
+    return attempt_key(ref.task_run_id, ref.attempt)
 
 
 def task_run_kwargs(ref: TaskRunRef) -> dict[str, Any]:
@@ -65,10 +65,11 @@ class CeleryDispatcher:
         if self.app.conf.broker_url.startswith("memory://"):
             # Embedded: the worker shares this process and memory has no broadcast we can rely on.
             worker_state.revoked.update(task_ids)
-            kill_switch(self.app).request(task_run_ids)
+            deliver_kill(self.app, task_run_ids, task_ids)
             return
-        self.app.control.revoke(task_ids, terminate=True, signal="SIGTERM")
-        self.app.control.broadcast(KILL_COMMAND, arguments={"task_run_ids": task_run_ids})
+        self.app.control.revoke(task_ids)
+        self.app.control.broadcast(KILL_COMMAND, arguments={"task_run_ids": task_run_ids,
+                                                            "attempt_ids": task_ids})
 
 
 _chain = chain  # the method parameter named ``chain`` shadows the canvas function

@@ -28,6 +28,7 @@ from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings
 from worker.celery_app import make_celery
 from worker.dispatch import CeleryDispatcher
+from worker.kills import attach_services
 from worker.tasks import LazyServices, register_tasks
 
 if TYPE_CHECKING:
@@ -127,6 +128,8 @@ class EmbeddedRuntime:
         self.dispatcher = CeleryDispatcher(self.app)
         self._services = LazyServices(lambda: services_provider(self.dispatcher))
         register_tasks(self.app, self._services.get)
+        # Kills must reach services built by anyone (a command may build them before any task).
+        attach_services(self.app, self._services.peek)
         self.queues = _default_queues(settings)
         self.quiet = quiet
         self.beat_interval = beat_interval

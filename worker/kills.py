@@ -2,50 +2,65 @@
 
 ``CeleryDispatcher.kill_task_runs`` does two things:
 
-1. ``revoke`` of the Celery task ids (``celery_task_id(ref)``): a worker drops a revoked message
-   when it arrives, so task runs that were queued (or later links of a chain) never start; with
-   ``terminate=True`` a prefork worker also signals the child process running it. The threads
-   pool cannot stop a running thread, so there:
-2. the ``podium_kill`` remote control command marks the task run ids in the worker's
-   :class:`KillSwitch`; ``podium.run_task_run`` skips a marked task run, and a runner may poll
-   :meth:`KillSwitch.is_killed` between steps to stop cooperatively.
+1. ``revoke`` of the Celery task ids (``celery_task_id(ref)``, one per attempt): a worker drops a
+   revoked message when it arrives, so queued task runs (and the later links of a chain) never
+   start. No ``terminate=True`` there: the threads pool raises on it.
+2. the ``podium_kill`` remote control command, run by every worker's main process:
+
+   - it marks the attempts in the worker's :class:`KillSwitch` (``podium.run_task_run`` skips a
+     marked attempt; a runner may poll :meth:`KillSwitch.is_killed`);
+   - it calls ``services.kill_local_task_runs(ids)`` on that process's services, if built: this
+     stops attempts running in threads (threads pool, embedded runtime);
+   - on a pool that can terminate jobs (prefork) it sends SIGTERM to the child process running
+     the attempt, since the child's services are out of reach of the main process.
 
 Both travel as broadcasts (Redis, ``podium-fs://``). With the embedded ``memory://`` broker the
-worker lives in the same process, so the dispatcher marks the switch and Celery's revoked set
-directly instead of broadcasting.
+worker lives in the same process, so the dispatcher does the same directly, without broadcasting.
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from celery import Celery
+from celery.concurrency.base import BasePool
+from celery.worker import state as worker_state
 from celery.worker.control import control_command
 
 KILL_COMMAND = "podium_kill"
 _APP_ATTRIBUTE = "podium_kill_switch"
+_SERVICES_ATTRIBUTE = "podium_local_services"
 
 
 class KillSwitch:
-    """Task run ids asked to stop, remembered (bounded) so a late message is still skipped."""
+    """Task run attempts asked to stop, remembered (bounded) so a late message is still skipped.
+
+    Keyed by attempt (``"<task_run_id>.<attempt>"``, the Celery task id), so that a restart, which
+    makes a new attempt of the same task run, is not skipped.
+    """
 
     def __init__(self, capacity: int = 50_000) -> None:
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def request(self, task_run_ids: Iterable[str]) -> None:
+    def request(self, attempt_ids: Iterable[str]) -> None:
         with self._lock:
-            for task_run_id in task_run_ids:
-                self._ids[task_run_id] = None
-                self._ids.move_to_end(task_run_id)
+            for attempt_id in attempt_ids:
+                self._ids[attempt_id] = None
+                self._ids.move_to_end(attempt_id)
             while len(self._ids) > self._capacity:
                 self._ids.popitem(last=False)
 
-    def is_killed(self, task_run_id: str) -> bool:
+    def is_killed(self, task_run_id: str, attempt: int) -> bool:
         with self._lock:
-            return task_run_id in self._ids
+            return attempt_key(task_run_id, attempt) in self._ids
+
+
+def attempt_key(task_run_id: str, attempt: int) -> str:
+    """One attempt of a task run; also its Celery task id."""
+    return f"{task_run_id}.{attempt}"
 
 
 def kill_switch(app: Celery) -> KillSwitch:
@@ -57,8 +72,34 @@ def kill_switch(app: Celery) -> KillSwitch:
     return switch
 
 
-@control_command(args=[("task_run_ids", list)], signature="<task_run_id> [<task_run_id> ...]")
-def podium_kill(state: Any, task_run_ids: list[str]) -> dict[str, str]:
-    """Remote control command: mark task runs as killed in this worker."""
-    kill_switch(state.consumer.app).request(task_run_ids)
-    return {"ok": f"kill requested for {len(task_run_ids)} task run(s)"}
+def attach_services(app: Celery, peek: Callable[[], Any]) -> None:
+    """Tells kills where this process's services are (``peek`` returns them if already built)."""
+    setattr(app, _SERVICES_ATTRIBUTE, peek)
+
+
+def deliver_kill(app: Celery, task_run_ids: list[str], attempt_ids: list[str]) -> None:
+    """Stops these task runs in this process: marks the attempts, then asks the local services."""
+    kill_switch(app).request(attempt_ids)
+    peek = getattr(app, _SERVICES_ATTRIBUTE, None)
+    services = peek() if peek is not None else None
+    kill_local = getattr(services, "kill_local_task_runs", None)
+    if callable(kill_local):
+        kill_local(list(task_run_ids))
+
+
+@control_command(args=[("task_run_ids", list), ("attempt_ids", list)],
+                 signature="<task_run_ids> <attempt_ids>")
+def podium_kill(state: Any, task_run_ids: list[str], attempt_ids: list[str]) -> dict[str, str]:
+    """Remote control command: stop these task runs in this worker."""
+    deliver_kill(state.consumer.app, task_run_ids, attempt_ids)
+    terminated = _terminate_running(state.consumer.pool, set(attempt_ids))
+    return {"ok": f"kill requested for {len(task_run_ids)} task run(s), {terminated} terminated"}
+
+
+def _terminate_running(pool: BasePool, attempt_ids: set[str]) -> int:
+    if type(pool).terminate_job is BasePool.terminate_job:
+        return 0  # threads/solo pools cannot terminate; the cooperative kill above applies
+    running = [request for request in list(worker_state.active_requests) if request.id in attempt_ids]
+    for request in running:
+        request.terminate(pool, signal="SIGTERM")
+    return len(running)

@@ -21,7 +21,7 @@ from celery import Celery, Task
 
 from engine.dispatch import TaskRunRef
 from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN
-from worker.kills import kill_switch
+from worker.kills import attach_services, kill_switch
 
 if TYPE_CHECKING:
     from engine.services import Services
@@ -46,6 +46,11 @@ class LazyServices(Generic[S]):
                 self._pid = os.getpid()
             return self._services
 
+    def peek(self) -> S | None:
+        """The services if this process built them already, else None (never builds)."""
+        with self._lock:
+            return self._services if self._pid == os.getpid() else None
+
 
 @dataclass(frozen=True)
 class PodiumTasks:
@@ -57,11 +62,12 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
     """Defines ``podium.run_task_run`` and ``podium.process_event`` on ``app``."""
     services: LazyServices[Services] = LazyServices(services_provider)
     kills = kill_switch(app)
+    attach_services(app, services.peek)
 
     @app.task(name=RUN_TASK_RUN, bind=True, shared=False)
     def run_task_run(self: Task, execution_id: str, task_run_id: str, attempt: int, task_id: str,
                      task_type: str, flow: str, queue: str) -> None:
-        if kills.is_killed(task_run_id):
+        if kills.is_killed(task_run_id, attempt):
             self.request.chain = None  # a killed link stops its chain too
             return
         ref = TaskRunRef(execution_id=execution_id, task_run_id=task_run_id, attempt=attempt,

@@ -18,7 +18,7 @@ from engine.dispatch import Dispatcher, TaskRunRef
 
 @dataclass
 class Call:
-    kind: str  # "run", "event", "timers", "reap"
+    kind: str  # "run", "event", "kill", "timers", "reap"
     payload: Any
     thread: str = field(default_factory=lambda: threading.current_thread().name)
 
@@ -46,6 +46,9 @@ class FakeServices:
         if self.on_run is not None:
             self.on_run(ref)
         return self.outcomes.get(ref.task_run_id)
+
+    def kill_local_task_runs(self, task_run_ids: list[str]) -> None:
+        self._record("kill", list(task_run_ids))
 
     def fire_due_timers(self, now: datetime) -> int:
         self._record("timers", now)

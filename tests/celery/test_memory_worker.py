@@ -87,14 +87,23 @@ def test_worker_group_queue_is_routed(runtime: EmbeddedRuntime, routing_keys: li
 
 
 def test_kill_skips_queued_task_runs_and_rest_of_chain(runtime: EmbeddedRuntime) -> None:
+    services = fake(runtime)  # built first: a kill never builds services just to tell them
     runtime.dispatcher.kill_task_runs([ref("k1")])
     runtime.dispatcher.dispatch_task_runs([ref("k0"), ref("k1"), ref("k2")], chain=True)
     runtime.dispatcher.dispatch_task_runs([ref("after")])
-    services = fake(runtime)
     services.wait_for("run", 2)
     runs = [r.task_run_id for r in services.of_kind("run")]
     assert "k0" in runs and "after" in runs
     assert "k1" not in runs and "k2" not in runs
+    assert services.of_kind("kill") == [["k1"]]  # the local services were told too
+
+
+def test_a_new_attempt_of_a_killed_task_run_still_runs(runtime: EmbeddedRuntime) -> None:
+    runtime.dispatcher.kill_task_runs([ref("r1", attempt=1)])
+    runtime.dispatcher.dispatch_task_runs([ref("r1", attempt=1)])
+    runtime.dispatcher.dispatch_task_runs([ref("r1", attempt=2)])
+    [received] = fake(runtime).wait_for("run", 1)
+    assert received.attempt == 2
 
 
 def test_services_are_built_once(runtime: EmbeddedRuntime) -> None:

@@ -65,17 +65,18 @@ def test_kill_reaches_a_running_task_run_by_broadcast(harness: Harness) -> None:
             started.set()
             # A cooperative runner polls the switch; the broadcast must flip it while we run.
             release.wait(20)
-            observed.append(switch.is_killed("long"))
+            observed.append(switch.is_killed("long", 1))
 
     harness.services.on_run = block
     harness.dispatcher.dispatch_task_runs([ref("long"), ref("next")], chain=True)
     assert started.wait(20)
     harness.dispatcher.kill_task_runs([ref("long")])
-    assert _wait(lambda: switch.is_killed("long"))
+    assert _wait(lambda: switch.is_killed("long", 1))
     release.set()
     harness.dispatcher.dispatch_task_runs([ref("sentinel")])
     runs = harness.services.wait_for("run", 2)
     assert observed == [True]
+    assert harness.services.of_kind("kill") == [["long"]]
     assert [r.task_run_id for r in runs] == ["long", "sentinel"]  # the killed link ended its chain
 
 
