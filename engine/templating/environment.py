@@ -60,6 +60,9 @@ class PebbleEnvironment(ImmutableSandboxedEnvironment):
             return obj  # chain: the first missing name is what gets reported
         if isinstance(obj, Mapping):
             return self._map_lookup(obj, key)
+        if isinstance(key, str) and key.startswith("__"):
+            raise ExpressionSecurityError(
+                f"Access to `{key}` on a {type(obj).__name__} is not allowed in expressions")
         if isinstance(obj, (list, tuple, str)):
             return self._index_lookup(obj, key)
         if isinstance(obj, Entry) and key in ("key", "value"):
