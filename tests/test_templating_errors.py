@@ -53,6 +53,8 @@ def test_strict_undefined_in_typed_rendering(renderer: Renderer) -> None:
     ("{{ x is }}", "Expected a test name"),
     ("{{ f(a=1, 2) }}", "positional argument cannot follow"),
     ("{{ x @ y }}", "Unexpected character `@`"),
+    ("{{ foo( }}", "Unclosed `(`"),
+    ("{{ [1, 2 }}", "Unclosed `[`"),
     ("{% raw %}never closed", "Unclosed `{% raw %}`"),
     ("{% for x of y %}{% endfor %}", "Expected `in`"),
     ("{% nosuchtag %}", "Unknown tag `{% nosuchtag %}`"),

@@ -131,6 +131,10 @@ def _find_close(template: str, pos: int, closer: str, start: int) -> int:
             depth.pop()
         pos += 1
     opener = "{{" if closer == "}}" else "{%"
+    if depth:
+        bracket = {v: k for k, v in _PAIRS.items()}[depth[-1]]
+        raise _error(f"Unclosed `{bracket}` in `{opener} {closer}`: add the missing `{depth[-1]}`",
+                     template, start)
     raise _error(f"Unclosed `{opener}`: no matching `{closer}` found", template, start)
 
 
