@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 30.0
 QUIET_LOGGERS = ("celery", "kombu", "amqp")
 WAKE_TASK = "podium.embedded_wake"
+BEAT_RETRY_SECONDS = 5.0
 
 
 class _ThreadWorker(WorkController):
@@ -174,13 +175,16 @@ class EmbeddedRuntime:
                 self._beat = None
 
     def _beat_loop(self) -> None:
-        while not self._stopping.wait(self.beat_interval):
+        delay = self.beat_interval
+        while not self._stopping.wait(delay):
             now = datetime.now(timezone.utc)
             try:
                 self.services.fire_due_timers(now)
                 self.services.reap_expired_leases(now)
+                delay = self.beat_interval
             except Exception:  # noqa: BLE001 - one bad tick must not stop the beat
                 logger.exception("embedded beat tick failed")
+                delay = max(self.beat_interval, BEAT_RETRY_SECONDS)  # don't flood the console
 
     def _purge_queues(self) -> None:
         # memory:// queues are process-global: a previous runtime may have left messages behind.

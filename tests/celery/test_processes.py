@@ -1,0 +1,71 @@
+"""Process entry points: beat loop, health endpoint, and refusing memory:// for separate processes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+
+import pytest
+
+from beat.loop import Beat
+from engine.settings import Settings
+from tests.celery.fakes import FakeServices
+from tests.celery.procs import ROOT
+from worker.embedded import EmbeddedRuntime
+from worker.health import HealthServer, health_check
+from worker.processes import EmbeddedBrokerError, _safe_url, require_shared_broker, worker_argv
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def test_beat_tick_calls_both_with_the_given_time() -> None:
+    services = FakeServices()
+    assert Beat(services, interval=0.3).tick(NOW) == 0.3
+    assert services.of_kind("timers") == [NOW] and services.of_kind("reap") == [NOW]
+
+
+def test_beat_tick_survives_a_failure_and_backs_off() -> None:
+    class Broken(FakeServices):
+        def fire_due_timers(self, now: datetime) -> int:
+            raise RuntimeError("database away")
+
+    assert Beat(Broken(), interval=0.1).tick(NOW) >= 1.0
+
+
+def test_separate_processes_refuse_the_memory_broker() -> None:
+    with pytest.raises(EmbeddedBrokerError, match="podium server local"):
+        require_shared_broker(Settings())
+    require_shared_broker(Settings(broker_url="redis://127.0.0.1:1/0"))
+    for module in ("executor", "beat"):
+        result = subprocess.run([sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True,
+                                env={"PATH": "/usr/bin:/bin", "PODIUM_BROKER_URL": "memory://"})
+        assert result.returncode == 2 and "memory://" in result.stderr, result.stderr
+
+
+def test_worker_argv_and_password_free_url() -> None:
+    argv = worker_argv(["default", "gpu"], 3, pool="prefork", name="worker")
+    assert argv[:5] == ["worker", "-Q", "default,gpu", "-c", "3"] and "prefork" in argv
+    assert _safe_url("redis://:s3cret@host:6379/0") == "redis://***@host:6379/0"
+    assert _safe_url("redis://user:s3cret@host:6379/0") == "redis://user:***@host:6379/0"
+
+
+def test_health_endpoint_reports_parts(tmp_path: object) -> None:
+    def broken() -> None:
+        raise ConnectionError("refused")
+
+    with EmbeddedRuntime(Settings(), FakeServices, beat=False) as runtime:
+        def broker() -> None:
+            with runtime.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1)
+
+        with HealthServer(health_check(lambda: None, broker, "memory://"), 0) as up:
+            body = json.load(urllib.request.urlopen(f"http://127.0.0.1:{up.port}/health"))
+            assert body == {"status": "UP", "database": "UP", "broker": "UP", "broker_url": "memory://"}
+        with HealthServer(health_check(broken, broker, "memory://"), 0) as down:
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(f"http://127.0.0.1:{down.port}/health")
+            assert err.value.code == 503
+            assert json.load(err.value)["database"] == "DOWN: refused"

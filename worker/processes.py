@@ -1,0 +1,67 @@
+"""L4: starting the standalone Podium processes (executor, worker, beat) on a shared broker.
+
+``python -m executor``, ``python -m beat`` and ``podium executor|worker|beat`` all end up here.
+A standalone process needs a broker other processes can reach (Redis, or ``podium-fs://`` on one
+machine): ``memory://`` only connects threads of one process, so it is refused with a hint.
+"""
+from __future__ import annotations
+
+import socket
+from typing import Sequence
+
+from engine.dispatch import EXECUTOR_QUEUE
+from engine.settings import Settings
+from worker.celery_app import build_cli_app
+
+EMBEDDED_HINT = ("the broker is the embedded memory:// one, which only works inside one process. "
+                 "Run everything in one process with `podium server local`, or set PODIUM_BROKER_URL "
+                 "to redis://HOST:6379/0 (or podium-fs:// for several processes on one machine).")
+
+
+class EmbeddedBrokerError(RuntimeError):
+    """A standalone process was asked to run on the in-process memory:// broker."""
+
+
+def require_shared_broker(settings: Settings) -> None:
+    if settings.is_embedded_broker:
+        raise EmbeddedBrokerError(EMBEDDED_HINT)
+
+
+def worker_argv(queues: Sequence[str], concurrency: int, *, pool: str, name: str,
+                loglevel: str = "INFO") -> list[str]:
+    """Arguments of ``celery worker`` for one Podium worker process."""
+    return ["worker", "-Q", ",".join(queues), "-c", str(concurrency), "-P", pool,
+            "-n", f"{name}@{socket.gethostname()}", "-l", loglevel]
+
+
+def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: int, *,
+                      pool: str, name: str) -> None:
+    """Runs a Celery worker in the foreground until Ctrl-C / SIGTERM (warm shutdown)."""
+    require_shared_broker(settings)
+    app = build_cli_app(settings)
+    print(f"podium {name}: queues {', '.join(queues)} on {_safe_url(settings.resolved_broker_url)}, "
+          f"{concurrency} {pool} slot(s)", flush=True)
+    app.worker_main(worker_argv(queues, concurrency, pool=pool, name=name))
+
+
+def run_executor(settings: Settings) -> None:
+    # Threads: the executor's work is short database transactions, no CPU-bound code.
+    run_celery_worker(settings, [EXECUTOR_QUEUE], settings.executor.concurrency, pool="threads",
+                      name="executor")
+
+
+def run_worker(settings: Settings, queues: Sequence[str] | None = None, concurrency: int | None = None,
+               pool: str = "prefork") -> None:
+    # Prefork by default: a kill can then SIGTERM the child process running a task run.
+    run_celery_worker(settings, list(queues or settings.worker.queues),
+                      concurrency or settings.worker.concurrency, pool=pool, name="worker")
+
+
+def _safe_url(url: str) -> str:
+    """The broker URL without its password, for printing."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}" if user else f"{scheme}{sep}***@{host}"
