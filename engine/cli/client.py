@@ -1,0 +1,60 @@
+"""L4: what the operating commands share: settings from options, services, error reporting."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+import click
+
+from engine.errors import PodiumError
+from engine.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from engine.services import Services
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def instance_options(command: F) -> F:
+    """``--config`` and ``--data-dir``: which Podium instance a command works on."""
+    command = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                           help="Data folder of the instance (default: settings, else .podium).")(command)
+    command = click.option("-c", "--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+                           help="YAML settings file (see docs/configuration.md).")(command)
+    return command
+
+
+def settings_from(config_file: str | None, data_dir: Path | None) -> Settings:
+    overrides = {"data_dir": data_dir} if data_dir is not None else {}
+    try:
+        return load_settings(config_file, **overrides)
+    except ValueError as err:
+        raise click.ClickException(f"invalid settings: {err}") from None
+
+
+def open_services(settings: Settings) -> "Services":
+    """Services talking to the instance's broker (so the executor of a running server acts)."""
+    from engine.services import build_services
+    from worker.celery_app import make_celery
+    from worker.dispatch import CeleryDispatcher
+
+    return build_services(settings, CeleryDispatcher(make_celery(settings)))
+
+
+def user_errors(command: F) -> F:
+    """Shows a PodiumError as one clear line on stderr (exit 1) instead of a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PodiumError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
+    return wrapper  # type: ignore[return-value]
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))

@@ -1,0 +1,113 @@
+"""L3 use cases: what the web, executor, worker and beat processes ask of Podium.
+
+``build_services(settings, dispatcher)`` wires the repositories, storage, registry and
+templating from one Settings object; the processes call the methods of :class:`Services` and
+never touch the database or the executor directly.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from engine.dispatch import Dispatcher, TaskRunRef
+from engine.model.execution import Execution, ExecutionTrigger
+from engine.persistence.db import Database
+from engine.plugins.registry import default_registry
+from engine.services.executions import ExecutionService, InputsInvalid
+from engine.services.flows import Deployed, DeployProblem, FlowCatalog
+from engine.services.runtime import Env, utc_now
+from engine.services.tasks import TaskRunService
+from engine.services.timers import TimerService
+from engine.settings import Settings
+from engine.state import State
+from engine.storage.local import LocalStorage
+
+__all__ = ["Services", "build_services", "Deployed", "DeployProblem", "InputsInvalid"]
+
+
+class Services:
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.flows = FlowCatalog(env)
+        self.executions = ExecutionService(env, self.flows)
+        self.task_runs = TaskRunService(env, self.flows, self)
+        self.timers = TimerService(env)
+
+    # -- flows ----------------------------------------------------------------------------------
+    def deploy_source(self, source: str, path: str = "<string>") -> Deployed:
+        return self.flows.deploy_source(source, path)
+
+    def deploy_file(self, path: Path) -> Any:
+        return self.flows.deploy_file(path).flow
+
+    def deploy_folder(self, folder: Path, strict: bool = True) -> tuple[list[Deployed], list[DeployProblem]]:
+        return self.flows.deploy_folder(folder)
+
+    # -- executions -----------------------------------------------------------------------------
+    def start_execution(self, namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None,
+                        labels: Mapping[str, Any] | None = None, revision: int | None = None,
+                        trigger: ExecutionTrigger | None = None) -> Execution:
+        return self.executions.start_execution(namespace, flow_id, inputs=inputs, labels=labels,
+                                               revision=revision, trigger=trigger)
+
+    def get_execution(self, execution_id: str) -> Execution:
+        return self.executions.get(execution_id)
+
+    def execution_logs(self, execution_id: str, min_level: str | None = None) -> list[dict[str, Any]]:
+        return self.logs(execution_id, min_level=min_level)
+
+    def logs(self, execution_id: str, min_level: str | None = None) -> list[dict[str, Any]]:
+        return [entry.to_json() for entry in self.env.logs.for_execution(execution_id, min_level=min_level)]
+
+    def kill(self, execution_id: str) -> Execution:
+        return self.executions.kill(execution_id)
+
+    def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> Execution:
+        return self.executions.resume(execution_id, inputs)
+
+    def restart(self, execution_id: str) -> Execution:
+        return self.executions.restart(execution_id)
+
+    def replay(self, execution_id: str, task_run_id: str | None = None) -> Execution:
+        return self.executions.replay(execution_id, task_run_id)
+
+    def change_task_run_state(self, execution_id: str, task_run_id: str, state: State) -> Execution:
+        return self.executions.change_task_run_state(execution_id, task_run_id, state)
+
+    def extra_variables(self) -> dict[str, Any]:
+        return self.executions.extra_variables()
+
+    # -- process entry points -------------------------------------------------------------------
+    def handle_event(self, execution_id: str, event: Mapping[str, Any]) -> None:
+        self.executions.handle_event(execution_id, event)
+
+    def run_task_run(self, ref: TaskRunRef) -> None:
+        self.task_runs.run_task_run(ref)
+
+    def kill_local_task_runs(self, task_run_ids: list[str]) -> None:
+        self.task_runs.kill(task_run_ids)
+
+    def fire_due_timers(self, now: datetime) -> int:
+        return self.timers.fire_due(now)
+
+    def reap_expired_leases(self, now: datetime) -> int:
+        return self.timers.reap(now)
+
+
+def build_services(settings: Settings, dispatcher: Dispatcher, *,
+                   clock: Callable[[], datetime] = utc_now, migrate: bool = True) -> Services:
+    """Services for one process; creates the data folder and brings the schema up to date."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    if migrate:
+        db.upgrade()
+    storage = LocalStorage(settings.resolved_storage_dir)
+    env = Env(settings=settings, db=db, registry=default_registry(), storage=storage,
+              dispatcher=dispatcher, clock=clock)
+    services = Services(env)
+    bind = getattr(dispatcher, "bind", None)
+    if callable(bind):
+        bind(services)
+    return services
+

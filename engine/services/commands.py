@@ -1,0 +1,141 @@
+"""L3: carrying out the executor's commands.
+
+Commands that only write rows (timers, logs) run inside the transaction that saves the step,
+so a crash cannot keep one without the other. Commands that leave the process (dispatch to
+workers, child executions, kills) run after the commit, so a message never names unsaved work.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from sqlalchemy.orm import Session
+
+from engine.dispatch import DEFAULT_QUEUE, TaskRunRef
+from engine.executor import commands as cmd
+from engine.executor import events as ev
+from engine.executor.work import Step
+from engine.model.execution import Execution, ExecutionTrigger
+from engine.services.items import merge_outputs, split_items
+from engine.persistence.logs import LogEntry
+from engine.persistence.timers import Timer
+from engine.services.runtime import Env
+from engine.state import State
+
+if TYPE_CHECKING:
+    from engine.services.executions import ExecutionService
+
+_IN_TRANSACTION = (cmd.ScheduleTimer, cmd.CancelTimers, cmd.Log)
+
+
+class CommandRunner:
+    def __init__(self, env: Env, executions: "ExecutionService") -> None:
+        self.env = env
+        self.executions = executions
+
+    def in_transaction(self, session: Session, step: Step) -> list[Any]:
+        """Writes timers and logs with the step; returns the commands to run after commit."""
+        later = []
+        for command in step.commands:
+            if isinstance(command, cmd.ScheduleTimer):
+                # One timer per (kind, task run): re-adding after a crash replaces, never doubles.
+                self.env.timers.add(Timer(id=f"{command.kind.value}:{command.task_run_id}", due_at=command.at,
+                                          kind=command.kind.value, execution_id=step.execution.id,
+                                          task_run_id=command.task_run_id, payload=dict(command.payload)),
+                                    session=session)
+            elif isinstance(command, cmd.CancelTimers):
+                for timer in self.env.timers.for_execution(step.execution.id, session=session):
+                    if timer.task_run_id == command.task_run_id:
+                        self.env.timers.delete(timer.id, session=session)
+            elif isinstance(command, cmd.Log):
+                self.env.logs.append([self._log_row(step.execution, command)], session=session)
+            else:
+                later.append(command)
+        return later
+
+    def after_commit(self, execution: Execution, flow: Any, commands: Sequence[Any]) -> None:
+        for command in commands:
+            handler = getattr(self, "_" + type(command).__name__, None)
+            if handler is not None:
+                handler(execution, flow, command)
+
+    # -- one method per command (named after it) ---------------------------------------------
+
+    def _DispatchTaskRuns(self, execution: Execution, flow: Any, command: cmd.DispatchTaskRuns) -> None:
+        refs = [self.ref(execution, flow, task_run_id) for task_run_id in command.task_run_ids]
+        self.env.dispatcher.dispatch_task_runs(refs, chain=command.chain)
+
+    def _DispatchWorkingDirectory(self, execution: Execution, flow: Any,
+                                  command: cmd.DispatchWorkingDirectory) -> None:
+        self.env.dispatcher.dispatch_task_runs([self.ref(execution, flow, command.task_run_id)])
+
+    def _StartSubflow(self, execution: Execution, flow: Any, command: cmd.StartSubflow) -> None:
+        trigger = ExecutionTrigger(id=execution.task_run(command.task_run_id).task_id, type="subflow",
+                                   variables={"executionId": execution.id, "namespace": execution.namespace,
+                                              "flowId": execution.flow_id,
+                                              "flowRevision": execution.flow_revision,
+                                              "taskRunId": command.task_run_id, "wait": command.wait,
+                                              "iteration": command.iteration})
+        labels = dict(command.labels)
+        try:
+            child = self.executions.start_execution(
+                command.namespace, command.flow_id, inputs=command.inputs, labels=labels,
+                revision=command.revision, trigger=trigger, parent=execution,
+                parent_task_run_id=command.task_run_id)
+        except Exception as err:  # the parent task run must fail visibly, whatever went wrong
+            self.executions.send(execution.id, ev.TaskRunResult(
+                command.task_run_id, self._attempt(execution, command.task_run_id), State.FAILED,
+                {"error": str(err)}))
+            self._log(execution, command.task_run_id, "ERROR", f"cannot start subflow "
+                      f"{command.namespace}.{command.flow_id}: {err}")
+            return
+        self.executions.send(execution.id, ev.SubflowStarted(command.task_run_id, child.id, command.iteration))
+
+    def _SplitItems(self, execution: Execution, flow: Any, command: cmd.SplitItems) -> None:
+        uris = split_items(self.env.storage, execution, command)
+        self.executions.send(execution.id, ev.ItemsSplit(command.task_run_id, tuple(uris)))
+
+    def _MergeItemsOutputs(self, execution: Execution, flow: Any, command: cmd.MergeItemsOutputs) -> None:
+        children = [self.env.executions.get(child_id) for child_id in command.child_execution_ids]
+        uri = merge_outputs(self.env.storage, execution, command.task_run_id,
+                            [c for c in children if c is not None])
+        self.executions.send(execution.id, ev.ItemsMerged(command.task_run_id, uri))
+
+    def _KillTaskRuns(self, execution: Execution, flow: Any, command: cmd.KillTaskRuns) -> None:
+        refs = [self.ref(execution, flow, task_run_id) for task_run_id in command.task_run_ids]
+        if refs:
+            self.env.dispatcher.kill_task_runs(refs)
+        for child_id in command.child_execution_ids:
+            self.executions.send(child_id, ev.Kill())
+
+    def _RetryExecution(self, execution: Execution, flow: Any, command: cmd.RetryExecution) -> None:
+        self.executions.replay(command.execution_id)
+
+    def _ExecutionEnded(self, execution: Execution, flow: Any, command: cmd.ExecutionEnded) -> None:
+        self.executions.on_ended(execution)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def ref(self, execution: Execution, flow: Any, task_run_id: str) -> TaskRunRef:
+        run = execution.task_run(task_run_id)
+        task = flow.find_task(run.task_id)
+        group = getattr(task, "worker_group", None)
+        return TaskRunRef(execution_id=execution.id, task_run_id=run.id, attempt=max(len(run.attempts), 1),
+                          task_id=run.task_id, task_type=getattr(task, "type", "?"),
+                          flow=f"{execution.namespace}.{execution.flow_id}",
+                          queue=group.key if group is not None else DEFAULT_QUEUE)
+
+    @staticmethod
+    def _attempt(execution: Execution, task_run_id: str) -> int:
+        return max(len(execution.task_run(task_run_id).attempts), 1)
+
+    def _log(self, execution: Execution, task_run_id: str | None, level: str, message: str) -> None:
+        self.env.logs.append([self._log_row(execution, cmd.Log(task_run_id, level, message))])
+
+    def _log_row(self, execution: Execution, command: cmd.Log) -> LogEntry:
+        task_id = None
+        if command.task_run_id is not None:
+            task_id = execution.task_run(command.task_run_id).task_id
+        return LogEntry(namespace=execution.namespace, flow_id=execution.flow_id, execution_id=execution.id,
+                        task_run_id=command.task_run_id, task_id=task_id, level=command.level,
+                        message=command.message, timestamp=self.env.clock())
+

@@ -1,0 +1,200 @@
+"""L3: creating executions and applying the executor's decisions to them.
+
+``handle_event`` is the executor's shell around the pure ``engine.executor.advance``: it
+locks the execution row, applies ``advance``, saves what changed together with the timers and
+logs the step asked for (one transaction), and only after the commit carries out the commands
+that leave the process (Celery dispatch, child executions, kills).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from engine import executor
+from engine.errors import Conflict, NotFound, PodiumError
+from engine.executor import events as ev
+from engine.inputs import InputError, resolve_inputs
+from engine.model.execution import Execution, ExecutionTrigger
+from engine.model.flow import ConcurrencyBehavior, Flow
+from engine.services.commands import CommandRunner
+from engine.services.flows import FlowCatalog
+from engine.services.messages import decode_event, encode_event
+from engine.services.runtime import Env
+from engine.state import State
+from engine.storage.uris import input_file_uri
+
+
+class InputsInvalid(PodiumError, ValueError):
+    pass
+
+
+class ExecutionService:
+    def __init__(self, env: Env, catalog: FlowCatalog) -> None:
+        self.env = env
+        self.catalog = catalog
+        self.commands = CommandRunner(env, self)
+
+    # -- creating -----------------------------------------------------------------------------
+
+    def start_execution(self, namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None,
+                        labels: Mapping[str, Any] | None = None, revision: int | None = None,
+                        trigger: ExecutionTrigger | None = None, parent: Execution | None = None,
+                        parent_task_run_id: str | None = None) -> Execution:
+        """Creates an execution of the flow (inputs validated) and hands it to the executor."""
+        flow = self.catalog.get(namespace, flow_id, revision)
+        if flow.disabled:
+            raise Conflict(f"flow {namespace}.{flow_id} is disabled; set `disabled: false` to run it")
+        now = self.env.clock()
+        execution = executor.create_execution(flow, {}, dict(labels or {}), now, trigger=trigger)
+        execution = execution.model_copy(update={"inputs": self._inputs(flow, execution, inputs or {})})
+        if parent is not None:
+            execution = execution.model_copy(update={"parent_id": parent.id})
+        execution = self._admit(flow, execution)
+        self.env.executions.create(execution)
+        if execution.state.current == State.CREATED:
+            self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
+        return execution
+
+    def _inputs(self, flow: Flow, execution: Execution, raw: Mapping[str, Any]) -> dict[str, Any]:
+        storage = self.env.storage
+
+        def store_file(input_id: str, local_path: str) -> str:
+            uri = input_file_uri(flow.namespace, flow.id, execution.id, input_id, os.path.basename(local_path))
+            with open(local_path, "rb") as handle:
+                return storage.put(uri, handle)
+
+        renderer = self.env.renderer()
+        try:
+            return resolve_inputs(flow, raw, store_file=store_file, render=renderer.render_typed)
+        except InputError as err:
+            raise InputsInvalid(str(err)) from None
+        except OSError as err:
+            raise InputsInvalid(f"cannot read an input file: {err}") from None
+
+    def _admit(self, flow: Flow, execution: Execution) -> Execution:
+        """Applies the flow's concurrency limit: the execution starts, waits (QUEUED) or ends."""
+        limit = flow.concurrency
+        if limit is None:
+            return execution
+        running = self.env.executions.running_count(flow.namespace, flow.id)
+        if running < limit.limit:
+            return execution
+        now = self.env.clock()
+        if limit.behavior == ConcurrencyBehavior.QUEUE:
+            self.env.queue.enqueue(flow.namespace, flow.id, execution.id, now)
+            return execution.with_state(State.QUEUED, now)
+        if limit.behavior == ConcurrencyBehavior.CANCEL:
+            return execution.with_state(State.CANCELLED, now)
+        return execution.with_state(State.FAILED, now)
+
+    # -- the executor's shell -------------------------------------------------------------------
+
+    def handle_event(self, execution_id: str, message: Mapping[str, Any]) -> None:
+        event = decode_event(dict(message))
+        with self.env.executions.lock(execution_id) as locked:
+            before = locked.execution
+            flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
+            step = executor.advance(before, flow, event, self.env.clock(), registry=self.env.registry,
+                                    renderer=self.env.renderer(), extra=self.extra_variables())
+            if not step.execution_changed and step.execution == before:
+                return
+            locked.save(step.execution)
+            later = self.commands.in_transaction(locked.session, step)
+        self.commands.after_commit(step.execution, flow, later)
+
+    def extra_variables(self) -> dict[str, Any]:
+        settings = self.env.settings
+        return {"globals": settings.globals, "envs": self.env.envs}
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, execution_id: str) -> Execution:
+        execution = self.env.executions.get(execution_id)
+        if execution is None:
+            raise NotFound(f"execution {execution_id} not found")
+        return execution
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def send(self, execution_id: str, event: Any) -> None:
+        self.env.dispatcher.send_event(execution_id, encode_event(event))
+
+    def kill(self, execution_id: str) -> Execution:
+        execution = self.get(execution_id)
+        if execution.state.current.is_terminated:
+            raise Conflict(f"{execution.describe()} already ended {execution.state.current.value}; "
+                           "nothing to kill")
+        if execution.state.current == State.QUEUED:
+            self.env.queue.remove(execution.id)
+        self.send(execution_id, ev.Kill())
+        for child in self.env.executions.children(execution_id):
+            if not child.state.current.is_terminated:
+                self.send(child.id, ev.Kill())
+        return execution
+
+    def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> Execution:
+        execution = self.get(execution_id)
+        if execution.state.current != State.PAUSED:
+            raise Conflict(f"{execution.describe()} is {execution.state.current.value}, not PAUSED; "
+                           "only a paused execution can be resumed")
+        self.send(execution_id, ev.Resume(dict(inputs or {})))
+        return execution
+
+    def restart(self, execution_id: str) -> Execution:
+        with self.env.executions.lock(execution_id) as locked:
+            execution = locked.execution
+            if not (execution.state.current.is_terminated or execution.state.current == State.PAUSED):
+                raise Conflict(f"{execution.describe()} is {execution.state.current.value}; only an "
+                               "ended or paused execution can be restarted")
+            flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
+            restarted = executor.restart(execution, flow, self.env.clock(), registry=self.env.registry)
+            locked.save(restarted)
+        self.send(execution_id, ev.Wake())
+        return restarted
+
+    def replay(self, execution_id: str, task_run_id: str | None = None) -> Execution:
+        source = self.get(execution_id)
+        flow = self.catalog.get(source.namespace, source.flow_id, source.flow_revision)
+        replayed = executor.replay(source, flow, task_run_id, self.env.clock(), registry=self.env.registry)
+        self.env.executions.create(replayed)
+        self.send(replayed.id, ev.Start() if not replayed.task_run_list else ev.Wake())
+        return replayed
+
+    def change_task_run_state(self, execution_id: str, task_run_id: str, state: State) -> Execution:
+        with self.env.executions.lock(execution_id) as locked:
+            execution = locked.execution
+            flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
+            changed = executor.change_task_run_state(execution, flow, task_run_id, state, self.env.clock())
+            locked.save(changed)
+        self.send(execution_id, ev.Wake())
+        return changed
+
+    def on_ended(self, execution: Execution) -> None:
+        """An execution ended: wake its parent and let a queued execution of the flow start."""
+        self._notify_parent(execution)
+        self._release_slot(execution)
+
+    def _notify_parent(self, execution: Execution) -> None:
+        trigger = execution.trigger
+        if execution.parent_id is None or trigger is None:
+            return
+        variables = trigger.variables
+        task_run_id = variables.get("taskRunId")
+        if not task_run_id or not variables.get("wait", True):
+            return
+        self.send(execution.parent_id, ev.SubflowEnded(task_run_id, execution.id, execution.state.current,
+                                                       dict(execution.outputs), variables.get("iteration")))
+
+    def _release_slot(self, execution: Execution) -> None:
+        flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
+        if flow.concurrency is None:
+            return
+        next_id = self.env.queue.pop(execution.namespace, execution.flow_id)
+        if next_id is None:
+            return
+        with self.env.executions.lock(next_id) as locked:
+            if locked.execution.state.current != State.QUEUED:
+                return
+            locked.save(locked.execution.with_state(State.CREATED, self.env.clock()))
+        self.send(next_id, ev.Start())
+

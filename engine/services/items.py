@@ -1,0 +1,68 @@
+"""L3: the file work of ForEachItem: splitting its items into batches, merging child outputs."""
+from __future__ import annotations
+
+import json
+
+
+from engine.executor.commands import SplitItems
+from engine.model.execution import Execution
+from engine.storage.base import Storage
+from engine.storage.uris import task_output_uri
+
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
+
+
+def split_items(storage: Storage, execution: Execution, command: SplitItems) -> list[str]:
+    """Writes one batch file per ``rows`` lines (or per ``bytes``, or into ``partitions``)."""
+    text = storage.get(command.items).decode("utf-8")
+    lines = [line for line in text.split(command.separator) if line != ""]
+    batches = _batches(lines, command)
+    run = execution.task_run(command.task_run_id)
+    uris = []
+    for index, batch in enumerate(batches, start=1):
+        uri = task_output_uri(execution.namespace, execution.flow_id, execution.id, run.task_id, run.id,
+                              f"batch-{index}.ion")
+        uris.append(storage.put(uri, (command.separator.join(batch) + command.separator).encode()))
+    return uris
+
+
+def _batches(lines: list[str], command: SplitItems) -> list[list[str]]:
+    if command.partitions:
+        size = max(1, -(-len(lines) // command.partitions))
+        return [lines[i:i + size] for i in range(0, len(lines), size)]
+    if command.bytes:
+        limit = _parse_bytes(command.bytes)
+        batches: list[list[str]] = [[]]
+        used = 0
+        for line in lines:
+            cost = len(line.encode()) + len(command.separator)
+            if batches[-1] and used + cost > limit:
+                batches.append([])
+                used = 0
+            batches[-1].append(line)
+            used += cost
+        return [b for b in batches if b]
+    rows = command.rows or 1
+    return [lines[i:i + rows] for i in range(0, len(lines), rows)]
+
+
+def _parse_bytes(text: str) -> int:
+    text = text.strip().upper()
+    for unit in ("GB", "MB", "KB", "B"):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * _UNITS[unit])
+    return int(text)
+
+
+def merge_outputs(storage: Storage, execution: Execution, task_run_id: str,
+                  children: list[Execution]) -> str | None:
+    """One JSON line per child with outputs (Kestra writes ION; each line is also valid ION)."""
+    lines = [json.dumps(child.outputs, default=str) for child in children if child.outputs]
+    if not lines:
+        return None
+    run = execution.task_run(task_run_id)
+    uri = task_output_uri(execution.namespace, execution.flow_id, execution.id, run.task_id, run.id,
+                          "outputs.ion")
+    return storage.put(uri, ("\n".join(lines) + "\n").encode())
+
+

@@ -1,0 +1,63 @@
+"""L3: executor events as JSON messages (what travels through the broker) and back.
+
+A message is ``{"type": "<EventClassName>", ...fields}``; enums travel as their values and
+tuples as lists. Decoding checks the type name against the known event classes only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from enum import Enum
+from typing import Any
+
+from engine.errors import PodiumError
+from engine.executor import events as ev
+
+EVENT_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (ev.Start, ev.TaskRunResult, ev.TimerFired, ev.SubflowStarted,
+                                  ev.SubflowEnded, ev.ItemsSplit, ev.ItemsMerged, ev.Kill,
+                                  ev.Resume, ev.Wake)
+}
+
+
+class BadMessage(PodiumError, ValueError):
+    pass
+
+
+def encode_event(event: Any) -> dict[str, Any]:
+    body = {field.name: _plain(getattr(event, field.name)) for field in dataclasses.fields(event)}
+    return {"type": type(event).__name__, **body}
+
+
+def decode_event(message: dict[str, Any]) -> Any:
+    name = message.get("type")
+    cls = EVENT_TYPES.get(str(name))
+    if cls is None:
+        raise BadMessage(f"unknown executor event type {name!r}; known: {', '.join(sorted(EVENT_TYPES))}")
+    hints = typing.get_type_hints(cls, vars(ev))
+    values = {}
+    for field in dataclasses.fields(cls):
+        if field.name in message:
+            values[field.name] = _typed(message[field.name], hints[field.name])
+    return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _typed(value: Any, hint: Any) -> Any:
+    """Rebuilds enums and tuples that JSON flattened; everything else is already plain data."""
+    options = typing.get_args(hint) if typing.get_origin(hint) is typing.Union else (hint,)
+    for option in options:
+        if isinstance(option, type) and issubclass(option, Enum) and value is not None:
+            return option(value)
+        if typing.get_origin(option) is tuple and isinstance(value, list):
+            return tuple(value)
+    return value

@@ -1,0 +1,64 @@
+"""L3: the collaborators every service uses, built once per process from the settings."""
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from engine.dispatch import Dispatcher
+from engine.persistence.db import Database
+from engine.persistence.executions import ExecutionRepository
+from engine.persistence.flows import FlowRepository
+from engine.persistence.kv import KVRepository
+from engine.persistence.logs import LogRepository
+from engine.persistence.timers import QueueRepository, TimerRepository
+from engine.plugins.base import Registry
+from engine.settings import Settings
+from engine.storage.local import LocalStorage
+from engine.tasks.secrets import EnvSecrets
+from engine.templating import Renderer
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Env:
+    settings: Settings
+    db: Database
+    registry: Registry
+    storage: LocalStorage
+    dispatcher: Dispatcher
+    clock: Callable[[], datetime] = utc_now
+    flows: FlowRepository = field(init=False)
+    executions: ExecutionRepository = field(init=False)
+    logs: LogRepository = field(init=False)
+    kv: KVRepository = field(init=False)
+    timers: TimerRepository = field(init=False)
+    queue: QueueRepository = field(init=False)
+    secrets: EnvSecrets = field(init=False)
+    envs: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Read once at start-up, as Kestra does: a process sees the environment it started with.
+        self.secrets = EnvSecrets(os.environ)
+        prefix = self.settings.env_vars_prefix
+        self.envs = {name[len(prefix):].lower(): value for name, value in os.environ.items()
+                     if name.startswith(prefix)}
+        self.flows = FlowRepository(self.db)
+        self.executions = ExecutionRepository(self.db)
+        self.logs = LogRepository(self.db)
+        self.kv = KVRepository(self.db)
+        self.timers = TimerRepository(self.db)
+        self.queue = QueueRepository(self.db)
+
+    def renderer(self) -> Renderer:
+        return Renderer(default_timezone=self.settings.timezone)
+
+    @property
+    def encryption_key(self) -> bytes | None:
+        key = self.settings.encryption_key
+        return base64.b64decode(key) if key else None

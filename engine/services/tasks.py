@@ -1,0 +1,123 @@
+"""L3: the worker side: run one attempt of a task run and report it to the executor.
+
+Every message names an attempt; a redelivered message whose attempt already ended is ignored,
+so a task run attempt is recorded once even when the broker delivers twice.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import Any, Iterable, Mapping
+
+from engine.dispatch import TaskRunRef
+from engine.executor import events as ev
+from engine.model.execution import Execution, TaskRun
+from engine.model.task import LogLevel
+from engine.persistence.logs import LogEntry as StoredLog
+from engine.services.flows import FlowCatalog
+from engine.services.messages import encode_event
+from engine.services.runtime import Env
+from engine.state import State
+from engine.tasks.context import RunContext, RunIdentity
+from engine.tasks.logger import LogEntry
+from engine.tasks.runner import run_task
+from engine.templating import Renderer
+from engine.variables import build_variables
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class TaskRunService:
+    def __init__(self, env: Env, catalog: FlowCatalog, executions: Any) -> None:
+        self.env = env
+        self.catalog = catalog
+        self.executions = executions
+        self._running: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def run_task_run(self, ref: TaskRunRef) -> None:
+        execution = self.env.executions.get(ref.execution_id)
+        if execution is None:
+            return  # deleted meanwhile: nothing to report to
+        run = _find(execution, ref.task_run_id)
+        if run is None or not self._is_due(run, ref.attempt):
+            return
+        flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
+        task = flow.find_task(run.task_id)
+        spec = self.env.registry.resolve(task.type)
+        self._report(ref, State.RUNNING, {})
+        cancel = self._register(ref.task_run_id)
+        try:
+            with self._context(execution, flow, run, task, ref, cancel) as ctx:
+                outcome = run_task(spec, task, ctx)
+        finally:
+            self._unregister(ref.task_run_id)
+        self._report(ref, outcome.state, outcome.outputs)
+
+    def kill(self, task_run_ids: Iterable[str]) -> None:
+        """Stops task runs running in this process (their tasks see ``ctx.cancel_event``)."""
+        with self._lock:
+            for task_run_id in task_run_ids:
+                event = self._running.get(task_run_id)
+                if event is not None:
+                    event.set()
+
+    def _is_due(self, run: TaskRun, attempt: int) -> bool:
+        if run.state.current.is_terminated or len(run.attempts) < attempt:
+            return False
+        return not run.attempts[attempt - 1].state.current.is_terminated
+
+    def _report(self, ref: TaskRunRef, state: State, outputs: dict[str, Any]) -> None:
+        event = ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID)
+        self.env.dispatcher.send_event(ref.execution_id, encode_event(event))
+
+    def _context(self, execution: Execution, flow: Any, run: TaskRun, task: Any, ref: TaskRunRef,
+                 cancel: threading.Event) -> RunContext:
+        identity = RunIdentity(namespace=execution.namespace, flow_id=execution.flow_id,
+                               execution_id=execution.id, task_id=run.task_id, task_run_id=run.id,
+                               value=run.value, attempt=ref.attempt, flow_revision=execution.flow_revision)
+        variables = build_variables(flow, execution, run, task, extra=self.executions.extra_variables())
+        return RunContext(identity=identity, variables=variables, renderer=self._renderer,
+                          storage=self.env.storage, log_sink=self._sink, clock=self.env.clock,
+                          kv=self.env.kv.as_store(self.env.clock), secrets=self.env.secrets,
+                          log_level=getattr(task, "log_level", None), log_reader=self,
+                          executions=self, registry=self.env.registry, cancel_event=cancel,
+                          encryption_key=self.env.encryption_key)
+
+    def _renderer(self, io: Any) -> Renderer:
+        return Renderer(io, default_timezone=self.env.settings.timezone)
+
+    def _sink(self, entry: LogEntry) -> None:
+        self.env.logs.append([StoredLog(
+            namespace=entry.namespace, flow_id=entry.flow_id, execution_id=entry.execution_id,
+            task_run_id=entry.task_run_id, task_id=entry.task_id, attempt_number=entry.attempt_number,
+            level=entry.level, message=entry.message, timestamp=entry.timestamp)])
+
+    # -- LogReader and ExecutionControl for the tasks that need them -------------------------
+
+    def find(self, namespace: str, flow_id: str, execution_id: str, *, task_id: str | None,
+             min_level: LogLevel) -> Iterable[Mapping[str, Any]]:
+        return [entry.to_json() for entry in self.env.logs.for_execution(
+            execution_id, min_level=min_level, task_id=task_id)]
+
+    def resume(self, namespace: str, flow_id: str, execution_id: str,
+               inputs: Mapping[str, Any] | None) -> None:
+        self.executions.resume(execution_id, inputs)
+
+    def _register(self, task_run_id: str) -> threading.Event:
+        event = threading.Event()
+        with self._lock:
+            self._running[task_run_id] = event
+        return event
+
+    def _unregister(self, task_run_id: str) -> None:
+        with self._lock:
+            self._running.pop(task_run_id, None)
+
+
+def _find(execution: Execution, task_run_id: str) -> TaskRun | None:
+    for run in execution.task_run_list:
+        if run.id == task_run_id:
+            return run
+    return None
