@@ -93,6 +93,11 @@ CASES: list[tuple[str, str, str]] = [
     ("{{ inputs.flag and inputs.n > 1 }}", "true", "and"),
     ("{{ false or inputs.none }}", "false", "or returns a boolean"),
     ("{{ inputs.n >= 5 and inputs.n <= 5 and inputs.n != 4 }}", "true", "comparisons"),
+    ("{{ not true == false }}", "true", "not binds tighter than == (Pebble)"),
+    ("{{ -2 | abs }}", "2", "unary minus binds tighter than |"),
+    ("{{ inputs.list | length > 2 }}", "true", "| binds tighter than >"),
+    ("{{ inputs.list[9] ?? 'oob' }}", "oob", "index out of range is undefined"),
+    ("{{ 1.5 * 2 }}", "3.0", "float product prints Java-style"),
     # -- tests --------------------------------------------------------------------------------------
     ("{{ inputs.name is defined }}", "true", "is defined"),
     ("{{ inputs.missing is defined }}", "false", "is defined on undefined"),
@@ -119,6 +124,7 @@ CASES: list[tuple[str, str, str]] = [
     ("{% set x = inputs.n * 2 %}{{ x }}", "10", "set"),
     ("{% macro hi(who='you') %}hi {{ who }}{% endmacro %}{{ hi() }}/{{ hi('me') }}", "hi you/hi me", "macro"),
     ("{% filter upper %}abc{% endfilter %}", "ABC", "filter tag"),
+    ("{% block b %}B{{ inputs.n }}{% endblock %}", "B5", "block renders in place"),
     ("{% if inputs.empty %}t{% else %}f{% endif %}", "f", "empty string is false"),
     ("{% if 'false' %}t{% else %}f{% endif %}", "f", "'false' is false"),
 ]
