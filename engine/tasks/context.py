@@ -69,6 +69,13 @@ class Metric:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+def _bind_renderer(renderer: Renderer | Callable[[RunContextIO], Renderer], io: RunContextIO) -> Renderer:
+    """A ready renderer is used as is; a class or factory is built with the context's I/O."""
+    if hasattr(renderer, "render_value") and not isinstance(renderer, type):
+        return renderer  # type: ignore[return-value]
+    return renderer(io)  # type: ignore[operator]
+
+
 class RunContext:
     def __init__(self, *, identity: RunIdentity, variables: Mapping[str, Any],
                  renderer: Renderer | Callable[[RunContextIO], Renderer],
@@ -104,8 +111,7 @@ class RunContext:
         """
         self.identity, self.variables, self.storage = identity, variables, storage
         self._clock, self._secrets = clock, secrets
-        self._renderer: Renderer = (renderer if hasattr(renderer, "render_value") and not isinstance(renderer, type)
-                                    else renderer(RunContextIO(self, encryption_key)))  # type: ignore[operator]
+        self._renderer = _bind_renderer(renderer, RunContextIO(self, encryption_key))
         self._kv, self._log_reader, self._executions = kv, log_reader, executions
         self.registry = registry
         self.cancel_event = cancel_event or threading.Event()
