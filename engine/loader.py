@@ -57,6 +57,7 @@ class YamlDocument:
     path: str
     source: str
     positions: dict[Loc, Position] = field(default_factory=dict)
+    key_positions: dict[Loc, Position] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def locate(self, loc: Loc) -> Position:
@@ -66,6 +67,10 @@ class YamlDocument:
             if position is not None:
                 return position
         return Position(1, 1)
+
+    def locate_key(self, loc: Loc) -> Position:
+        """Where the mapping key ending ``loc`` is written (for "unknown property" errors)."""
+        return self.key_positions.get(tuple(loc)) or self.locate(loc)
 
 
 @dataclass(frozen=True)
@@ -100,10 +105,13 @@ def parse_yaml(source: str, path: str = "<string>") -> list[YamlDocument]:
 def _syntax_problem(err: yaml.MarkedYAMLError, path: str) -> Problem:
     mark = err.problem_mark or err.context_mark
     position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
-    what = err.problem or "invalid YAML"
-    context = f" ({err.context})" if err.context else ""
-    return Problem(path, position, "", f"YAML syntax error: {what}{context}",
-                   "check the indentation and quoting around this line")
+    message = f"YAML syntax error: {err.problem or 'invalid YAML'}"
+    if err.context:
+        started = err.context_mark
+        where = f" that started at line {started.line + 1}, column {started.column + 1}" \
+            if started is not None and started is not mark else ""
+        message += f" ({err.context}{where})"
+    return Problem(path, position, "", message, "check the indentation and quoting around this line")
 
 
 def _build(loader: _Loader, node: Node, loc: Loc, doc: YamlDocument, depth: int) -> Any:
@@ -134,6 +142,7 @@ def _build_mapping(loader: _Loader, node: MappingNode, loc: Loc, doc: YamlDocume
         first_seen.setdefault(key, key_position)
         # Scalars are pointed at by their value, containers by their key.
         child = loc + (key,)
+        doc.key_positions[child] = key_position
         doc.positions[child] = _position(value_node) if isinstance(value_node, ScalarNode) \
             and value_node.value != "" else key_position
         result[key] = _build(loader, value_node, child, doc, depth + 1)

@@ -74,6 +74,8 @@ class Locator(Protocol):
 
     def locate(self, loc: Loc) -> Position: ...
 
+    def locate_key(self, loc: Loc) -> Position: ...
+
 
 def problems_from_errors(errors: Iterable[Any], data: Any, locator: Locator,
                          registry: Registry | None = None) -> list[Problem]:
@@ -137,12 +139,17 @@ def _expected(error: Any, kinds: list[str]) -> str:
 
 
 def _describe(value: Any) -> str:
+    """A value as the flow author wrote it: ``0``, ``true``, ``'text'``, or its kind for containers."""
     if value is None:
         return "null"
-    for py_type, name in ((bool, "a boolean"), (int, "a number"), (float, "a number"),
-                          (list, "a list"), (dict, "a mapping")):
-        if isinstance(value, py_type):
-            return name
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
     text = str(value)
     return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
 
@@ -247,7 +254,8 @@ def _unknown_property(loc: Loc, data: Any, locator: Locator, registry: Registry 
         hint = f"{'its own properties are' if own else 'known properties:'} {', '.join(own or known)}"
     else:
         hint = None
-    return _problem(locator, loc, UNKNOWN_PROPERTY.format(name=name), hint)
+    return Problem(locator.path, locator.locate_key(loc), format_path(loc),
+                   UNKNOWN_PROPERTY.format(name=name), hint)
 
 
 def _owner_model(loc: Loc, data: Any, registry: Registry | None) -> type[BaseModel] | None:

@@ -1,0 +1,151 @@
+"""Inputs: the models' validation properties and the runtime resolution of values."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pytest
+from pydantic import ValidationError
+
+from engine.inputs import InputError, nest, resolve_inputs, resolve_outputs
+from engine.model.flow import Flow
+from engine.plugins.registry import default_registry
+
+REGISTRY = default_registry()
+
+
+def make_flow(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]] | None = None) -> Flow:
+    data = {"id": "f", "namespace": "n", "inputs": inputs,
+            "tasks": [{"id": "t", "type": "io.kestra.plugin.core.log.Log", "message": "x"}]}
+    if outputs:
+        data["outputs"] = outputs
+    return Flow.model_validate(data, context={"registry": REGISTRY})
+
+
+def input_errors(spec: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    with pytest.raises(ValidationError) as caught:
+        make_flow([spec])
+    return [(tuple(e["loc"]), e["msg"]) for e in caught.value.errors()]
+
+
+# ----------------------------------------------------------------------------- models
+
+def test_name_is_the_deprecated_spelling_of_id() -> None:
+    assert make_flow([{"name": "who", "type": "STRING"}]).inputs[0].id == "who"
+
+
+def test_invalid_type_lists_the_valid_ones() -> None:
+    [(loc, message)] = input_errors({"id": "x", "type": "FOO"})
+    assert loc == ("inputs", 0, "type")
+    assert message.startswith("Invalid type: FOO; use one of STRING, ENUM, SELECT")
+
+
+def test_defaults_must_fit_the_type() -> None:
+    assert input_errors({"id": "x", "type": "INT", "defaults": "abc"}) == [
+        (("inputs", 0, "defaults"), "`defaults` does not fit the INT input: it must be an integer")]
+    assert input_errors({"id": "x", "type": "INT", "defaults": 3, "min": 5}) == [
+        (("inputs", 0, "defaults"), "`defaults` does not fit the INT input: it must be more than `5`")]
+    assert make_flow([{"id": "x", "type": "DATE", "defaults": "{{ now() }}"}]).inputs[0].defaults == "{{ now() }}"
+
+
+def test_file_has_no_defaults_and_array_items_are_not_arrays() -> None:
+    assert input_errors({"id": "f", "type": "FILE", "defaults": "x"})[0][1] == \
+        "no `defaults` can be set for inputs of type 'FILE'"
+    assert input_errors({"id": "a", "type": "ARRAY", "itemType": "ARRAY"})[0][1] == "`itemType` cannot be `ARRAY`"
+    assert input_errors({"id": "a", "type": "ARRAY"})[0][0] == ("inputs", 0, "itemType")
+
+
+def test_validator_must_compile_and_select_needs_values() -> None:
+    assert input_errors({"id": "s", "type": "STRING", "validator": "\\"})[0][0] == ("inputs", 0, "validator")
+    assert "needs `values` or `expression`" in input_errors({"id": "s", "type": "SELECT"})[0][1]
+
+
+def test_display_name_is_limited_to_64_characters() -> None:
+    assert input_errors({"id": "s", "type": "STRING", "displayName": "x" * 65})[0][0] == \
+        ("inputs", 0, "displayName")
+
+
+# ----------------------------------------------------------------------------- resolution
+
+def test_every_type_parses_to_a_json_friendly_value() -> None:
+    specs = [{"id": k, "type": t, **extra} for k, t, extra in [
+        ("s", "STRING", {}), ("i", "INT", {}), ("f", "FLOAT", {}), ("b", "BOOLEAN", {}),
+        ("dt", "DATETIME", {}), ("d", "DATE", {}), ("tm", "TIME", {}), ("du", "DURATION", {}),
+        ("j", "JSON", {}), ("y", "YAML", {}), ("u", "URI", {}), ("e", "EMAIL", {}),
+        ("a", "ARRAY", {"itemType": "INT"}), ("m", "MULTISELECT", {"values": ["x", "y"]}),
+        ("sel", "SELECT", {"values": ["x", "y"]}), ("en", "ENUM", {"values": ["x"]})]]
+    raw = {"s": "text", "i": "42", "f": "1.5", "b": "TRUE", "dt": "2024-01-01T10:00:00+02:00",
+           "d": "2024-01-31", "tm": "10:15", "du": "PT90M", "j": '{"a": [1]}', "y": "a: 1",
+           "u": "https://example.com", "e": "jane@example.com", "a": '["1", 2]', "m": ["y"],
+           "sel": "x", "en": "x"}
+    assert resolve_inputs(make_flow(specs), raw) == {
+        "s": "text", "i": 42, "f": 1.5, "b": True, "dt": "2024-01-01T08:00:00Z", "d": "2024-01-31",
+        "tm": "10:15:00", "du": "PT1H30M", "j": {"a": [1]}, "y": {"a": 1}, "u": "https://example.com",
+        "e": "jane@example.com", "a": [1, 2], "m": ["y"], "sel": "x", "en": "x"}
+
+
+def test_all_problems_are_listed_in_kestra_words() -> None:
+    flow = make_flow([{"id": "needed", "type": "STRING"}, {"id": "n", "type": "INT", "max": 10},
+                      {"id": "code", "type": "STRING", "validator": "[A-Z]+"},
+                      {"id": "pick", "type": "SELECT", "values": ["a", "b"]}])
+    with pytest.raises(InputError) as caught:
+        resolve_inputs(flow, {"n": "11", "code": "abc", "pick": "c"})
+    assert caught.value.problems == [
+        "Invalid input for `needed`, missing required input, but received `null`",
+        "Invalid input for `n`, it must be less than `10`, but received `11`",
+        "Invalid input for `code`, it must match the pattern `[A-Z]+`, but received `abc`",
+        "Invalid input for `pick`, it must match the values `[a, b]`, but received `c`",
+    ]
+
+
+def test_defaults_optional_inputs_and_dotted_ids_nest() -> None:
+    flow = make_flow([{"id": "db.host", "type": "STRING", "defaults": "localhost"},
+                      {"id": "db.port", "type": "INT", "defaults": 5432},
+                      {"id": "note", "type": "STRING", "required": False}])
+    assert resolve_inputs(flow, {"db.port": "6543"}) == {"db": {"host": "localhost", "port": 6543}, "note": None}
+
+
+def test_depends_on_condition_is_rendered_with_earlier_inputs() -> None:
+    flow = make_flow([{"id": "region", "type": "STRING", "dependsOn": {"inputs": ["cloud"],
+                                                                      "condition": "{{ inputs.cloud == 'aws' }}"}},
+                      {"id": "cloud", "type": "SELECT", "values": ["aws", "gcp"]}])
+    seen: list[Mapping[str, Any]] = []
+
+    def render(expression: str, variables: Mapping[str, Any]) -> Any:
+        seen.append(variables)
+        return variables["inputs"]["cloud"] == "aws"
+
+    assert resolve_inputs(flow, {"cloud": "gcp", "region": "eu"}, render=render) == {"cloud": "gcp"}
+    assert resolve_inputs(flow, {"cloud": "aws", "region": "eu"}, render=render) == {"region": "eu", "cloud": "aws"}
+    assert seen[0] == {"inputs": {"cloud": "gcp"}}
+
+
+def test_select_expression_gives_the_allowed_values() -> None:
+    flow = make_flow([{"id": "env", "type": "SELECT", "expression": "{{ kv('envs') }}"}])
+    render = lambda expression, variables: ["dev", "prod"]  # noqa: E731
+    assert resolve_inputs(flow, {"env": "prod"}, render=render) == {"env": "prod"}
+    with pytest.raises(InputError, match="it must match the values `\\[dev, prod\\]`"):
+        resolve_inputs(flow, {"env": "qa"}, render=render)
+
+
+def test_files_are_stored_through_the_callable() -> None:
+    flow = make_flow([{"id": "data", "type": "FILE"}, {"id": "kept", "type": "FILE"}])
+    stored = resolve_inputs(flow, {"data": "/tmp/a.csv", "kept": "kestra:///n/f/x.csv"},
+                            store_file=lambda input_id, path: f"kestra:///stored/{input_id}")
+    assert stored == {"data": "kestra:///stored/data", "kept": "kestra:///n/f/x.csv"}
+
+
+def test_booleans_follow_kestra_and_typed_values_are_accepted() -> None:
+    flow = make_flow([{"id": "b", "type": "BOOLEAN"}, {"id": "i", "type": "INT"}])
+    assert resolve_inputs(flow, {"b": "yes", "i": 7}) == {"b": False, "i": 7}
+
+
+def test_outputs_are_parsed_by_type() -> None:
+    flow = make_flow([], outputs=[{"id": "n", "type": "INT", "value": "x"},
+                                  {"id": "items", "type": "ARRAY", "value": ["a"]}])
+    assert resolve_outputs(flow, {"n": "3", "items": ["a", "b"]}) == {"n": 3, "items": ["a", "b"]}
+    with pytest.raises(InputError, match="Invalid output for `n`, it must be an integer, but received `x`"):
+        resolve_outputs(flow, {"n": "x", "items": []})
+
+
+def test_nest() -> None:
+    assert nest({"a.b.c": 1, "a.d": 2, "e": 3}) == {"a": {"b": {"c": 1}, "d": 2}, "e": 3}
