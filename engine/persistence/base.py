@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
-from sqlalchemy import Table
+from sqlalchemy import CursorResult, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,3 +48,8 @@ def insert_for(session: Session, table: Table) -> Any:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def affected(result: Result[Any]) -> int:
+    """Rows changed by an UPDATE or DELETE (Session.execute types it as a plain Result)."""
+    return int(cast(CursorResult[Any], result).rowcount)

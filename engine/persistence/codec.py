@@ -33,7 +33,7 @@ def execution_row(execution: Execution) -> dict[str, Any]:
     }
 
 
-def execution_from_row(row: Mapping[str, Any], task_runs: list[TaskRun]) -> Execution:
+def execution_from_row(row: Mapping[Any, Any], task_runs: list[TaskRun]) -> Execution:
     return Execution.model_validate({**row["body"], "taskRunList": task_runs})
 
 
@@ -56,6 +56,6 @@ def task_run_row(run: TaskRun, position: int) -> dict[str, Any]:
     }
 
 
-def task_run_from_row(row: Mapping[str, Any]) -> TaskRun:
+def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
     return TaskRun.model_validate({**row["body"], "attempts": row["attempts"],
                                    "outputs": row["outputs"]})

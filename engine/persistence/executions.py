@@ -9,16 +9,18 @@ process (Celery dispatch) must be sent only after the ``with`` block, i.e. after
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import builtins
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.model.execution import Execution, TaskRun
-from engine.persistence.base import NotFound, Repository, is_postgres
+from engine.persistence.base import NotFound, Repository, affected, is_postgres
 from engine.persistence.codec import (execution_from_row, execution_row, task_run_from_row,
                                       task_run_row)
 from engine.persistence.tables import execution_labels, executions, task_runs
@@ -155,7 +157,7 @@ class ExecutionRepository(Repository):
             return int(tx.execute(query).scalar_one())
 
     def children(self, parent_id: str, *, with_task_runs: bool = False,
-                 session: Session | None = None) -> list[Execution]:
+                 session: Session | None = None) -> builtins.list[Execution]:
         """Executions whose ``parent_id`` is ``parent_id`` (subflows, restarts with a revision)."""
         query = (select(executions).where(executions.c.parent_id == parent_id,
                                           executions.c.deleted.is_(False))
@@ -168,8 +170,8 @@ class ExecutionRepository(Repository):
         """Soft-deletes (Kestra's default) or, with ``hard``, removes the rows; False if absent."""
         with self._tx(session) as tx:
             if hard:
-                return bool(tx.execute(delete(executions)
-                                       .where(executions.c.id == execution_id)).rowcount)
+                return bool(affected(tx.execute(delete(executions)
+                                       .where(executions.c.id == execution_id))))
             row = tx.execute(select(executions.c.body).where(executions.c.id == execution_id)
                              .with_for_update()).first()
             if row is None:
@@ -179,7 +181,8 @@ class ExecutionRepository(Repository):
             return True
 
     @staticmethod
-    def _hydrate(tx: Session, rows: list[Row], with_task_runs: bool) -> list[Execution]:  # type: ignore[type-arg]
+    def _hydrate(tx: Session, rows: Sequence[Row[Any]],
+                 with_task_runs: bool) -> builtins.list[Execution]:
         runs: dict[str, list[TaskRun]] = {}
         if with_task_runs and rows:
             runs = _load_runs_of(tx, [row.id for row in rows])

@@ -17,7 +17,7 @@ from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from engine.durations import format_duration, parse_duration
-from engine.persistence.base import PersistenceError, Repository, insert_for
+from engine.persistence.base import PersistenceError, Repository, affected, insert_for
 from engine.persistence.tables import kv
 from engine.plugins.core.kv import KVType
 from engine.tasks.protocols import KVEntry
@@ -166,12 +166,12 @@ class KVRepository(Repository):
     def delete(self, namespace: str, key: str, *, session: Session | None = None) -> bool:
         with self._tx(session) as tx:
             result = tx.execute(delete(kv).where(kv.c.namespace == namespace, kv.c.key == key))
-            return bool(result.rowcount)
+            return bool(affected(result))
 
     def purge_expired(self, now: datetime, *, session: Session | None = None) -> int:
         """Deletes every expired entry; returns how many."""
         with self._tx(session) as tx:
-            return int(tx.execute(delete(kv).where(kv.c.expiration <= now)).rowcount)
+            return affected(tx.execute(delete(kv).where(kv.c.expiration <= now)))
 
     def as_store(self, clock: Callable[[], datetime]) -> "RepositoryKVStore":
         """This repository behind the task layer's ``KVStore`` protocol."""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.model.execution import Record
 from engine.model.task import LogLevel
-from engine.persistence.base import Repository
+from engine.persistence.base import Repository, affected
 from engine.persistence.tables import logs
 
 # Severity order for ``min_level`` (Kestra's Level: TRACE < DEBUG < INFO < WARN < ERROR).
@@ -71,7 +71,7 @@ class LogRepository(Repository):
 
     def delete_for_execution(self, execution_id: str, *, session: Session | None = None) -> int:
         with self._tx(session) as tx:
-            return int(tx.execute(delete(logs).where(logs.c.execution_id == execution_id)).rowcount)
+            return affected(tx.execute(delete(logs).where(logs.c.execution_id == execution_id)))
 
     def as_reader(self) -> "RepositoryLogReader":
         """This repository behind the task layer's ``LogReader`` protocol (``log.Fetch``)."""
@@ -99,7 +99,7 @@ def _row(entry: LogEntry) -> dict[str, Any]:
             "timestamp": entry.timestamp, "message": entry.message}
 
 
-def _entry(row: Mapping[str, Any]) -> LogEntry:
+def _entry(row: Mapping[Any, Any]) -> LogEntry:
     return LogEntry(id=row["id"], namespace=row["namespace"], flow_id=row["flow_id"],
                     execution_id=row["execution_id"], task_run_id=row["task_run_id"],
                     task_id=row["task_id"], trigger_id=row["trigger_id"],

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from engine.persistence.base import Repository, insert_for, is_postgres
+from engine.persistence.base import Repository, affected, insert_for, is_postgres
 from engine.persistence.tables import execution_queue, timers
 
 DEFAULT_LEASE = timedelta(minutes=1)
@@ -76,8 +76,8 @@ class TimerRepository(Repository):
     def release(self, timer_id: str, *, session: Session | None = None) -> bool:
         """Drops a claim so the timer is due again at once (the handler gave up)."""
         with self._tx(session) as tx:
-            return bool(tx.execute(update(timers).where(timers.c.id == timer_id)
-                                   .values(claimed_until=None)).rowcount)
+            return bool(affected(tx.execute(update(timers).where(timers.c.id == timer_id)
+                                   .values(claimed_until=None))))
 
     def get(self, timer_id: str, *, session: Session | None = None) -> Timer | None:
         with self._tx(session, write=False) as tx:
@@ -93,12 +93,12 @@ class TimerRepository(Repository):
 
     def delete(self, timer_id: str, *, session: Session | None = None) -> bool:
         with self._tx(session) as tx:
-            return bool(tx.execute(delete(timers).where(timers.c.id == timer_id)).rowcount)
+            return bool(affected(tx.execute(delete(timers).where(timers.c.id == timer_id))))
 
     def delete_for_execution(self, execution_id: str, *, session: Session | None = None) -> int:
         with self._tx(session) as tx:
-            return int(tx.execute(delete(timers)
-                                  .where(timers.c.execution_id == execution_id)).rowcount)
+            return affected(tx.execute(delete(timers)
+                                  .where(timers.c.execution_id == execution_id)))
 
 
 def _timer(row: Row, claimed_until: datetime | None = None) -> Timer:  # type: ignore[type-arg]
@@ -114,9 +114,9 @@ class QueueRepository(Repository):
                 session: Session | None = None) -> int:
         """Adds the execution at the end; returns its position (an increasing number)."""
         with self._tx(session) as tx:
-            result = tx.execute(execution_queue.insert().values(
-                namespace=namespace, flow_id=flow_id, execution_id=execution_id, enqueued_at=now))
-            return int(result.inserted_primary_key[0])
+            return int(tx.execute(execution_queue.insert().values(
+                namespace=namespace, flow_id=flow_id, execution_id=execution_id, enqueued_at=now)
+                .returning(execution_queue.c.position)).scalar_one())
 
     def pop(self, namespace: str, flow_id: str, *, session: Session | None = None) -> str | None:
         """Removes and returns the oldest queued execution id of the flow, or None."""
@@ -136,8 +136,8 @@ class QueueRepository(Repository):
     def remove(self, execution_id: str, *, session: Session | None = None) -> bool:
         """Takes one execution out of the queue (unqueue, kill, delete)."""
         with self._tx(session) as tx:
-            return bool(tx.execute(delete(execution_queue)
-                                   .where(execution_queue.c.execution_id == execution_id)).rowcount)
+            return bool(affected(tx.execute(delete(execution_queue)
+                                   .where(execution_queue.c.execution_id == execution_id))))
 
     def count(self, namespace: str, flow_id: str, *, session: Session | None = None) -> int:
         with self._tx(session, write=False) as tx:

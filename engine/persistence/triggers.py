@@ -7,6 +7,7 @@ nothing. Claim in the same session that creates the execution, so both commit to
 """
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
-from engine.persistence.base import Repository, insert_for
+from engine.persistence.base import Repository, affected, insert_for
 from engine.persistence.tables import fired, trigger_state
 
 
@@ -61,7 +62,7 @@ class TriggerStateRepository(Repository):
         return saved
 
     def list(self, namespace: str | None = None, flow_id: str | None = None, *,
-             session: Session | None = None) -> list[TriggerState]:
+             session: Session | None = None) -> builtins.list[TriggerState]:
         query = select(trigger_state).order_by(trigger_state.c.namespace, trigger_state.c.flow_id,
                                                trigger_state.c.trigger_id)
         if namespace is not None:
@@ -72,7 +73,7 @@ class TriggerStateRepository(Repository):
             return [_state(row) for row in tx.execute(query).all()]
 
     def due(self, now: datetime, *, limit: int = 100,
-            session: Session | None = None) -> list[TriggerState]:
+            session: Session | None = None) -> builtins.list[TriggerState]:
         """Enabled triggers whose ``next_date`` has come, soonest first."""
         query = (select(trigger_state)
                  .where(trigger_state.c.next_date <= now, trigger_state.c.disabled.is_(False))
@@ -88,7 +89,7 @@ class TriggerStateRepository(Repository):
         if trigger_id is not None:
             statement = statement.where(trigger_state.c.trigger_id == trigger_id)
         with self._tx(session) as tx:
-            return int(tx.execute(statement).rowcount)
+            return affected(tx.execute(statement))
 
 
 def _state(row: Row) -> TriggerState:  # type: ignore[type-arg]
@@ -121,4 +122,4 @@ class FiredRepository(Repository):
     def prune(self, before: datetime, *, session: Session | None = None) -> int:
         """Forgets claims of fire times before ``before`` (they can no longer come back)."""
         with self._tx(session) as tx:
-            return int(tx.execute(delete(fired).where(fired.c.fire_time < before)).rowcount)
+            return affected(tx.execute(delete(fired).where(fired.c.fire_time < before)))

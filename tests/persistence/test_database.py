@@ -1,6 +1,8 @@
 """The database handle: migrations, dialect settings, and the migrated schema."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
@@ -21,7 +23,7 @@ def test_upgrade_is_idempotent_and_reaches_head(db: Database) -> None:
     assert db.current_revision() == Database.head_revision() == "0002"
 
 
-def test_fresh_sqlite_file_is_migrated_with_wal_and_foreign_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_fresh_sqlite_file_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'new.db'}")
     assert database.current_revision() is None
     database.upgrade()
@@ -33,7 +35,7 @@ def test_fresh_sqlite_file_is_migrated_with_wal_and_foreign_keys(tmp_path) -> No
     database.dispose()
 
 
-def test_in_memory_sqlite_keeps_one_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_in_memory_sqlite_keeps_one_database() -> None:
     database = Database("sqlite://")
     database.upgrade()
     with database.transaction() as session:
