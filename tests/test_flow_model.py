@@ -123,3 +123,11 @@ def test_format_path() -> None:
     assert format_path(("tasks", 2, "type")) == "tasks[2].type"
     assert format_path(("labels", "system.x")) == 'labels["system.x"]'
     assert format_path(()) == ""
+
+
+def test_working_directory_children_must_be_runnable() -> None:
+    errors = errors_of(tasks=[{"id": "wd", "type": "io.kestra.plugin.core.flow.WorkingDirectory",
+                               "tasks": [log("ok"), {"id": "p", "type": "io.kestra.plugin.core.flow.Pause"}]}])
+    assert errors == [(("tasks", 0, "tasks", 1, "type"),
+                       "only runnable tasks are allowed as children of a WorkingDirectory task; "
+                       "io.kestra.plugin.core.flow.Pause is flowable")]

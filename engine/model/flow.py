@@ -252,6 +252,7 @@ Loc = tuple[Any, ...]
 Problem = tuple[Loc, str]
 SUBFLOW_TYPES = ("io.kestra.plugin.core.flow.Subflow", "io.kestra.plugin.core.flow.ForEachItem")
 ALLOWED_SYSTEM_LABELS = ("system.readOnly",)
+WORKING_DIRECTORY = "io.kestra.plugin.core.flow.WorkingDirectory"
 
 
 def format_path(loc: Loc) -> str:
@@ -276,6 +277,7 @@ def flow_problems(data: Mapping[str, Any], context: Mapping[str, Any]) -> list[P
             *_duplicate_ids(_entries(data, "triggers"), "trigger id", "rename one of them"),
             *_input_dependencies(data), *_system_labels(data.get("labels")),
             *_self_calls(data, tasks, context.get("registry")),
+            *_working_directory_children(tasks, context.get("registry")),
             *_worker_groups(tasks, context.get("worker_groups"))]
 
 
@@ -407,6 +409,23 @@ def _self_calls(data: Mapping[str, Any], tasks: list[tuple[Loc, dict[str, Any]]]
             problems.append((loc + ("flowId",), f"a {type_name.rsplit('.', 1)[1]} task cannot call its "
                              f"own flow ({data.get('namespace')}.{data.get('id')}): it would recurse "
                              "forever; call another flow"))
+    return problems
+
+
+def _working_directory_children(tasks: list[tuple[Loc, dict[str, Any]]], registry: Any) -> list[Problem]:
+    """WorkingDirectory runs its children on one worker, so they must all be runnable tasks."""
+    if registry is None:
+        return []
+    problems: list[Problem] = []
+    for loc, task in tasks:
+        children = task.get("tasks")
+        if registry.canonical(task["type"]) != WORKING_DIRECTORY or not isinstance(children, list):
+            continue
+        for index, child in enumerate(children):
+            spec = registry.find(child.get("type")) if _is_task(child) else None
+            if spec is not None and spec.kind.value != "runnable":
+                problems.append((loc + ("tasks", index, "type"), "only runnable tasks are allowed as "
+                                 f"children of a WorkingDirectory task; {spec.type} is {spec.kind.value}"))
     return problems
 
 
