@@ -64,7 +64,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 class Channel(filesystem.Channel):
     """Filesystem channel whose writes and claims are atomic renames."""
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         # A zero-padded wall-clock prefix keeps FIFO order across processes when sorted by name;
         # the queue name follows the first dot, as the stock _size/_purge expect.
         name = f"{time.time_ns():020d}_{uuid.uuid4().hex}.{queue}.msg"
@@ -73,7 +73,7 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add message {name!r} to {self.data_folder_out}") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
         for name in self._message_files(queue):
             claimed = Path(self.processed_folder) / name
             try:

@@ -72,8 +72,11 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
             return
         ref = TaskRunRef(execution_id=execution_id, task_run_id=task_run_id, attempt=attempt,
                          task_id=task_id, task_type=task_type, flow=flow, queue=queue)
-        outcome: Any = services.get().run_task_run(ref)
-        if outcome is False:
+        # The contract says None; False is allowed as "the attempt failed: stop the chain".
+        run: Callable[[TaskRunRef], Any] = services.get().run_task_run
+        outcome = run(ref)
+        # A kill that arrived while the attempt ran also ends the chain it belongs to.
+        if outcome is False or kills.is_killed(task_run_id, attempt):
             self.request.chain = None
 
     @app.task(name=PROCESS_EVENT, shared=False)
