@@ -9,10 +9,12 @@ import base64
 import binascii
 from typing import Iterable, Mapping
 
+from engine.errors import PodiumError
+
 PREFIX = "SECRET_"
 
 
-class SecretDecodeError(ValueError):
+class SecretDecodeError(PodiumError, ValueError):
     pass
 
 
@@ -20,10 +22,22 @@ class EnvSecrets:
     """Secrets from an environment mapping (pass ``os.environ`` in a process, a dict in tests)."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self._secrets = {name[len(PREFIX):].upper(): _decode(name, value)
-                         for name, value in environ.items() if name.upper().startswith(PREFIX)}
+        self._secrets: dict[str, str] = {}
+        # A badly encoded secret must not stop the process: it fails only when a flow reads it.
+        self._invalid: dict[str, SecretDecodeError] = {}
+        for name, value in environ.items():
+            if not name.upper().startswith(PREFIX):
+                continue
+            try:
+                self._secrets[name[len(PREFIX):].upper()] = _decode(name, value)
+            except SecretDecodeError as error:
+                self._invalid[name[len(PREFIX):].upper()] = error
 
     def get(self, name: str) -> str | None:
+        """The decoded secret; raises SecretDecodeError if its variable is not valid base64."""
+        error = self._invalid.get(name.upper())
+        if error is not None:
+            raise error
         return self._secrets.get(name.upper())
 
     def values(self) -> Iterable[str]:
