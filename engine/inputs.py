@@ -157,8 +157,11 @@ def format_instant(moment: datetime) -> str:
     """A UTC instant the way Java's ``Instant.toString`` prints it (``2024-01-01T10:00:00Z``)."""
     utc = moment.astimezone(timezone.utc)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}".rstrip("0")
+    # Java prints the fraction in groups of three digits: millis, or micros when needed.
+    if utc.microsecond % 1000:
+        text += f".{utc.microsecond:06d}"
+    elif utc.microsecond:
+        text += f".{utc.microsecond // 1000:03d}"
     return text + "Z"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
+from engine.inputs import format_instant
 from engine.model.execution import Execution, TaskRun
 
 
@@ -32,10 +33,12 @@ def build_variables(flow: Any, execution: Execution, task_run: TaskRun | None = 
         "execution": _execution_vars(execution),
         "outputs": outputs_tree(execution, by_id),
         "tasks": _tasks_states(execution),
-        "inputs": dict(execution.inputs),
         "vars": dict(getattr(flow, "variables", None) or {}),
         "labels": nest_dotted(execution.label_map),
     })
+    # As Kestra, a flow without inputs has no `inputs` variable (so the error names `inputs`).
+    if execution.inputs or getattr(flow, "inputs", None):
+        variables["inputs"] = dict(execution.inputs)
     if execution.trigger is not None:
         variables["trigger"] = dict(execution.trigger.variables)
     if task is not None:
@@ -150,7 +153,4 @@ def _parents(run: TaskRun, by_id: Mapping[str, TaskRun], outputs: Mapping[str, A
 
 
 def _iso(date: datetime | None) -> str | None:
-    if date is None:
-        return None
-    text = date.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return None if date is None else format_instant(date)

@@ -124,7 +124,11 @@ def start_if(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
 
 def start_switch(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
     value = work.render(task.value, run, task)
-    return {"value": value, "defaults": value not in (task.cases or {})}
+    matched = value in (task.cases or {})
+    if not matched and not task.defaults:
+        raise FlowableError(f"no case of Switch '{task.id}' matches the value '{value}' and it has no "
+                            "`defaults`; add a case for it or a `defaults` branch")
+    return {"value": value, "defaults": not matched}
 
 
 def start_each(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:

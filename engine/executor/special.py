@@ -82,9 +82,11 @@ def _flow_outputs(work: Work) -> tuple[dict[str, Any], str | None]:
     outputs: dict[str, Any] = {}
     for output in getattr(work.flow, "outputs", None) or ():
         try:
-            outputs[output.id] = work.render_typed(output.value) if isinstance(output.value, str) \
+            # As Kestra: rendered to text, then parsed by the output's declared type.
+            rendered = work.render(output.value) if isinstance(output.value, str) \
                 else work.render_value(output.value)
-        except Exception as error:  # any render failure of an output fails the execution
+            outputs[output.id] = output.parse(rendered) if hasattr(output, "parse") else rendered
+        except Exception as error:  # any render or parse failure of an output fails the execution
             return outputs, f"Failed to render output '{output.id}': {error}"
     return outputs, None
 

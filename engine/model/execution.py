@@ -137,6 +137,12 @@ class Execution(Record):
     def describe(self) -> str:
         return f"execution {self.id} ({self.namespace}.{self.flow_id})"
 
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if not self.outputs:
+            data.pop("outputs", None)  # Kestra leaves outputs null when the flow produced none
+        return data
+
     def with_state(self, target: State, now: datetime) -> "Execution":
         return self.model_copy(update={"state": self.state.with_state(target, now, self.describe())})
 
