@@ -85,7 +85,7 @@ class CommandRunner:
             self.executions.send(execution.id, ev.TaskRunResult(
                 command.task_run_id, self._attempt(execution, command.task_run_id), State.FAILED,
                 {"error": str(err)}))
-            self._log(execution, command.task_run_id, "ERROR", f"cannot start subflow "
+            self.log(execution, command.task_run_id, "ERROR", f"cannot start subflow "
                       f"{command.namespace}.{command.flow_id}: {err}")
             return
         self.executions.send(execution.id, ev.SubflowStarted(command.task_run_id, child.id, command.iteration))
@@ -128,7 +128,7 @@ class CommandRunner:
     def _attempt(execution: Execution, task_run_id: str) -> int:
         return max(len(execution.task_run(task_run_id).attempts), 1)
 
-    def _log(self, execution: Execution, task_run_id: str | None, level: str, message: str) -> None:
+    def log(self, execution: Execution, task_run_id: str | None, level: str, message: str) -> None:
         self.env.logs.append([self._log_row(execution, cmd.Log(task_run_id, level, message))])
 
     def _log_row(self, execution: Execution, command: cmd.Log) -> LogEntry:

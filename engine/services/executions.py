@@ -22,6 +22,8 @@ from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
 from engine.state import State
 from engine.storage.uris import input_file_uri
+from engine.templating import ExpressionError
+from engine.variables import build_variables
 
 
 class InputsInvalid(PodiumError, ValueError):
@@ -182,8 +184,30 @@ class ExecutionService:
         task_run_id = variables.get("taskRunId")
         if not task_run_id or not variables.get("wait", True):
             return
-        self.send(execution.parent_id, ev.SubflowEnded(task_run_id, execution.id, execution.state.current,
-                                                       dict(execution.outputs), variables.get("iteration")))
+        state, outputs = self._transmitted_outputs(execution, task_run_id)
+        self.send(execution.parent_id, ev.SubflowEnded(task_run_id, execution.id, state, outputs,
+                                                       variables.get("iteration")))
+
+    def _transmitted_outputs(self, child: Execution, task_run_id: str) -> tuple[State, dict[str, Any]]:
+        """The child's flow outputs, plus the Subflow task's (deprecated) ``outputs`` mapping
+        rendered in the child's context; a mapping that fails to render fails the task."""
+        outputs = dict(child.outputs)
+        parent = self.env.executions.get(str(child.parent_id))
+        if parent is None:
+            return child.state.current, outputs
+        parent_flow = self.catalog.get(parent.namespace, parent.flow_id, parent.flow_revision)
+        task = parent_flow.find_task(parent.task_run(task_run_id).task_id)
+        mapping = getattr(task, "outputs", None)
+        if not mapping:
+            return child.state.current, outputs
+        child_flow = self.catalog.get(child.namespace, child.flow_id, child.flow_revision)
+        variables = build_variables(child_flow, child, extra=self.extra_variables())
+        try:
+            outputs.update(self.env.renderer().render_value(dict(mapping), variables))
+        except ExpressionError as err:
+            self.commands.log(parent, task_run_id, "ERROR", f"cannot render the subflow outputs: {err}")
+            return State.FAILED, outputs
+        return child.state.current, outputs
 
     def _release_slot(self, execution: Execution) -> None:
         flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)

@@ -22,7 +22,9 @@ from engine.templating import Renderer
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    """The current UTC time at millisecond precision, as Kestra's Instant dates are."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from engine.dispatch import TaskRunRef
@@ -21,11 +23,14 @@ from engine.services.runtime import Env
 from engine.state import State
 from engine.tasks.context import RunContext, RunIdentity
 from engine.tasks.logger import LogEntry
+from engine.tasks.outcome import TaskOutcome
 from engine.tasks.runner import run_task
+from engine.services.working_directory import run_working_directory
 from engine.templating import Renderer
 from engine.variables import build_variables
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+WORKING_DIRECTORY = "io.kestra.plugin.core.flow.WorkingDirectory"
 
 
 class TaskRunService:
@@ -49,11 +54,53 @@ class TaskRunService:
         self._report(ref, State.RUNNING, {})
         cancel = self._register(ref.task_run_id)
         try:
-            with self._context(execution, flow, run, task, ref, cancel) as ctx:
-                outcome = run_task(spec, task, ctx)
+            if spec.type == WORKING_DIRECTORY:
+                outcome = self._run_working_directory(execution, flow, run, task, ref, cancel)
+            else:
+                with self._context(execution, flow, run, task, ref, cancel) as ctx:
+                    outcome = run_task(spec, task, ctx)
         finally:
             self._unregister(ref.task_run_id)
         self._report(ref, outcome.state, outcome.outputs)
+
+    def _run_working_directory(self, execution: Execution, flow: Any, run: TaskRun, task: Any,
+                               ref: TaskRunRef, cancel: threading.Event) -> TaskOutcome:
+        def make_context(snapshot: Execution, child: TaskRun, child_task: Any, folder: Path) -> RunContext:
+            child_ref = TaskRunRef(ref.execution_id, child.id, 1, child.task_id, child_task.type, ref.flow)
+            return self._context(snapshot, flow, child, child_task, child_ref, cancel, working_dir=folder)
+
+        def report(child: TaskRun, state: State, outputs: dict[str, Any]) -> None:
+            event = ev.TaskRunResult(child.id, 1, state, outputs, worker_id=WORKER_ID, task_id=child.task_id,
+                                     parent_task_run_id=child.parent_task_run_id, value=child.value)
+            self.env.dispatcher.send_event(ref.execution_id, encode_event(event))
+
+        reported: list[str] = []
+
+        def report_and_remember(child: TaskRun, state: State, outputs: dict[str, Any]) -> None:
+            report(child, state, outputs)
+            if state.is_terminated:
+                reported.append(child.id)
+
+        outcome = run_working_directory(execution, run, task, self.env.registry, make_context,
+                                        report_and_remember, self.env.clock)
+        self._await_recorded(ref.execution_id, reported)
+        return outcome
+
+    def _await_recorded(self, execution_id: str, task_run_ids: list[str], timeout: float = 60.0) -> None:
+        """Waits until the executor recorded these children as ended.
+
+        Executor threads may take messages out of order; the WorkingDirectory's own result must
+        not be applied before its children's, or the execution could end without them.
+        """
+        deadline = time.monotonic() + timeout
+        while task_run_ids and time.monotonic() < deadline:
+            execution = self.env.executions.get(execution_id)
+            if execution is None:
+                return
+            ended = {r.id for r in execution.task_run_list if r.state.current.is_terminated}
+            if all(task_run_id in ended for task_run_id in task_run_ids):
+                return
+            time.sleep(0.01)
 
     def kill(self, task_run_ids: Iterable[str]) -> None:
         """Stops task runs running in this process (their tasks see ``ctx.cancel_event``)."""
@@ -73,7 +120,7 @@ class TaskRunService:
         self.env.dispatcher.send_event(ref.execution_id, encode_event(event))
 
     def _context(self, execution: Execution, flow: Any, run: TaskRun, task: Any, ref: TaskRunRef,
-                 cancel: threading.Event) -> RunContext:
+                 cancel: threading.Event, working_dir: Path | None = None) -> RunContext:
         identity = RunIdentity(namespace=execution.namespace, flow_id=execution.flow_id,
                                execution_id=execution.id, task_id=run.task_id, task_run_id=run.id,
                                value=run.value, attempt=ref.attempt, flow_revision=execution.flow_revision)
@@ -83,7 +130,7 @@ class TaskRunService:
                           kv=self.env.kv.as_store(self.env.clock), secrets=self.env.secrets,
                           log_level=getattr(task, "log_level", None), log_reader=self,
                           executions=self, registry=self.env.registry, cancel_event=cancel,
-                          encryption_key=self.env.encryption_key)
+                          encryption_key=self.env.encryption_key, working_dir=working_dir)
 
     def _renderer(self, io: Any) -> Renderer:
         return Renderer(io, default_timezone=self.env.settings.timezone)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.model.task import LogLevel
 from engine.storage import uris
 from engine.storage.base import SCHEME
 
@@ -46,6 +47,13 @@ class RunContextIO:
 
     def encryption_key(self) -> bytes | None:
         return self._key
+
+    def error_logs(self) -> list[dict[str, Any]]:
+        """The ERROR logs of the current execution (``errorLogs()``), oldest first."""
+        identity = self._ctx.identity
+        found = self._ctx.log_reader.find(identity.namespace, identity.flow_id, identity.execution_id,
+                                          task_id=None, min_level=LogLevel.ERROR)
+        return [dict(entry) for entry in found]
 
     def _uri(self, path: str) -> str:
         """A kestra:// URI as is; any other path is a namespace file of the flow's namespace."""
