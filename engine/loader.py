@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from engine.model.flow import Flow, format_path
+from engine.model.flow import Flow
+from engine.model.flow_rules import format_path
 from engine.plugin_defaults import apply_plugin_defaults
 from engine.plugins.base import Registry
 from engine.validation import FlowValidationError, Position, Problem, problems_from_errors

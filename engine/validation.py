@@ -15,7 +15,8 @@ from typing import Any, Iterable, Protocol
 from pydantic import BaseModel
 
 from engine.errors import FlowInvalid
-from engine.model.flow import Flow, format_path
+from engine.model.flow import Flow
+from engine.model.flow_rules import format_path
 from engine.model.inputs import INPUT_TYPES
 from engine.model.task import ConditionOptions, TaskOptions, TriggerOptions
 from engine.plugins.base import Registry

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from engine.model.flow import Flow, format_path
+from engine.model.flow import Flow
+from engine.model.flow_rules import format_path
 from engine.plugins.registry import default_registry
 
 REGISTRY = default_registry()
