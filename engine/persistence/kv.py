@@ -194,7 +194,8 @@ class RepositoryKVStore:
 
     def set(self, namespace: str, entry: KVEntry) -> None:
         self.repository.set(namespace, entry.key, entry.value, self.clock(),
-                            expiration=entry.expiration_date, description=entry.description)
+                            expiration=entry.expiration_date, description=entry.description,
+                            type=KVType(entry.type) if entry.type else None)
 
     def delete(self, namespace: str, key: str) -> bool:
         return self.repository.delete(namespace, key)

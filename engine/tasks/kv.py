@@ -38,7 +38,8 @@ def run_set(options: KVSetOptions, ctx: RunContext) -> None:
     ttl = as_duration(ctx, options.ttl, "ttl") if options.ttl is not None else None
     ctx.kv.set(namespace, KVEntry(key=key, value=to_jsonable(value),
                                   expiration_date=ctx.now() + ttl if ttl is not None else None,
-                                  description=ctx.render_text(options.kv_description)))
+                                  description=ctx.render_text(options.kv_description),
+                                  type=kv_type.upper() if kv_type is not None else None))
 
 
 def run_get(options: KVGetOptions, ctx: RunContext) -> dict[str, Any]:

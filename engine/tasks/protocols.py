@@ -7,7 +7,7 @@ in-memory implementations without a database.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Protocol
 
@@ -33,6 +33,9 @@ class KVEntry:
     value: Any
     expiration_date: datetime | None = None
     description: str | None = None
+    # Kestra's KVType name (STRING, NUMBER, DURATION...) when the writer knows it (kv.Set's
+    # kvType); None lets the store infer it from the value. Not part of equality.
+    type: str | None = field(default=None, compare=False)
 
     def is_expired(self, now: datetime) -> bool:
         return self.expiration_date is not None and self.expiration_date <= now
