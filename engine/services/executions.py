@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from engine import executor
 from engine.errors import Conflict, NotFound, PodiumError
 from engine.executor import events as ev
 from engine.inputs import InputError, resolve_inputs
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import ConcurrencyBehavior, Flow
+from engine.persistence.executions import SLOT_STATES
 from engine.services.commands import CommandRunner
 from engine.services.flows import FlowCatalog
 from engine.services.messages import decode_event, encode_event
@@ -28,6 +32,13 @@ from engine.variables import build_variables
 
 class InputsInvalid(PodiumError, ValueError):
     pass
+
+
+def _lock_flow_slots(session: Session, flow: Flow) -> None:
+    """Serialises admissions to one flow's slots (SQLite's write lock already does)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                        {"key": f"podium-concurrency:{flow.namespace}.{flow.id}"})
 
 
 class ExecutionService:
@@ -51,8 +62,7 @@ class ExecutionService:
         execution = execution.model_copy(update={"inputs": self._inputs(flow, execution, inputs or {})})
         if parent is not None:
             execution = execution.model_copy(update={"parent_id": parent.id})
-        execution = self._admit(flow, execution)
-        self.env.executions.create(execution)
+        execution = self._create_admitted(flow, execution)
         if execution.state.current == State.CREATED:
             self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
         return execution
@@ -73,17 +83,32 @@ class ExecutionService:
         except OSError as err:
             raise InputsInvalid(f"cannot read an input file: {err}") from None
 
-    def _admit(self, flow: Flow, execution: Execution) -> Execution:
-        """Applies the flow's concurrency limit: the execution starts, waits (QUEUED) or ends."""
+    def _create_admitted(self, flow: Flow, execution: Execution) -> Execution:
+        """Applies the concurrency limit and saves the execution in one transaction, so two
+        executions created at once cannot both take the last slot."""
+        with self.env.db.transaction() as session:
+            if flow.concurrency is not None:
+                _lock_flow_slots(session, flow)
+                execution = self._admit(flow, execution, session)
+            self.env.executions.create(execution, session=session)
+            if execution.state.current == State.QUEUED:
+                self.env.queue.enqueue(flow.namespace, flow.id, execution.id, self.env.clock(),
+                                       session=session)
+        return execution
+
+    def _admit(self, flow: Flow, execution: Execution, session: Session) -> Execution:
+        """Applies the flow's concurrency limit: the execution starts, waits (QUEUED) or ends.
+
+        A CREATED execution holds a slot too: it was admitted, its Start event is on its way.
+        """
         limit = flow.concurrency
-        if limit is None:
-            return execution
-        running = self.env.executions.running_count(flow.namespace, flow.id)
+        assert limit is not None
+        running = self.env.executions.running_count(flow.namespace, flow.id,
+                                                     states=SLOT_STATES | {State.CREATED}, session=session)
         if running < limit.limit:
             return execution
         now = self.env.clock()
         if limit.behavior == ConcurrencyBehavior.QUEUE:
-            self.env.queue.enqueue(flow.namespace, flow.id, execution.id, now)
             return execution.with_state(State.QUEUED, now)
         if limit.behavior == ConcurrencyBehavior.CANCEL:
             return execution.with_state(State.CANCELLED, now)
