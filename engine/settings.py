@@ -14,6 +14,12 @@ import yaml
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+#: The broker of a persistent instance when none is configured: message folders under
+#: ``data_dir/broker`` that every process on this machine can share (no server to run).
+EMBEDDED_BROKER_URL = "podium-fs://"
+#: Threads of one process only; ``podium run`` (a private, throw-away instance) uses it.
+IN_PROCESS_BROKER_URL = "memory://"
+
 
 class WorkerSettings(BaseModel):
     concurrency: int = Field(4, ge=1, description="Task runs one worker process runs at once.")
@@ -34,7 +40,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".podium"), description="Folder of the embedded database, broker and files.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     broker_url: str | None = Field(
-        None, description="Celery broker; default: the embedded broker (in-process memory).")
+        None, description="Celery broker; default: the embedded podium-fs:// broker in data_dir/broker.")
     storage_dir: Path | None = Field(None, description="Internal storage root; default: data_dir/storage.")
     encryption_key: str | None = Field(
         None, description="Base64 AES key for SECRET inputs, encrypt() and encrypted outputs.")
@@ -61,7 +67,8 @@ class Settings(BaseSettings):
 
     @property
     def resolved_broker_url(self) -> str:
-        return self.broker_url or "memory://"
+        """The configured broker, else the embedded one (``podium-fs://`` under ``data_dir/broker``)."""
+        return self.broker_url or EMBEDDED_BROKER_URL
 
     @property
     def resolved_storage_dir(self) -> Path:
@@ -69,7 +76,13 @@ class Settings(BaseSettings):
 
     @property
     def is_embedded_broker(self) -> bool:
-        return self.resolved_broker_url.startswith("memory://")
+        """A broker that needs no server (``podium-fs://``, ``memory://``): ``server local`` hosts it."""
+        return self.resolved_broker_url.startswith((EMBEDDED_BROKER_URL, IN_PROCESS_BROKER_URL))
+
+    @property
+    def is_in_process_broker(self) -> bool:
+        """``memory://``: it connects the threads of one process only, never two processes."""
+        return self.resolved_broker_url.startswith(IN_PROCESS_BROKER_URL)
 
 
 class _YamlSource(PydanticBaseSettingsSource):

@@ -1,13 +1,15 @@
-"""L4: ``EmbeddedRuntime``, executor + worker + beat inside one process on the ``memory://`` broker.
+"""L4: ``EmbeddedRuntime``, executor + worker + beat inside one process on an embedded broker.
 
-Used by ``podium run`` and ``podium server local`` so that a new user needs no Redis. A Celery
-worker (threads pool) consumes the executor and default queues in a background thread, and an
-optional beat thread calls ``fire_due_timers(now)`` / ``reap_expired_leases(now)`` every
-``beat_interval`` seconds. Leaving the ``with`` block stops both and waits for their threads.
+Used by ``podium server local`` (on ``podium-fs://``, folders under ``data_dir/broker`` that
+other processes of this machine share: CLI commands, extra ``podium worker`` processes) and by
+``podium run`` (on ``memory://``, private to the process and the fastest). A Celery worker
+(threads pool) consumes the executor and default queues in a background thread, and an optional
+beat thread calls ``fire_due_timers(now)`` / ``reap_expired_leases(now)`` every ``beat_interval``
+seconds. Leaving the ``with`` block stops both and waits for their threads.
 
-The memory broker only connects threads of one process, and its messages die with the process
-(the database is the source of truth: a restarted server re-dispatches unfinished work).
-:class:`WorkerThread` is also usable on its own, on any broker (tests run one on Redis).
+Messages of ``memory://`` die with the process; those of ``podium-fs://`` wait in their folder
+for the next start (the database is the source of truth either way: the reaper re-dispatches
+lost work). :class:`WorkerThread` is also usable on its own, on any broker (tests run one on Redis).
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ logger = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 30.0
 QUIET_LOGGERS = ("celery", "kombu", "amqp")
 WAKE_TASK = "podium.embedded_wake"
+#: A queue only embedded worker threads consume: its no-op messages end a poll so a stop is quick.
+WAKE_QUEUE = "podium-embedded-wake"
 BEAT_RETRY_SECONDS = 5.0
 
 
@@ -63,7 +67,7 @@ class WorkerThread:
     def __init__(self, app: Celery, queues: list[str], *, concurrency: int = 4, quiet: bool = True,
                  hostname: str | None = None) -> None:
         self.app = app
-        self.queues = queues
+        self.queues = queues if WAKE_QUEUE in queues else [*queues, WAKE_QUEUE]
         self.concurrency = concurrency
         self.quiet = quiet
         self.hostname = hostname or f"podium-thread-{time.monotonic_ns()}@{socket.gethostname()}"
@@ -91,13 +95,14 @@ class WorkerThread:
             return
         # Warm shutdown: the consumer loop sees the flag, stops fetching and waits for running
         # tasks. Its sync loop polls the broker once more (up to 2 s) after seeing the flag; a
-        # no-op message ends each poll at once.
+        # no-op message on a queue no other process reads ends each poll at once.
         worker_state.should_stop = 0
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         while self._thread.is_alive() and time.monotonic() < deadline:
-            self.app.signature(WAKE_TASK, queue=self.queues[0]).apply_async()
+            self.app.signature(WAKE_TASK, queue=WAKE_QUEUE).apply_async()
             self._thread.join(0.05)
         worker_state.should_stop = None
+        _purge(self.app, [WAKE_QUEUE])  # wake-ups the worker did not need
         celery_state.default_app = self._previous_default
         alive, self._thread = self._thread.is_alive(), None
         if alive:
@@ -113,7 +118,8 @@ class WorkerThread:
 
 
 class EmbeddedRuntime:
-    """Context manager running a Celery worker (and beat) in this process on ``memory://``.
+    """Context manager running a Celery worker (and beat) in this process on an embedded broker
+    (``memory://`` or ``podium-fs://``; a network broker is refused).
 
     ``services_provider`` receives the runtime's dispatcher and returns the services; it is called
     once, lazily, from the first task or beat tick (or from :attr:`services`).
@@ -122,8 +128,9 @@ class EmbeddedRuntime:
     def __init__(self, settings: Settings, services_provider: Callable[["Dispatcher"], "Services"], *,
                  beat: bool = True, beat_interval: float = 0.1, quiet: bool = True) -> None:
         if not settings.is_embedded_broker:
-            raise ValueError(f"the embedded runtime runs on memory://, not {settings.resolved_broker_url}; "
-                             "start separate processes (podium executor / worker / beat) for that broker")
+            raise ValueError(f"the embedded runtime runs on podium-fs:// or memory://, not "
+                             f"{settings.resolved_broker_url}; start separate processes "
+                             "(podium executor / worker / beat) for that broker")
         self.settings = settings
         self.app: Celery = make_celery(settings, name="podium-embedded")
         self.dispatcher = CeleryDispatcher(self.app)
@@ -159,7 +166,10 @@ class EmbeddedRuntime:
             for name in QUIET_LOGGERS:
                 logging.getLogger(name).setLevel(logging.ERROR)
         self._stopping.clear()
-        self._purge_queues()
+        if self.settings.is_in_process_broker:
+            # memory:// queues are process-global: a previous runtime may have left messages behind.
+            # podium-fs:// messages are kept: they were sent for this instance while it was down.
+            _purge(self.app, self.queues)
         self._worker.start()
         if self._with_beat:
             self._beat = threading.Thread(target=self._beat_loop, name="podium-embedded-beat", daemon=True)
@@ -186,13 +196,14 @@ class EmbeddedRuntime:
                 logger.exception("embedded beat tick failed")
                 delay = max(self.beat_interval, BEAT_RETRY_SECONDS)  # don't flood the console
 
-    def _purge_queues(self) -> None:
-        # memory:// queues are process-global: a previous runtime may have left messages behind.
-        with self.app.connection_for_write() as connection:
-            channel = connection.default_channel
-            for queue in self.queues:
-                channel.queue_declare(queue)
-                channel.queue_purge(queue)
+
+
+def _purge(app: Celery, queues: list[str]) -> None:
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in queues:
+            channel.queue_declare(queue)
+            channel.queue_purge(queue)
 
 
 def _wake() -> None:

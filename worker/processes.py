@@ -1,8 +1,9 @@
 """L4: starting the standalone Podium processes (executor, worker, beat) on a shared broker.
 
 ``python -m executor``, ``python -m beat`` and ``podium executor|worker|beat`` all end up here.
-A standalone process needs a broker other processes can reach (Redis, or ``podium-fs://`` on one
-machine): ``memory://`` only connects threads of one process, so it is refused with a hint.
+A standalone process needs a broker other processes can reach: the embedded default
+``podium-fs://`` (folders under ``data_dir/broker``, one machine) or Redis. ``memory://`` only
+connects threads of one process, so it is refused with a hint.
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from engine.dispatch import EXECUTOR_QUEUE
 from engine.settings import Settings
 from worker.celery_app import build_cli_app
 
-EMBEDDED_HINT = ("the broker is the embedded memory:// one, which only works inside one process. "
-                 "Run everything in one process with `podium server local`, or set PODIUM_BROKER_URL "
-                 "to redis://HOST:6379/0 (or podium-fs:// for several processes on one machine).")
+EMBEDDED_HINT = ("the broker is memory://, which only connects the threads of one process. "
+                 "Unset PODIUM_BROKER_URL (or broker_url in the settings file) to use the default "
+                 "podium-fs:// broker under the data folder, shared by every process on this machine, "
+                 "or set it to redis://HOST:6379/0; `podium server local` runs everything in one process.")
 
 
 class EmbeddedBrokerError(RuntimeError):
@@ -23,7 +25,8 @@ class EmbeddedBrokerError(RuntimeError):
 
 
 def require_shared_broker(settings: Settings) -> None:
-    if settings.is_embedded_broker:
+    """Refuses ``memory://``; ``podium-fs://`` and network brokers reach other processes."""
+    if settings.is_in_process_broker:
         raise EmbeddedBrokerError(EMBEDDED_HINT)
 
 
@@ -39,7 +42,7 @@ def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: in
     """Runs a Celery worker in the foreground until Ctrl-C / SIGTERM (warm shutdown)."""
     require_shared_broker(settings)
     app = build_cli_app(settings)
-    print(f"podium {name}: queues {', '.join(queues)} on {_safe_url(settings.resolved_broker_url)}, "
+    print(f"podium {name}: queues {', '.join(queues)} on {broker_label(settings)}, "
           f"{concurrency} {pool} slot(s)", flush=True)
     app.worker_main(worker_argv(queues, concurrency, pool=pool, name=name))
 
@@ -55,6 +58,14 @@ def run_worker(settings: Settings, queues: Sequence[str] | None = None, concurre
     # Prefork by default: a kill can then SIGTERM the child process running a task run.
     run_celery_worker(settings, list(queues or settings.worker.queues),
                       concurrency or settings.worker.concurrency, pool=pool, name="worker")
+
+
+def broker_label(settings: Settings) -> str:
+    """The broker for printing: no password; the folder of ``podium-fs://``."""
+    url = settings.resolved_broker_url
+    if url.startswith("podium-fs://"):
+        return f"{url} ({(settings.data_dir / 'broker').resolve()})"
+    return _safe_url(url)
 
 
 def _safe_url(url: str) -> str:

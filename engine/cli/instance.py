@@ -1,4 +1,9 @@
-"""L4: an embedded Podium instance (services + in-process Celery worker and beat) for one command."""
+"""L4: a private Podium instance (services + in-process Celery worker and beat) for one command.
+
+``podium run`` uses it: the instance lives as long as the command, so it runs on the in-process
+``memory://`` broker (about 10 ms per hop) whatever the settings name; a server's podium-fs://
+or Redis broker is never touched, even when ``--data-dir`` points at that server's folder.
+"""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -6,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from engine.settings import Settings, load_settings
+from engine.settings import IN_PROCESS_BROKER_URL, Settings, load_settings
 
 if TYPE_CHECKING:
     from engine.services import Services
@@ -19,14 +24,16 @@ class Instance:
 
 
 @contextmanager
-def open_instance(data_dir: Path | None = None, settings: Settings | None = None) -> Iterator[Instance]:
-    """Starts Podium in this process on the embedded broker; stops it on exit."""
+def open_instance(data_dir: Path | None = None, settings: Settings | None = None, *,
+                  broker_url: str = IN_PROCESS_BROKER_URL) -> Iterator[Instance]:
+    """Starts Podium in this process on ``broker_url`` (an embedded one); stops it on exit."""
     # Celery and the services are only imported by the commands that run flows.
     from engine.services import build_services
     from worker.embedded import EmbeddedRuntime
 
     if settings is None:
         settings = load_settings(**({"data_dir": data_dir} if data_dir is not None else {}))
+    settings = settings.model_copy(update={"broker_url": broker_url})
 
     def provide(dispatcher: Any) -> "Services":
         return build_services(settings, dispatcher)

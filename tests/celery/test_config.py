@@ -1,6 +1,7 @@
 """make_celery: the configuration every Podium process relies on."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,11 @@ from worker.celery_app import PROCESS_EVENT, REDIS_VISIBILITY_TIMEOUT_SECONDS, R
 
 ROOT = Path(__file__).resolve().parents[2]
 
+MEMORY = Settings(broker_url="memory://")  # the in-process broker; the default is podium-fs://
+
 
 def test_reliability_settings() -> None:
-    conf = make_celery(Settings()).conf
+    conf = make_celery(MEMORY).conf
     assert conf.task_acks_late is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_reject_on_worker_lost is True
@@ -26,7 +29,7 @@ def test_reliability_settings() -> None:
 
 
 def test_queues_and_routes() -> None:
-    app = make_celery(Settings())
+    app = make_celery(MEMORY)
     assert {queue.name for queue in app.conf.task_queues} == {EXECUTOR_QUEUE, DEFAULT_QUEUE}
     router = app.amqp.router
     assert router.route({}, PROCESS_EVENT)["queue"].name == EXECUTOR_QUEUE
@@ -36,8 +39,12 @@ def test_queues_and_routes() -> None:
 
 
 def test_broker_from_settings_and_transport_options(tmp_path: Path) -> None:
-    memory = make_celery(Settings())
+    memory = make_celery(MEMORY)
     assert memory.conf.broker_url == "memory://"
+    default = Settings(data_dir=tmp_path)
+    assert default.resolved_broker_url == "podium-fs://" and default.is_embedded_broker
+    assert not default.is_in_process_broker and MEMORY.is_in_process_broker and MEMORY.is_embedded_broker
+    assert not Settings(broker_url="redis://h:1/0").is_embedded_broker
     assert memory.conf.broker_transport_options["polling_interval"] <= 0.02
     redis = make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))
     assert redis.conf.broker_transport_options["visibility_timeout"] == REDIS_VISIBILITY_TIMEOUT_SECONDS
@@ -48,7 +55,7 @@ def test_broker_from_settings_and_transport_options(tmp_path: Path) -> None:
 
 
 def test_each_call_makes_a_separate_app() -> None:
-    first, second = make_celery(Settings()), make_celery(Settings(broker_url="redis://x:1/0"))
+    first, second = make_celery(MEMORY), make_celery(Settings(broker_url="redis://x:1/0"))
     assert first is not second and first.conf.broker_url != second.conf.broker_url
 
 
@@ -58,7 +65,8 @@ def test_module_app_is_lazy_and_has_the_tasks() -> None:
             "assert '_lazy' in vars(m) and not m._lazy\n"  # nothing built at import
             "from celery import Celery; app = m.app; assert isinstance(app, Celery) and m.app is app\n"
             "print(sorted(t for t in app.tasks if t.startswith('podium.')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PODIUM_BROKER_URL": "memory://"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['podium.process_event', 'podium.run_task_run']"
 
@@ -67,7 +75,7 @@ def test_tasks_are_not_shared_with_other_apps() -> None:
     from tests.celery.fakes import FakeServices
     from worker.tasks import register_tasks
 
-    app = make_celery(Settings())
+    app = make_celery(MEMORY)
     register_tasks(app, FakeServices)
     other = Celery("other", set_as_current=False)
     assert RUN_TASK_RUN in app.tasks and RUN_TASK_RUN not in other.tasks

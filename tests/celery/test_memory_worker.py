@@ -12,6 +12,8 @@ from engine.settings import Settings
 from tests.celery.fakes import FakeServices
 from worker.embedded import EmbeddedRuntime
 
+MEMORY = Settings(broker_url="memory://")  # the in-process broker; the default is podium-fs://
+
 
 def ref(task_run_id: str, queue: str = DEFAULT_QUEUE, attempt: int = 1) -> TaskRunRef:
     return TaskRunRef(execution_id="exec1", task_run_id=task_run_id, attempt=attempt, task_id=f"t_{task_run_id}",
@@ -20,7 +22,7 @@ def ref(task_run_id: str, queue: str = DEFAULT_QUEUE, attempt: int = 1) -> TaskR
 
 @pytest.fixture
 def runtime() -> Iterator[EmbeddedRuntime]:
-    settings = Settings(worker={"concurrency": 4, "queues": ["default", "gpu"]})
+    settings = Settings(broker_url="memory://", worker={"concurrency": 4, "queues": ["default", "gpu"]})
     with EmbeddedRuntime(settings, FakeServices, beat=False) as embedded:
         yield embedded
 
@@ -127,7 +129,7 @@ def test_executor_and_worker_round_trip() -> None:
                 assert self.dispatcher is not None
                 self.dispatcher.dispatch_task_runs([ref("p", attempt=event["done"] + 1)])
 
-    with EmbeddedRuntime(Settings(), PingPong, beat=False) as embedded:
+    with EmbeddedRuntime(MEMORY, PingPong, beat=False) as embedded:
         embedded.dispatcher.dispatch_task_runs([ref("p", attempt=1)])
         events = fake(embedded).wait_for("event", 50)
     assert [event["done"] for _, event in events] == list(range(1, 51))
@@ -135,7 +137,7 @@ def test_executor_and_worker_round_trip() -> None:
 
 def test_runtime_starts_and_stops_without_leaking_threads() -> None:
     before = set(threading.enumerate())
-    with EmbeddedRuntime(Settings(), FakeServices, beat=True, beat_interval=0.02) as embedded:
+    with EmbeddedRuntime(MEMORY, FakeServices, beat=True, beat_interval=0.02) as embedded:
         assert len(set(threading.enumerate()) - before) >= 2  # worker + beat at least
         embedded.services.wait_for("reap", 2)  # type: ignore[attr-defined]
         timers = embedded.services.of_kind("timers")  # type: ignore[attr-defined]

@@ -20,6 +20,8 @@ from worker.processes import EmbeddedBrokerError, _safe_url, require_shared_brok
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
+MEMORY = Settings(broker_url="memory://")  # the in-process broker; the default is podium-fs://
+
 
 def test_beat_tick_calls_both_with_the_given_time() -> None:
     services = FakeServices()
@@ -36,9 +38,10 @@ def test_beat_tick_survives_a_failure_and_backs_off() -> None:
 
 
 def test_separate_processes_refuse_the_memory_broker() -> None:
-    with pytest.raises(EmbeddedBrokerError, match="podium server local"):
-        require_shared_broker(Settings())
+    with pytest.raises(EmbeddedBrokerError, match="podium-fs://"):
+        require_shared_broker(MEMORY)
     require_shared_broker(Settings(broker_url="redis://127.0.0.1:1/0"))
+    require_shared_broker(Settings())  # the default, podium-fs://, reaches other processes
     for module in ("executor", "beat"):
         result = subprocess.run([sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True,
                                 env={"PATH": "/usr/bin:/bin", "PODIUM_BROKER_URL": "memory://"})
@@ -56,7 +59,7 @@ def test_health_endpoint_reports_parts(tmp_path: object) -> None:
     def broken() -> None:
         raise ConnectionError("refused")
 
-    with EmbeddedRuntime(Settings(), FakeServices, beat=False) as runtime:
+    with EmbeddedRuntime(MEMORY, FakeServices, beat=False) as runtime:
         def broker() -> None:
             with runtime.app.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1)
