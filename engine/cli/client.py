@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
@@ -13,6 +14,7 @@ from engine.errors import PodiumError
 from engine.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from engine.plugins.base import Registry
     from engine.services import Services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +56,18 @@ def user_errors(command: F) -> F:
             click.echo(f"error: {err}", err=True)
             sys.exit(1)
     return wrapper  # type: ignore[return-value]
+
+
+def load_registry() -> "Registry":
+    """The plugin registry; a broken third-party plugin is reported as a warning line, not a crash."""
+    from engine.plugins.registry import default_registry
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry = default_registry()
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    return registry
 
 
 def echo_json(value: Any) -> None:

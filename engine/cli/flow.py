@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -11,7 +10,7 @@ import click
 from engine.loader import validate_source
 from engine.model.flow import Flow
 from engine.plugins.base import Registry
-from engine.plugins.registry import default_registry
+from engine.cli.client import load_registry
 from engine.settings import load_settings
 from engine.validation import Position, Problem
 
@@ -42,7 +41,7 @@ def validate_command(paths: tuple[Path, ...], worker_groups: tuple[str, ...]) ->
 
 
 def _validate(paths: tuple[Path, ...], extra_groups: tuple[str, ...]) -> int:
-    registry = _registry()
+    registry = load_registry()
     global_defaults, queues = _settings()
     files, problems = find_flow_files(paths)
     flows: list[tuple[Path, Flow]] = []
@@ -92,15 +91,6 @@ def _check_file(file: Path, registry: Registry, global_defaults: list[dict[str, 
         return [], [Problem(str(file), Position(1, 1), "", f"cannot read the file: {err}")]
     return validate_source(source, registry, path=str(file), global_defaults=global_defaults,
                            worker_groups=worker_groups)
-
-
-def _registry() -> Registry:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        registry = default_registry()
-    for warning in caught:
-        click.echo(f"warning: {warning.message}", err=True)
-    return registry
 
 
 def _settings() -> tuple[list[dict[str, Any]], list[str]]:

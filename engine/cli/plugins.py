@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 
 import click
 
-from engine.plugins.base import PluginKind, Registry, UnknownType
-from engine.plugins.registry import default_registry
+from engine.plugins.base import PluginKind, UnknownType
+from engine.cli.client import load_registry
 from engine.schema import flow_schema, plugin_schema
 
 
@@ -23,7 +22,7 @@ def plugins_group() -> None:
 def list_command(kind: str | None, aliases: bool) -> None:
     """Every known type, one a line: type, kind, title. '(not implemented yet)' marks the types
     that validate but cannot run yet."""
-    registry = _registry()
+    registry = load_registry()
     specs = registry.specs(PluginKind(kind) if kind else None)
     width = max((len(s.type) for s in specs), default=0)
     for spec in sorted(specs, key=lambda s: s.type):
@@ -41,22 +40,13 @@ def list_command(kind: str | None, aliases: bool) -> None:
 @click.option("--indent", type=int, default=2, show_default=True)
 def schema_command(type_name: str | None, indent: int) -> None:
     """Print the JSON schema (draft 7) of a flow, or of one plugin type with --type."""
-    registry = _registry()
+    registry = load_registry()
     try:
         schema = plugin_schema(registry, type_name) if type_name else flow_schema(registry)
     except UnknownType as err:
         click.echo(f"error: {err}; `podium plugins list` shows the known types", err=True)
         sys.exit(1)
     click.echo(json.dumps(schema, indent=indent or None, ensure_ascii=False))
-
-
-def _registry() -> Registry:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        registry = default_registry()
-    for warning in caught:
-        click.echo(f"warning: {warning.message}", err=True)
-    return registry
 
 
 commands = [plugins_group]
