@@ -10,7 +10,8 @@ from typing import Any
 
 from engine.executor import resolve as rs
 from engine.executor import special
-from engine.executor.commands import DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns, Log
+from engine.executor.commands import (CancelTimers, DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns,
+                                      Log)
 from engine.executor.flowables import START_HOOKS, FlowableError, branches_of, nexts_of, short_type, state_of
 from engine.executor.work import Work, is_truthy
 from engine.model.execution import TaskRun
@@ -188,6 +189,8 @@ def kill_running(work: Work) -> None:
             continue
         kind = work.tree.kind(run.task_id) if run.task_id in work.tree else PluginKind.RUNNABLE
         if state in (State.PAUSED, State.RETRYING) or (state in CREATED_STATES and not _already_dispatched(run)):
+            if state in (State.PAUSED, State.RETRYING):
+                work.emit(CancelTimers(run.id))  # its retry / pause timer has nothing left to wake
             work.set_state(run, State.KILLED)
         elif kind == PluginKind.EXECUTABLE:
             children.extend(special.child_execution_ids(run))

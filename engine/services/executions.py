@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
+from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from engine.executor import events as ev
 from engine.inputs import InputError, resolve_inputs
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import ConcurrencyBehavior, Flow
+from engine.model.inputs import Input
 from engine.persistence.executions import SLOT_STATES
 from engine.services.commands import CommandRunner
 from engine.services.flows import FlowCatalog
@@ -164,8 +166,19 @@ class ExecutionService:
         if execution.state.current != State.PAUSED:
             raise Conflict(f"{execution.describe()} is {execution.state.current.value}, not PAUSED; "
                            "only a paused execution can be resumed")
-        self.send(execution_id, ev.Resume(dict(inputs or {})))
+        self.send(execution_id, ev.Resume(self._on_resume_inputs(execution, inputs or {})))
         return execution
+
+    def _on_resume_inputs(self, execution: Execution, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of the paused task's ``onResume`` inputs, parsed and checked like flow
+        inputs (defaults, types); raises InputsInvalid with Kestra's message."""
+        paused = next((r for r in execution.task_run_list if r.state.current == State.PAUSED), None)
+        flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
+        declared = getattr(flow.find_task(paused.task_id), "on_resume", None) if paused else None
+        if not declared:
+            return dict(raw)
+        specs = TypeAdapter(list[Input]).validate_python(declared)
+        return self._inputs(flow.model_copy(update={"inputs": specs}), execution, raw)
 
     def restart(self, execution_id: str) -> Execution:
         with self.env.executions.lock(execution_id) as locked:

@@ -48,6 +48,9 @@ class TaskRunService:
         run = _find(execution, ref.task_run_id)
         if run is None or not self._is_due(run, ref.attempt):
             return
+        if execution.state.current in (State.KILLING, State.KILLED):
+            self._report(ref, State.KILLED, {})  # killed before this message was delivered
+            return
         flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
         task = flow.find_task(run.task_id)
         spec = self.env.registry.resolve(task.type)

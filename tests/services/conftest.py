@@ -72,6 +72,9 @@ class Engine:
         self.drain()
         return fired
 
+    def hold(self, *task_ids: str) -> "Holding":
+        return Holding(self.dispatcher, set(task_ids))
+
     def logs(self, execution_id: str) -> list[dict[str, Any]]:
         return self.services.execution_logs(execution_id)
 
@@ -117,3 +120,25 @@ def engine(services: Services, clock: FakeClock) -> Engine:
     dispatcher = services.env.dispatcher
     assert isinstance(dispatcher, InlineDispatcher)
     return Engine(services, dispatcher, clock)
+
+
+class Holding:
+    """Holds back the dispatch of some tasks' runs, as a busy broker or worker would.
+
+    ``engine.hold("slow")`` makes the task runs of task ``slow`` wait (their attempt is
+    created, the execution RUNNING) until ``release()`` hands them to the inline worker.
+    """
+
+    def __init__(self, dispatcher: InlineDispatcher, task_ids: set[str]) -> None:
+        self.dispatcher, self.task_ids = dispatcher, task_ids
+        self.held: list[Any] = []
+        self._send = dispatcher.dispatch_task_runs
+        dispatcher.dispatch_task_runs = self._dispatch  # type: ignore[method-assign]
+
+    def _dispatch(self, refs: Any, *, chain: bool = False) -> None:
+        self.held += [ref for ref in refs if ref.task_id in self.task_ids]
+        self._send([ref for ref in refs if ref.task_id not in self.task_ids], chain=chain)
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        self._send(held)
