@@ -17,6 +17,7 @@ from engine.cli.display import execution_summary, execution_tree
 from engine.cli.instance import open_instance
 from engine.errors import PodiumError
 from engine.model.execution import Execution
+from engine.state import State
 
 
 def _parse_json_option(text: str | None, option: str) -> dict[str, Any]:
@@ -95,6 +96,10 @@ def _wait(services: Any, execution: Execution, timeout: float, live: bool) -> Ex
     console = Console()
     with Live(console=console, refresh_per_second=8, transient=True) if live else _NoLive() as screen:
         while not execution.state.current.is_terminated:
+            if _waits_for_a_person(services, execution):
+                click.echo(f"{execution.describe()} is PAUSED until someone resumes it; run the flow with "
+                           "`podium server local` to resume it with `podium execution resume`", err=True)
+                break
             if time.monotonic() > deadline:
                 raise PodiumError(f"{execution.describe()} did not end within {timeout:.0f} s; "
                                   "raise --timeout or look at it with `podium execution show`")
@@ -102,6 +107,13 @@ def _wait(services: Any, execution: Execution, timeout: float, live: bool) -> Ex
             execution = services.get_execution(execution.id)
             screen.update(execution_tree(execution, datetime.now(timezone.utc)))
     return execution
+
+
+def _waits_for_a_person(services: Any, execution: Execution) -> bool:
+    """PAUSED with no timer to wake it: only a manual resume can end it."""
+    if execution.state.current != State.PAUSED:
+        return False
+    return not services.env.timers.for_execution(execution.id)
 
 
 class _NoLive:
