@@ -95,9 +95,11 @@ class CommandRunner:
         self.executions.send(execution.id, ev.ItemsSplit(command.task_run_id, tuple(uris)))
 
     def _MergeItemsOutputs(self, execution: Execution, flow: Any, command: cmd.MergeItemsOutputs) -> None:
-        children = [self.env.executions.get(child_id) for child_id in command.child_execution_ids]
-        uri = merge_outputs(self.env.storage, execution, command.task_run_id,
-                            [c for c in children if c is not None])
+        # The children of this ForEachItem task run are known by their trigger, in batch order.
+        children = [child for child in self.env.executions.children(execution.id)
+                    if child.trigger is not None and child.trigger.variables.get("taskRunId") == command.task_run_id]
+        children.sort(key=lambda child: child.trigger.variables.get("iteration") or 0)  # type: ignore[union-attr]
+        uri = merge_outputs(self.env.storage, execution, command.task_run_id, children)
         self.executions.send(execution.id, ev.ItemsMerged(command.task_run_id, uri))
 
     def _KillTaskRuns(self, execution: Execution, flow: Any, command: cmd.KillTaskRuns) -> None:
