@@ -19,6 +19,7 @@ from engine.services.flows import Deployed, DeployProblem, FlowCatalog
 from engine.services.runtime import Env, utc_now
 from engine.services.tasks import TaskRunService
 from engine.services.timers import TimerService
+from engine.services.watch import FolderWatcher, watch_folder
 from engine.settings import Settings
 from engine.state import State
 from engine.storage.local import LocalStorage
@@ -43,6 +44,10 @@ class Services:
 
     def deploy_folder(self, folder: Path, strict: bool = True) -> tuple[list[Deployed], list[DeployProblem]]:
         return self.flows.deploy_folder(folder)
+
+    def watch_folder(self, folder: Path, **options: Any) -> FolderWatcher:
+        """Deploys ``folder`` now and each saved flow file later (see engine/services/watch.py)."""
+        return watch_folder(self.flows, folder, **options)
 
     # -- executions -----------------------------------------------------------------------------
     def start_execution(self, namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None,
