@@ -103,6 +103,7 @@ class WorkerThread:
             self._thread.join(0.05)
         worker_state.should_stop = None
         _purge(self.app, [WAKE_QUEUE])  # wake-ups the worker did not need
+        forget_mailbox(self.app, self.hostname)
         celery_state.default_app = self._previous_default
         alive, self._thread = self._thread.is_alive(), None
         if alive:
@@ -204,6 +205,16 @@ def _purge(app: Celery, queues: list[str]) -> None:
         for queue in queues:
             channel.queue_declare(queue)
             channel.queue_purge(queue)
+
+
+def forget_mailbox(app: Celery, hostname: str) -> None:
+    """Unbinds the worker's remote-control queue: virtual transports (podium-fs://) never
+    auto-delete it, and broadcasts (kills) would keep filling it after this worker is gone."""
+    try:
+        with app.connection_for_write() as connection:
+            app.control.mailbox.get_queue(hostname)(connection.default_channel).delete()
+    except Exception:  # noqa: BLE001 - a stopped worker must not fail its stop over housekeeping
+        logger.warning("could not remove the remote-control queue of %s", hostname, exc_info=True)
 
 
 def _wake() -> None:

@@ -7,12 +7,17 @@ connects threads of one process, so it is refused with a hint.
 """
 from __future__ import annotations
 
+import os
 import socket
 from typing import Sequence
+
+from celery.signals import worker_shutdown
 
 from engine.dispatch import EXECUTOR_QUEUE
 from engine.settings import Settings
 from worker.celery_app import build_cli_app
+from worker.embedded import forget_mailbox
+from worker.fs_transport import FS_SCHEME
 
 EMBEDDED_HINT = ("the broker is memory://, which only connects the threads of one process. "
                  "Unset PODIUM_BROKER_URL (or broker_url in the settings file) to use the default "
@@ -42,6 +47,12 @@ def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: in
     """Runs a Celery worker in the foreground until Ctrl-C / SIGTERM (warm shutdown)."""
     require_shared_broker(settings)
     app = build_cli_app(settings)
+    if settings.resolved_broker_url.startswith(FS_SCHEME):
+        # On podium-fs each worker needs its own remote-control queue (one queue = one reader, so
+        # two workers named alike would split the kill broadcasts), removed again on shutdown.
+        name = f"{name}-{os.getpid()}"
+        worker_shutdown.connect(lambda **_: forget_mailbox(app, f"{name}@{socket.gethostname()}"),
+                                weak=False, sender=None)
     print(f"podium {name}: queues {', '.join(queues)} on {broker_label(settings)}, "
           f"{concurrency} {pool} slot(s)", flush=True)
     app.worker_main(worker_argv(queues, concurrency, pool=pool, name=name))
@@ -63,7 +74,7 @@ def run_worker(settings: Settings, queues: Sequence[str] | None = None, concurre
 def broker_label(settings: Settings) -> str:
     """The broker for printing: no password; the folder of ``podium-fs://``."""
     url = settings.resolved_broker_url
-    if url.startswith("podium-fs://"):
+    if url.startswith(FS_SCHEME):
         return f"{url} ({(settings.data_dir / 'broker').resolve()})"
     return _safe_url(url)
 

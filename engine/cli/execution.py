@@ -1,6 +1,8 @@
 """L4: ``podium execution ...`` (inspect and operate executions) and ``podium flow deploy``."""
 from __future__ import annotations
 
+import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -10,12 +12,17 @@ from rich.table import Table
 
 from engine.cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.cli.display import execution_summary, format_seconds, logs_table, state_text
+from engine.errors import PodiumError
+from engine.model.execution import Execution
 from engine.state import State
+
+WAIT_POLL_SECONDS = 0.1
+NOT_PICKED_UP_HINT_SECONDS = 10.0
 
 
 @click.group("execution")
 def execution_group() -> None:
-    """Inspect and operate executions (list, show, logs, kill, restart, replay, resume)."""
+    """Start, inspect and operate executions (start, list, show, logs, kill, restart, replay, resume)."""
 
 
 @execution_group.command("list")
@@ -131,6 +138,70 @@ def set_state_command(execution_id: str, task_run_id: str, state: str, config_fi
     open_services(settings_from(config_file, data_dir)).change_task_run_state(
         execution_id, task_run_id, State(state.upper()))
     click.echo(f"task run {task_run_id} set to {state.upper()}")
+
+
+@execution_group.command("start")
+@click.argument("namespace")
+@click.argument("flow_id")
+@click.option("--inputs", "inputs_json", help="Inputs as a JSON object.")
+@click.option("-i", "--input", "input_pairs", multiple=True, help="One input as KEY=VALUE (repeatable).")
+@click.option("--labels", "labels_json", help="Execution labels as a JSON object.")
+@click.option("--wait", is_flag=True, help="Wait for the end; exit 0 on SUCCESS or WARNING, 1 otherwise.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=3600, show_default=True,
+              help="With --wait: seconds to wait for the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON (with its logs after --wait).")
+@instance_options
+@user_errors
+def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_pairs: tuple[str, ...],
+                  labels_json: str | None, wait: bool, timeout: float, as_json: bool,
+                  config_file: str | None, data_dir: Path | None) -> None:
+    """Start an execution of a deployed flow; the running server (or executor) runs it.
+
+    \b
+    Examples:
+      podium execution start company.team hello -i user=Ada
+      podium execution start company.team hello --inputs '{"n": 3}' --wait
+    """
+    from engine.cli.run import _parse_json_option, _parse_pairs
+
+    inputs = {**_parse_json_option(inputs_json, "--inputs"), **_parse_pairs(input_pairs)}
+    labels = _parse_json_option(labels_json, "--labels")
+    settings = settings_from(config_file, data_dir)
+    services = open_services(settings)
+    execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels)
+    if not wait:
+        echo_json(execution.to_json()) if as_json else click.echo(execution.id)
+        return
+    if not as_json:
+        click.echo(execution.id)
+    execution = _wait_for_end(services, execution.id, timeout, settings.data_dir)
+    logs = services.execution_logs(execution.id)
+    if as_json:
+        echo_json({**execution.to_json(), "logs": logs})
+    else:
+        Console().print(execution_summary(execution, logs, datetime.now(timezone.utc)))
+    sys.exit(0 if execution.state.current in (State.SUCCESS, State.WARNING) else 1)
+
+
+def _wait_for_end(services, execution_id: str, timeout: float, data_dir: Path) -> Execution:  # type: ignore[no-untyped-def]
+    """Polls the database until the execution ended; hints once if nothing seems to run it."""
+    started = time.monotonic()
+    hinted = False
+    while True:
+        execution = services.get_execution(execution_id)
+        if execution.state.current.is_terminated:
+            return execution
+        waited = time.monotonic() - started
+        if waited > timeout:
+            raise PodiumError(f"{execution.describe()} did not end within {timeout:.0f} s (it is "
+                              f"{execution.state.current.value} and goes on); follow it with "
+                              f"`podium execution show {execution_id}`, or raise --timeout")
+        if not hinted and waited > NOT_PICKED_UP_HINT_SECONDS and execution.state.current == State.CREATED:
+            hinted = True
+            click.echo(f"still CREATED after {NOT_PICKED_UP_HINT_SECONDS:.0f} s: is a server running on this "
+                       f"instance? (`podium server local --data-dir {data_dir}`, or an executor on this "
+                       "broker)", err=True)
+        time.sleep(WAIT_POLL_SECONDS)
 
 
 @click.command("deploy")

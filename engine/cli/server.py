@@ -1,11 +1,13 @@
 """L4: ``podium executor | worker | beat | server local``: start Podium's processes.
 
-``server local`` runs everything in this process on the embedded memory:// broker (plus a
-``GET /health`` endpoint); the others are the separate processes of a shared broker deployment.
-Each prints what it started and stops cleanly on Ctrl-C.
+``server local`` runs everything in this process on the embedded broker (``podium-fs://``, folders
+under the data folder, so CLI commands and extra ``podium worker`` processes on this machine join
+it), plus a ``GET /health`` endpoint; the others are the separate processes of a shared broker
+deployment. Each prints what it started and stops cleanly on Ctrl-C.
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -19,8 +21,16 @@ CONFIG_OPTION = click.option("--config", "config_file", type=click.Path(dir_okay
                              help="YAML settings file (default: PODIUM_CONFIG).")
 
 
+DATA_DIR_OPTION = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Data folder of the instance: its database, podium-fs:// broker and files (default: settings.data_dir).")
+
+
 def _settings(config_file: Path | None, **overrides: Any) -> Settings:
-    return load_settings(config_file, **{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return load_settings(config_file, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as err:
+        raise click.ClickException(f"invalid settings: {err}") from None
 
 
 def _run_or_explain(start: Any, *args: Any, **kwargs: Any) -> None:
@@ -34,11 +44,12 @@ def _run_or_explain(start: Any, *args: Any, **kwargs: Any) -> None:
 
 @click.command("executor")
 @CONFIG_OPTION
-def executor_command(config_file: Path | None) -> None:
+@DATA_DIR_OPTION
+def executor_command(config_file: Path | None, data_dir: Path | None) -> None:
     """Run the executor: a Celery worker on the executor queue."""
     from worker.processes import run_executor
 
-    _run_or_explain(run_executor, _settings(config_file))
+    _run_or_explain(run_executor, _settings(config_file, data_dir=data_dir))
 
 
 @click.command("worker")
@@ -47,23 +58,26 @@ def executor_command(config_file: Path | None) -> None:
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Task runs at once.")
 @click.option("-P", "--pool", type=click.Choice(["prefork", "threads", "solo"]), default="prefork",
               show_default=True, help="Celery pool; prefork lets a kill stop a running task run.")
-def worker_command(config_file: Path | None, queues: str | None, concurrency: int | None, pool: str) -> None:
+@DATA_DIR_OPTION
+def worker_command(config_file: Path | None, queues: str | None, concurrency: int | None, pool: str,
+                   data_dir: Path | None) -> None:
     """Run a worker: Celery consuming task runs from the default queue or worker groups."""
     from worker.processes import run_worker
 
     queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
-    _run_or_explain(run_worker, _settings(config_file), queue_list, concurrency, pool)
+    _run_or_explain(run_worker, _settings(config_file, data_dir=data_dir), queue_list, concurrency, pool)
 
 
 @click.command("beat")
 @CONFIG_OPTION
 @click.option("--interval", type=float, default=0.2, show_default=True, help="Seconds between ticks.")
-def beat_command(config_file: Path | None, interval: float) -> None:
+@DATA_DIR_OPTION
+def beat_command(config_file: Path | None, interval: float, data_dir: Path | None) -> None:
     """Run beat: fires timers (retries, pauses, schedules) and reaps lost task runs."""
     from beat.__main__ import run_beat
     from worker.processes import require_shared_broker
 
-    settings = _settings(config_file)
+    settings = _settings(config_file, data_dir=data_dir)
     _run_or_explain(require_shared_broker, settings)
     run_beat(settings, interval)
 
@@ -77,18 +91,30 @@ def server_group() -> None:
 @CONFIG_OPTION
 @click.option("--flows", "flows_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Deploy every flow of this folder, and keep watching it.")
-@click.option("--port", type=int, default=8080, show_default=True, help="Port of GET /health on 127.0.0.1.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Database, broker and files folder (default: settings.data_dir).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port of GET /health on 127.0.0.1; 0 picks a free one (printed).")
+@DATA_DIR_OPTION
 def server_local_command(config_file: Path | None, flows_dir: Path | None, port: int,
                          data_dir: Path | None) -> None:
-    """Executor, worker and beat in this process, on the embedded broker and SQLite."""
+    """Executor, worker and beat in this process, on the embedded broker and SQLite.
+
+    \b
+    The embedded broker (podium-fs://) keeps its messages under DATA_DIR/broker, so that from
+    another terminal `podium execution start|kill|resume ... --data-dir DATA_DIR` reach this
+    server, and `podium worker --data-dir DATA_DIR` adds workers, with no Redis.
+    """
+    settings = _local_settings(config_file, data_dir)
+    _serve_local(settings, flows_dir, port)
+
+
+def _local_settings(config_file: Path | None, data_dir: Path | None) -> Settings:
     settings = _settings(config_file, data_dir=data_dir)
     if not settings.is_embedded_broker:
         raise click.ClickException(
-            f"server local runs on the embedded memory:// broker, but the settings name "
-            f"{settings.resolved_broker_url}; start `podium executor`, `podium worker` and `podium beat`.")
-    _serve_local(settings, flows_dir, port)
+            f"server local hosts the embedded broker (podium-fs://, the default), but the settings name "
+            f"{settings.resolved_broker_url}; unset PODIUM_BROKER_URL (or broker_url in the settings file), "
+            "or start `podium executor`, `podium worker` and `podium beat` for that broker.")
+    return settings
 
 
 def _serve_local(settings: Settings, flows_dir: Path | None, port: int) -> None:
@@ -96,25 +122,58 @@ def _serve_local(settings: Settings, flows_dir: Path | None, port: int) -> None:
     from worker.embedded import EmbeddedRuntime
     from worker.health import HealthServer
 
+    # Bind the port first (a busy port fails fast); the check is known once the runtime started.
+    check: list[Any] = []
+    health = _bind_health(HealthServer, lambda: check[0](), port)
     stop = _stop_on_signals()
     runtime = EmbeddedRuntime(settings, lambda dispatcher: build_services(settings, dispatcher), quiet=True)
-    with runtime:
-        services = runtime.services
-        watcher = _deploy(services, flows_dir)
-        with HealthServer(_local_health(settings, runtime), port) as health:
-            click.echo(f"podium server local: executor + worker ({settings.worker.concurrency} slots) + beat "
-                       f"on {settings.resolved_broker_url}, database {settings.resolved_database_url}")
-            click.echo(f"  health: http://127.0.0.1:{health.port}/health    Ctrl-C to stop")
-            stop.wait()
-            click.echo("podium server local: stopping...")
-            _stop_watcher(watcher)
+    try:
+        with runtime:
+            _announce(settings)
+            watcher = _watch(runtime.services, flows_dir)
+            check.append(_local_health(settings, runtime))
+            try:
+                with health:
+                    click.echo(f"  health: http://127.0.0.1:{health.port}/health    Ctrl-C to stop")
+                    stop.wait()
+                    click.echo("podium server local: stopping (running task runs finish first; "
+                               "Ctrl-C again to stop at once)...")
+            finally:
+                if watcher is not None:
+                    watcher.stop()
+    except RuntimeError as err:  # a task run that would not end within the stop timeout
+        raise click.ClickException(f"{err}; its task run is re-run after the next start") from None
     click.echo("podium server local: stopped")
+
+
+def _bind_health(server_type: Any, check: Any, port: int) -> Any:
+    try:
+        return server_type(check, port)
+    except OSError as err:
+        raise click.ClickException(f"cannot serve /health on 127.0.0.1:{port} ({err.strerror}); "
+                                   "pass another --port, or --port 0 for a free one") from None
+
+
+def _announce(settings: Settings) -> None:
+    from worker.processes import broker_label
+
+    click.echo(f"podium server local: executor + worker ({settings.worker.concurrency} slots) + beat "
+               f"on {broker_label(settings)}, database {settings.resolved_database_url}")
+    if settings.is_in_process_broker:
+        click.echo("  note: on memory:// other processes cannot reach this server (podium execution "
+                   "kill/resume..., podium worker); unset PODIUM_BROKER_URL to use podium-fs://", err=True)
+    else:
+        click.echo(f"  operate it from another terminal: podium execution list --data-dir {settings.data_dir}")
 
 
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
 
     def handle(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: the user does not want to wait for running task runs
+            click.echo("podium server local: stopped at once; unfinished task runs re-run after the next start",
+                       err=True)
+            os._exit(130)
         stop.set()
 
     signal.signal(signal.SIGINT, handle)
@@ -122,28 +181,22 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _deploy(services: Any, flows_dir: Path | None) -> Any:
-    """Deploys the flows folder and starts watching it, when the services offer it."""
+def _watch(services: Any, flows_dir: Path | None) -> Any:
+    """Deploys the flows folder and keeps watching it; prints what it deploys and refuses."""
     if flows_dir is None:
         return None
-    deploy = getattr(services, "deploy_folder", None)
-    if callable(deploy):
-        result = deploy(flows_dir)
-        deployed, problems = result if isinstance(result, tuple) and len(result) == 2 else (result, [])
-        click.echo(f"  flows: {len(deployed or [])} deployed from {flows_dir}"
-                   + (f", {len(problems)} problem(s)" if problems else ""))
-        for problem in problems or []:
-            click.echo(f"    {problem}", err=True)
-    watch = getattr(services, "watch_folder", None)
-    return watch(flows_dir) if callable(watch) else None
+    watcher = services.watch_folder(flows_dir, report=_print_watch_event)
+    first = watcher.initial
+    deployed = len(first.of_kind("deployed")) + len(first.of_kind("unchanged"))
+    refused = len(first.of_kind("refused")) + len(first.of_kind("error"))
+    click.echo(f"  flows: {deployed} deployed from {flows_dir}"
+               + (f", {refused} refused" if refused else "") + "; watching for changes")
+    return watcher
 
 
-def _stop_watcher(watcher: Any) -> None:
-    for name in ("stop", "close"):
-        method = getattr(watcher, name, None)
-        if callable(method):
-            method()
-            return
+def _print_watch_event(event: Any) -> None:
+    problem = event.kind in ("refused", "error")
+    click.echo(f"  flows: {event.message}", err=problem)
 
 
 def _local_health(settings: Settings, runtime: Any) -> Any:
