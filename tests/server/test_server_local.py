@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from tests.celery.procs import wait_until
-from tests.server.helpers import DEADLINE, PODIUM, Proc, Server, log_flow, write_flow
+from tests.celery.procs import ROOT, wait_until
+from tests.server.helpers import DEADLINE, PODIUM, Proc, Server, clean_env, log_flow, write_flow
 
 pytestmark = pytest.mark.slow
 
@@ -171,17 +172,24 @@ def test_a_separate_worker_process_joins_for_a_worker_group(server: Server, tmp_
     assert "embedded-" in bindings and "worker-" not in bindings  # the stopped worker unbound itself
 
 
-def test_ctrl_c_stops_the_server_cleanly(tmp_path: Path) -> None:
-    flows = tmp_path / "flows"
+def test_work_sent_while_the_server_is_down_runs_when_it_starts_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    flows, data = tmp_path / "flows", tmp_path / "data"
     flows.mkdir()
-    write_flow(flows / "hello.yaml", log_flow("hello", "bye"))
-    server = Server(flows, tmp_path / "data", tmp_path)
+    path = write_flow(flows / "hello.yaml", log_flow("hello", "queued while down"))
+    offline = subprocess.run([PODIUM, "flow", "deploy", str(path), "--data-dir", str(data)],
+                             cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=DEADLINE)
+    assert offline.returncode == 0, offline.stderr
+    early = subprocess.run([PODIUM, "execution", "start", "company.team", "hello", "--data-dir", str(data)],
+                           cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=DEADLINE)
+    assert early.returncode == 0, early.stderr
+    server = Server(flows, data, tmp_path)
+    assert server.wait_for_state(early.stdout.strip(), "SUCCESS")["state"]["current"] == "SUCCESS"
     code, execution = run_to_end(server, "hello")
     assert code == 0 and execution["state"]["current"] == "SUCCESS"
     assert server.interrupt(signal.SIGINT) == 0
     assert "Traceback" not in server.err, server.err
     assert server.out.rstrip().endswith("podium server local: stopped")
-    bindings = json.loads((tmp_path / "data" / "broker" / "control" / "celery.pidbox.exchange").read_text())
+    bindings = json.loads((data / "broker" / "control" / "celery.pidbox.exchange").read_text())
     assert bindings == []  # the stopped worker left no remote-control queue behind
 
 
