@@ -19,6 +19,10 @@ class _Services(Protocol):
 
 
 class InlineDispatcher:
+    # Events run one at a time in the order they were sent, so a worker never has to wait for
+    # the executor to catch up (it could not: nothing runs until the current step returns).
+    delivers_in_order = True
+
     def __init__(self) -> None:
         self._services: _Services | None = None
         self._queue: deque[Callable[[_Services], None]] = deque()

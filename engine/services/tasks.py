@@ -86,7 +86,8 @@ class TaskRunService:
 
         outcome = run_working_directory(execution, run, task, self.env.registry, make_context,
                                         report_and_remember, self.env.clock)
-        self._await_recorded(ref.execution_id, reported)
+        if not getattr(self.env.dispatcher, "delivers_in_order", False):
+            self._await_recorded(ref.execution_id, reported)
         return outcome
 
     def _await_recorded(self, execution_id: str, task_run_ids: list[str], timeout: float = 60.0) -> None:
