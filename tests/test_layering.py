@@ -16,7 +16,7 @@ PURE_MODULES = ["engine.state", "engine.ids", "engine.durations", "engine.errors
                 "engine.loader", "engine.validation", "engine.plugin_defaults", "engine.schema",
                 "engine.inputs", "engine.variables", "engine.plugins.base", "engine.plugins.registry"]
 PURE_PACKAGES = ["engine/model", "engine/executor", "engine/templating", "engine/plugins/core",
-                 "engine/plugins/ext"]
+                 "engine/plugins/ext", "engine/schedule"]
 
 PROBE = """
 import importlib, json, sys
