@@ -6,7 +6,7 @@ that the migrated schema and this metadata agree.
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData,
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData,
                         String, Table, Text, false)
 
 from engine.persistence.types import JsonType, UtcDateTime
@@ -163,4 +163,29 @@ fired = Table(
     Column("fire_time", UtcDateTime, primary_key=True),
     Column("execution_id", ID),
     Column("created", UtcDateTime, nullable=False),
+)
+
+# One row per singleton role ("beat"): who holds it and until when (see engine/persistence/leader.py).
+leader_lock = Table(
+    "leader_lock", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("acquired", UtcDateTime, nullable=False),
+)
+
+# Per-process aggregates of the metrics only a process can observe (executor decisions, task run
+# phases): each process writes its own rows (``source``) with its totals since it started, so that
+# the web process can sum them at scrape time (docs/operations.md, "Metrics across processes").
+metric_rollups = Table(
+    "metric_rollups", metadata,
+    Column("source", String(128), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("labels", String(255), primary_key=True),
+    # {upper bound as text (e.g. "0.5", "+Inf"): observations in that bucket}, not cumulative.
+    Column("buckets", JsonType, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("sum", Float, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Index(None, "updated"),
 )
