@@ -167,6 +167,10 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
     inputs = {**_parse_json_option(inputs_json, "--inputs"), **_parse_pairs(input_pairs)}
     labels = _parse_json_option(labels_json, "--labels")
     settings = settings_from(config_file, data_dir)
+    if settings.is_in_process_broker:
+        raise click.ClickException("the broker is memory://, which no server can read from another process; "
+                                   "unset PODIUM_BROKER_URL (default podium-fs://) or name the server's broker, "
+                                   "or use `podium run FLOW_FILE` to run a flow in this process")
     services = open_services(settings)
     execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels)
     if not wait:
@@ -174,7 +178,12 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
         return
     if not as_json:
         click.echo(execution.id)
-    execution = _wait_for_end(services, execution.id, timeout, settings.data_dir)
+    try:
+        execution = _wait_for_end(services, execution.id, timeout, settings.data_dir)
+    except KeyboardInterrupt:
+        click.echo(f"stopped waiting; execution {execution.id} goes on (`podium execution show "
+                   f"{execution.id}`, or `podium execution kill {execution.id}`)", err=True)
+        sys.exit(130)
     logs = services.execution_logs(execution.id)
     if as_json:
         echo_json({**execution.to_json(), "logs": logs})

@@ -107,7 +107,11 @@ def test_start_explains_bad_requests_in_one_line(server: Server) -> None:
     assert no_input.returncode == 1 and "user" in no_input.stderr
     bad_json = server.podium("execution", "start", "company.team", "greeting", "--inputs", "{user: Ada}")
     assert bad_json.returncode == 2 and "--inputs" in bad_json.stderr and "JSON" in bad_json.stderr
-    for result in (missing, no_input, bad_json):
+    on_memory = subprocess.run([PODIUM, "execution", "start", "company.team", "hello", "--data-dir", str(server.data)],
+                               cwd=ROOT, env={**clean_env(), "PODIUM_BROKER_URL": "memory://"},
+                               capture_output=True, text=True, timeout=DEADLINE)
+    assert on_memory.returncode == 1 and "memory://" in on_memory.stderr and "podium run" in on_memory.stderr
+    for result in (missing, no_input, bad_json, on_memory):
         assert "Traceback" not in result.stderr and result.stdout == ""
 
 
