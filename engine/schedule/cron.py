@@ -127,16 +127,18 @@ class CronSchedule:
         """Fires strictly after ``moment``. Slots mapping to one instant (a gap) are one fire."""
         _require_aware(moment)
         group: list[datetime] = []
+        head: datetime | None = None  # the instant of group[0]
         for wall in self._walls(self._wall(moment), forward=True):
             instant = self._instant(wall)
             if instant <= moment:
                 continue  # the second pass of a repeated hour: those slots already fired
-            if group and instant != self._instant(group[0]):
-                yield self._fire(group)
+            if group and instant != head:
+                yield self._fire(group, head)
                 group = []
             group.append(wall)
+            head = head if len(group) > 1 else instant
         if group:
-            yield self._fire(group)
+            yield self._fire(group, head)
 
     def _walls(self, start: datetime, *, forward: bool) -> Iterator[datetime]:
         """Naive wall-clock slots strictly after (or before) ``start``."""
@@ -176,8 +178,8 @@ class CronSchedule:
                 low = middle
         return datetime.fromtimestamp(high, timezone.utc)
 
-    def _fire(self, walls: list[datetime]) -> FireTime:
-        at = self._instant(walls[0])
+    def _fire(self, walls: list[datetime], at: datetime | None = None) -> FireTime:
+        at = at or self._instant(walls[0])
         local = at.astimezone(self.zone)
         return FireTime(at=at, local=local, note=self._note(walls[0], local))
 
