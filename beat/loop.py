@@ -20,6 +20,8 @@ class BeatServices(Protocol):
 
     def reap_expired_leases(self, now: datetime) -> int: ...
 
+    def fire_schedules(self, now: datetime) -> int: ...
+
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
@@ -40,11 +42,13 @@ class Beat:
         try:
             fired = self.services.fire_due_timers(now)
             reaped = self.services.reap_expired_leases(now)
+            scheduled = self.services.fire_schedules(now)
         except Exception:  # noqa: BLE001 - the database may be briefly away; try again next tick
             logger.exception("beat tick failed")
             return max(self.interval, 1.0)
-        if fired or reaped:
-            logger.info("beat: %s timer(s) fired, %s lease(s) reaped", fired, reaped)
+        if fired or reaped or scheduled:
+            logger.info("beat: %s timer(s) fired, %s lease(s) reaped, %s scheduled execution(s)",
+                        fired, reaped, scheduled)
         return self.interval
 
     def run(self) -> None:

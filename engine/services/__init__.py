@@ -17,6 +17,7 @@ from engine.plugins.registry import default_registry
 from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.flows import Deployed, DeployProblem, FlowCatalog
 from engine.services.runtime import Env, utc_now
+from engine.services.schedules import ScheduleService
 from engine.services.tasks import TaskRunService
 from engine.services.timers import TimerService
 from engine.services.watch import FolderWatcher, watch_folder
@@ -33,6 +34,8 @@ class Services:
         self.flows = FlowCatalog(env)
         self.executions = ExecutionService(env, self.flows)
         self.task_runs = TaskRunService(env, self.flows, self)
+        self.schedules = ScheduleService(env, self.flows, self.executions)
+        self.flows.deploy_hooks.append(self.schedules.sync_flow)
         self.timers = TimerService(env)
 
     # -- flows ----------------------------------------------------------------------------------
@@ -98,6 +101,10 @@ class Services:
 
     def reap_expired_leases(self, now: datetime) -> int:
         return self.timers.reap(now)
+
+    def fire_schedules(self, now: datetime) -> int:
+        """Fires the due Schedule/ScheduleOnDates triggers (engine/services/schedules.py)."""
+        return self.schedules.fire_due(now)
 
 
 def build_services(settings: Settings, dispatcher: Dispatcher, *,

@@ -5,7 +5,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
-from typing import Any
+from typing import Any, Callable
 
 from engine.errors import FlowInvalid, NotFound
 from engine.loader import load_flow_text
@@ -39,6 +39,8 @@ class FlowCatalog:
         self.env = env
         self._cache: OrderedDict[tuple[str, str, int], Flow] = OrderedDict()
         self._lock = Lock()
+        # Called with each deployed flow (e.g. ScheduleService.sync_flow plans its triggers).
+        self.deploy_hooks: list[Callable[[Flow], None]] = []
 
     def parse(self, source: str, path: str = "<string>") -> Flow:
         try:
@@ -52,7 +54,10 @@ class FlowCatalog:
         """Validates and saves ``source``; an unchanged source keeps its revision."""
         flow = self.parse(source, path)
         revision, created = self.env.flows.save(flow.namespace, flow.id, source, self.env.clock())
-        return Deployed(self._with_revision(flow, revision), revision, created, path)
+        deployed = Deployed(self._with_revision(flow, revision), revision, created, path)
+        for hook in self.deploy_hooks:
+            hook(deployed.flow)
+        return deployed
 
     def deploy_file(self, path: Path) -> Deployed:
         try:

@@ -58,6 +58,10 @@ class FakeServices:
         self._record("reap", now)
         return 0
 
+    def fire_schedules(self, now: datetime) -> int:
+        self._record("schedules", now)
+        return 0
+
     def of_kind(self, kind: str) -> list[Any]:
         with self._changed:
             return [call.payload for call in self.calls if call.kind == kind]
@@ -96,6 +100,9 @@ class RecordingServices:
         return 0
 
     def reap_expired_leases(self, now: datetime) -> int:
+        return 0
+
+    def fire_schedules(self, now: datetime) -> int:
         return 0
 
 

@@ -1,0 +1,331 @@
+"""L3: Schedule and ScheduleOnDates triggers: their state rows, and firing them from the beat.
+
+* :meth:`ScheduleService.sync_flow` runs on every deploy: it creates or updates one
+  ``trigger_state`` row per schedule trigger of the flow (with its ``next_date``) and drops the
+  rows of schedule triggers that are gone.
+* :meth:`ScheduleService.fire_due` runs on every beat tick. One indexed query finds the rows
+  whose ``next_date`` has come (10,000 idle schedules cost nothing more); for each, the pure
+  policy (engine/schedule/policy.py) picks at most one date, and one transaction claims the key
+  ``(namespace, flow, trigger, fire time)`` in ``fired`` (``INSERT ... ON CONFLICT DO NOTHING``),
+  creates the execution and moves the state. Whoever loses the claim (a second beat, a restart
+  replaying a tick) creates nothing.
+
+Kestra's no-overlap rule: while the execution a trigger last created is running, the trigger
+does not fire; its date stays due and is decided by the policy once that execution ends (with
+ALL the late dates then fire one by one; with NONE they were missed and are skipped; LAST fires
+the newest). ``stopAfter`` is checked at that moment too: an ended execution whose state is
+listed disables the trigger. State rows are updated compare-and-set on ``next_date`` and only
+in the schedule's own columns, so backfill cursors and concurrent beats are never overwritten.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator, Mapping
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import Session
+
+from engine import executor
+from engine.durations import parse_duration
+from engine.errors import NotFound, PodiumError
+from engine.executor import events as ev
+from engine.services.messages import encode_event
+from engine.model.execution import Execution, ExecutionTrigger
+from engine.model.flow import Flow
+from engine.persistence.tables import trigger_state as table
+from engine.persistence.triggers import FiredRepository, TriggerState, TriggerStateRepository
+from engine.plugins.core.triggers import RecoverMissedSchedules, Schedule, ScheduleOnDates
+from engine.schedule.conditions import ConditionError, all_pass
+from engine.schedule.cron import FireTime, schedule_from_options, zone_of
+from engine.schedule.policy import DateList, DateSequence, Decision, Policy, decide, first_date
+from engine.services.executions import ExecutionService, InputsInvalid, _lock_flow_slots
+from engine.services.flows import FlowCatalog
+from engine.services.runtime import Env
+from engine.state import State
+
+logger = logging.getLogger(__name__)
+KIND = "schedule"  # data["kind"] of the rows this service owns (Flow triggers keep their own)
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One execution created by a schedule (for logs and tests)."""
+
+    execution: Execution
+    fire: FireTime
+
+
+class ScheduleService:
+    def __init__(self, env: Env, catalog: FlowCatalog, executions: ExecutionService) -> None:
+        self.env = env
+        self.catalog = catalog
+        self.executions = executions
+        self.states = TriggerStateRepository(env.db)
+        self.fired = FiredRepository(env.db)
+
+    # -- deploy ---------------------------------------------------------------------------------
+
+    def sync_flow(self, flow: Flow) -> None:
+        """Creates/updates the state rows of the flow's schedule triggers; drops removed ones."""
+        now = self.env.clock()
+        triggers = {t.id: t for t in schedule_triggers(flow)}
+        existing = {s.trigger_id: s for s in self.states.list(flow.namespace, flow.id)}
+        for trigger_id, state in existing.items():
+            if trigger_id not in triggers and state.data.get("kind") == KIND:
+                self.states.delete(flow.namespace, flow.id, trigger_id)
+        for trigger in triggers.values():
+            try:
+                self._sync_trigger(flow, trigger, existing.get(trigger.id), now)
+            except (ValueError, PodiumError) as err:
+                logger.error("schedule %s.%s.%s cannot be planned: %s", flow.namespace, flow.id,
+                             trigger.id, err)
+
+    def _sync_trigger(self, flow: Flow, trigger: Any, state: TriggerState | None, now: datetime) -> None:
+        dates = self._rendered_dates(flow, trigger)
+        signature = _signature(trigger, dates)
+        source_off = bool(flow.disabled or trigger.disabled)
+        data = {"kind": KIND, "type": trigger.type, "signature": signature, "sourceDisabled": source_off}
+        if dates is not None:
+            data["dates"] = dates
+        sequence = self._sequence(trigger, dates)
+        if state is None:
+            self.states.save(TriggerState(flow.namespace, flow.id, trigger.id, disabled=source_off,
+                                          next_date=first_date(sequence, now), data=data), now)
+            return
+        disabled = state.disabled
+        next_date = state.next_date
+        if state.data.get("sourceDisabled") != source_off:
+            disabled = source_off  # the source changed: it wins over Toggle / stopAfter
+        if state.data.get("signature") != signature or (state.disabled and not disabled):
+            # New dates, or enabled again: start from now, as Kestra does on re-enabling.
+            next_date = first_date(sequence, now)
+        _write(self.env, state, now, next_date=next_date, disabled=disabled, data={**state.data, **data})
+
+    def _rendered_dates(self, flow: Flow, trigger: Any) -> list[str] | None:
+        if not isinstance(trigger, ScheduleOnDates):
+            return None
+        raw = trigger.dates
+        context = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+                   **self.executions.extra_variables()}
+        value = self.env.renderer().render_value(raw, context, typed=True)
+        values = value if isinstance(value, list) else [value]
+        zone = zone_of(trigger.timezone or self.env.settings.timezone)
+        return [fire.at.isoformat() for fire in DateList.parse([str(v) for v in values], zone).fires]
+
+    def _sequence(self, trigger: Any, dates: list[str] | None) -> DateSequence:
+        zone_name = trigger.timezone or self.env.settings.timezone
+        if isinstance(trigger, Schedule):
+            return schedule_from_options(trigger, self.env.settings.timezone)
+        return DateList.parse(dates or [], zone_of(zone_name))
+
+    # -- beat -----------------------------------------------------------------------------------
+
+    def fire_due(self, now: datetime) -> int:
+        """Fires what is due at ``now``; returns the number of executions created."""
+        made = 0
+        for state in self._due(now):
+            if state.data.get("kind") != KIND:
+                continue
+            try:
+                made += 1 if self.fire_one(state, now) is not None else 0
+            except Exception:  # noqa: BLE001 - one broken trigger must not stop the others
+                logger.exception("schedule %s.%s.%s failed", state.namespace, state.flow_id,
+                                 state.trigger_id)
+        return made
+
+    def fire_one(self, state: TriggerState, now: datetime) -> Fired | None:
+        """Decides and fires one due trigger; None when nothing was created."""
+        found = self._flow_and_trigger(state)
+        if found is None:
+            self.states.delete(state.namespace, state.flow_id, state.trigger_id)
+            return None
+        flow, trigger = found
+        if flow.disabled or trigger.disabled:
+            _write(self.env, state, now, disabled=True)
+            return None
+        if self._blocked(state, trigger, now):
+            return None
+        assert state.next_date is not None  # due rows have one
+        sequence = self._sequence(trigger, state.data.get("dates"))
+        decision = decide(sequence, state.next_date, now, self._policy(trigger),
+                          lambda fire: self._accepts(flow, trigger, fire, sequence))
+        if decision.skipped:
+            logger.info("schedule %s.%s.%s: %s date(s) skipped", flow.namespace, flow.id,
+                        trigger.id, decision.skipped)
+        if decision.fire is None:
+            _write(self.env, state, now, next_date=decision.next_date)
+            return None
+        return self._fire(flow, trigger, state, decision, now)
+
+    def _blocked(self, state: TriggerState, trigger: Any, now: datetime) -> bool:
+        """The no-overlap rule, and stopAfter once the last execution has ended."""
+        if state.last_execution_id is None:
+            return False
+        last = self.env.executions.get(state.last_execution_id)
+        if last is None:
+            return False
+        current = last.state.current
+        if not current.is_terminated():
+            return True
+        if trigger.stop_after and current.value in trigger.stop_after:
+            logger.info("schedule %s.%s.%s disabled: execution %s ended %s (stopAfter)",
+                        state.namespace, state.flow_id, state.trigger_id, last.id, current.value)
+            _write(self.env, state, now, disabled=True, data={**state.data, "stoppedBy": last.id})
+            return True
+        return False
+
+    def _fire(self, flow: Flow, trigger: Any, state: TriggerState, decision: Decision,
+              now: datetime) -> Fired | None:
+        fire = decision.fire
+        assert fire is not None
+        try:
+            execution = self._execution(flow, trigger, decision, now)
+        except (InputsInvalid, PodiumError, ValueError) as err:
+            logger.error("schedule %s.%s.%s skipped %s: %s", flow.namespace, flow.id, trigger.id,
+                         fire.iso, err)
+            _write(self.env, state, now, next_date=decision.next_date)
+            return None
+        with self.env.db.transaction() as session:
+            if not self.fired.claim(flow.namespace, flow.id, trigger.id, fire.at, now,
+                                    execution_id=execution.id, session=session):
+                return None  # another beat (or an earlier run of this tick) created it
+            execution = self._insert(flow, execution, session)
+            _write(self.env, state, now, session=session, next_date=decision.next_date,
+                   last_date=fire.at, last_execution_id=execution.id)
+        if execution.state.current == State.CREATED:
+            self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
+        logger.info("schedule %s.%s.%s fired %s: execution %s", flow.namespace, flow.id, trigger.id,
+                    fire.iso, execution.id)
+        return Fired(execution, fire)
+
+    def _execution(self, flow: Flow, trigger: Any, decision: Decision, now: datetime) -> Execution:
+        fire = decision.fire
+        assert fire is not None
+        variables = decision.variables()
+        context = self._context(flow, variables)
+        renderer = self.env.renderer()
+        labels = renderer.render_value(_labels(trigger.labels), context)
+        made = executor.create_execution(
+            flow, {}, labels, now, schedule_date=fire.at,
+            trigger=ExecutionTrigger(id=trigger.id, type=trigger.type, variables=variables))
+        raw = renderer.render_value(dict(trigger.inputs or {}), context)
+        # Same input resolution as start_execution; the insert below joins the claim's transaction.
+        return made.model_copy(update={"inputs": self.executions._inputs(flow, made, raw)})
+
+    def _insert(self, flow: Flow, execution: Execution, session: Session) -> Execution:
+        """Saves the execution under the flow's concurrency limit, as start_execution does."""
+        if flow.concurrency is not None:
+            _lock_flow_slots(session, flow)
+            execution = self.executions._admit(flow, execution, session)
+        self.env.executions.create(execution, session=session)
+        if execution.state.current == State.QUEUED:
+            self.env.queue.enqueue(flow.namespace, flow.id, execution.id, self.env.clock(), session=session)
+        return execution
+
+    def _accepts(self, flow: Flow, trigger: Any, fire: FireTime, sequence: DateSequence) -> bool:
+        conditions = list(trigger.conditions or []) + list(getattr(trigger, "schedule_conditions", None) or [])
+        if not conditions:
+            return True
+        variables = {"date": fire.iso}
+        neighbours = (("next", sequence.next_after(fire.at)), ("previous", sequence.previous_before(fire.at)))
+        variables.update({name: value.iso for name, value in neighbours if value is not None})
+        try:
+            return all_pass(conditions, fire, self._context(flow, variables), self.env.renderer().render)
+        except (ConditionError, PodiumError, ValueError) as err:
+            logger.error("schedule %s.%s.%s: condition failed on %s, date skipped: %s",
+                         flow.namespace, flow.id, trigger.id, fire.iso, err)
+            return False
+
+    def _context(self, flow: Flow, trigger_variables: Mapping[str, str]) -> dict[str, Any]:
+        return {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+                "trigger": dict(trigger_variables), **self.executions.extra_variables()}
+
+    def _policy(self, trigger: Any) -> Policy:
+        recover = trigger.recover_missed_schedules or RecoverMissedSchedules.ALL
+        late = getattr(trigger, "late_maximum_delay", None)
+        return Policy(recover=recover, late_maximum_delay=parse_duration(late) if late else None)
+
+    def _flow_and_trigger(self, state: TriggerState) -> tuple[Flow, Any] | None:
+        try:
+            flow = self.catalog.get(state.namespace, state.flow_id)
+        except NotFound:
+            return None
+        trigger = next((t for t in schedule_triggers(flow) if t.id == state.trigger_id), None)
+        return (flow, trigger) if trigger is not None else None
+
+    def _due(self, now: datetime) -> Iterator[TriggerState]:
+        """Every due row, page by page on the next_date index, so that triggers blocked by a
+        running execution never hide the ones behind them."""
+        page = self.states.due(now, limit=PAGE)
+        seen: set[tuple[str, str, str]] = set()
+        while page:
+            fresh = [s for s in page if (s.namespace, s.flow_id, s.trigger_id) not in seen]
+            seen.update((s.namespace, s.flow_id, s.trigger_id) for s in fresh)
+            yield from fresh
+            if len(page) < PAGE or not fresh:
+                return
+            page = _due_from(self.env, now, page[-1])
+
+
+def schedule_triggers(flow: Flow) -> list[Any]:
+    """The flow's Schedule and ScheduleOnDates triggers (parsed options)."""
+    return [t for t in flow.triggers or [] if isinstance(t, (Schedule, ScheduleOnDates))]
+
+
+def sequence_of(trigger: Any, data: Mapping[str, Any], default_zone: str) -> DateSequence:
+    """The dates of a trigger from its options and its state (for ``podium triggers list``)."""
+    if isinstance(trigger, Schedule):
+        return schedule_from_options(trigger, default_zone)
+    return DateList.parse(data.get("dates") or [], zone_of(trigger.timezone or default_zone))
+
+
+def _signature(trigger: Any, dates: list[str] | None) -> str:
+    if isinstance(trigger, Schedule):
+        return f"cron={trigger.cron}|s={trigger.with_seconds}|tz={trigger.timezone}"
+    return f"dates={','.join(dates or [])}|tz={trigger.timezone}"
+
+
+def _labels(labels: Any) -> dict[str, Any]:
+    if not labels:
+        return {}
+    if isinstance(labels, Mapping):
+        return dict(labels)
+    return {str(item["key"]): item.get("value") for item in labels if isinstance(item, Mapping)}
+
+
+_UNSET: Any = object()
+
+
+def _write(env: Env, state: TriggerState, now: datetime, *, session: Session | None = None,
+           next_date: Any = _UNSET, last_date: Any = _UNSET, last_execution_id: Any = _UNSET,
+           disabled: Any = _UNSET, data: Any = _UNSET) -> bool:
+    """Updates the schedule's own columns if ``next_date`` is still what ``state`` read."""
+    given = {"next_date": next_date, "last_date": last_date, "last_execution_id": last_execution_id,
+             "disabled": disabled, "data": data}
+    values = {column: value for column, value in given.items() if value is not _UNSET}
+    same_next = table.c.next_date.is_(None) if state.next_date is None else table.c.next_date == state.next_date
+    statement = (update(table).where(table.c.namespace == state.namespace, table.c.flow_id == state.flow_id,
+                                     table.c.trigger_id == state.trigger_id, same_next)
+                 .values(**values, updated=now))
+    if session is not None:
+        return bool(getattr(session.execute(statement), "rowcount", 0))
+    with env.db.transaction() as own:
+        return bool(getattr(own.execute(statement), "rowcount", 0))
+
+
+def _due_from(env: Env, now: datetime, last: TriggerState) -> list[TriggerState]:
+    """The next page of due rows, from ``last`` on in (next_date, key) order (``last``'s ties
+    included: the caller skips what it has seen)."""
+    key = tuple_(table.c.next_date, table.c.namespace, table.c.flow_id, table.c.trigger_id)
+    query = (select(table.c.namespace, table.c.flow_id, table.c.trigger_id)
+             .where(table.c.next_date <= now, table.c.disabled.is_(False),
+                    key >= tuple_(last.next_date, "", "", ""))
+             .order_by(table.c.next_date, table.c.namespace, table.c.flow_id, table.c.trigger_id)
+             .limit(PAGE * 2))
+    with env.db.transaction(write=False) as session:
+        keys = session.execute(query).all()
+    states = TriggerStateRepository(env.db)
+    return [s for s in (states.get(*k) for k in keys) if s is not None]
