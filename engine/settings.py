@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, Field
@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     timezone: str = Field("UTC", description="Default time zone of date filters and schedules.")
+    log_format: Literal["console", "json"] = Field(
+        "console", description="Process logs: console (for people) or json (one JSON object a line).")
+    log_level: str = Field("INFO", description="Level of the processes' own logs (DEBUG, INFO, WARNING...).")
+    metrics_flush_seconds: float = Field(
+        10.0, ge=0, description="How often executor and worker processes write their metrics (0: at once).")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

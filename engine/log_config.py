@@ -1,0 +1,91 @@
+"""L3: structured logs for every Podium process (web, executor, worker, beat, server local).
+
+``configure_logging(log_format, level, process=...)`` routes the standard library's logging (Podium's
+``podium.*`` loggers, Celery, gunicorn, SQLAlchemy warnings) through structlog's formatter:
+
+- ``json``: one JSON object a line on stderr (``timestamp``, ``level``, ``logger``, ``event``,
+  ``process`` and whatever is bound), for log shippers in production;
+- ``console``: aligned, coloured when stderr is a terminal, for people (the default).
+
+Podium code logs with the standard library (``logging.getLogger("podium.executor")``), so nothing
+is printed before a process configures logging except warnings (stdlib's last-resort handler);
+identifiers are bound with :func:`bind_ids` (``structlog.contextvars``) around the handling of an
+event or a task run, and every line logged inside carries them (``execution_id``, ``task_run_id``,
+``task_id``, ``flow``).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import AbstractContextManager
+from typing import Any, TextIO
+
+import structlog
+
+LOG_FORMATS = ("console", "json")
+_HANDLER_MARK = "_podium_handler"
+
+
+def configure_logging(log_format: str = "console", level: str | int = "INFO", *, process: str | None = None,
+                      stream: TextIO | None = None) -> logging.Handler:
+    """Installs Podium's handler on the root logger (replacing a previous one of ours); idempotent."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if process:
+        shared.append(_add_process(process))
+    output = stream or sys.stderr
+    renderer: Any = (structlog.processors.JSONRenderer() if log_format == "json"
+                     else structlog.dev.ConsoleRenderer(colors=_is_tty(output)))
+    final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if log_format == "json":
+        final.append(structlog.processors.format_exc_info)
+    formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[*final, renderer])
+    structlog.configure(
+        processors=[structlog.stdlib.filter_by_level, *shared,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(formatter)
+    setattr(handler, _HANDLER_MARK, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(_level(level))
+    return handler
+
+
+def bind_ids(**ids: Any) -> AbstractContextManager[None]:
+    """Binds identifiers (None values skipped) to every log line of this thread/context inside."""
+    return structlog.contextvars.bound_contextvars(**{k: v for k, v in ids.items() if v is not None})
+
+
+def _add_process(process: str) -> Any:
+    def add(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("process", process)
+        return event
+    return add
+
+
+def _level(level: str | int) -> int:
+    if isinstance(level, int):
+        return level
+    value = logging.getLevelName(level.upper())
+    if not isinstance(value, int):
+        raise ValueError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
