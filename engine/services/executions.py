@@ -77,7 +77,7 @@ class ExecutionService:
             with open(local_path, "rb") as handle:
                 return storage.put(uri, handle)
 
-        renderer = self.env.renderer()
+        renderer = self.env.renderer(flow.namespace)
         try:
             return resolve_inputs(flow, raw, store_file=store_file, render=renderer.render_typed)
         except InputError as err:
@@ -124,7 +124,8 @@ class ExecutionService:
             before = locked.execution
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
             step = executor.advance(before, flow, event, self.env.clock(), registry=self.env.registry,
-                                    renderer=self.env.renderer(), extra=self.extra_variables())
+                                    renderer=self.env.renderer(before.namespace),
+                                    extra=self.extra_variables())
             if not step.execution_changed and step.execution == before:
                 return
             locked.save(step.execution)
@@ -241,7 +242,7 @@ class ExecutionService:
         child_flow = self.catalog.get(child.namespace, child.flow_id, child.flow_revision)
         variables = build_variables(child_flow, child, extra=self.extra_variables())
         try:
-            outputs.update(self.env.renderer().render_value(dict(mapping), variables))
+            outputs.update(self.env.renderer(child.namespace).render_value(dict(mapping), variables))
         except ExpressionError as err:
             self.commands.log(parent, task_run_id, "ERROR", f"cannot render the subflow outputs: {err}")
             return State.FAILED, outputs

@@ -57,8 +57,11 @@ class Env:
         self.timers = TimerRepository(self.db)
         self.queue = QueueRepository(self.db)
 
-    def renderer(self) -> Renderer:
-        return Renderer(default_timezone=self.settings.timezone)
+    def renderer(self, namespace: str | None = None) -> Renderer:
+        """The renderer of expressions outside tasks; ``namespace`` resolves ``read('path')``."""
+        from engine.services.expressions import ExecutorIO
+
+        return Renderer(ExecutorIO(self, namespace), default_timezone=self.settings.timezone)
 
     @property
     def encryption_key(self) -> bytes | None:
