@@ -25,22 +25,22 @@ from engine.schedule.cron import CronSchedule, FireTime, zone_of
 # command that creates it; past this many the total is left unknown (None).
 COUNT_LIMIT = 100_000
 _END_OF_TIME = datetime(9999, 1, 1, tzinfo=timezone.utc)
-_STEP = timedelta(microseconds=1)  # ``current`` moves just past the last fire walked
+_STEP = timedelta(microseconds=1)  # ``current_date`` moves just past the last fire walked
 
 
 class BackfillCursor(Record):
     """Where a backfill stands; stored as camelCase JSON (``currentDate`` as Kestra names it).
 
-    ``current`` is the earliest instant not walked yet: the fire times left are those with
-    ``current <= at <= end``. ``created`` counts the executions this backfill made, ``skipped``
+    ``current_date`` is the earliest instant not walked yet: the fire times left are those with
+    ``current_date <= at <= end``. ``created`` counts the executions this backfill made, ``skipped``
     the fire times it found already taken (by the schedule, an earlier backfill, or a success
     when ``only_gaps``); ``total`` is the number of fire times in the window (None if more than
-    :data:`COUNT_LIMIT`).
+    :data:`COUNT_LIMIT`). ``error`` says why beat paused it (the flow was disabled...).
     """
 
     start: datetime
     end: datetime
-    current: datetime = Field(alias="currentDate")
+    current_date: datetime
     paused: bool = False
     cancelled: bool = False
     finished: bool = False
@@ -50,6 +50,7 @@ class BackfillCursor(Record):
     total: int | None = None
     created: int = 0
     skipped: int = 0
+    error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -86,7 +87,7 @@ def new_cursor(start: datetime, end: datetime, *, total: int | None, now: dateti
     if start >= end:
         raise ValueError(f"backfill start {start.isoformat()} is not before end {end.isoformat()}: "
                          "give a start earlier than the end")
-    return BackfillCursor(start=start, end=end, current=start, paused=paused, inputs=dict(inputs or {}),
+    return BackfillCursor(start=start, end=end, current_date=start, paused=paused, inputs=dict(inputs or {}),
                           labels=dict(labels or {}), only_gaps=only_gaps, total=total,
                           created_at=now, updated_at=now)
 
@@ -120,13 +121,13 @@ def advance(cursor: BackfillCursor, schedule: CronSchedule, limit: int) -> tuple
         raise ValueError(f"limit must be at least 1, got {limit}")
     if not cursor.active:
         return [], cursor
-    ahead = list(islice(schedule.between(cursor.current, _END_OF_TIME), limit + 1))
+    ahead = list(islice(schedule.between(cursor.current_date, _END_OF_TIME), limit + 1))
     fires = [fire for fire in ahead[:limit] if fire.at <= cursor.end]
     if not fires:
-        return [], cursor.model_copy(update={"current": cursor.end + _STEP, "finished": True})
+        return [], cursor.model_copy(update={"current_date": cursor.end + _STEP, "finished": True})
     slots = _slots(schedule, fires, ahead[len(fires)] if len(ahead) > len(fires) else None)
     beyond = len(fires) < limit or len(ahead) <= limit or ahead[limit].at > cursor.end
-    return slots, cursor.model_copy(update={"current": fires[-1].at + _STEP, "finished": beyond})
+    return slots, cursor.model_copy(update={"current_date": fires[-1].at + _STEP, "finished": beyond})
 
 
 def _slots(schedule: CronSchedule, fires: list[FireTime], following: FireTime | None) -> list[Slot]:

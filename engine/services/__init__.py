@@ -14,6 +14,7 @@ from engine.dispatch import Dispatcher, TaskRunRef
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.persistence.db import Database
 from engine.plugins.registry import default_registry
+from engine.services.backfill import BackfillService
 from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.flows import Deployed, DeployProblem, FlowCatalog
 from engine.services.runtime import Env, utc_now
@@ -37,6 +38,7 @@ class Services:
         self.schedules = ScheduleService(env, self.flows, self.executions)
         self.flows.deploy_hooks.append(self.schedules.sync_flow)
         self.timers = TimerService(env)
+        self.backfills = BackfillService(env, self.flows, self.executions)
 
     # -- flows ----------------------------------------------------------------------------------
     def deploy_source(self, source: str, path: str = "<string>") -> Deployed:
@@ -105,6 +107,10 @@ class Services:
     def fire_schedules(self, now: datetime) -> int:
         """Fires the due Schedule/ScheduleOnDates triggers (engine/services/schedules.py)."""
         return self.schedules.fire_due(now)
+
+    def advance_backfills(self, now: datetime, per_tick: int = 500) -> int:
+        """Moves each active backfill by up to ``per_tick`` fire times (engine/services/backfill.py)."""
+        return self.backfills.advance_all(now, per_tick)
 
 
 def build_services(settings: Settings, dispatcher: Dispatcher, *,
