@@ -168,7 +168,7 @@ class ScheduleService:
         if last is None:
             return False
         current = last.state.current
-        if not current.is_terminated():
+        if not current.is_terminated:
             return True
         if trigger.stop_after and current.value in trigger.stop_after:
             logger.info("schedule %s.%s.%s disabled: execution %s ended %s (stopAfter)",
