@@ -22,6 +22,8 @@ class BeatServices(Protocol):
 
     def fire_schedules(self, now: datetime) -> int: ...
 
+    def advance_backfills(self, now: datetime, per_tick: int = 500) -> int: ...
+
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
@@ -43,12 +45,13 @@ class Beat:
             fired = self.services.fire_due_timers(now)
             reaped = self.services.reap_expired_leases(now)
             scheduled = self.services.fire_schedules(now)
+            backfilled = self.services.advance_backfills(now)
         except Exception:  # noqa: BLE001 - the database may be briefly away; try again next tick
             logger.exception("beat tick failed")
             return max(self.interval, 1.0)
-        if fired or reaped or scheduled:
-            logger.info("beat: %s timer(s) fired, %s lease(s) reaped, %s scheduled execution(s)",
-                        fired, reaped, scheduled)
+        if fired or reaped or scheduled or backfilled:
+            logger.info("beat: %s timer(s) fired, %s lease(s) reaped, %s scheduled and %s backfilled "
+                        "execution(s)", fired, reaped, scheduled, backfilled)
         return self.interval
 
     def run(self) -> None:

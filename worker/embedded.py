@@ -193,6 +193,7 @@ class EmbeddedRuntime:
                 self.services.fire_due_timers(now)
                 self.services.reap_expired_leases(now)
                 self.services.fire_schedules(now)
+                self.services.advance_backfills(now)
                 delay = self.beat_interval
             except Exception:  # noqa: BLE001 - one bad tick must not stop the beat
                 logger.exception("embedded beat tick failed")

@@ -19,41 +19,31 @@ running, and runs the others again (failed, killed, cancelled, warning, or delet
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
-from engine import executor
 from engine.errors import Conflict, NotFound, PodiumError
 from engine.executor import events as ev
-from engine.model.execution import Execution, ExecutionTrigger
+from engine.model.execution import Execution
 from engine.model.flow import Flow
-from engine.inputs import InputError, resolve_inputs
 from engine.persistence.backfills import BackfillRepository
 from engine.persistence.triggers import FiredRepository, TriggerState, TriggerStateRepository
 from engine.plugins.core.triggers import Schedule
 from engine.schedule.backfill import BackfillCursor, Slot, advance, count, new_cursor, plan
 from engine.schedule.cron import CronSchedule, FireTime, schedule_from_options
+from engine.services.backfill_fires import BackfillInvalid, FireMaker, user_labels
 from engine.services.executions import ExecutionService, InputsInvalid, _lock_flow_slots
 from engine.services.flows import FlowCatalog
 from engine.services.messages import encode_event
 from engine.services.runtime import Env
 from engine.state import TERMINATED, State
-from engine.storage.uris import input_file_uri
-from engine.templating import Renderer
 
 logger = logging.getLogger(__name__)
 
-# Kestra marks system labels with ``system.``; users cannot set them (flow_rules.py).
-BACKFILL_LABEL = "system.backfill"
 KEPT_BY_ONLY_GAPS = frozenset({State.SUCCESS}) | frozenset(s for s in State if not s.is_terminated)
-
-
-class BackfillInvalid(PodiumError, ValueError):
-    """A backfill request that cannot be accepted (bad window, labels, inputs)."""
 
 
 @dataclass(frozen=True)
@@ -133,17 +123,14 @@ class BackfillService:
         """Records a backfill; beat (or :meth:`advance_all`) creates its executions."""
         flow, trigger, schedule = self.schedule_of(namespace, flow_id, trigger_id)
         _check_window(start, end)
-        pairs = _user_labels(labels)
-        self._check_inputs(flow, trigger, dict(inputs or {}))
+        key = BackfillKey(namespace, flow_id, trigger_id)
         total = count(schedule, start, end)
         if total == 0:
-            raise BackfillInvalid(f"{BackfillKey(namespace, flow_id, trigger_id)} has no fire time between "
-                                  f"{start.isoformat()} and {end.isoformat()} (cron '{trigger.cron}'); "
-                                  "widen the window")
-        key = BackfillKey(namespace, flow_id, trigger_id)
-        now = self.env.clock()
-        cursor = new_cursor(start, end, total=total, now=now, inputs=dict(inputs or {}), labels=pairs,
-                            only_gaps=only_gaps, paused=paused)
+            raise BackfillInvalid(f"{key} has no fire time between {start.isoformat()} and "
+                                  f"{end.isoformat()} (cron '{trigger.cron}'); widen the window")
+        cursor = new_cursor(start, end, total=total, now=self.env.clock(), inputs=dict(inputs or {}),
+                            labels=user_labels(labels), only_gaps=only_gaps, paused=paused)
+        self._check_inputs(flow, trigger, schedule, cursor)
         with self.env.db.transaction() as session:
             self.store.lock(session, key.namespace, key.flow_id, key.trigger_id)
             current = self._cursor(key, session)
@@ -232,14 +219,11 @@ class BackfillService:
 
     def _fire_all(self, key: BackfillKey, flow: Flow, trigger: Schedule, cursor: BackfillCursor,
                   slots: list[Slot], now: datetime, session: Session) -> list[Execution]:
-        """Claims the slots' fire times and saves an execution for each one won (or, with
-        ``only_gaps``, each one whose execution did not succeed)."""
-        renderer = self.env.renderer()
-        raw = {**(trigger.inputs or {}), **cursor.inputs}
-        # Without FILE inputs the resolved inputs do not depend on the execution: resolve once.
-        shared = None if _has_file_input(flow) else self._inputs(flow, None, raw, renderer)
-        candidates = [self._execution(flow, trigger, cursor, slot, now, renderer, shared)
-                      for slot in slots]
+        """Claims the fire times the trigger's conditions accept and saves an execution for
+        each one won (or, with ``only_gaps``, each one whose execution did not succeed)."""
+        maker = FireMaker(self.env, self.executions, flow, trigger, cursor)
+        slots = [slot for slot in slots if maker.accepts(slot)]
+        candidates = [maker.make(slot, now) for slot in slots]
         won = self.store.claim_many(session, key.namespace, key.flow_id, key.trigger_id,
                                     [(s.fire.at, e.id) for s, e in zip(slots, candidates)], now)
         chosen: list[Execution] = []
@@ -251,35 +235,6 @@ class BackfillService:
                                     execution.id)
                 chosen.append(execution)
         return self._insert_all(flow, chosen, session)
-
-    def _execution(self, flow: Flow, trigger: Schedule, cursor: BackfillCursor, slot: Slot,
-                   now: datetime, renderer: Renderer, inputs: dict[str, Any] | None) -> Execution:
-        labels = {**_user_labels(trigger.labels), **cursor.labels, BACKFILL_LABEL: "true"}
-        made = executor.create_execution(
-            flow, inputs or {}, labels, now, schedule_date=slot.fire.at,
-            trigger=ExecutionTrigger(id=trigger.id, type=trigger.type, variables=slot.variables()))
-        if inputs is not None:
-            return made
-        raw = {**(trigger.inputs or {}), **cursor.inputs}
-        return made.model_copy(update={"inputs": self._inputs(flow, made, raw, renderer)})
-
-    def _inputs(self, flow: Flow, execution: Execution | None, raw: dict[str, Any],
-                renderer: Renderer) -> dict[str, Any]:
-        """The flow's inputs resolved as start_execution does (files stored under ``execution``)."""
-        storage = self.env.storage
-
-        def store_file(input_id: str, local_path: str) -> str:
-            assert execution is not None, "FILE inputs are resolved per execution"
-            uri = input_file_uri(flow.namespace, flow.id, execution.id, input_id, os.path.basename(local_path))
-            with open(local_path, "rb") as handle:
-                return storage.put(uri, handle)
-
-        try:
-            return resolve_inputs(flow, raw, store_file=store_file, render=renderer.render_typed)
-        except InputError as err:
-            raise InputsInvalid(str(err)) from None
-        except OSError as err:
-            raise InputsInvalid(f"cannot read an input file: {err}") from None
 
     def _insert_all(self, flow: Flow, chosen: list[Execution], session: Session) -> list[Execution]:
         """Saves the executions; under a concurrency limit, one by one as start_execution admits."""
@@ -317,10 +272,14 @@ class BackfillService:
 
     # -- storage --------------------------------------------------------------------------------
 
-    def _check_inputs(self, flow: Flow, trigger: Schedule, inputs: dict[str, Any]) -> None:
-        probe = executor.create_execution(flow, {}, {}, self.env.clock())
+    def _check_inputs(self, flow: Flow, trigger: Schedule, schedule: CronSchedule,
+                      cursor: BackfillCursor) -> None:
+        """Builds (without saving) the first execution, so bad inputs fail now, not in beat."""
+        slots, _ = advance(cursor, schedule, 1)
         try:
-            self._inputs(flow, probe, {**(trigger.inputs or {}), **inputs}, self.env.renderer())
+            maker = FireMaker(self.env, self.executions, flow, trigger, cursor)
+            for slot in slots:
+                maker.make(slot, self.env.clock())
         except InputsInvalid as err:
             raise BackfillInvalid(f"inputs of the backfill: {err}") from None
 
@@ -338,37 +297,10 @@ class BackfillService:
                                           cursor.end, TERMINATED)
 
 
-def _has_file_input(flow: Flow) -> bool:
-    return any(getattr(spec, "type", None) == "FILE" for spec in flow.inputs or [])
-
-
 def _check_window(start: datetime, end: datetime) -> None:
     if start >= end:
         raise BackfillInvalid(f"backfill start {start.isoformat()} is not before end {end.isoformat()}: "
                               "give a start earlier than the end")
-
-
-def _user_labels(labels: Any) -> dict[str, str]:
-    """A map or Kestra's list of ``{key, value}``, as text; ``system.`` keys are refused."""
-    if not labels:
-        return {}
-    items: Iterable[tuple[Any, Any]]
-    if isinstance(labels, Mapping):
-        items = labels.items()
-    elif isinstance(labels, list) and all(isinstance(i, Mapping) and "key" in i for i in labels):
-        items = [(i["key"], i.get("value")) for i in labels]
-    else:
-        raise BackfillInvalid('labels must be a JSON object {"team": "data"} or a list of '
-                              '{"key": ..., "value": ...}')
-    pairs = {str(k): _text(v) for k, v in items}
-    system = sorted(k for k in pairs if k.startswith("system."))
-    if system:
-        raise BackfillInvalid(f"labels {', '.join(system)}: keys starting with 'system.' are reserved")
-    return pairs
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _key(state: TriggerState) -> BackfillKey:

@@ -223,3 +223,48 @@ def test_a_disabled_flow_pauses_the_backfill_with_the_reason(deployed: Engine) -
     deployed.deploy(FLOW_SOURCE)
     backfills.resume(NS, FLOW, TRIGGER)
     assert _run_to_end(deployed) == 30
+
+
+WEEKDAYS_SOURCE = """
+id: weekdays
+namespace: tests.backfill
+inputs:
+  - id: day
+    type: STRING
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.day }}"
+triggers:
+  - id: workdays
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 6 * * *"
+    labels:
+      day: "{{ trigger.date }}"
+    conditions:
+      - type: io.kestra.plugin.core.condition.Not
+        conditions:
+          - type: io.kestra.plugin.core.condition.Weekend
+"""
+
+
+def test_labels_and_inputs_are_rendered_per_date_and_conditions_filter_dates(engine: Engine) -> None:
+    engine.deploy(WEEKDAYS_SOURCE)
+    backfills = engine.services.backfills
+    # 2024-01-01 is a Monday: two weeks hold 10 workdays and 4 weekend days.
+    backfills.create(NS, "weekdays", "workdays", JAN_1, JAN_1 + timedelta(days=13, hours=12),
+                     inputs={"day": "{{ trigger.date }}"})
+    assert _run_to_end(engine, per_tick=4) == 10
+    page = engine.services.env.executions.list(namespace=NS, flow_id="weekdays", size=100)
+    made = sorted(page.items, key=lambda e: e.schedule_date or JAN_1)
+    assert [e.schedule_date.day for e in made if e.schedule_date] == [1, 2, 3, 4, 5, 8, 9, 10, 11, 12]
+    assert made[0].inputs == {"day": "2024-01-01T06:00:00+00:00"}
+    assert made[0].label_map["day"] == "2024-01-01T06:00:00+00:00"
+    cursor = backfills.status(NS, "weekdays", "workdays").cursor
+    assert (cursor.created, cursor.skipped, cursor.total) == (10, 4, 14)
+
+
+def test_bad_inputs_are_refused_when_the_backfill_is_created(deployed: Engine) -> None:
+    deployed.deploy(FLOW_SOURCE.replace("defaults: yellow", "required: true"))
+    with pytest.raises(BackfillInvalid, match="inputs of the backfill: .*taxi"):
+        deployed.services.backfills.create(NS, FLOW, TRIGGER, JAN_1, JAN_30)

@@ -62,6 +62,10 @@ class FakeServices:
         self._record("schedules", now)
         return 0
 
+    def advance_backfills(self, now: datetime, per_tick: int = 500) -> int:
+        self._record("backfills", now)
+        return 0
+
     def of_kind(self, kind: str) -> list[Any]:
         with self._changed:
             return [call.payload for call in self.calls if call.kind == kind]
@@ -103,6 +107,9 @@ class RecordingServices:
         return 0
 
     def fire_schedules(self, now: datetime) -> int:
+        return 0
+
+    def advance_backfills(self, now: datetime, per_tick: int = 500) -> int:
         return 0
 
 
