@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from types import FrameType
@@ -28,11 +27,12 @@ def main(argv: list[str] | None = None) -> int:
 def run_beat(settings: Settings, interval: float) -> int:
     # Imported here so that --help works without the database layer.
     from beat.loop import Beat
+    from engine.log_config import configure_logging
     from engine.services import build_services
     from worker.celery_app import make_celery
     from worker.dispatch import CeleryDispatcher
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format, settings.log_level, process="beat")
     services = build_services(settings, CeleryDispatcher(make_celery(settings)))
     beat = Beat(services, interval=interval)
 

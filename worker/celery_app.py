@@ -25,6 +25,7 @@ from kombu import Exchange, Queue
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings, load_settings
 from worker.fs_transport import FS_SCHEME, fs_transport_options, register_fs_transport
+from worker.observability import log_through_podium, stamp_messages
 
 RUN_TASK_RUN = "podium.run_task_run"
 PROCESS_EVENT = "podium.process_event"
@@ -42,6 +43,7 @@ def make_celery(settings: Settings, *, name: str = "podium") -> Celery:
         register_fs_transport()
     app = Celery(name, broker=broker_url, set_as_current=False)
     app.conf.update(_base_config(settings, broker_url))
+    stamp_messages()  # podium_sent_at on task run messages (worker/observability.py)
     return app
 
 
@@ -108,6 +110,7 @@ def build_cli_app(settings: Settings | None = None) -> Celery:
         return build_services(settings, CeleryDispatcher(app))
 
     register_tasks(app, build_real_services)
+    log_through_podium(app, settings)
     return app
 
 

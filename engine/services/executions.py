@@ -7,7 +7,9 @@ that leave the process (Celery dispatch, child executions, kills).
 """
 from __future__ import annotations
 
+import logging
 import os
+import time
 from typing import Any, Mapping
 
 from pydantic import TypeAdapter
@@ -18,6 +20,8 @@ from engine import executor
 from engine.errors import Conflict, NotFound, PodiumError
 from engine.executor import events as ev
 from engine.inputs import InputError, resolve_inputs
+from engine.log_config import bind_ids
+from engine.metrics import EXECUTOR_EVENT, dispatched_task_run_ids
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import ConcurrencyBehavior, Flow
 from engine.model.inputs import Input
@@ -30,6 +34,8 @@ from engine.state import State
 from engine.storage.uris import input_file_uri
 from engine.templating import ExpressionError
 from engine.variables import build_variables
+
+log = logging.getLogger("podium.executor")
 
 
 class InputsInvalid(PodiumError, ValueError):
@@ -119,7 +125,12 @@ class ExecutionService:
     # -- the executor's shell -------------------------------------------------------------------
 
     def handle_event(self, execution_id: str, message: Mapping[str, Any]) -> None:
+        with bind_ids(execution_id=execution_id):
+            self._handle_event(execution_id, message)
+
+    def _handle_event(self, execution_id: str, message: Mapping[str, Any]) -> None:
         event = decode_event(dict(message))
+        started = time.perf_counter()
         with self.env.executions.lock(execution_id) as locked:
             before = locked.execution
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
@@ -127,10 +138,17 @@ class ExecutionService:
                                     renderer=self.env.renderer(before.namespace),
                                     extra=self.extra_variables())
             if not step.execution_changed and step.execution == before:
+                self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
                 return
             locked.save(step.execution)
             later = self.commands.in_transaction(locked.session, step)
         self.commands.after_commit(step.execution, flow, later)
+        # Metrics after the commit and the dispatch, outside the row lock (docs/operations.md).
+        self.env.metrics.executor_step(type(event).__name__, time.perf_counter() - started, before, step.execution,
+                                       step.changed_task_run_ids, dispatched_task_run_ids(later), self.env.clock())
+        log.debug("executor step", extra={"flow": f"{before.namespace}.{before.flow_id}",
+                                          "event_type": type(event).__name__,
+                                          "state": step.execution.state.current.value})
 
     def extra_variables(self) -> dict[str, Any]:
         settings = self.env.settings

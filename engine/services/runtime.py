@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from engine.dispatch import Dispatcher
+from engine.metrics import MetricsRecorder
 from engine.persistence.db import Database
 from engine.persistence.executions import ExecutionRepository
 from engine.persistence.flows import FlowRepository
@@ -41,6 +42,7 @@ class Env:
     kv: KVRepository = field(init=False)
     timers: TimerRepository = field(init=False)
     queue: QueueRepository = field(init=False)
+    metrics: MetricsRecorder = field(init=False)
     secrets: EnvSecrets = field(init=False)
     envs: dict[str, str] = field(init=False)
 
@@ -56,6 +58,7 @@ class Env:
         self.kv = KVRepository(self.db)
         self.timers = TimerRepository(self.db)
         self.queue = QueueRepository(self.db)
+        self.metrics = MetricsRecorder(self.db, flush_seconds=self.settings.metrics_flush_seconds)
 
     def renderer(self, namespace: str | None = None) -> Renderer:
         """The renderer of expressions outside tasks; ``namespace`` resolves ``read('path')``."""

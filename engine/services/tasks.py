@@ -5,6 +5,7 @@ so a task run attempt is recorded once even when the broker delivers twice.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -14,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
+from engine.log_config import bind_ids
 from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
@@ -29,6 +31,7 @@ from engine.services.working_directory import run_working_directory
 from engine.templating import Renderer
 from engine.variables import build_variables
 
+log = logging.getLogger("podium.worker")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 WORKING_DIRECTORY = "io.kestra.plugin.core.flow.WorkingDirectory"
 
@@ -42,6 +45,11 @@ class TaskRunService:
         self._lock = threading.Lock()
 
     def run_task_run(self, ref: TaskRunRef) -> None:
+        with bind_ids(execution_id=ref.execution_id, task_run_id=ref.task_run_id, task_id=ref.task_id,
+                      flow=ref.flow, attempt=ref.attempt):
+            self._run_task_run(ref)
+
+    def _run_task_run(self, ref: TaskRunRef) -> None:
         execution = self.env.executions.get(ref.execution_id)
         if execution is None:
             return  # deleted meanwhile: nothing to report to
@@ -55,6 +63,8 @@ class TaskRunService:
         task = flow.find_task(run.task_id)
         spec = self.env.registry.resolve(task.type)
         self._report(ref, State.RUNNING, {})
+        picked_up, started = time.time(), time.perf_counter()
+        log.info("task run started", extra={"task_type": ref.task_type})
         cancel = self._register(ref.task_run_id)
         try:
             if spec.type == WORKING_DIRECTORY:
@@ -65,6 +75,8 @@ class TaskRunService:
         finally:
             self._unregister(ref.task_run_id)
         self._report(ref, outcome.state, outcome.outputs)
+        self.env.metrics.attempt_ran(picked_up, time.perf_counter() - started)
+        log.info("task run ended", extra={"state": outcome.state.value})
 
     def _run_working_directory(self, execution: Execution, flow: Any, run: TaskRun, task: Any,
                                ref: TaskRunRef, cancel: threading.Event) -> TaskOutcome:
