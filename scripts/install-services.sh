@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the servers the test suite starts (on free ports, on 127.0.0.1): PostgreSQL and Redis.
-# The tests start and stop them themselves (tests/services.py); this only makes the binaries exist.
+# Installs what the test suite starts or runs (on free ports, on 127.0.0.1): PostgreSQL, Redis, and
+# docker-compose (v1, which parses docker-compose.yml offline for tests/ops/test_compose.py).
+# The tests start and stop the servers themselves (tests/services.py); this only makes the binaries exist.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-services: need ${need[*]}; run as root or install them: apt-get install -y ${need[*]}" >&2
