@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from types import FrameType
@@ -14,6 +15,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m beat", description=__doc__)
     parser.add_argument("--config", help="YAML settings file (default: PODIUM_CONFIG)")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between ticks")
+    parser.add_argument("--lease", type=float, default=5.0,
+                        help="seconds a dead leader keeps the beat lock before a standby takes over")
+    parser.add_argument("--no-leader-lock", action="store_true",
+                        help="tick even when another beat leads (tests of idempotency only)")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
     try:
@@ -21,20 +26,25 @@ def main(argv: list[str] | None = None) -> int:
     except EmbeddedBrokerError as err:
         print(f"beat: {err}", file=sys.stderr)
         return 2
-    return run_beat(settings, args.interval)
+    return run_beat(settings, args.interval, lease=args.lease, leader_lock=not args.no_leader_lock)
 
 
-def run_beat(settings: Settings, interval: float) -> int:
+def run_beat(settings: Settings, interval: float, *, lease: float = 5.0, leader_lock: bool = True) -> int:
     # Imported here so that --help works without the database layer.
+    from beat.clock import clock_from_env
+    from beat.leader import LeaderElection
     from beat.loop import Beat
+    from engine.persistence.leader import LeaderRepository
     from engine.log_config import configure_logging
     from engine.services import build_services
     from worker.celery_app import make_celery
     from worker.dispatch import CeleryDispatcher
 
     configure_logging(settings.log_format, settings.log_level, process="beat")
-    services = build_services(settings, CeleryDispatcher(make_celery(settings)))
-    beat = Beat(services, interval=interval)
+    clock = clock_from_env(os.environ)
+    services = build_services(settings, CeleryDispatcher(make_celery(settings)), clock=clock)
+    leader = LeaderElection(LeaderRepository(services.env.db), lease=lease) if leader_lock else None
+    beat = Beat(services, interval=interval, clock=clock, leader=leader)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         beat.stop()
@@ -42,7 +52,10 @@ def run_beat(settings: Settings, interval: float) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print(f"podium beat: ticking every {interval}s against {settings.resolved_database_url}", flush=True)
-    beat.run()
+    try:
+        beat.run()
+    finally:
+        beat.release()
     print("podium beat: stopped", flush=True)
     return 0
 

@@ -2,15 +2,19 @@
 
 ``tick(now) -> seconds_to_sleep`` does one round with ``now`` as an argument (tests pass any
 clock); :meth:`Beat.run` sleeps between ticks until its stop event is set (Ctrl-C in
-``python -m beat``). Running two beats is safe but wasteful: timers and reaping are idempotent in
-the services layer; a leader lock comes later.
+``python -m beat``). With a :class:`~beat.leader.LeaderElection`, only the holder of the ``beat``
+leader lock ticks; the others stand by and take over when its lease expires. Even without the lock
+two beats are safe: timers, reaping and schedule fire times are idempotent in the services layer.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
+
+if TYPE_CHECKING:
+    from beat.leader import LeaderElection
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +37,19 @@ class Beat:
     """Calls the services' time-driven work at a steady pace."""
 
     def __init__(self, services: BeatServices, *, interval: float = 0.2,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, leader: LeaderElection | None = None,
+                 standby_interval: float = 1.0) -> None:
         self.services = services
+        self.leader = leader
+        self.standby_interval = standby_interval
         self.interval = interval
         self.clock = clock
         self.stop_event = threading.Event()
 
     def tick(self, now: datetime) -> float:
         """One round; returns how long to sleep before the next. A failure is logged, not fatal."""
+        if self.leader is not None and not self.leader.hold():
+            return self.standby_interval
         try:
             fired = self.services.fire_due_timers(now)
             reaped = self.services.reap_expired_leases(now)
@@ -60,3 +69,8 @@ class Beat:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def release(self) -> None:
+        """Gives up the leader lock on a clean stop, so a standby takes over at once."""
+        if self.leader is not None:
+            self.leader.release()
