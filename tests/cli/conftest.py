@@ -28,6 +28,7 @@ class Podium:
     def process(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """A real ``podium`` process (the embedded Celery runtime runs inside it)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
+        env["PYTHONPATH"] = str(ROOT)  # the same source tree as this test, whatever is installed
         return subprocess.run([*PODIUM, *args], cwd=self.cwd, env=env, capture_output=True, text=True,
                               timeout=timeout)
 
