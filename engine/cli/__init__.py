@@ -7,7 +7,8 @@ import click
 
 # Command modules, each exposing ``commands``: a list of click commands or groups to add.
 COMMAND_MODULES = ("engine.cli.flow", "engine.cli.plugins", "engine.cli.run", "engine.cli.execution",
-                   "engine.cli.kv", "engine.cli.namespace_files", "engine.cli.server")
+                   "engine.cli.kv", "engine.cli.namespace_files", "engine.cli.server", "engine.cli.backfill",
+                   "engine.cli.triggers")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

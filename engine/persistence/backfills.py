@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.model.execution import Execution
@@ -76,16 +76,17 @@ class BackfillRepository(Repository):
         if runs:
             session.execute(task_runs.insert(), runs)
 
-    def ended_in_window(self, namespace: str, flow_id: str, trigger_id: str, start: datetime,
-                        end: datetime, states: frozenset[State]) -> int:
-        """Executions recorded for the fire times in ``[start, end]`` that are in ``states``."""
+    def window_counts(self, namespace: str, flow_id: str, trigger_id: str, start: datetime,
+                      end: datetime, ended: frozenset[State]) -> tuple[int, int]:
+        """(executions recorded for the fire times in ``[start, end]``, those in ``ended``)."""
         keys = {"namespace": namespace, "flow_id": flow_id, "trigger_id": trigger_id}
-        query = (select(func.count())
+        is_ended = case((executions.c.state.in_([s.value for s in ended]), 1), else_=0)
+        query = (select(func.count(), func.coalesce(func.sum(is_ended), 0))
                  .select_from(fired.join(executions, executions.c.id == fired.c.execution_id))
-                 .where(*_match(fired, keys), fired.c.fire_time >= start, fired.c.fire_time <= end,
-                        executions.c.state.in_([s.value for s in states])))
+                 .where(*_match(fired, keys), fired.c.fire_time >= start, fired.c.fire_time <= end))
         with self._tx(None, write=False) as tx:
-            return int(tx.execute(query).scalar() or 0)
+            total, done = tx.execute(query).one()
+        return int(total), int(done)
 
 
 def _match(table: Any, keys: dict[str, str]) -> list[Any]:

@@ -58,16 +58,19 @@ class BackfillKey:
 
 @dataclass(frozen=True)
 class BackfillStatus:
-    """A backfill's cursor plus how many executions of its window have ended."""
+    """A backfill's cursor, and the executions recorded for its window's fire times (made by
+    this backfill, an earlier one or the schedule) with how many of them have ended."""
 
     key: BackfillKey
     cursor: BackfillCursor
-    finished_executions: int
+    executions: int = 0
+    finished_executions: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"namespace": self.key.namespace, "flowId": self.key.flow_id,
                 "triggerId": self.key.trigger_id, "status": self.cursor.status,
-                "done": self.cursor.done, "finishedExecutions": self.finished_executions,
+                "done": self.cursor.done, "executions": self.executions,
+                "finishedExecutions": self.finished_executions,
                 **self.cursor.to_json()}
 
 
@@ -140,7 +143,7 @@ class BackfillService:
                                f"{current.done}/{current.total} done); cancel it first with "
                                f"`podium backfill cancel {namespace} {flow_id} {trigger_id}`")
             self._save(key, cursor, session)
-        return BackfillStatus(key, cursor, 0)
+        return BackfillStatus(key, cursor)
 
     def pause(self, namespace: str, flow_id: str, trigger_id: str) -> BackfillStatus:
         return self._change(BackfillKey(namespace, flow_id, trigger_id), "pause", paused=True)
@@ -159,11 +162,11 @@ class BackfillService:
             self.schedule_of(namespace, flow_id, trigger_id)  # a clearer error if the trigger is wrong
             raise NotFound(f"{key} has no backfill; start one with "
                            f"`podium backfill {namespace} {flow_id} {trigger_id} --start ... --end ...`")
-        return BackfillStatus(key, cursor, self._finished_in_window(key, cursor))
+        return self._status(key, cursor)
 
     def list_backfills(self) -> list[BackfillStatus]:
         """Every stored backfill (active or not), without the finished-execution counts."""
-        return [BackfillStatus(_key(state), BackfillCursor.load(state.backfill), 0)
+        return [BackfillStatus(_key(state), BackfillCursor.load(state.backfill))
                 for state in self.states.list() if state.backfill]
 
     def _change(self, key: BackfillKey, verb: str, **changes: Any) -> BackfillStatus:
@@ -177,7 +180,7 @@ class BackfillService:
                                "start a new one instead")
             cursor = cursor.model_copy(update={**changes, "updated_at": self.env.clock()})
             self._save(key, cursor, session)
-        return BackfillStatus(key, cursor, self._finished_in_window(key, cursor))
+        return self._status(key, cursor)
 
     # -- beat -----------------------------------------------------------------------------------
 
@@ -291,10 +294,10 @@ class BackfillService:
         self.store.save_cursor(session, key.namespace, key.flow_id, key.trigger_id, cursor.to_json(),
                                self.env.clock())
 
-    def _finished_in_window(self, key: BackfillKey, cursor: BackfillCursor) -> int:
-        """Executions of the window's fire times (whoever made them) that have ended."""
-        return self.store.ended_in_window(key.namespace, key.flow_id, key.trigger_id, cursor.start,
-                                          cursor.end, TERMINATED)
+    def _status(self, key: BackfillKey, cursor: BackfillCursor) -> BackfillStatus:
+        made, ended = self.store.window_counts(key.namespace, key.flow_id, key.trigger_id, cursor.start,
+                                               cursor.end, TERMINATED)
+        return BackfillStatus(key, cursor, made, ended)
 
 
 def _check_window(start: datetime, end: datetime) -> None:
