@@ -7,7 +7,7 @@ milliseconds without a broker (dramatiq's StubBroker and huey's immediate mode a
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from engine.dispatch import TaskRunRef
 
@@ -15,7 +15,7 @@ from engine.dispatch import TaskRunRef
 class _Services(Protocol):
     def handle_event(self, execution_id: str, event: dict[str, Any]) -> None: ...
 
-    def run_task_run(self, ref: TaskRunRef) -> None: ...
+    def run_task_run(self, ref: TaskRunRef, carried: Mapping[str, Any] | None = None) -> Any: ...
 
 
 class InlineDispatcher:
@@ -32,8 +32,21 @@ class InlineDispatcher:
         self._services = services
 
     def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False) -> None:
+        if chain and len(refs) > 1:
+            links = tuple(refs)
+            self._queue.append(lambda s: self._run_link(s, links, None))
+            return
         for ref in refs:
             self._queue.append(lambda s, ref=ref: s.run_task_run(ref))
+
+    def _run_link(self, services: _Services, links: tuple[TaskRunRef, ...], carried: Any) -> None:
+        """A chain, as Celery runs it: the next link is queued only after this one returned a
+        result (not False), and receives it; the events this link sent are queued before it."""
+        result = services.run_task_run(links[0]) if carried is None else services.run_task_run(links[0], carried)
+        if result is False or len(links) == 1:
+            return
+        passed = result if isinstance(result, dict) else None
+        self._queue.append(lambda s: self._run_link(s, links[1:], passed))
 
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
         self._queue.append(lambda s: s.handle_event(execution_id, event))

@@ -2,7 +2,8 @@
 
 - ``dispatch_task_runs(refs)``: one ``group`` of immutable ``podium.run_task_run`` signatures (a
   fan-out); with ``chain=True`` a ``chain`` of them, so task N+1 starts on a worker right after N
-  returned, without a round trip through the executor.
+  returned, without a round trip through the executor. Links after the first are mutable: each
+  receives what the previous link returned (the outputs the executor may not have recorded yet).
 - ``send_event``: ``podium.process_event`` on the executor queue.
 - ``kill_task_runs``: revoke + the ``podium_kill`` broadcast (see ``worker.kills``).
 
@@ -38,18 +39,20 @@ class CeleryDispatcher:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def task_run_signature(self, ref: TaskRunRef) -> Signature:
-        return self.app.signature(RUN_TASK_RUN, kwargs=task_run_kwargs(ref), immutable=True,
+    def task_run_signature(self, ref: TaskRunRef, *, receives_previous: bool = False) -> Signature:
+        return self.app.signature(RUN_TASK_RUN, kwargs=task_run_kwargs(ref), immutable=not receives_previous,
                                   queue=ref.queue, task_id=celery_task_id(ref))
 
     def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False) -> None:
         if not refs:
             return
+        if chain and len(refs) > 1:
+            links = [self.task_run_signature(ref, receives_previous=index > 0) for index, ref in enumerate(refs)]
+            _chain(*links).apply_async()
+            return
         signatures = [self.task_run_signature(ref) for ref in refs]
         if len(signatures) == 1:
             signatures[0].apply_async()
-        elif chain:
-            _chain(*signatures).apply_async()
         else:
             group(signatures).apply_async()
 

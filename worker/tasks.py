@@ -8,7 +8,9 @@
 
 Services are built once per process, on the first task (after a prefork child was forked), never
 at import. ``run_task_run`` may return ``False`` (the attempt did not succeed) to stop the rest of a
-chain: Celery only continues a chain after a link returned normally.
+chain: Celery only continues a chain after a link returned normally. Otherwise it returns what the
+next link of its chain needs (outputs the executor may not have recorded yet): links after the
+first are mutable signatures, so Celery passes that result as their first argument (``carried``).
 """
 from __future__ import annotations
 
@@ -65,19 +67,21 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
     attach_services(app, services.peek)
 
     @app.task(name=RUN_TASK_RUN, bind=True, shared=False)
-    def run_task_run(self: Task, execution_id: str, task_run_id: str, attempt: int, task_id: str,
-                     task_type: str, flow: str, queue: str) -> None:
+    def run_task_run(self: Task, carried: dict[str, Any] | None = None, *, execution_id: str, task_run_id: str,
+                     attempt: int, task_id: str, task_type: str, flow: str, queue: str) -> Any:
         if kills.is_killed(task_run_id, attempt):
             self.request.chain = None  # a killed link stops its chain too
-            return
+            return None
         ref = TaskRunRef(execution_id=execution_id, task_run_id=task_run_id, attempt=attempt,
                          task_id=task_id, task_type=task_type, flow=flow, queue=queue)
-        # The contract says None; False is allowed as "the attempt failed: stop the chain".
-        run: Callable[[TaskRunRef], Any] = services.get().run_task_run
-        outcome = run(ref)
+        # False: "the attempt did not succeed: stop the chain"; a dict goes to the next link.
+        run: Callable[..., Any] = services.get().run_task_run
+        outcome = run(ref) if carried is None else run(ref, carried)
         # A kill that arrived while the attempt ran also ends the chain it belongs to.
         if outcome is False or kills.is_killed(task_run_id, attempt):
             self.request.chain = None
+            return None
+        return outcome if isinstance(outcome, dict) else None
 
     @app.task(name=PROCESS_EVENT, shared=False)
     def process_event(execution_id: str, event: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from engine.executor import progress, results, special
+from engine.executor import chains, progress, results, special
 from engine.executor.commands import CancelTimers, MergeItemsOutputs, ResumeExecution
 from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, Resume, Start, SubflowEnded,
                                     SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
@@ -60,6 +60,9 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
         results.record_running(work, run, event.worker_id)
     elif event.state.is_terminated:
         results.finish_attempt(work, run, event.state, event.outputs)
+        if event.state != State.SUCCESS or work.execution.state.current == State.KILLING:
+            # the worker stopped the chain of this run: its later links will never start
+            chains.drop_unreached(work, work.run(run.id))
     progress.settle(work)
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.executor import chains, special
 from engine.executor import resolve as rs
-from engine.executor import special
 from engine.executor.commands import (CancelTimers, DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns,
                                       Log)
 from engine.executor.flowables import START_HOOKS, FlowableError, branches_of, nexts_of, short_type, state_of
@@ -130,8 +130,17 @@ def _start(work: Work, run: TaskRun, to_dispatch: list[str]) -> bool:
     elif kind == PluginKind.EXECUTABLE:
         special.start_executable(work, task, work.run(run.id))
     else:
-        work.add_attempt(work.run(run.id))
-        to_dispatch.append(run.id)
+        run = work.add_attempt(work.run(run.id))
+        links = chains.successors(work, run)
+        if not links:
+            to_dispatch.append(run.id)
+            return True
+        # Consecutive runnables of a sequence: created now, run one after the other on workers.
+        chained = [run.id]
+        for resolved in links:
+            link = work.create_run(resolved.task, run.parent_task_run_id, resolved.value, resolved.iteration)
+            chained.append(work.add_attempt(link).id)
+        work.emit(DispatchTaskRuns(tuple(chained), chain=True))
     return True
 
 
@@ -188,6 +197,8 @@ def kill_running(work: Work) -> None:
         if state.is_terminated:
             continue
         kind = work.tree.kind(run.task_id) if run.task_id in work.tree else PluginKind.RUNNABLE
+        if chains.is_pending_link(work, run):
+            continue  # never started: it ends with its predecessor (killed, so its chain stops)
         if state in (State.PAUSED, State.RETRYING) or (state in CREATED_STATES and not _already_dispatched(run)):
             if state in (State.PAUSED, State.RETRYING):
                 work.emit(CancelTimers(run.id))  # its retry / pause timer has nothing left to wake

@@ -73,6 +73,11 @@ class Work:
         self.execution = self.execution.with_task_run(run)
         return run
 
+    def remove(self, task_run_id: str) -> None:
+        """Drops a task run that never started (a chain link its chain will not reach)."""
+        runs = tuple(run for run in self.execution.task_run_list if run.id != task_run_id)
+        self.execution = self.execution.model_copy(update={"task_run_list": runs})
+
     def set_state(self, run: TaskRun, state: State, outputs: Mapping[str, Any] | None = None) -> TaskRun:
         if outputs:
             run = run.model_copy(update={"outputs": {**run.outputs, **outputs}})

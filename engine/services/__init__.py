@@ -92,8 +92,10 @@ class Services:
     def handle_event(self, execution_id: str, event: Mapping[str, Any]) -> None:
         self.executions.handle_event(execution_id, event)
 
-    def run_task_run(self, ref: TaskRunRef) -> None:
-        self.task_runs.run_task_run(ref)
+    def run_task_run(self, ref: TaskRunRef, carried: Mapping[str, Any] | None = None) -> dict[str, Any] | bool:
+        """Runs one attempt; as a chain link, returns what the next link needs, or False to stop
+        the chain (engine/services/tasks.py ``TaskRunService.run_link``)."""
+        return self.task_runs.run_link(ref, carried)
 
     def kill_local_task_runs(self, task_run_ids: list[str]) -> None:
         self.task_runs.kill(task_run_ids)

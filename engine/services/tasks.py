@@ -20,6 +20,7 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
 from engine.services.flows import FlowCatalog
+from engine.services.links import carried_runs, carry, overlay
 from engine.services.messages import encode_event
 from engine.services.runtime import Env
 from engine.state import State
@@ -43,6 +44,7 @@ class TaskRunService:
         self.executions = executions
         self._running: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._link = threading.local()  # the chain link this thread runs (run_link)
 
     def run_task_run(self, ref: TaskRunRef) -> None:
         with bind_ids(execution_id=ref.execution_id, task_run_id=ref.task_run_id, task_id=ref.task_id,
@@ -75,6 +77,7 @@ class TaskRunService:
         finally:
             self._unregister(ref.task_run_id)
         self._report(ref, outcome.state, outcome.outputs)
+        self._link.outcome = outcome
         self.env.metrics.attempt_ran(picked_up, time.perf_counter() - started)
         log.info("task run ended", extra={"state": outcome.state.value})
 
@@ -118,6 +121,40 @@ class TaskRunService:
                 return
             time.sleep(0.01)
 
+    def run_link(self, ref: TaskRunRef, carried: Mapping[str, Any] | None = None) -> dict[str, Any] | bool:
+        """Runs one attempt as a link of a Celery chain (or alone: ``carried`` None).
+
+        ``carried`` is what the previous link returned: outputs of earlier links the executor may
+        not have recorded yet (engine/services/links.py). Returns what the next link needs, or
+        False when the chain must stop: the attempt did not end SUCCESS, it was not run here (a
+        removed link, a killed execution, another worker holds it) and did not already end
+        SUCCESS. A redelivered link whose attempt already ended SUCCESS passes its recorded
+        outputs along, so the chain goes on.
+        """
+        self._link.carried, self._link.outcome = carried_runs(carried), None
+        try:
+            self.run_task_run(ref)
+            outcome, known = self._link.outcome, self._link.carried
+        finally:
+            self._link.carried, self._link.outcome = {}, None
+        if outcome is not None:
+            return carry(known, ref.task_run_id, outcome.outputs) if outcome.state == State.SUCCESS else False
+        execution = self.env.executions.get(ref.execution_id)
+        run = _find(execution, ref.task_run_id) if execution is not None else None
+        if run is None or len(run.attempts) < ref.attempt:
+            return False
+        if run.attempts[ref.attempt - 1].state.current != State.SUCCESS:
+            return False
+        _, known = overlay(execution, carried_runs(carried), self.env.clock())  # type: ignore[arg-type]
+        return carry(known, run.id, run.outputs)
+
+    def _overlay_link(self, execution: Execution) -> Execution:
+        carried = getattr(self._link, "carried", None)
+        if not carried:
+            return execution
+        execution, self._link.carried = overlay(execution, carried, self.env.clock())
+        return execution
+
     def kill(self, task_run_ids: Iterable[str]) -> None:
         """Stops task runs running in this process (their tasks see ``ctx.cancel_event``)."""
         with self._lock:
@@ -137,6 +174,7 @@ class TaskRunService:
 
     def _context(self, execution: Execution, flow: Any, run: TaskRun, task: Any, ref: TaskRunRef,
                  cancel: threading.Event, working_dir: Path | None = None) -> RunContext:
+        execution = self._overlay_link(execution)
         identity = RunIdentity(namespace=execution.namespace, flow_id=execution.flow_id,
                                execution_id=execution.id, task_id=run.task_id, task_run_id=run.id,
                                value=run.value, attempt=ref.attempt, flow_revision=execution.flow_revision)

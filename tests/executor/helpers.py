@@ -68,8 +68,12 @@ class Harness:
     execution: Execution | None = None
     commands: list[Command] = field(default_factory=list)
     timers: list[ScheduleTimer] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
+    # dispatched work, in order: a task run id (group member) or a tuple of ids (a chain)
+    pending: list[Any] = field(default_factory=list)
     hold: set[str] = field(default_factory=set)  # task ids the fake worker leaves RUNNING
+    # the rest of a chain whose link is held, by the held task run id: it goes on once that link
+    # is run again (re-appended to ``pending``) and succeeds
+    held_chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.execution is None:
@@ -83,7 +87,10 @@ class Harness:
         self.commands.extend(step.commands)
         for command in step.commands:
             if isinstance(command, DispatchTaskRuns):
-                self.pending.extend(command.task_run_ids)
+                if command.chain:
+                    self.pending.append(tuple(command.task_run_ids))
+                else:
+                    self.pending.extend(command.task_run_ids)
             elif isinstance(command, ScheduleTimer):
                 self.timers.append(command)
         return step
@@ -93,17 +100,37 @@ class Harness:
         return self.work()
 
     def work(self) -> "Harness":
-        """Runs dispatched task runs on the fake worker until none is left."""
+        """Runs dispatched task runs on the fake worker until none is left.
+
+        A chain runs link after link, each only once the previous one ended its attempt SUCCESS
+        (as ``worker.tasks`` does); a held link holds the rest of its chain.
+        """
         while self.pending:
-            run_id = self.pending.pop(0)
-            run = self.execution.task_run(run_id)  # type: ignore[union-attr]
-            if run.task_id in self.hold:
-                self.send(TaskRunResult(run_id, len(run.attempts), State.RUNNING))
-                continue
-            state, outputs = self.fake_worker(run_id)
-            self.send(TaskRunResult(run_id, len(run.attempts), State.RUNNING))
-            self.send(TaskRunResult(run_id, len(run.attempts), state, outputs))
+            item = self.pending.pop(0)
+            links = tuple(item) if isinstance(item, tuple) else (item,)
+            if len(links) == 1 and links[0] in self.held_chains:
+                links = (links[0], *self.held_chains.pop(links[0]))
+            for index, run_id in enumerate(links):
+                if not self.run_link(run_id, links[index + 1:]):
+                    break
         return self
+
+    def run_link(self, run_id: str, rest: tuple[str, ...] = ()) -> bool:
+        """Runs one dispatched task run; True when its chain may go on."""
+        assert self.execution is not None
+        run = next((r for r in self.execution.task_run_list if r.id == run_id), None)
+        if run is None or run.state.current.is_terminated or not run.attempts:
+            return False  # removed (a link its chain never reached) or already ended
+        attempt = len(run.attempts)
+        if run.task_id in self.hold:
+            self.send(TaskRunResult(run_id, attempt, State.RUNNING))
+            if rest:
+                self.held_chains[run_id] = rest
+            return False
+        state, outputs = self.fake_worker(run_id)
+        self.send(TaskRunResult(run_id, attempt, State.RUNNING))
+        self.send(TaskRunResult(run_id, attempt, state, outputs))
+        return state == State.SUCCESS
 
     def fire_next_timer(self) -> ScheduleTimer:
         timer = min(self.timers, key=lambda t: t.at)

@@ -136,9 +136,17 @@ class Holding:
         dispatcher.dispatch_task_runs = self._dispatch  # type: ignore[method-assign]
 
     def _dispatch(self, refs: Any, *, chain: bool = False) -> None:
+        if chain:  # a chain runs up to its first held link; that link and the rest wait together
+            cut = next((i for i, ref in enumerate(refs) if ref.task_id in self.task_ids), len(refs))
+            self._send(list(refs[:cut]), chain=True)
+            if cut < len(refs):
+                self.held.append(tuple(refs[cut:]))
+            return
         self.held += [ref for ref in refs if ref.task_id in self.task_ids]
         self._send([ref for ref in refs if ref.task_id not in self.task_ids], chain=chain)
 
     def release(self) -> None:
         held, self.held = self.held, []
-        self._send(held)
+        self._send([ref for ref in held if not isinstance(ref, tuple)])
+        for links in (item for item in held if isinstance(item, tuple)):
+            self._send(list(links), chain=True)
