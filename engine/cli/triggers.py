@@ -1,0 +1,104 @@
+"""L4: ``podium triggers list``: every trigger of every deployed flow, with its next fires.
+
+For Schedule and ScheduleOnDates triggers the next five fire times are computed in the
+trigger's time zone (with the DST notes of engine/schedule/cron.py); other trigger types show
+their type and state only. Last fire and last execution come from the trigger's state row.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from engine.cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from engine.errors import NotFound
+from engine.services.schedules import schedule_triggers, sequence_of
+
+UPCOMING = 5
+
+
+@click.group("triggers")
+def triggers_group() -> None:
+    """Inspect the triggers of deployed flows."""
+
+
+@triggers_group.command("list")
+@click.option("--namespace", help="Only flows of this namespace (and its children).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@instance_options
+@user_errors
+def list_command(namespace: str | None, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
+    """Every trigger with its type, next 5 fire times, last fire and last execution."""
+    services = open_services(settings_from(config_file, data_dir))
+    rows = describe_triggers(services, namespace, datetime.now(timezone.utc))
+    if as_json:
+        echo_json(rows)
+        return
+    _print_table(rows)
+
+
+def describe_triggers(services: Any, namespace: str | None, now: datetime) -> list[dict[str, Any]]:
+    """One dict per trigger of every deployed flow (the rows of ``podium triggers list``)."""
+    states = {(s.namespace, s.flow_id, s.trigger_id): s for s in services.schedules.states.list()}
+    rows = []
+    for stored in services.env.flows.list(namespace):
+        try:
+            flow = services.flows.get(stored.namespace, stored.flow_id)
+        except NotFound:
+            continue
+        scheduled = {t.id for t in schedule_triggers(flow)}
+        for trigger in flow.triggers or []:
+            state = states.get((flow.namespace, flow.id, trigger.id))
+            rows.append(_row(services, flow, trigger, state, trigger.id in scheduled, now))
+    return rows
+
+
+def _row(services: Any, flow: Any, trigger: Any, state: Any, scheduled: bool, now: datetime) -> dict[str, Any]:
+    disabled = bool(flow.disabled or trigger.disabled or (state is not None and state.disabled))
+    row: dict[str, Any] = {
+        "namespace": flow.namespace, "flowId": flow.id, "triggerId": trigger.id, "type": trigger.type,
+        "disabled": disabled, "timezone": None, "next": [],
+        "lastDate": state.last_date.isoformat() if state is not None and state.last_date else None,
+        "lastExecutionId": state.last_execution_id if state is not None else None,
+    }
+    if scheduled:
+        zone = trigger.timezone or services.env.settings.timezone
+        row["timezone"] = zone
+        row["next"] = _upcoming(sequence_of(trigger, state.data if state else {}, zone), state, now)
+    return row
+
+
+def _upcoming(sequence: Any, state: Any, now: datetime) -> list[dict[str, Any]]:
+    """The next fires from the state's next date (a due date blocked by a running execution
+    is still upcoming), else from now."""
+    start = state.next_date if state is not None and state.next_date is not None else now
+    fires: list[dict[str, Any]] = []
+    try:
+        fire = sequence.next_after(start - timedelta(microseconds=1))
+        while fire is not None and len(fires) < UPCOMING:
+            fires.append({"date": fire.iso, "note": fire.note})
+            fire = sequence.next_after(fire.at)
+    except ValueError:  # a cron naming no real date: nothing upcoming
+        pass
+    return fires
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    table = Table(show_lines=True)
+    for column in ("Flow", "Trigger", "Type", "Next fires (trigger zone)", "Last fire", "Last execution", "Enabled"):
+        table.add_column(column)
+    for row in rows:
+        upcoming = "\n".join(f"{f['date']}" + (f"  ({f['note']})" if f["note"] else "") for f in row["next"])
+        table.add_row(f"{row['namespace']}.{row['flowId']}", row["triggerId"], row["type"].rsplit(".", 1)[-1],
+                      upcoming or "-", row["lastDate"] or "-", row["lastExecutionId"] or "-",
+                      "no" if row["disabled"] else "yes")
+    Console(width=200).print(table)
+    if not rows:
+        click.echo("no triggers: deploy flows with `podium flow deploy FILE`")
+
+
+commands = [triggers_group]
