@@ -6,13 +6,13 @@ the new execution with the commands to carry out. No I/O; the clock is an argume
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from engine.executor import chains, progress, results, special
-from engine.executor.commands import CancelTimers, MergeItemsOutputs, ResumeExecution
-from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, Resume, Start, SubflowEnded,
-                                    SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
+from engine.executor.commands import CancelTimers, DispatchTaskRuns, MergeItemsOutputs, ResumeExecution
+from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, LeaseExpired, Resume, Start,
+                                    SubflowEnded, SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
 from engine.executor.flowables import short_type
 from engine.executor.operations import resume as resume_execution
 from engine.executor.tree import FlowTree
@@ -57,13 +57,47 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
     if event.attempt_number != max(len(run.attempts), 1):
         return  # a stale or duplicated message for another attempt
     if event.state == State.RUNNING:
-        results.record_running(work, run, event.worker_id)
+        results.record_running(work, run, event.worker_id, event.lease_seconds)
     elif event.state.is_terminated:
         results.finish_attempt(work, run, event.state, event.outputs)
         if event.state != State.SUCCESS or work.execution.state.current == State.KILLING:
             # the worker stopped the chain of this run: its later links will never start
             chains.drop_unreached(work, work.run(run.id))
     progress.settle(work)
+
+
+def _on_lease_expired(work: Work, event: LeaseExpired) -> None:
+    # Beat found the lease of an attempt expired (docs/reliability.md).
+    run = work.find_run(event.task_run_id)
+    if run is None or run.state.current.is_terminated or len(run.attempts) != event.attempt_number:
+        return  # ended, or already resubmitted: a stale report
+    last = run.attempts[-1]
+    if last.state.current.is_terminated:
+        return
+    killing = work.execution.state.current == State.KILLING
+    if event.worker_id is None:
+        if last.worker_id is not None or chains.is_pending_link(work, run):
+            return  # claimed meanwhile, or a chain link that goes with its predecessor
+        if not killing:
+            # never claimed: send the same attempt again, with the links chained after it
+            links = tuple(later.id for later in chains.pending_after(work, run))
+            work.emit(DispatchTaskRuns((run.id, *links), chain=bool(links)))
+            return
+    elif last.worker_id != event.worker_id or not _same_instant(last.lease_until, event.lease_until):
+        return  # claimed by another worker, or renewed since beat looked: the worker is alive
+    if killing:
+        results.finish_attempt(work, run, State.KILLED, {})  # nobody is left to report the kill
+    else:
+        results.resubmit(work, run)  # the worker is gone: attempt KILLED, task run CREATED again
+    chains.drop_unreached(work, work.run(run.id))  # its chain's later links never start; settle decides anew
+    progress.settle(work)
+
+
+def _same_instant(lease: datetime | None, reported: str | None) -> bool:
+    if lease is None or reported is None:
+        return lease is None and reported is None
+    other = datetime.fromisoformat(reported)
+    return abs(lease - other) < timedelta(milliseconds=1)
 
 
 def _reported_child(work: Work, event: TaskRunResult) -> TaskRun | None:
@@ -202,7 +236,7 @@ def _on_wake(work: Work, event: Wake) -> None:
 
 
 HANDLERS: dict[type, Callable[[Work, Any], None]] = {
-    Start: _on_start, TaskRunResult: _on_result, TimerFired: _on_timer, SubflowStarted: _on_subflow_started,
+    Start: _on_start, TaskRunResult: _on_result, LeaseExpired: _on_lease_expired, TimerFired: _on_timer, SubflowStarted: _on_subflow_started,
     SubflowEnded: _on_subflow_ended, ItemsSplit: _on_items_split, ItemsMerged: _on_items_merged,
     Kill: _on_kill, Resume: _on_resume, Wake: _on_wake,
 }

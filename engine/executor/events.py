@@ -34,6 +34,24 @@ class TaskRunResult:
     task_id: str | None = None
     parent_task_run_id: str | None = None
     value: str | None = None
+    lease_seconds: float | None = None  # RUNNING: the worker's lease, renewed by its heartbeats
+
+
+@dataclass(frozen=True)
+class LeaseExpired:
+    """Beat found the lease of the current attempt of a task run expired (docs/reliability.md).
+
+    ``worker_id`` None: the attempt was dispatched but no worker claimed it (the message may be
+    lost): dispatch the same attempt again. Otherwise the worker stopped renewing it (it died):
+    the attempt ends KILLED and the task run gets a new attempt. ``lease_until`` is the deadline
+    beat wrote when it reported the expiry (ISO 8601): if the lease now says otherwise, the worker
+    renewed it meanwhile and the event is ignored.
+    """
+
+    task_run_id: str
+    attempt_number: int
+    worker_id: str | None = None
+    lease_until: str | None = None
 
 
 class TimerKind(str, Enum):
@@ -103,5 +121,5 @@ class Wake:
     """Re-evaluate the execution without any new fact (after an operation changed it)."""
 
 
-Event = Union[Start, TaskRunResult, TimerFired, SubflowStarted, SubflowEnded, ItemsSplit,
+Event = Union[Start, TaskRunResult, LeaseExpired, TimerFired, SubflowStarted, SubflowEnded, ItemsSplit,
               ItemsMerged, Kill, Resume, Wake]

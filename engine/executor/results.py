@@ -6,9 +6,10 @@ a timer; with CREATE_NEW_EXECUTION the task run, its parents and the execution b
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from engine.executor.commands import ExecutionEnded, RetryExecution, ScheduleTimer
+from engine.executor.commands import ExecutionEnded, Log, RetryExecution, ScheduleTimer
 from engine.executor.events import TimerKind
 from engine.executor.retry import next_retry_date, retry_policy, should_retry
 from engine.executor.work import Work
@@ -94,10 +95,14 @@ def start_retry(work: Work, run: TaskRun, attempt: int) -> None:
     work.set_state(run, State.CREATED)
 
 
-def record_running(work: Work, run: TaskRun, worker_id: str | None) -> None:
+def record_running(work: Work, run: TaskRun, worker_id: str | None, lease_seconds: float | None = None) -> None:
     last = run.attempts[-1] if run.attempts else Attempt(state=_created(work))
-    last = last.model_copy(update={"state": last.state.with_state(State.RUNNING, work.now),
-                                   "worker_id": worker_id or last.worker_id})
+    update: dict[str, Any] = {"state": last.state.with_state(State.RUNNING, work.now),
+                              "worker_id": worker_id or last.worker_id}
+    if lease_seconds:
+        # The first lease, saved with the RUNNING state; the worker's heartbeats renew it directly.
+        update["lease_until"] = work.now + timedelta(seconds=lease_seconds)
+    last = last.model_copy(update=update)
     attempts = (*run.attempts[:-1], last) if run.attempts else (last,)
     run = work.save(run.model_copy(update={"attempts": attempts}))
     work.set_state(run, State.RUNNING)
@@ -105,3 +110,15 @@ def record_running(work: Work, run: TaskRun, worker_id: str | None) -> None:
 
 def _created(work: Work) -> StateRecord:
     return StateRecord.start(State.CREATED, work.now)
+
+
+def resubmit(work: Work, run: TaskRun) -> None:
+    """The worker of the current attempt is gone (its lease expired): the attempt ends KILLED and
+    the task run goes back to CREATED, so the settling loop dispatches attempt N+1. The task run
+    stays one task run; its attempts grow (docs/reliability.md)."""
+    number = len(run.attempts)
+    worker = run.attempts[-1].worker_id if run.attempts else None
+    run = _close_attempt(work, run, State.KILLED)
+    work.set_state(run, State.CREATED)
+    work.emit(Log(run.id, "WARN", f"attempt {number} of {run.describe()} was lost (worker {worker or '?'} "
+                                  f"stopped renewing its lease); resubmitted as attempt {number + 1}"))

@@ -53,9 +53,34 @@ def task_run_row(run: TaskRun, position: int) -> dict[str, Any]:
         "attempts": attempts,
         "outputs": outputs,
         "body": body,
+        **lease_columns(run),
     }
 
 
+def lease_columns(run: TaskRun) -> dict[str, Any]:
+    """The lease columns of a task run row: those of its last attempt while it is not ended."""
+    last = run.attempts[-1] if run.attempts else None
+    live = last is not None and not last.state.current.is_terminated and not run.state.current.is_terminated
+    return {"attempt": len(run.attempts), "worker_id": last.worker_id if last is not None else None,
+            "lease_until": last.lease_until if live and last is not None else None}
+
+
 def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
-    return TaskRun.model_validate({**row["body"], "attempts": row["attempts"],
-                                   "outputs": row["outputs"]})
+    run = TaskRun.model_validate({**row["body"], "attempts": row["attempts"],
+                                  "outputs": row["outputs"]})
+    return _with_lease(run, row)
+
+
+def _with_lease(run: TaskRun, row: Mapping[Any, Any]) -> TaskRun:
+    """The worker claims and renews the lease with direct column updates (docs/reliability.md);
+    the current attempt read back carries them, so a later save keeps them."""
+    if not run.attempts or row.get("attempt") != len(run.attempts):
+        return run
+    last = run.attempts[-1]
+    if last.state.current.is_terminated:
+        return run
+    worker_id, lease_until = row.get("worker_id") or last.worker_id, row.get("lease_until")
+    if worker_id == last.worker_id and lease_until == last.lease_until:
+        return run
+    last = last.model_copy(update={"worker_id": worker_id, "lease_until": lease_until})
+    return run.model_copy(update={"attempts": (*run.attempts[:-1], last)})

@@ -107,6 +107,17 @@ class ExecutionRepository(Repository):
             execution = execution_from_row(row._mapping, _load_runs(tx, execution_id))
             yield LockedExecution(tx, execution)
 
+    def lock_in(self, session: Session, execution_id: str) -> LockedExecution | None:
+        """``lock`` inside a transaction the caller owns (several executions in one commit);
+        None if there is no such execution."""
+        query = select(executions).where(executions.c.id == execution_id)
+        if is_postgres(session):
+            query = query.with_for_update()
+        row = session.execute(query).first()
+        if row is None:
+            return None
+        return LockedExecution(session, execution_from_row(row._mapping, _load_runs(session, execution_id)))
+
     def list(self, *, namespace: str | None = None, flow_id: str | None = None,
              state: State | Iterable[State] | None = None,
              labels: dict[str, str] | None = None, started_after: datetime | None = None,

@@ -83,7 +83,27 @@ task_runs = Table(
     Column("attempts", JsonType, nullable=False),
     Column("outputs", JsonType, nullable=False),
     Column("body", JsonType, nullable=False),
+    # The lease of the current attempt (docs/reliability.md): ``attempt`` is its number, ``worker_id``
+    # the worker that claimed it (NULL: dispatched, not taken yet), ``lease_until`` when the reaper
+    # acts if nobody renewed it. Written by the executor's saves, the worker's claim and heartbeats.
+    Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("worker_id", String(255)),
+    Column("lease_until", UtcDateTime),
     Index(None, "execution_id", "position"),
+    Index(None, "lease_until"),
+)
+
+# Terminal results a worker recorded before sending them (an outbox): the executor deletes the row
+# when it applies the result; beat re-sends the ones still here at ``replay_at`` (a lost message).
+task_run_results = Table(
+    "task_run_results", metadata,
+    Column("task_run_id", ID, primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("execution_id", ID, nullable=False),
+    Column("event", JsonType, nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Column("replay_at", UtcDateTime, nullable=False),
+    Index(None, "replay_at"),
 )
 
 logs = Table(

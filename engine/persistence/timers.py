@@ -145,6 +145,12 @@ class QueueRepository(Repository):
                 execution_queue.c.namespace == namespace,
                 execution_queue.c.flow_id == flow_id)).scalar_one())
 
+    def flows(self, *, session: Session | None = None) -> list[tuple[str, str]]:
+        """(namespace, flow id) of every flow with queued executions."""
+        with self._tx(session, write=False) as tx:
+            return [(str(r.namespace), str(r.flow_id)) for r in tx.execute(
+                select(execution_queue.c.namespace, execution_queue.c.flow_id).distinct()).all()]
+
     def list(self, namespace: str, flow_id: str, *, session: Session | None = None) -> list[str]:
         """Queued execution ids of the flow, oldest first."""
         with self._tx(session, write=False) as tx:

@@ -37,7 +37,7 @@ class Services:
         self.task_runs = TaskRunService(env, self.flows, self)
         self.schedules = ScheduleService(env, self.flows, self.executions)
         self.flows.deploy_hooks.append(self.schedules.sync_flow)
-        self.timers = TimerService(env)
+        self.timers = TimerService(env, self.executions)
         self.backfills = BackfillService(env, self.flows, self.executions)
 
     # -- flows ----------------------------------------------------------------------------------

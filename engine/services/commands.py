@@ -16,6 +16,8 @@ from engine.executor import events as ev
 from engine.executor.work import Step
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.services.items import merge_outputs, split_items
+from engine.services.leases import dispatch_deadline
+from engine.persistence.leases import LeaseRepository
 from engine.persistence.logs import LogEntry
 from engine.persistence.timers import Timer
 from engine.services.runtime import Env
@@ -25,6 +27,14 @@ if TYPE_CHECKING:
     from engine.services.executions import ExecutionService
 
 _IN_TRANSACTION = (cmd.ScheduleTimer, cmd.CancelTimers, cmd.Log)
+
+
+def _dispatched_ids(command: Any) -> tuple[str, ...]:
+    if isinstance(command, cmd.DispatchTaskRuns):
+        return command.task_run_ids
+    if isinstance(command, cmd.DispatchWorkingDirectory):
+        return (command.task_run_id,)
+    return ()
 
 
 class CommandRunner:
@@ -50,6 +60,12 @@ class CommandRunner:
                 self.env.logs.append([self._log_row(step.execution, command)], session=session)
             else:
                 later.append(command)
+        # A deadline for a worker to claim each dispatched attempt, saved with the step: if the
+        # message is lost (broker restarted, crash before the send), beat dispatches it again.
+        dispatched = [run_id for command in later for run_id in _dispatched_ids(command)]
+        if dispatched:
+            LeaseRepository(self.env.db).mark_dispatched(dispatched, dispatch_deadline(self.env, self.env.clock()),
+                                                         session=session)
         return later
 
     def after_commit(self, execution: Execution, flow: Any, commands: Sequence[Any]) -> None:

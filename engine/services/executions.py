@@ -28,6 +28,7 @@ from engine.model.inputs import Input
 from engine.persistence.executions import SLOT_STATES
 from engine.services.commands import CommandRunner
 from engine.services.flows import FlowCatalog
+from engine.services.leases import forget_applied
 from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
 from engine.state import State
@@ -113,7 +114,11 @@ class ExecutionService:
         assert limit is not None
         running = self.env.executions.running_count(flow.namespace, flow.id,
                                                      states=SLOT_STATES | {State.CREATED}, session=session)
-        if running < limit.limit:
+        # First in, first out: while executions wait in the queue a newcomer queues behind them
+        # (a slot that frees up goes to the oldest one, in _release_slots, under the same lock).
+        waiting = limit.behavior == ConcurrencyBehavior.QUEUE and \
+            self.env.queue.count(flow.namespace, flow.id, session=session) > 0
+        if running < limit.limit and not waiting:
             return execution
         now = self.env.clock()
         if limit.behavior == ConcurrencyBehavior.QUEUE:
@@ -132,6 +137,7 @@ class ExecutionService:
         event = decode_event(dict(message))
         started = time.perf_counter()
         with self.env.executions.lock(execution_id) as locked:
+            forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
             before = locked.execution
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
             step = executor.advance(before, flow, event, self.env.clock(), registry=self.env.registry,
@@ -267,15 +273,38 @@ class ExecutionService:
         return child.state.current, outputs
 
     def _release_slot(self, execution: Execution) -> None:
-        flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
+        self.release_queued(execution.namespace, execution.flow_id, execution.flow_revision)
+
+    def release_queued(self, namespace: str, flow_id: str, revision: int | None = None) -> list[str]:
+        """Starts as many queued executions of the flow as it has free slots, oldest first.
+
+        Counting the slots, popping the queue and QUEUED -> CREATED happen in one transaction under
+        the flow's slot lock (the one admissions take), so a release and a new execution never
+        both take the last slot, and a crash leaves an execution either queued or CREATED (whose
+        Start beat re-sends), never lost. Beat also calls this to repair a lost release.
+        """
+        try:
+            flow = self.catalog.get(namespace, flow_id, revision)
+        except NotFound:
+            return []
         if flow.concurrency is None:
-            return
-        next_id = self.env.queue.pop(execution.namespace, execution.flow_id)
-        if next_id is None:
-            return
-        with self.env.executions.lock(next_id) as locked:
-            if locked.execution.state.current != State.QUEUED:
-                return
-            locked.save(locked.execution.with_state(State.CREATED, self.env.clock()))
-        self.send(next_id, ev.Start())
+            return []
+        started: list[str] = []
+        with self.env.db.transaction() as session:
+            _lock_flow_slots(session, flow)
+            running = self.env.executions.running_count(namespace, flow_id, states=SLOT_STATES | {State.CREATED},
+                                                        session=session)
+            while running < flow.concurrency.limit:
+                next_id = self.env.queue.pop(namespace, flow_id, session=session)
+                if next_id is None:
+                    break
+                locked = self.env.executions.lock_in(session, next_id)
+                if locked is None or locked.execution.state.current != State.QUEUED:
+                    continue
+                locked.save(locked.execution.with_state(State.CREATED, self.env.clock()))
+                started.append(next_id)
+                running += 1
+        for next_id in started:
+            self.send(next_id, ev.Start())
+        return started
 

@@ -14,7 +14,7 @@ from engine.errors import PodiumError
 from engine.executor import events as ev
 
 EVENT_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (ev.Start, ev.TaskRunResult, ev.TimerFired, ev.SubflowStarted,
+    cls.__name__: cls for cls in (ev.Start, ev.TaskRunResult, ev.LeaseExpired, ev.TimerFired, ev.SubflowStarted,
                                   ev.SubflowEnded, ev.ItemsSplit, ev.ItemsMerged, ev.Kill,
                                   ev.Resume, ev.Wake)
 }

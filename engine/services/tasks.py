@@ -20,6 +20,7 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
 from engine.services.flows import FlowCatalog
+from engine.services.leases import LeaseKeeper
 from engine.services.links import carried_runs, carry, overlay
 from engine.services.messages import encode_event
 from engine.services.runtime import Env
@@ -44,6 +45,7 @@ class TaskRunService:
         self.executions = executions
         self._running: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self.leases = LeaseKeeper(env, WORKER_ID)
         self._link = threading.local()  # the chain link this thread runs (run_link)
 
     def run_task_run(self, ref: TaskRunRef) -> None:
@@ -61,13 +63,16 @@ class TaskRunService:
         if execution.state.current in (State.KILLING, State.KILLED):
             self._report(ref, State.KILLED, {})  # killed before this message was delivered
             return
+        if not self.leases.claim(ref):
+            return  # another worker holds this attempt (a duplicate message), or it was superseded
         flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
         task = flow.find_task(run.task_id)
         spec = self.env.registry.resolve(task.type)
-        self._report(ref, State.RUNNING, {})
+        self._report(ref, State.RUNNING, {}, lease_seconds=self.leases.seconds)
         picked_up, started = time.time(), time.perf_counter()
         log.info("task run started", extra={"task_type": ref.task_type})
         cancel = self._register(ref.task_run_id)
+        heartbeat = self.leases.start_heartbeat(ref, cancel)
         try:
             if spec.type == WORKING_DIRECTORY:
                 outcome = self._run_working_directory(execution, flow, run, task, ref, cancel)
@@ -75,6 +80,7 @@ class TaskRunService:
                 with self._context(execution, flow, run, task, ref, cancel) as ctx:
                     outcome = run_task(spec, task, ctx)
         finally:
+            heartbeat.stop()
             self._unregister(ref.task_run_id)
         self._report(ref, outcome.state, outcome.outputs)
         self._link.outcome = outcome
@@ -90,7 +96,7 @@ class TaskRunService:
         def report(child: TaskRun, state: State, outputs: dict[str, Any]) -> None:
             event = ev.TaskRunResult(child.id, 1, state, outputs, worker_id=WORKER_ID, task_id=child.task_id,
                                      parent_task_run_id=child.parent_task_run_id, value=child.value)
-            self.env.dispatcher.send_event(ref.execution_id, encode_event(event))
+            self.leases.report(ref.execution_id, event)
 
         reported: list[str] = []
 
@@ -168,9 +174,12 @@ class TaskRunService:
             return False
         return not run.attempts[attempt - 1].state.current.is_terminated
 
-    def _report(self, ref: TaskRunRef, state: State, outputs: dict[str, Any]) -> None:
-        event = ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID)
-        self.env.dispatcher.send_event(ref.execution_id, encode_event(event))
+    def _report(self, ref: TaskRunRef, state: State, outputs: dict[str, Any],
+                lease_seconds: float | None = None) -> None:
+        """Terminal results go through the outbox (engine/services/leases.py): never lost."""
+        event = ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID,
+                                 lease_seconds=lease_seconds)
+        self.leases.report(ref.execution_id, event)
 
     def _context(self, execution: Execution, flow: Any, run: TaskRun, task: Any, ref: TaskRunRef,
                  cancel: threading.Event, working_dir: Path | None = None) -> RunContext:

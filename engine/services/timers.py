@@ -1,35 +1,126 @@
-"""L3: beat's side of the executor: due timers become executor events."""
+"""L3: beat's side of the executor: due timers become executor events, and the reaper of lost work.
+
+Everything here only *reports* to the executor (events) or starts queued executions under the
+flow's slot lock; the executor stays the only writer of states. See docs/reliability.md.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from engine.executor import events as ev
+from engine.persistence.leases import LeaseRepository
+from engine.services.leases import lease_seconds
 from engine.services.messages import encode_event
 from engine.services.runtime import Env
+from engine.state import State
+
+if TYPE_CHECKING:
+    from engine.services.executions import ExecutionService
+
+log = logging.getLogger("podium.reaper")
 
 _BATCH = 500
 
 
 class TimerService:
-    def __init__(self, env: Env) -> None:
+    def __init__(self, env: Env, executions: "ExecutionService | None" = None) -> None:
         self.env = env
+        self.executions = executions
+        self.leases = LeaseRepository(env.db)
+        # Beat-local backoff for the sweeps that have no row of their own to postpone.
+        self._start_sent: dict[str, tuple[datetime, float]] = {}
+        self._next_queue_sweep: datetime | None = None
+
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=lease_seconds(self.env))
 
     def fire_due(self, now: datetime) -> int:
         """Claims the timers due at ``now`` and sends each to the executor as ``TimerFired``.
 
-        A claim is a lease: if this process dies between the claim and the delete, the timer is
-        due again when the lease ends, and the event it becomes is idempotent in the executor.
+        A claim is a lease: the executor deletes the timer in the transaction that applies the
+        event; if the event is lost (broker restarted) or this process dies, the timer is due again
+        when the claim ends (2 × lease), and the event it becomes is idempotent in the executor.
         """
         fired = 0
-        for timer in self.env.timers.due(now, limit=_BATCH):
+        for timer in self.env.timers.due(now, limit=_BATCH, lease=2 * self._lease):
             if timer.execution_id is None or timer.task_run_id is None:
                 continue  # not an executor timer (beat's own kinds are handled by beat)
             event = ev.TimerFired(timer.task_run_id, ev.TimerKind(timer.kind), dict(timer.payload or {}))
             self.env.dispatcher.send_event(timer.execution_id, encode_event(event))
-            self.env.timers.delete(timer.id)
             fired += 1
         return fired
 
     def reap(self, now: datetime) -> int:
-        """Re-dispatching task runs whose worker lease expired is the production-mode issue's work."""
-        return 0
+        """One round of the reaper: expired leases, unapplied results, lost Start events, queued
+        executions whose release was lost. Returns how many events it sent."""
+        sent = self._expired_leases(now)
+        sent += self._replay_results(now)
+        sent += self._lost_starts(now)
+        self._sweep_queues(now)
+        return sent
+
+    def _expired_leases(self, now: datetime) -> int:
+        sent = 0
+        for lease in self.leases.expired(now, limit=_BATCH):
+            if lease.worker_id is None:
+                # Never claimed: the message may be lost, or still waiting behind busy workers;
+                # send it again after a delay that doubles with the attempt's age.
+                age = now - (lease.attempt_created or lease.lease_until)
+                until = now + max(2 * self._lease, age)
+            else:
+                # Claimed and not renewed: the worker is gone. Give the executor a lease to act.
+                until = now + self._lease
+            until = until.replace(microsecond=until.microsecond // 1000 * 1000)
+            if not self.leases.postpone(lease.task_run_id, lease.attempt, now, until):
+                continue  # renewed, or another beat took it
+            event = ev.LeaseExpired(lease.task_run_id, lease.attempt, lease.worker_id,
+                                    until.isoformat() if lease.worker_id else None)
+            log.warning("lease of attempt %s of task run %s (worker %s) expired at %s; reporting it",
+                        lease.attempt, lease.task_run_id, lease.worker_id or "none: never claimed",
+                        lease.lease_until.isoformat())
+            self.env.dispatcher.send_event(lease.execution_id, encode_event(event))
+            sent += 1
+        return sent
+
+    def _replay_results(self, now: datetime) -> int:
+        sent = 0
+        for pending in self.leases.due_results(now, limit=_BATCH):
+            until = now + max(self._lease, now - pending.created)
+            if not self.leases.postpone_result(pending.task_run_id, pending.attempt, now, until):
+                continue
+            log.warning("result of attempt %s of task run %s not applied yet; sending it again",
+                        pending.attempt, pending.task_run_id)
+            self.env.dispatcher.send_event(pending.execution_id, pending.event)
+            sent += 1
+        return sent
+
+    def _lost_starts(self, now: datetime) -> int:
+        """CREATED executions whose Start event may be lost (Start is idempotent)."""
+        horizon = now - 2 * self._lease
+        page = self.env.executions.list(state=State.CREATED, started_before=horizon, size=_BATCH)
+        sent = 0
+        seen = set()
+        for execution in page.items:
+            seen.add(execution.id)
+            last = self._start_sent.get(execution.id)
+            if last is not None and now < last[0] + timedelta(seconds=last[1]):
+                continue
+            delay = 2 * self._lease.total_seconds() if last is None else 2 * last[1]
+            self._start_sent[execution.id] = (now, delay)
+            self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
+            sent += 1
+        for execution_id in set(self._start_sent) - seen:
+            del self._start_sent[execution_id]
+        return sent
+
+    def _sweep_queues(self, now: datetime) -> None:
+        """Starts queued executions of flows with a free slot: repairs a release lost with a
+        crashed executor. Every lease period, not every tick."""
+        if self.executions is None or (self._next_queue_sweep is not None and now < self._next_queue_sweep):
+            return
+        self._next_queue_sweep = now + self._lease
+        for namespace, flow_id in self.env.queue.flows():
+            self.executions.release_queued(namespace, flow_id)

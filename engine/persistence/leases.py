@@ -1,0 +1,166 @@
+"""L2 adapter: task run leases and the worker's result outbox (docs/reliability.md).
+
+A task run row carries the lease of its current attempt in three columns: ``attempt`` (its
+number), ``worker_id`` (who claimed it; NULL while the message waits for a worker) and
+``lease_until`` (when beat acts if nobody renewed it). The executor writes them through its
+normal saves (``codec.lease_columns``); the methods here are the cheap direct writes of the
+other processes, each one conditional UPDATE of one row, never an execution lock:
+
+- ``mark_dispatched``: the executor, in the transaction that dispatches: a deadline for a worker
+  to claim the attempt;
+- ``claim`` / ``renew``: a worker takes the attempt (only one can) and heartbeats it;
+- ``expired`` / ``postpone``: beat finds expired leases and pushes each deadline forward before
+  telling the executor, so two beats (or two ticks) never report one expiry twice.
+
+The outbox (``task_run_results``) keeps the terminal result a worker reports until the executor
+applied it (``drop_result`` in the executor's transaction); beat re-sends what is left.
+"""
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.orm import Session
+
+from engine.persistence.base import Repository, affected, insert_for
+from engine.persistence.tables import task_run_results, task_runs
+from engine.state import TERMINATED
+
+_ENDED = [state.value for state in TERMINATED]
+
+
+@dataclass(frozen=True)
+class ExpiredLease:
+    execution_id: str
+    task_run_id: str
+    attempt: int
+    worker_id: str | None  # None: dispatched but never claimed (the message may be lost)
+    lease_until: datetime
+    attempt_created: datetime | None  # when the attempt was created (the re-dispatch backoff)
+
+
+@dataclass(frozen=True)
+class PendingResult:
+    execution_id: str
+    task_run_id: str
+    attempt: int
+    event: dict[str, Any]
+    created: datetime
+    replay_at: datetime
+
+
+class LeaseRepository(Repository):
+    # -- the executor ---------------------------------------------------------------------------
+    def mark_dispatched(self, task_run_ids: Iterable[str], deadline: datetime, *,
+                        session: Session | None = None) -> int:
+        """Gives each unclaimed attempt without a deadline until ``deadline`` to be claimed."""
+        ids = list(task_run_ids)
+        if not ids:
+            return 0
+        with self._tx(session) as tx:
+            return affected(tx.execute(
+                update(task_runs).where(task_runs.c.id.in_(ids), task_runs.c.worker_id.is_(None),
+                                        task_runs.c.lease_until.is_(None),
+                                        task_runs.c.state.not_in(_ENDED))
+                .values(lease_until=deadline)))
+
+    # -- workers --------------------------------------------------------------------------------
+    def claim(self, task_run_id: str, attempt: int, worker_id: str, until: datetime) -> bool:
+        """Takes attempt ``attempt`` for ``worker_id``; False if another worker has it or the
+        attempt is no longer the current one (superseded, ended)."""
+        with self.db.transaction() as tx:
+            return bool(affected(tx.execute(
+                update(task_runs).where(task_runs.c.id == task_run_id, task_runs.c.attempt == attempt,
+                                        task_runs.c.worker_id.is_(None),
+                                        task_runs.c.state.not_in(_ENDED))
+                .values(worker_id=worker_id, lease_until=until))))
+
+    def renew(self, task_run_id: str, attempt: int, worker_id: str, until: datetime) -> bool:
+        """A heartbeat; False once the attempt is not this worker's current one any more."""
+        with self.db.transaction() as tx:
+            return bool(affected(tx.execute(
+                update(task_runs).where(task_runs.c.id == task_run_id, task_runs.c.attempt == attempt,
+                                        task_runs.c.worker_id == worker_id,
+                                        task_runs.c.state.not_in(_ENDED))
+                .values(lease_until=until))))
+
+    # -- beat -----------------------------------------------------------------------------------
+    def expired(self, now: datetime, *, limit: int = 500) -> builtins.list[ExpiredLease]:
+        """Live attempts whose lease ended at ``now``, oldest first; attempts whose result waits in
+        the outbox are left to the result replay."""
+        pending = exists().where(task_run_results.c.task_run_id == task_runs.c.id,
+                                 task_run_results.c.attempt == task_runs.c.attempt)
+        query = (select(task_runs.c.id, task_runs.c.execution_id, task_runs.c.attempt,
+                        task_runs.c.worker_id, task_runs.c.lease_until, task_runs.c.attempts)
+                 .where(task_runs.c.lease_until <= now, task_runs.c.state.not_in(_ENDED), ~pending)
+                 .order_by(task_runs.c.lease_until).limit(limit))
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(query).all()
+        return [ExpiredLease(row.execution_id, row.id, row.attempt, row.worker_id, row.lease_until,
+                             _attempt_created(row.attempts)) for row in rows]
+
+    def postpone(self, task_run_id: str, attempt: int, now: datetime, until: datetime) -> bool:
+        """Moves an expired lease to ``until``; False if someone renewed or postponed it first."""
+        with self.db.transaction() as tx:
+            return bool(affected(tx.execute(
+                update(task_runs).where(task_runs.c.id == task_run_id, task_runs.c.attempt == attempt,
+                                        task_runs.c.lease_until <= now)
+                .values(lease_until=until))))
+
+    # -- the result outbox -----------------------------------------------------------------------
+    def put_result(self, execution_id: str, task_run_id: str, attempt: int, event: dict[str, Any],
+                   now: datetime, replay_at: datetime) -> None:
+        """Keeps a terminal result until the executor applied it (the same attempt again replaces)."""
+        values = {"task_run_id": task_run_id, "attempt": attempt, "execution_id": execution_id,
+                  "event": event, "created": now, "replay_at": replay_at}
+        with self.db.transaction() as tx:
+            statement = insert_for(tx, task_run_results).values(**values)
+            tx.execute(statement.on_conflict_do_update(
+                index_elements=[task_run_results.c.task_run_id, task_run_results.c.attempt],
+                set_={c: statement.excluded[c] for c in ("event", "created", "replay_at")}))
+
+    def drop_result(self, task_run_id: str, attempt: int, *, session: Session | None = None) -> bool:
+        with self._tx(session) as tx:
+            return bool(affected(tx.execute(delete(task_run_results).where(
+                task_run_results.c.task_run_id == task_run_id, task_run_results.c.attempt == attempt))))
+
+    def due_results(self, now: datetime, *, limit: int = 500) -> builtins.list[PendingResult]:
+        query = (select(task_run_results).where(task_run_results.c.replay_at <= now)
+                 .order_by(task_run_results.c.replay_at).limit(limit))
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(query).all()
+        return [PendingResult(row.execution_id, row.task_run_id, row.attempt, row.event, row.created,
+                              row.replay_at) for row in rows]
+
+    def postpone_result(self, task_run_id: str, attempt: int, now: datetime, until: datetime) -> bool:
+        with self.db.transaction() as tx:
+            return bool(affected(tx.execute(
+                update(task_run_results).where(task_run_results.c.task_run_id == task_run_id,
+                                               task_run_results.c.attempt == attempt,
+                                               task_run_results.c.replay_at <= now)
+                .values(replay_at=until))))
+
+    def pending_results(self, *, session: Session | None = None) -> int:
+        with self._tx(session, write=False) as tx:
+            return len(tx.execute(select(task_run_results.c.task_run_id)).all())
+
+    def lease(self, task_run_id: str) -> tuple[int, str | None, datetime | None] | None:
+        """(attempt, worker_id, lease_until) of a task run row, for tests and diagnostics."""
+        with self.db.transaction(write=False) as tx:
+            row = tx.execute(select(task_runs.c.attempt, task_runs.c.worker_id, task_runs.c.lease_until)
+                             .where(task_runs.c.id == task_run_id)).first()
+        return (row.attempt, row.worker_id, row.lease_until) if row else None
+
+
+def _attempt_created(attempts: Any) -> datetime | None:
+    try:
+        date = attempts[-1]["state"]["histories"][0]["date"]
+        return datetime.fromisoformat(str(date).replace("Z", "+00:00"))
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
+__all__ = ["ExpiredLease", "LeaseRepository", "PendingResult"]

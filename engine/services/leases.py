@@ -1,0 +1,114 @@
+"""L3: the worker's side of "no lost work" (docs/reliability.md).
+
+- ``claim(ref)``: before running an attempt the worker takes it with one conditional UPDATE of
+  the task run row; a duplicate message (redelivery, re-dispatch of the same attempt) finds it
+  taken and is dropped, so an attempt runs on one worker at a time.
+- ``start_heartbeat(ref, cancel)``: a daemon thread renews the lease every ``lease_seconds / 3``
+  (one UPDATE of the row's ``lease_until``, no execution lock). When the renewal finds the attempt
+  gone (beat resubmitted it after missed heartbeats, or it ended) the thread sets ``cancel`` so
+  the task stops: a superseded attempt never keeps running next to its successor.
+- ``report(execution_id, event)``: a terminal result is written to the outbox first, then sent;
+  the executor deletes it when applied, beat re-sends it if the message was lost. A broker that
+  is down does not fail the attempt: RUNNING reports are best effort, results are in the outbox.
+
+Deadlines all derive from one setting, ``worker.lease_seconds`` (L): heartbeat every L/3, a claimed
+attempt is lost L after its last heartbeat, an unclaimed one is re-dispatched 2L after dispatch
+(then with doubling delays), an unapplied result is re-sent after L.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine.dispatch import TaskRunRef
+from engine.executor import events as ev
+from engine.persistence.leases import LeaseRepository
+from engine.services.messages import encode_event
+from engine.services.runtime import Env
+
+log = logging.getLogger("podium.leases")
+
+
+def lease_seconds(env: Env) -> float:
+    return float(env.settings.worker.lease_seconds)
+
+
+def dispatch_deadline(env: Env, now: datetime) -> datetime:
+    """How long a dispatched attempt may wait for a worker before beat sends it again."""
+    return now + timedelta(seconds=2 * lease_seconds(env))
+
+
+class Heartbeat:
+    def __init__(self, thread: threading.Thread | None, stop: threading.Event) -> None:
+        self._thread, self._stop = thread, stop
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+class LeaseKeeper:
+    def __init__(self, env: Env, worker_id: str) -> None:
+        self.env = env
+        self.worker_id = worker_id
+        self.repository = LeaseRepository(env.db)
+
+    @property
+    def seconds(self) -> float:
+        return lease_seconds(self.env)
+
+    def _until(self) -> datetime:
+        return self.env.clock() + timedelta(seconds=self.seconds)
+
+    def claim(self, ref: TaskRunRef) -> bool:
+        return self.repository.claim(ref.task_run_id, ref.attempt, self.worker_id, self._until())
+
+    def start_heartbeat(self, ref: TaskRunRef, cancel: threading.Event) -> Heartbeat:
+        stop = threading.Event()
+        thread = threading.Thread(target=self._beat, args=(ref, cancel, stop), daemon=True,
+                                  name=f"podium-heartbeat-{ref.task_run_id}.{ref.attempt}")
+        thread.start()
+        return Heartbeat(thread, stop)
+
+    def _beat(self, ref: TaskRunRef, cancel: threading.Event, stop: threading.Event) -> None:
+        while not stop.wait(self.seconds / 3):
+            try:
+                renewed = self.repository.renew(ref.task_run_id, ref.attempt, self.worker_id, self._until())
+            except Exception:  # noqa: BLE001 - the database may be briefly away; the lease has slack
+                log.warning("heartbeat of %s.%s failed", ref.task_run_id, ref.attempt, exc_info=True)
+                continue
+            if not renewed and not stop.is_set():
+                log.warning("attempt %s of task run %s was superseded or ended; stopping it",
+                            ref.attempt, ref.task_run_id)
+                cancel.set()
+                return
+
+    def report(self, execution_id: str, event: ev.TaskRunResult) -> None:
+        message = encode_event(event)
+        if event.state.is_terminated:
+            now = self.env.clock()
+            self.repository.put_result(execution_id, event.task_run_id, event.attempt_number, message,
+                                       now, now + timedelta(seconds=self.seconds))
+        try:
+            self.env.dispatcher.send_event(execution_id, message)
+        except Exception:  # noqa: BLE001 - broker away: beat re-sends the result from the outbox
+            log.warning("could not send the %s report of %s.%s; %s", event.state.value, event.task_run_id,
+                        event.attempt_number, "beat will re-send it" if event.state.is_terminated
+                        else "the lease covers it", exc_info=True)
+
+
+def forget_applied(env: Env, event: Any, session: Any) -> None:
+    """In the executor's transaction: the event was applied (or found stale), so drop what would
+    make beat send it again (the outbox row of a result, the claimed row of a fired timer)."""
+    if isinstance(event, ev.TaskRunResult) and event.state.is_terminated:
+        LeaseRepository(env.db).drop_result(event.task_run_id, event.attempt_number, session=session)
+    elif isinstance(event, ev.TimerFired):
+        env.timers.delete(timer_id(event.kind, event.task_run_id), session=session)
+
+
+def timer_id(kind: ev.TimerKind, task_run_id: str) -> str:
+    """The id of the executor timer of ``kind`` for a task run (one per kind and task run)."""
+    return f"{kind.value}:{task_run_id}"
