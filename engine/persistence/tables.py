@@ -209,3 +209,31 @@ metric_rollups = Table(
     Column("updated", UtcDateTime, nullable=False),
     Index(None, "updated"),
 )
+
+# Flow trigger windows: the conditions met so far in one window of one trigger (docs/flow-triggers.md).
+trigger_windows = Table(
+    "trigger_windows", metadata,
+    Column("namespace", NS, primary_key=True),
+    Column("flow_id", FLOW, primary_key=True),
+    Column("trigger_id", String(100), primary_key=True),
+    Column("condition_id", String(100), primary_key=True),
+    Column("window_start", UtcDateTime, primary_key=True),
+    Column("window_end", UtcDateTime, nullable=False),
+    Column("met", JsonType, nullable=False),
+    Column("outputs", JsonType, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Index(None, "window_end"),
+)
+
+# One row per (upstream execution, state change, trigger) a Flow trigger handled: the first claim wins.
+flow_trigger_events = Table(
+    "flow_trigger_events", metadata,
+    Column("execution_id", ID, primary_key=True),
+    Column("state_index", Integer, primary_key=True),
+    Column("namespace", NS, primary_key=True),
+    Column("flow_id", FLOW, primary_key=True),
+    Column("trigger_id", String(100), primary_key=True),
+    Column("fired_execution_id", ID),
+    Column("created", UtcDateTime, nullable=False),
+    Index(None, "created"),
+)

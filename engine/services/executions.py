@@ -27,6 +27,7 @@ from engine.model.flow import ConcurrencyBehavior, Flow
 from engine.model.inputs import Input
 from engine.persistence.executions import SLOT_STATES
 from engine.services.commands import CommandRunner
+from engine.services.flow_triggers import FlowTriggerService
 from engine.services.flows import FlowCatalog
 from engine.services.leases import forget_applied
 from engine.services.messages import decode_event, encode_event
@@ -55,20 +56,31 @@ class ExecutionService:
         self.env = env
         self.catalog = catalog
         self.commands = CommandRunner(env, self)
+        self.flow_triggers = FlowTriggerService(env, catalog, self)
 
     # -- creating -----------------------------------------------------------------------------
 
     def start_execution(self, namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None,
                         labels: Mapping[str, Any] | None = None, revision: int | None = None,
                         trigger: ExecutionTrigger | None = None, parent: Execution | None = None,
-                        parent_task_run_id: str | None = None) -> Execution:
-        """Creates an execution of the flow (inputs validated) and hands it to the executor."""
+                        parent_task_run_id: str | None = None, validate_inputs: bool = True) -> Execution:
+        """Creates an execution of the flow (inputs validated) and hands it to the executor.
+
+        ``validate_inputs=False`` (Flow triggers): inputs that do not validate are kept as given,
+        as Kestra does not validate the inputs of trigger-created executions.
+        """
         flow = self.catalog.get(namespace, flow_id, revision)
         if flow.disabled:
             raise Conflict(f"flow {namespace}.{flow_id} is disabled; set `disabled: false` to run it")
         now = self.env.clock()
         execution = executor.create_execution(flow, {}, dict(labels or {}), now, trigger=trigger)
-        execution = execution.model_copy(update={"inputs": self._inputs(flow, execution, inputs or {})})
+        try:
+            resolved = self._inputs(flow, execution, inputs or {})
+        except InputsInvalid:
+            if validate_inputs:
+                raise
+            resolved = dict(inputs or {})
+        execution = execution.model_copy(update={"inputs": resolved})
         if parent is not None:
             execution = execution.model_copy(update={"parent_id": parent.id})
         execution = self._create_admitted(flow, execution)
@@ -149,6 +161,8 @@ class ExecutionService:
             locked.save(step.execution)
             later = self.commands.in_transaction(locked.session, step)
         self.commands.after_commit(step.execution, flow, later)
+        if step.execution.state.current != before.state.current and not step.execution.state.current.is_terminated:
+            self.flow_triggers.on_state(step.execution)  # the end is seen by on_ended
         # Metrics after the commit and the dispatch, outside the row lock (docs/operations.md).
         self.env.metrics.executor_step(type(event).__name__, time.perf_counter() - started, before, step.execution,
                                        step.changed_task_run_ids, dispatched_task_run_ids(later), self.env.clock())
@@ -235,9 +249,11 @@ class ExecutionService:
         return changed
 
     def on_ended(self, execution: Execution) -> None:
-        """An execution ended: wake its parent and let a queued execution of the flow start."""
+        """An execution ended: wake its parent, let a queued execution of the flow start, and
+        start the executions of the Flow triggers listening to it."""
         self._notify_parent(execution)
         self._release_slot(execution)
+        self.flow_triggers.on_state(execution)
 
     def _notify_parent(self, execution: Execution) -> None:
         trigger = execution.trigger

@@ -19,6 +19,7 @@ from engine.log_config import bind_ids
 from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
+from engine.services.flow_triggers import TriggerSwitch
 from engine.services.flows import FlowCatalog
 from engine.services.leases import LeaseKeeper
 from engine.services.links import carried_runs, carry, overlay
@@ -43,6 +44,7 @@ class TaskRunService:
         self.env = env
         self.catalog = catalog
         self.executions = executions
+        self.triggers = TriggerSwitch(env, catalog)
         self._running: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self.leases = LeaseKeeper(env, WORKER_ID)
@@ -193,7 +195,8 @@ class TaskRunService:
                           kv=self.env.kv.as_store(self.env.clock), secrets=self.env.secrets,
                           log_level=getattr(task, "log_level", None), log_reader=self,
                           executions=self, registry=self.env.registry, cancel_event=cancel,
-                          encryption_key=self.env.encryption_key, working_dir=working_dir)
+                          encryption_key=self.env.encryption_key, working_dir=working_dir,
+                          triggers=self.triggers)
 
     def _renderer(self, io: Any) -> Renderer:
         return Renderer(io, default_timezone=self.env.settings.timezone)

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Mapping
 
 from engine.errors import PodiumError
 from engine.model.task import LogLevel
@@ -29,6 +29,9 @@ from engine.tasks.masking import Masker
 from engine.tasks.protocols import (ExecutionControl, KVStore, LogReader, Renderer, SecretSource,
                                     StateStore)
 from engine.tasks.state_store import StorageStateStore
+
+if TYPE_CHECKING:
+    from engine.tasks.toggle import TriggerControl
 
 
 def safe_relative_path(name: str) -> str:
@@ -85,7 +88,7 @@ class RunContext:
                  log_reader: LogReader | None = None, executions: ExecutionControl | None = None,
                  registry: Any = None, cancel_event: threading.Event | None = None,
                  temp_root: str | None = None, working_dir: str | os.PathLike[str] | None = None,
-                 encryption_key: bytes | None = None) -> None:
+                 encryption_key: bytes | None = None, triggers: "TriggerControl | None" = None) -> None:
         """Builds the context of one attempt of one task run.
 
         Args:
@@ -108,11 +111,13 @@ class RunContext:
             working_dir: a folder shared with other task runs (WorkingDirectory children); it
                 is used as is and not deleted by :meth:`close`.
             encryption_key: the AES key of ``encrypt()``/``decrypt()`` in expressions, if any.
+            triggers: enables and disables triggers (``trigger.Toggle``).
         """
         self.identity, self.variables, self.storage = identity, variables, storage
         self._clock, self._secrets = clock, secrets
         self._renderer = _bind_renderer(renderer, RunContextIO(self, encryption_key))
         self._kv, self._log_reader, self._executions = kv, log_reader, executions
+        self._triggers = triggers
         self.registry = registry
         self.cancel_event = cancel_event or threading.Event()
         self.masker = Masker(secrets.values() if secrets is not None else ())
@@ -185,6 +190,10 @@ class RunContext:
     @property
     def executions(self) -> ExecutionControl:
         return self._need(self._executions, "execution control", "execution.Resume")
+
+    @property
+    def triggers(self) -> "TriggerControl":
+        return self._need(self._triggers, "trigger control", "trigger.Toggle")
 
     def _need(self, value: Any, what: str, who: str) -> Any:
         if value is None:

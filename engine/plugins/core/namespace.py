@@ -1,7 +1,8 @@
 """L1 pure core: options and specs of the ``namespace`` file tasks and ``trigger.Toggle``.
 
-They validate so that flows using them load, but running them is not implemented yet: running one
-fails with a clear "not implemented yet" error (see :func:`engine.tasks.runner.run_task`).
+The namespace file tasks validate so that flows using them load, but running them is not
+implemented yet: running one fails with a clear "not implemented yet" error (see
+:func:`engine.tasks.runner.run_task`). ``trigger.Toggle`` runs in :mod:`engine.tasks.toggle`.
 """
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ SPECS: list[PluginSpec] = [
     _pending(PREFIX + "UploadFiles", UploadFilesOptions, "Upload files to namespace storage."),
     _pending(PREFIX + "DownloadFiles", DownloadFilesOptions, "Download namespace files."),
     _pending(PREFIX + "DeleteFiles", DeleteFilesOptions, "Delete namespace files."),
-    _pending("io.kestra.plugin.core.trigger.Toggle", ToggleOptions, "Enable or disable a trigger.",
-             aliases=("io.kestra.core.tasks.trigger.Toggle",)),
+    PluginSpec(type="io.kestra.plugin.core.trigger.Toggle", kind=PluginKind.RUNNABLE, options=ToggleOptions,
+               title="Enable or disable a trigger.", aliases=("io.kestra.core.tasks.trigger.Toggle",),
+               implementation="engine.tasks.toggle:run_toggle",
+               examples=("trigger: schedule\nenabled: false",)),
 ]

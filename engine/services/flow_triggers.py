@@ -1,0 +1,229 @@
+"""L3: Flow triggers: start executions when executions of other flows change state.
+
+``FlowTriggerService.on_state(execution)`` is called by the executor's shell after each state
+change it commits (``on_ended`` for the end). It looks only at flows that declare a Flow
+trigger (:class:`FlowTriggerIndex`: one query of the latest revision numbers, a flow parsed
+again only when its revision changes), evaluates each trigger with the pure
+``engine.schedule.flow_trigger``, keeps multi-flow windows in ``trigger_windows`` and starts
+the executions. Each (upstream state change, trigger) is claimed once in
+``flow_trigger_events``, so a redelivered event never starts a second execution.
+
+:class:`TriggerSwitch` enables or disables a trigger for the ``trigger.Toggle`` task.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from threading import Lock
+from typing import TYPE_CHECKING, Any, Mapping
+
+from engine.errors import NotFound, PodiumError
+from engine.model.execution import Execution, ExecutionTrigger
+from engine.model.flow import Flow
+from engine.model.task import LogLevel
+from engine.persistence.logs import LogEntry
+from engine.persistence.trigger_windows import EventKey, TriggerKey, TriggerWindowRepository
+from engine.persistence.triggers import TriggerState, TriggerStateRepository
+from engine.plugins.core.triggers import FlowTrigger
+from engine.schedule.flow_trigger import (FLOW_TRIGGER_TYPE, Match, Upstream, label_pairs, listens_to,
+                                          match, render_inputs)
+from engine.schedule.flow_window import plan_windows
+from engine.services.flows import FlowCatalog
+from engine.services.runtime import Env
+from engine.variables import build_variables
+
+if TYPE_CHECKING:
+    from engine.services.executions import ExecutionService
+
+log = logging.getLogger(__name__)
+EVENT_RETENTION = timedelta(days=7)
+MAINTAIN_EVERY = 500
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One Flow trigger of one deployed flow (its latest revision)."""
+
+    flow: Flow
+    trigger: FlowTrigger
+
+    @property
+    def key(self) -> TriggerKey:
+        return TriggerKey(self.flow.namespace, self.flow.id, self.trigger.id)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    revision: int
+    candidates: tuple[Candidate, ...]
+
+
+class FlowTriggerIndex:
+    """The Flow triggers of the deployed flows, kept in memory per process.
+
+    Every call reads the latest revision number of each flow (no source) and parses only the
+    flows whose revision changed since the last call, so deploys made by other processes are
+    seen at once and 1,000 flows are not parsed per ended execution.
+    """
+
+    def __init__(self, catalog: FlowCatalog, repository: TriggerWindowRepository) -> None:
+        self.catalog, self.repository = catalog, repository
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._lock = Lock()
+
+    def candidates(self) -> list[Candidate]:
+        latest = {(r.namespace, r.flow_id): r for r in self.repository.latest_revisions()}
+        with self._lock:
+            for key in set(self._entries) - set(latest):
+                del self._entries[key]
+            for key, revision in latest.items():
+                entry = self._entries.get(key)
+                if entry is None or entry.revision != revision.revision:
+                    found = () if revision.deleted else self._parse(*key, revision.revision)
+                    self._entries[key] = _Entry(revision.revision, found)
+            return [c for entry in self._entries.values() for c in entry.candidates]
+
+    def _parse(self, namespace: str, flow_id: str, revision: int) -> tuple[Candidate, ...]:
+        try:
+            flow = self.catalog.get(namespace, flow_id, revision)
+        except (PodiumError, NotFound) as err:  # a stored flow that no longer parses has no trigger
+            log.warning("flow %s.%s revision %s ignored by Flow triggers: %s", namespace, flow_id, revision, err)
+            return ()
+        if flow.disabled:
+            return ()
+        return tuple(Candidate(flow, t) for t in flow.triggers or [] if isinstance(t, FlowTrigger))
+
+
+class FlowTriggerService:
+    def __init__(self, env: Env, catalog: FlowCatalog, executions: "ExecutionService") -> None:
+        self.env, self.executions = env, executions
+        self.windows = TriggerWindowRepository(env.db)
+        self.states = TriggerStateRepository(env.db)
+        self.index = FlowTriggerIndex(catalog, self.windows)
+        self._calls = 0
+
+    def on_state(self, execution: Execution) -> list[Execution]:
+        """Evaluates every Flow trigger for ``execution``'s current state; returns what started.
+
+        A failure in one trigger is logged and does not stop the others (nor the caller).
+        """
+        upstream = upstream_of(execution)
+        started: list[Execution] = []
+        for candidate in self.index.candidates():
+            if not listens_to(candidate.trigger, candidate.flow.namespace, candidate.flow.id, upstream):
+                continue
+            try:
+                child = self._evaluate(candidate, execution, upstream)
+            except Exception as err:  # noqa: BLE001 - isolate triggers from each other and the executor
+                log.exception("Flow trigger %s failed", candidate.key.describe())
+                self._log(candidate, LogLevel.ERROR, f"Flow trigger failed for {execution.describe()}: {err}")
+                continue
+            if child is not None:
+                started.append(child)
+        self._maintain()
+        return started
+
+    def _evaluate(self, candidate: Candidate, execution: Execution, upstream: Upstream) -> Execution | None:
+        variables = build_variables(candidate.flow, execution, extra=self.executions.extra_variables())
+        renderer = self.env.renderer()
+        found = match(candidate.trigger, candidate.flow.namespace, candidate.flow.id, upstream, variables,
+                      renderer.render_typed)
+        for error in found.errors:
+            self._log(candidate, LogLevel.WARN, f"condition not evaluated for {execution.describe()}: {error}")
+        if not found.listens or self._disabled(candidate):
+            return None
+        key = EventKey(execution.id, len(execution.state.histories), candidate.key)
+        outputs = self.claim(key, found, upstream)
+        if outputs is None:
+            return None
+        try:
+            inputs = render_inputs(candidate.trigger, variables, outputs,
+                                   lambda value, context: renderer.render_value(value, context))
+        except Exception as err:  # noqa: BLE001 - Kestra logs and starts nothing
+            self._log(candidate, LogLevel.WARN, f"Failed to trigger flow {candidate.flow.namespace}."
+                      f"{candidate.flow.id} for trigger {candidate.trigger.id}, invalid inputs: {err}")
+            return None
+        return self._start(candidate, upstream, inputs, key)
+
+    def _disabled(self, candidate: Candidate) -> bool:
+        key = candidate.key
+        state = self.states.get(key.namespace, key.flow_id, key.trigger_id)
+        return state is not None and state.disabled
+
+    def claim(self, key: EventKey, found: Match, upstream: Upstream) -> Mapping[str, Any] | None:
+        """Claims the event and updates the windows in one transaction; returns the outputs
+        the started execution sees as ``trigger.outputs``, or None when nothing fires."""
+        now = self.env.clock()
+        with self.env.db.transaction() as session:
+            if found.needs_windows:
+                self.windows.lock(key.trigger, session)
+            if not self.windows.claim_event(key, now, session=session):
+                return None  # this state change was already handled for this trigger
+            if not found.needs_windows:
+                return upstream.outputs
+            stored = self.windows.windows(key.trigger, now, session=session)
+            plan = plan_windows([(hit.spec, hit.met) for hit in found.hits], stored, upstream.outputs, now)
+            for window in plan.save:
+                self.windows.save(key.trigger, window, now, session=session)
+            for window in plan.delete:
+                self.windows.delete(key.trigger, window, session=session)
+            return {**plan.outputs, **upstream.outputs} if plan.fire else None
+
+    def _start(self, candidate: Candidate, upstream: Upstream, inputs: Mapping[str, Any],
+               key: EventKey) -> Execution | None:
+        flow, trigger = candidate.flow, candidate.trigger
+        execution_trigger = ExecutionTrigger(id=trigger.id, type=FLOW_TRIGGER_TYPE,
+                                             variables=upstream.trigger_variables())
+        try:
+            started = self.executions.start_execution(
+                flow.namespace, flow.id, inputs=inputs, labels=label_pairs(trigger.labels),
+                revision=flow.revision, trigger=execution_trigger, validate_inputs=False)
+        except PodiumError as err:
+            self._log(candidate, LogLevel.WARN, f"cannot start {flow.namespace}.{flow.id}: {err}")
+            return None
+        self.windows.record_fired(key, started.id)
+        return started
+
+    def _maintain(self) -> None:
+        """Now and then, forgets ended windows and old handled events."""
+        self._calls += 1
+        if self._calls % MAINTAIN_EVERY:
+            return
+        now = self.env.clock()
+        self.windows.purge_expired(now)
+        self.windows.prune_events(now - EVENT_RETENTION)
+
+    def _log(self, candidate: Candidate, level: LogLevel, message: str) -> None:
+        key = candidate.key
+        self.env.logs.append([LogEntry(namespace=key.namespace, flow_id=key.flow_id, trigger_id=key.trigger_id,
+                                       level=level, message=message, timestamp=self.env.clock())])
+
+
+def upstream_of(execution: Execution) -> Upstream:
+    return Upstream(execution_id=execution.id, namespace=execution.namespace, flow_id=execution.flow_id,
+                    flow_revision=execution.flow_revision, state=execution.state.current,
+                    labels=execution.label_map, outputs=dict(execution.outputs))
+
+
+class TriggerSwitch:
+    """Enables or disables a trigger through its stored state (``trigger.Toggle``)."""
+
+    def __init__(self, env: Env, catalog: FlowCatalog) -> None:
+        self.env, self.catalog = env, catalog
+        self.states = TriggerStateRepository(env.db)
+
+    def set_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
+        try:
+            flow = self.catalog.get(namespace, flow_id)
+        except NotFound:
+            raise LookupError(f"Unable to find flow {namespace}.{flow_id}. Make sure the flow exists "
+                              "and the current execution is authorized to access it.") from None
+        declared = [t.id for t in flow.triggers or []]
+        if trigger_id not in declared:
+            raise LookupError(f"Unable to find trigger {trigger_id} for the flow {namespace}.{flow_id}; "
+                              f"its triggers are: {', '.join(declared) or 'none'}")
+        with self.env.db.transaction() as session:
+            current = self.states.get(namespace, flow_id, trigger_id, session=session)
+            state = current or TriggerState(namespace=namespace, flow_id=flow_id, trigger_id=trigger_id)
+            self.states.save(replace(state, disabled=not enabled), self.env.clock(), session=session)
