@@ -66,6 +66,10 @@ class LeaseKeeper:
     def claim(self, ref: TaskRunRef) -> bool:
         return self.repository.claim(ref.task_run_id, ref.attempt, self.worker_id, self._until())
 
+    def renew(self, ref: TaskRunRef) -> bool:
+        """Renews the lease now; False if the attempt is not this worker's any more."""
+        return self.repository.renew(ref.task_run_id, ref.attempt, self.worker_id, self._until())
+
     def start_heartbeat(self, ref: TaskRunRef, cancel: threading.Event) -> Heartbeat:
         stop = threading.Event()
         thread = threading.Thread(target=self._beat, args=(ref, cancel, stop), daemon=True,

@@ -70,11 +70,17 @@ class TaskRunService:
         flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
         task = flow.find_task(run.task_id)
         spec = self.env.registry.resolve(task.type)
+        cancel = self._register(ref.task_run_id)
+        # Heartbeats start before any broker call: a send blocked by a broker outage must not let
+        # the lease lapse (the attempt would be resubmitted while this one still runs).
+        heartbeat = self.leases.start_heartbeat(ref, cancel)
         self._report(ref, State.RUNNING, {}, lease_seconds=self.leases.seconds)
+        if not self.leases.renew(ref):  # superseded or ended while the report was on its way
+            heartbeat.stop()
+            self._unregister(ref.task_run_id)
+            return
         picked_up, started = time.time(), time.perf_counter()
         log.info("task run started", extra={"task_type": ref.task_type})
-        cancel = self._register(ref.task_run_id)
-        heartbeat = self.leases.start_heartbeat(ref, cancel)
         try:
             if spec.type == WORKING_DIRECTORY:
                 outcome = self._run_working_directory(execution, flow, run, task, ref, cancel)
