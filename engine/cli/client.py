@@ -37,8 +37,16 @@ def settings_from(config_file: str | None, data_dir: Path | None) -> Settings:
         raise click.ClickException(f"invalid settings: {err}") from None
 
 
-def open_services(settings: Settings) -> "Services":
-    """Services talking to the instance's broker (so the executor of a running server acts)."""
+def open_services(settings: Settings, *, needs_executor: bool = False) -> "Services":
+    """Services talking to the instance's broker (so the executor of a running server acts).
+
+    ``needs_executor``: the command hands work to a server's executor, which an in-process
+    ``memory://`` broker cannot reach from this process; refuse with a way out.
+    """
+    if needs_executor and settings.is_in_process_broker:
+        raise click.ClickException("the broker is memory://, which no server can read from another process; "
+                                   "unset PODIUM_BROKER_URL (default podium-fs://) or name the server's broker, "
+                                   "or use `podium run FLOW_FILE` to run a flow in this process")
     from engine.services import build_services
     from worker.celery_app import make_celery
     from worker.dispatch import CeleryDispatcher

@@ -99,14 +99,14 @@ def _operation(name: str, help_text: str):  # type: ignore[no-untyped-def]
 @_operation("kill", "Kill a running, paused or queued execution (and its subflow executions).")
 @click.argument("execution_id")
 def kill_command(execution_id: str, config_file: str | None, data_dir: Path | None) -> None:
-    open_services(settings_from(config_file, data_dir)).kill(execution_id)
+    open_services(settings_from(config_file, data_dir), needs_executor=True).kill(execution_id)
     click.echo(f"kill requested for execution {execution_id}")
 
 
 @_operation("restart", "Restart the failed task runs of an ended execution, in the same execution.")
 @click.argument("execution_id")
 def restart_command(execution_id: str, config_file: str | None, data_dir: Path | None) -> None:
-    execution = open_services(settings_from(config_file, data_dir)).restart(execution_id)
+    execution = open_services(settings_from(config_file, data_dir), needs_executor=True).restart(execution_id)
     click.echo(f"execution {execution.id} restarted (attempt {execution.metadata.attempt_number})")
 
 
@@ -115,7 +115,7 @@ def restart_command(execution_id: str, config_file: str | None, data_dir: Path |
 @click.option("--task-run", "task_run_id", help="Replay from this task run (earlier ones are kept).")
 def replay_command(execution_id: str, task_run_id: str | None, config_file: str | None,
                    data_dir: Path | None) -> None:
-    execution = open_services(settings_from(config_file, data_dir)).replay(execution_id, task_run_id)
+    execution = open_services(settings_from(config_file, data_dir), needs_executor=True).replay(execution_id, task_run_id)
     click.echo(f"new execution {execution.id} replays {execution_id}")
 
 
@@ -125,7 +125,7 @@ def replay_command(execution_id: str, task_run_id: str | None, config_file: str 
 def resume_command(execution_id: str, pairs: tuple[str, ...], config_file: str | None,
                    data_dir: Path | None) -> None:
     inputs = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
-    open_services(settings_from(config_file, data_dir)).resume(execution_id, inputs)
+    open_services(settings_from(config_file, data_dir), needs_executor=True).resume(execution_id, inputs)
     click.echo(f"resume requested for execution {execution_id}")
 
 
@@ -135,7 +135,7 @@ def resume_command(execution_id: str, pairs: tuple[str, ...], config_file: str |
 @click.argument("state", type=click.Choice(["SUCCESS", "WARNING", "FAILED"], case_sensitive=False))
 def set_state_command(execution_id: str, task_run_id: str, state: str, config_file: str | None,
                       data_dir: Path | None) -> None:
-    open_services(settings_from(config_file, data_dir)).change_task_run_state(
+    open_services(settings_from(config_file, data_dir), needs_executor=True).change_task_run_state(
         execution_id, task_run_id, State(state.upper()))
     click.echo(f"task run {task_run_id} set to {state.upper()}")
 
@@ -166,12 +166,7 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
 
     inputs = {**_parse_json_option(inputs_json, "--inputs"), **_parse_pairs(input_pairs)}
     labels = _parse_json_option(labels_json, "--labels")
-    settings = settings_from(config_file, data_dir)
-    if settings.is_in_process_broker:
-        raise click.ClickException("the broker is memory://, which no server can read from another process; "
-                                   "unset PODIUM_BROKER_URL (default podium-fs://) or name the server's broker, "
-                                   "or use `podium run FLOW_FILE` to run a flow in this process")
-    services = open_services(settings)
+    services = open_services(settings_from(config_file, data_dir), needs_executor=True)
     execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels)
     if not wait:
         echo_json(execution.to_json()) if as_json else click.echo(execution.id)
@@ -179,7 +174,7 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
     if not as_json:
         click.echo(execution.id)
     try:
-        execution = _wait_for_end(services, execution.id, timeout, settings.data_dir)
+        execution = _wait_for_end(services, execution.id, timeout, services.env.settings.data_dir)
     except KeyboardInterrupt:
         click.echo(f"stopped waiting; execution {execution.id} goes on (`podium execution show "
                    f"{execution.id}`, or `podium execution kill {execution.id}`)", err=True)
