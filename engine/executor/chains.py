@@ -46,7 +46,7 @@ _SEQUENTIAL_BRANCHES_ONLY = frozenset({"Parallel", "Dag"})
 
 def successors(work: Work, run: TaskRun) -> list[rs.Resolved]:
     """The chain-safe tasks that follow ``run`` (being dispatched now) in its sequence."""
-    if work.execution.state.current != State.RUNNING:
+    if not work.chains or work.execution.state.current != State.RUNNING:
         return []
     found = _sequence(work, run)
     if found is None:

@@ -23,7 +23,7 @@ from engine.state import State
 
 
 def advance(execution: Execution, flow: Any, event: Event, now: datetime, *, registry: Registry,
-            renderer: Any, extra: Mapping[str, Any] | None = None) -> Step:
+            renderer: Any, extra: Mapping[str, Any] | None = None, chains: bool = True) -> Step:
     """Applies ``event`` to ``execution`` and decides what happens next.
 
     Args:
@@ -34,11 +34,12 @@ def advance(execution: Execution, flow: Any, event: Event, now: datetime, *, reg
         registry: plugin registry, to tell runnable, flowable and executable tasks apart.
         renderer: ``engine.templating.Renderer`` (``render``, ``render_typed``, ``render_value``).
         extra: more rendering variables (``globals``, ``envs``).
+        chains: dispatch consecutive runnables of a sequence as one chain (``chain=True``).
 
     Returns:
         The Step: new execution, commands, and the ids of the task runs that changed.
     """
-    work = Work(execution, flow, FlowTree(flow, registry), registry, renderer, now, extra)
+    work = Work(execution, flow, FlowTree(flow, registry), registry, renderer, now, extra, chains)
     HANDLERS[type(event)](work, event)
     return work.step()
 

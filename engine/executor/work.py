@@ -42,6 +42,8 @@ class Work:
     renderer: Any
     now: datetime
     extra: Mapping[str, Any] | None = None
+    # Dispatch consecutive runnables of a sequence as one Celery chain (see docs/executor.md).
+    chains: bool = True
     commands: list[Command] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -154,7 +154,7 @@ class ExecutionService:
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
             step = executor.advance(before, flow, event, self.env.clock(), registry=self.env.registry,
                                     renderer=self.env.renderer(before.namespace),
-                                    extra=self.extra_variables())
+                                    extra=self.extra_variables(), chains=self.env.settings.executor.chains)
             if not step.execution_changed and step.execution == before:
                 self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
                 return

@@ -71,11 +71,12 @@ def states(execution: Execution) -> dict[str, State]:
 def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
     if request.param == "memory":
         settings = Settings(data_dir=tmp_path / "data", broker_url="memory://",
-                            worker={"concurrency": 4})
+                            worker={"concurrency": 4}, executor={"chains": True})
         with EmbeddedRuntime(settings, lambda d: build_services(settings, d), beat=False) as runtime:
             yield runtime.services
         return
-    settings = Settings(data_dir=tmp_path / "data", broker_url=request.getfixturevalue("redis_url"))
+    settings = Settings(data_dir=tmp_path / "data", broker_url=request.getfixturevalue("redis_url"),
+                        executor={"chains": True})
     app = make_celery(settings)
     built = build_services(settings, CeleryDispatcher(app))
     register_tasks(app, lambda: built)

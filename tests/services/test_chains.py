@@ -2,8 +2,22 @@
 the rest with Kestra's counts, a kill in the middle, and the link protocol of ``run_task_run``."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from engine.settings import Settings
 from engine.state import State
 from tests.services.conftest import Engine, one_run, states
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, executor={"chains": True})
+
+
+def test_chains_are_off_by_default() -> None:
+    assert Settings().executor.chains is False
 
 
 def returns(n: int) -> str:

@@ -6,9 +6,14 @@ is sent again after 30 s.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from engine.executor import events as ev
 from engine.persistence.leases import LeaseRepository
 from engine.services.messages import encode_event
+from engine.settings import Settings
 from engine.state import State
 from tests.services.conftest import Engine, one_run, states
 
@@ -32,6 +37,14 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: slow
 """
+
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    # Chains on: the harder case (links waiting behind a lost attempt); the services tests and the
+    # reliability tests cover the default, unchained dispatch.
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, executor={"chains": True})
 
 
 def _reap(engine: Engine, **delta: float) -> int:
