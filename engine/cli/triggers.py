@@ -16,7 +16,6 @@ from rich.table import Table
 
 from engine.cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.errors import NotFound
-from engine.services.schedules import schedule_triggers, sequence_of
 
 UPCOMING = 5
 
@@ -43,6 +42,8 @@ def list_command(namespace: str | None, as_json: bool, config_file: str | None, 
 
 def describe_triggers(services: Any, namespace: str | None, now: datetime) -> list[dict[str, Any]]:
     """One dict per trigger of every deployed flow (the rows of ``podium triggers list``)."""
+    from engine.services.schedules import schedule_triggers  # the services load only when used
+
     states = {(s.namespace, s.flow_id, s.trigger_id): s for s in services.schedules.states.list()}
     rows = []
     for stored in services.env.flows.list(namespace):
@@ -66,6 +67,8 @@ def _row(services: Any, flow: Any, trigger: Any, state: Any, scheduled: bool, no
         "lastExecutionId": state.last_execution_id if state is not None else None,
     }
     if scheduled:
+        from engine.services.schedules import sequence_of
+
         zone = trigger.timezone or services.env.settings.timezone
         row["timezone"] = zone
         row["next"] = _upcoming(sequence_of(trigger, state.data if state else {}, zone), state, now)
