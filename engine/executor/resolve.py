@@ -40,17 +40,30 @@ def enabled(tasks: Iterable[Any], value: str | None = None, iteration: int | Non
     return tuple(Resolved(t, value, iteration) for t in tasks or () if not getattr(t, "disabled", False))
 
 
-def run_for(resolved: Resolved, runs: Sequence[TaskRun]) -> TaskRun | None:
-    """The latest task run of ``resolved`` among ``runs`` (WaitFor creates several per task)."""
-    found = None
+RunIndex = dict[str, list[TaskRun]]
+
+
+def index_runs(runs: Sequence[TaskRun]) -> RunIndex:
+    """``runs`` grouped by task id, in order: looking up many tasks costs one pass, not one each."""
+    index: RunIndex = {}
     for run in runs:
-        if run.task_id == resolved.task_id and (resolved.value is None or run.value == resolved.value):
-            found = run
-    return found
+        index.setdefault(run.task_id, []).append(run)
+    return index
+
+
+def run_for(resolved: Resolved, runs: Sequence[TaskRun], index: RunIndex | None = None) -> TaskRun | None:
+    """The latest task run of ``resolved`` among ``runs`` (WaitFor creates several per task)."""
+    candidates = index.get(resolved.task_id, ()) if index is not None else runs
+    task_id = resolved.task_id
+    for run in reversed(candidates):
+        if run.task_id == task_id and (resolved.value is None or run.value == resolved.value):
+            return run
+    return None
 
 
 def runs_for(resolved: Sequence[Resolved], runs: Sequence[TaskRun]) -> list[TaskRun]:
-    found = (run_for(r, runs) for r in resolved)
+    index = index_runs(runs)
+    found = (run_for(r, runs, index) for r in resolved)
     return [run for run in found if run is not None]
 
 
@@ -80,8 +93,9 @@ def current_branch(branches: Branches, runs: Sequence[TaskRun]) -> tuple[str, tu
 
 def sequential_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun]) -> list[Resolved]:
     """The first task without a task run, once every earlier one has ended."""
+    index = index_runs(runs)
     for resolved in current:
-        run = run_for(resolved, runs)
+        run = run_for(resolved, runs, index)
         if run is None:
             return [resolved]
         if not run.state.current.is_terminated:
@@ -97,7 +111,8 @@ def parallel_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], concurr
     """
     found = runs_for(current, runs)
     active = sum(1 for run in found if not run.state.current.is_terminated)
-    waiting = [r for r in current if run_for(r, runs) is None and (ready is None or ready(r))]
+    index = index_runs(runs)
+    waiting = [r for r in current if run_for(r, runs, index) is None and (ready is None or ready(r))]
     if concurrent > 0:
         waiting = waiting[:max(0, concurrent - active)]
     return waiting
