@@ -127,7 +127,7 @@ def postgres_databases() -> tuple[Callable[[], str] | None, Callable[[], None]]:
 
     import psycopg
 
-    from tests.services import start_postgres
+    from tests.servers import start_postgres
 
     try:
         cluster = start_postgres()

@@ -110,7 +110,7 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["SQLite"] = measure(f"sqlite:///{tmp}/bench.db", args.flows, args.due, args.ticks)
-    from tests.services import start_postgres
+    from tests.servers import start_postgres
 
     cluster = start_postgres()
     try:

@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 
 from engine.persistence.db import Database
-from tests.services import PostgresCluster, RedisServer, start_postgres, start_redis
+from tests.servers import PostgresCluster, RedisServer, start_postgres, start_redis
 
 TEMPLATE_DB = "podium_template"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from engine.settings import Settings
-from tests.services import require_service
+from tests.servers import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 PODIUM_SERVICES = {"web", "executor", "worker", "beat", "flower"}

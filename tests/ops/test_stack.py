@@ -23,7 +23,7 @@ from engine.services import Services, build_services
 from engine.settings import Settings
 from engine.state import State
 from tests.celery.procs import CELERY, ROOT, stop, wait_until
-from tests.services import free_port
+from tests.servers import free_port
 
 PODIUM = str(Path(sys.executable).with_name("podium"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.services import REQUIRE_ENV, RedisServer, require_service
+from tests.servers import REQUIRE_ENV, RedisServer, require_service
 
 
 def test_missing_service_skips_locally(monkeypatch: pytest.MonkeyPatch) -> None:
