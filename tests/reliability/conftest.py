@@ -24,7 +24,7 @@ import pytest
 from engine.model.execution import Execution
 from engine.services import Services, build_services
 from engine.settings import Settings
-from tests.services import RedisServer, start_redis
+from tests.servers import RedisServer, start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 PODIUM = str(Path(sys.executable).with_name("podium"))
