@@ -187,8 +187,8 @@ class BackfillService:
     def advance_all(self, now: datetime, per_tick: int = 500) -> int:
         """Moves every active backfill by up to ``per_tick`` fire times; returns executions made."""
         made = 0
-        for state in self.states.list():
-            if state.backfill and BackfillCursor.load(state.backfill).active:
+        for state in self.states.with_backfill():
+            if BackfillCursor.load(state.backfill).active:
                 made += self.advance_one(_key(state), now, per_tick)
         return made
 

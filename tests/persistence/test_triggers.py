@@ -53,6 +53,14 @@ def test_list_and_delete(states: TriggerStateRepository) -> None:
     assert [(s.namespace, s.flow_id) for s in states.list()] == [("ns", "g"), ("other", "f")]
 
 
+def test_with_backfill_lists_only_states_holding_a_cursor(states: TriggerStateRepository) -> None:
+    states.save(TriggerState("ns", "f", "plain", next_date=at(10)), at(0))
+    states.save(TriggerState("ns", "f", "filling", backfill={"start": at(0).isoformat()}), at(0))
+    states.save(TriggerState("ns", "g", "cleared", backfill={"start": at(0).isoformat()}), at(0))
+    states.save(TriggerState("ns", "g", "cleared", backfill=None), at(1))
+    assert [(s.flow_id, s.trigger_id) for s in states.with_backfill()] == [("f", "filling")]
+
+
 def test_fired_claim_is_idempotent(fired: FiredRepository) -> None:
     assert fired.claim("ns", "f", "t", at(60), at(61), execution_id="e1") is True
     assert fired.claim("ns", "f", "t", at(60), at(62), execution_id="e2") is False
