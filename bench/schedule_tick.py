@@ -7,7 +7,7 @@ Set-up (not timed): 10,000 flow revisions with a daily Schedule and their trigge
 ``Services.fire_schedules(now)`` on the first tick (fires the due ones: claims, executions,
 state updates; cold: each flow is parsed once), the next day's tick (warm: parsed flows are
 cached, the previous executions have ended) and on idle ticks (nothing due: one indexed query), and a whole ``Beat.tick``
-(timers, reaper, schedules). PostgreSQL is a throwaway cluster (tests/services.py helpers).
+(timers, reaper, schedules). PostgreSQL is a throwaway cluster (tests/servers.py helpers).
 ``--append`` adds the table to docs/performance.md with the machine and the date.
 """
 from __future__ import annotations
