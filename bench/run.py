@@ -852,7 +852,7 @@ def versions() -> str:
     pg = postgres_bin()
     if pg is not None:
         out = subprocess.run([str(pg / "postgres"), "--version"], capture_output=True, text=True).stdout.split()
-        found.append(f"PostgreSQL {out[-1] if out else '?'}")
+        found.append(f"PostgreSQL {out[2] if len(out) > 2 else '?'}")
     return ", ".join(found)
 
 
@@ -895,12 +895,16 @@ def markdown_table(results: Results, modes: list[str], rss: list[Row]) -> list[s
 
 
 FINDINGS_FILE = Path(__file__).with_name("run_findings.md")
+USAGE = ("Usage: `.venv/bin/python bench/run.py [--quick] [--only W1,W2,W3,W4,FE] [--modes embedded,redis-pg] "
+         "[--size W1=3,5] [--no-reference] [--profile] [--write | --no-write]`: it starts Redis, PostgreSQL and the "
+         "Podium processes itself and stops them; a full run takes 16-18 min here, `--quick` 1-3 min (a quick run "
+         "rewrites this section only with `--write`).")
 
 
 def section(results: Results, modes: list[str], rss: list[Row], host: dict[str, str], load_end: str,
             load_max: float, args: argparse.Namespace, elapsed: float) -> str:
     busy = float(host["load"].split(", ")[0]) > 2 or load_max > 4
-    lines = [SECTION_START, "## Production mode: Podium against raw Celery", "",
+    lines = [SECTION_START, "## Production mode: Podium against raw Celery", "", USAGE, "",
              f"`.venv/bin/python bench/run.py{' --quick' if args.quick else ''}` "
              f"(modes: {', '.join(modes)}; workloads: {', '.join(args.only)}; {elapsed / 60:.1f} min). "
              "Embedded = the in-process runtime of `podium run` (memory:// broker, SQLite). redis-pg = "
