@@ -40,22 +40,28 @@ def enabled(tasks: Iterable[Any], value: str | None = None, iteration: int | Non
     return tuple(Resolved(t, value, iteration) for t in tasks or () if not getattr(t, "disabled", False))
 
 
-RunIndex = dict[str, list[TaskRun]]
+RunIndex = dict[tuple[str, str], list[TaskRun]]
+_ANY = "\0any"  # the key part meaning "whatever the iteration value"
 
 
 def index_runs(runs: Sequence[TaskRun]) -> RunIndex:
-    """``runs`` grouped by task id, in order: looking up many tasks costs one pass, not one each."""
+    """``runs`` grouped by (task id, value) and by task id alone, in order: looking up many
+    tasks, ForEach iterations included, costs one pass instead of one scan each."""
     index: RunIndex = {}
     for run in runs:
-        index.setdefault(run.task_id, []).append(run)
+        index.setdefault((run.task_id, _ANY), []).append(run)
+        if run.value is not None:
+            index.setdefault((run.task_id, run.value), []).append(run)
     return index
 
 
 def run_for(resolved: Resolved, runs: Sequence[TaskRun], index: RunIndex | None = None) -> TaskRun | None:
     """The latest task run of ``resolved`` among ``runs`` (WaitFor creates several per task)."""
-    candidates = index.get(resolved.task_id, ()) if index is not None else runs
+    if index is not None:
+        found = index.get((resolved.task_id, _ANY if resolved.value is None else resolved.value))
+        return found[-1] if found else None
     task_id = resolved.task_id
-    for run in reversed(candidates):
+    for run in reversed(runs):
         if run.task_id == task_id and (resolved.value is None or run.value == resolved.value):
             return run
     return None
