@@ -27,6 +27,8 @@ from typing import Any, Callable, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import report as perf_doc  # noqa: E402
+
 from engine.services import Services, build_services  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
@@ -66,9 +68,6 @@ FINDINGS = [
     "times for the progress bar), building the execution models, and the inserts.",
 ]
 SECTION_START, SECTION_END = "<!-- backfill-bench:start -->", "<!-- backfill-bench:end -->"
-DOC = ROOT / "docs" / "performance.md"
-DOC_HEADER = ("# Performance\n\nMeasured figures, each section written by its benchmark (`bench/`). One "
-              "noisy machine: read them as orders of magnitude.\n")
 
 
 class CountingDispatcher:
@@ -203,14 +202,7 @@ def section(rows: list[dict[str, Any]], runs: int, host: str) -> str:
 
 def write_section(text: str) -> None:
     """Replaces this benchmark's section of docs/performance.md, keeping every other section."""
-    current = DOC.read_text() if DOC.exists() else DOC_HEADER
-    if SECTION_START in current and SECTION_END in current:
-        before, rest = current.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        updated = before + text.rstrip("\n") + after
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    DOC.write_text(updated)
+    perf_doc.write_section(SECTION_START, SECTION_END, text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         stop()
     if not args.no_write:
         write_section(section(rows, args.runs, host))
-        print(f"written to {DOC.relative_to(ROOT)}")
+        print(f"written to {perf_doc.DOC.relative_to(ROOT)}")
     return 0 if all(row["median"] < TARGET_SECONDS for row in rows) else 1
 
 

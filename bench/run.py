@@ -53,6 +53,8 @@ from typing import Any, Callable, Iterable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import report as perf_doc  # noqa: E402
+
 from sqlalchemy import select  # noqa: E402
 
 from engine.persistence.tables import executions  # noqa: E402
@@ -66,9 +68,6 @@ except ImportError:  # pragma: no cover - the RSS columns are then empty
     psutil = None
 
 SECTION_START, SECTION_END = "<!-- production-bench:start -->", "<!-- production-bench:end -->"
-DOC = ROOT / "docs" / "performance.md"
-DOC_HEADER = ("# Performance\n\nMeasured figures, each section written by its benchmark (`bench/`). One "
-              "noisy machine: read them as orders of magnitude.\n")
 PODIUM = str(Path(sys.executable).with_name("podium"))
 WORKLOADS = ["W1", "W2", "W3", "W4", "FE"]
 MODES = ["embedded", "redis-pg"]
@@ -933,14 +932,8 @@ def section(results: Results, modes: list[str], rss: list[Row], host: dict[str, 
 
 
 def write_section(text: str) -> None:
-    current = DOC.read_text() if DOC.exists() else DOC_HEADER
-    if SECTION_START in current and SECTION_END in current:
-        before, rest = current.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        updated = before + text.rstrip("\n") + after
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    DOC.write_text(updated)
+    """Replaces this benchmark's section of docs/performance.md, keeping every other section."""
+    perf_doc.write_section(SECTION_START, SECTION_END, text)
 
 
 def rss_rows(samples: dict[str, dict[str, float]]) -> list[Row]:
@@ -1055,7 +1048,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average at the end {load_end} (max 1-minute {load_max:.1f}); {elapsed / 60:.1f} min")
     if (args.write or not args.quick) and not args.no_write:
         write_section(section(results, args.modes, rss, host, load_end, load_max, args, elapsed))
-        print(f"written to {DOC.relative_to(ROOT)}")
+        print(f"written to {perf_doc.DOC.relative_to(ROOT)}")
     return 1 if results.errors else 0
 
 
