@@ -20,9 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-leader-lock", action="store_true",
                         help="tick even when another beat leads (tests of idempotency only)")
     args = parser.parse_args(argv)
-    settings = load_settings(args.config)
     try:
+        settings = load_settings(args.config)
         require_shared_broker(settings)
+    except ValueError as err:  # pydantic's ValidationError is one
+        print(f"beat: invalid settings: {err}", file=sys.stderr)
+        return 2
     except EmbeddedBrokerError as err:
         print(f"beat: {err}", file=sys.stderr)
         return 2

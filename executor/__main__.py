@@ -14,6 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run_executor(load_settings(args.config))
+    except ValueError as err:  # pydantic's ValidationError is one
+        print(f"executor: invalid settings: {err}", file=sys.stderr)
+        return 2
     except EmbeddedBrokerError as err:
         print(f"executor: {err}", file=sys.stderr)
         return 2

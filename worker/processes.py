@@ -7,11 +7,14 @@ connects threads of one process, so it is refused with a hint.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from typing import Sequence
+import sys
+import time
+from typing import Any, Sequence
 
-from celery.signals import worker_shutdown
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from engine.dispatch import EXECUTOR_QUEUE
 from engine.settings import Settings
@@ -44,7 +47,11 @@ def worker_argv(queues: Sequence[str], concurrency: int, *, pool: str, name: str
 
 def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: int, *,
                       pool: str, name: str) -> None:
-    """Runs a Celery worker in the foreground until Ctrl-C / SIGTERM (warm shutdown)."""
+    """Runs a Celery worker in the foreground until Ctrl-C / SIGTERM (warm shutdown).
+
+    Exits with the Celery worker's exit code, or starts the process again after a crash
+    (``_WorkerLife``).
+    """
     require_shared_broker(settings)
     app = build_cli_app(settings)
     if settings.resolved_broker_url.startswith(FS_SCHEME):
@@ -55,7 +62,68 @@ def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: in
                                 weak=False, sender=None)
     print(f"podium {name}: queues {', '.join(queues)} on {broker_label(settings)}, "
           f"{concurrency} {pool} slot(s)", flush=True)
+    life = _WorkerLife()
     app.worker_main(worker_argv(queues, concurrency, pool=pool, name=name))
+    if life.crashed():
+        _start_again(name, life.exit_code(), ran_for=life.ran_for())
+    raise SystemExit(life.exit_code())
+
+
+RESTARTS_VARIABLE = "PODIUM_PROCESS_RESTARTS"
+_log = logging.getLogger("podium.process")
+
+
+class _WorkerLife:
+    """Whether a Celery worker that stopped was asked to (a signal) or crashed after it was ready.
+
+    Kombu's Redis transport can raise a plain ``AttributeError`` while it closes a channel whose
+    connection Redis just dropped (a race between threads); Celery treats that as an
+    "Unrecoverable error" and stops the worker for good. The process starts itself again so
+    that a Redis restart never leaves an installation without its executor or workers.
+    """
+
+    def __init__(self) -> None:
+        self.ready_at: float | None = None
+        self.controller: Any = None  # Celery's WorkController, which holds the exit code
+        self.asked_to_stop = False
+        worker_ready.connect(self._on_ready, weak=False)
+        worker_shutting_down.connect(self._on_shutting_down, weak=False)
+
+    def _on_ready(self, sender: Any = None, **_: Any) -> None:
+        self.ready_at = time.monotonic()
+        self.controller = getattr(sender, "controller", None)
+
+    def _on_shutting_down(self, **_: Any) -> None:
+        self.asked_to_stop = True
+
+    def exit_code(self) -> int:
+        # app.worker_main drops the code Celery's worker command ends with; the controller has it.
+        return int(getattr(self.controller, "exitcode", None) or 0)
+
+    def crashed(self) -> bool:
+        # Not ready yet means bad settings or arguments: starting again would fail the same way.
+        return self.exit_code() != 0 and self.ready_at is not None and not self.asked_to_stop
+
+    def ran_for(self) -> float:
+        return 0.0 if self.ready_at is None else time.monotonic() - self.ready_at
+
+
+def _start_again(name: str, code: object, *, ran_for: float) -> None:
+    """Replaces this process with a fresh copy of itself (same pid, same arguments).
+
+    The pause doubles while the crashes come back quickly (1 s up to 30 s) and starts over
+    after a copy that ran for a few minutes.
+    """
+    previous = 0 if ran_for > 300 else int(os.environ.get(RESTARTS_VARIABLE, "0"))
+    restarts = previous + 1
+    delay = min(30.0, 2.0 ** min(restarts - 1, 5))
+    _log.error("podium %s stopped on an unrecoverable error (exit code %s); starting it again in "
+               "%.0f s (restart %d)", name, code, delay, restarts)
+    time.sleep(delay)
+    os.environ[RESTARTS_VARIABLE] = str(restarts)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, sys.orig_argv)
 
 
 def run_executor(settings: Settings) -> None:

@@ -4,19 +4,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
+from types import SimpleNamespace
+from pathlib import Path
 
 import pytest
 
 from beat.loop import Beat
 from engine.settings import Settings
 from tests.celery.fakes import FakeServices
-from tests.celery.procs import ROOT
+from tests.celery.procs import ROOT, env_for, stop
 from worker.embedded import EmbeddedRuntime
 from worker.health import HealthServer, health_check
-from worker.processes import EmbeddedBrokerError, _safe_url, require_shared_broker, worker_argv
+from worker.processes import (EmbeddedBrokerError, _safe_url, _WorkerLife, require_shared_broker,
+                              worker_argv)
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
@@ -72,3 +76,62 @@ def test_health_endpoint_reports_parts(tmp_path: object) -> None:
                 urllib.request.urlopen(f"http://127.0.0.1:{down.port}/health")
             assert err.value.code == 503
             assert json.load(err.value)["database"] == "DOWN: refused"
+
+
+CRASHES_ONCE = """
+import os, sys
+from celery.signals import worker_ready
+from engine.settings import Settings
+from worker.processes import RESTARTS_VARIABLE, run_celery_worker
+
+@worker_ready.connect
+def crash_once(sender, **_):
+    print(f"ready pid={os.getpid()} restarts={os.environ.get(RESTARTS_VARIABLE, '0')}", flush=True)
+    if RESTARTS_VARIABLE not in os.environ:
+        def broken(**_):
+            raise AttributeError("'NoneType' object has no attribute 'hostname'")  # kombu's race
+        sender.connection.drain_events = broken
+
+run_celery_worker(Settings(data_dir=sys.argv[1]), ["default"], 1, pool="threads", name="crashy")
+"""
+
+
+def test_a_worker_that_crashes_after_it_was_ready_starts_itself_again(tmp_path: Path) -> None:
+    script = tmp_path / "crashes_once.py"
+    script.write_text(CRASHES_ONCE)
+    log = tmp_path / "out.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "data")], cwd=ROOT,
+                                   env={**env_for("", tmp_path / "data"), "PODIUM_BROKER_URL": ""},
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "restarts=1" not in log.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        text = log.read_text()
+        assert f"ready pid={process.pid} restarts=0" in text, text
+        assert "Unrecoverable error" in text and "starting it again in 1 s (restart 1)" in text
+        assert f"ready pid={process.pid} restarts=1" in text, text  # the same process, running again
+    finally:
+        code = stop(process)
+    assert code == 0 and "restart 2" not in log.read_text()  # a requested stop is not a crash
+
+
+def test_a_worker_that_stops_before_it_is_ready_or_when_asked_is_not_started_again() -> None:
+    life = _WorkerLife()
+    assert not life.crashed()  # never ready: bad arguments would fail the same way again
+    life._on_ready(sender=SimpleNamespace(controller=SimpleNamespace(exitcode=1)))
+    assert life.crashed() and life.exit_code() == 1
+    life._on_shutting_down()
+    assert not life.crashed()  # SIGTERM / Ctrl-C
+
+
+@pytest.mark.parametrize("module", ["executor", "beat"])
+def test_invalid_settings_are_reported_without_a_traceback(module: str, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, env={**env_for("redis://127.0.0.1:1/0", tmp_path),
+                                             "PODIUM_EXECUTOR__CONCURRENCY": "0"})
+    assert result.returncode == 2, result.stderr
+    assert "invalid settings" in result.stderr and "executor.concurrency" in result.stderr
+    assert "Traceback" not in result.stderr
