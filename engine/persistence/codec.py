@@ -66,12 +66,15 @@ def lease_columns(run: TaskRun) -> dict[str, Any]:
 
 
 def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
-    run = TaskRun.model_validate({**row["body"], "attempts": row["attempts"],
-                                  "outputs": row["outputs"]})
-    return _with_lease(run, row)
+    return with_lease(task_run_content(row), row)
 
 
-def _with_lease(run: TaskRun, row: Mapping[Any, Any]) -> TaskRun:
+def task_run_content(row: Mapping[Any, Any]) -> TaskRun:
+    """The run as its executor-written columns say, before ``with_lease`` adds the lease."""
+    return TaskRun.model_validate({**row["body"], "attempts": row["attempts"], "outputs": row["outputs"]})
+
+
+def with_lease(run: TaskRun, row: Mapping[Any, Any]) -> TaskRun:
     """The worker claims and renews the lease with direct column updates (docs/reliability.md);
     the current attempt read back carries them, so a later save keeps them."""
     if not run.attempts or row.get("attempt") != len(run.attempts):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from engine.model.execution import Execution, TaskRun
 from engine.persistence.base import NotFound, Repository, affected, is_postgres
-from engine.persistence.codec import (execution_from_row, execution_row, task_run_from_row,
-                                      task_run_row)
+from engine.persistence.codec import (execution_from_row, execution_row, task_run_content,
+                                      task_run_row, with_lease)
+from engine.persistence.db import Database
 from engine.persistence.tables import execution_labels, executions, task_runs
+from engine.persistence.task_run_memo import TaskRunMemo
 from engine.state import State
 
 # Executions holding a concurrency slot: started and not finished (PAUSED ones too, as in
@@ -61,7 +63,6 @@ class LockedExecution:
 
     session: Session
     execution: Execution
-    _positions: dict[str, int] = field(default_factory=dict)
 
     def save(self, execution: Execution) -> SaveStats:
         if execution.id != self.execution.id:
@@ -73,6 +74,10 @@ class LockedExecution:
 
 
 class ExecutionRepository(Repository):
+    def __init__(self, db: Database, memo: TaskRunMemo | None = None) -> None:
+        super().__init__(db)
+        self.memo = memo if memo is not None else TaskRunMemo()
+
     def create(self, execution: Execution, *, session: Session | None = None) -> None:
         """Inserts a new execution and all its task runs (IntegrityError if the id exists)."""
         with self._tx(session) as tx:
@@ -89,7 +94,7 @@ class ExecutionRepository(Repository):
             row = tx.execute(select(executions).where(executions.c.id == execution_id)).first()
             if row is None or (row.deleted and not allow_deleted):
                 return None
-            return execution_from_row(row._mapping, _load_runs(tx, execution_id))
+            return execution_from_row(row._mapping, self._load_runs(tx, execution_id))
 
     @contextmanager
     def lock(self, execution_id: str) -> Iterator[LockedExecution]:
@@ -104,7 +109,7 @@ class ExecutionRepository(Repository):
             row = tx.execute(query).first()
             if row is None:
                 raise ExecutionNotFound(f"execution {execution_id} not found")
-            execution = execution_from_row(row._mapping, _load_runs(tx, execution_id))
+            execution = execution_from_row(row._mapping, self._load_runs(tx, execution_id))
             yield LockedExecution(tx, execution)
 
     def lock_in(self, session: Session, execution_id: str) -> LockedExecution | None:
@@ -116,7 +121,7 @@ class ExecutionRepository(Repository):
         row = session.execute(query).first()
         if row is None:
             return None
-        return LockedExecution(session, execution_from_row(row._mapping, _load_runs(session, execution_id)))
+        return LockedExecution(session, execution_from_row(row._mapping, self._load_runs(session, execution_id)))
 
     def list(self, *, namespace: str | None = None, flow_id: str | None = None,
              state: State | Iterable[State] | None = None,
@@ -191,26 +196,39 @@ class ExecutionRepository(Repository):
                        .values(deleted=True, body={**row.body, "deleted": True}))
             return True
 
-    @staticmethod
-    def _hydrate(tx: Session, rows: Sequence[Row[Any]],
+    def _hydrate(self, tx: Session, rows: Sequence[Row[Any]],
                  with_task_runs: bool) -> builtins.list[Execution]:
         runs: dict[str, list[TaskRun]] = {}
         if with_task_runs and rows:
-            runs = _load_runs_of(tx, [row.id for row in rows])
+            runs = self._load_runs_of(tx, [row.id for row in rows])
         return [execution_from_row(row._mapping, runs.get(row.id, [])) for row in rows]
 
+    def _load_runs(self, tx: Session, execution_id: str) -> list[TaskRun]:
+        return self._load_runs_of(tx, [execution_id]).get(execution_id, [])
 
-def _load_runs(tx: Session, execution_id: str) -> list[TaskRun]:
-    return _load_runs_of(tx, [execution_id]).get(execution_id, [])
+    def _load_runs_of(self, tx: Session, execution_ids: list[str]) -> dict[str, list[TaskRun]]:
+        """The task runs of each execution in order: the memo's where the row's revision matches,
+        parsed from a second query for the others; the lease columns always from the row."""
+        rows = tx.execute(select(*_HEAD_COLUMNS).where(task_runs.c.execution_id.in_(execution_ids))
+                          .order_by(task_runs.c.execution_id, task_runs.c.position)).all()
+        parsed = {row.id: run for row in rows if (run := self.memo.get(row.id, row.revision)) is not None}
+        missing = [row.id for row in rows if row.id not in parsed]
+        for start in range(0, len(missing), _CHUNK):
+            for full in tx.execute(select(task_runs).where(task_runs.c.id.in_(missing[start:start + _CHUNK]))):
+                run = task_run_content(full._mapping)
+                self.memo.put(full.id, full.revision, run)
+                parsed[full.id] = run
+        grouped: dict[str, list[TaskRun]] = {}
+        for row in rows:
+            if row.id in parsed:  # else deleted between the two queries (a read without the lock)
+                grouped.setdefault(row.execution_id, []).append(with_lease(parsed[row.id], row._mapping))
+        return grouped
 
 
-def _load_runs_of(tx: Session, execution_ids: list[str]) -> dict[str, list[TaskRun]]:
-    rows = tx.execute(select(task_runs).where(task_runs.c.execution_id.in_(execution_ids))
-                      .order_by(task_runs.c.execution_id, task_runs.c.position)).all()
-    grouped: dict[str, list[TaskRun]] = {}
-    for row in rows:
-        grouped.setdefault(row.execution_id, []).append(task_run_from_row(row._mapping))
-    return grouped
+# What the loader reads of every task run row; the content columns only for rows it has not parsed.
+_HEAD_COLUMNS = (task_runs.c.id, task_runs.c.execution_id, task_runs.c.revision, task_runs.c.attempt,
+                 task_runs.c.worker_id, task_runs.c.lease_until)
+_CHUNK = 500  # ids per IN (...): far below SQLite's and PostgreSQL's parameter limits
 
 
 def _insert_labels(tx: Session, execution: Execution) -> None:
@@ -238,7 +256,8 @@ def _write_changes(tx: Session, before: Execution, after: Execution) -> SaveStat
     if gone:
         tx.execute(delete(task_runs).where(task_runs.c.id.in_(gone)))
     if updates:
-        tx.execute(update(task_runs).where(task_runs.c.id == bindparam("_id")), updates)
+        tx.execute(update(task_runs).where(task_runs.c.id == bindparam("_id"))
+                   .values(revision=task_runs.c.revision + 1), updates)
     if inserts:
         tx.execute(task_runs.insert(), inserts)
     execution_changed = _without_runs(before) != _without_runs(after)

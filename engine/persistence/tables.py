@@ -89,6 +89,9 @@ task_runs = Table(
     Column("attempt", Integer, nullable=False, server_default="0"),
     Column("worker_id", String(255)),
     Column("lease_until", UtcDateTime),
+    # Raised by each write of the row's content (not by lease updates): a reader that parsed the
+    # row at this revision can reuse what it parsed (ExecutionRepository's TaskRunMemo).
+    Column("revision", Integer, nullable=False, server_default="0"),
     Index(None, "execution_id", "position"),
     Index(None, "lease_until"),
 )

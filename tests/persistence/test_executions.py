@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.model.execution import Execution
 from engine.persistence.db import Database
 from engine.persistence.executions import ExecutionNotFound, ExecutionRepository
+from engine.persistence.task_run_memo import TaskRunMemo
 from engine.state import State
 from tests.persistence.factories import at, execution, finish, task_run
 
@@ -84,6 +85,47 @@ def test_save_writes_only_the_changed_task_run(repo: ExecutionRepository,
     stored = repo.get(created.id)
     assert stored is not None and stored.task_run(changed_run.id) == changed_run
     assert stored.task_run_list[17] == changed_run
+
+
+def test_a_load_parses_only_the_task_runs_written_since_the_last(repo: ExecutionRepository,
+                                                                  statements: list[tuple[str, int]]) -> None:
+    created = execution(runs=20)
+    repo.create(created)
+    first = repo.get(created.id)
+    assert first is not None
+    with repo.lock(created.id) as locked:
+        locked.save(locked.execution.with_task_run(finish(created.task_run_list[3], at(5))))
+    statements.clear()
+    second = repo.get(created.id)
+    assert second is not None and second.task_run_list[3].state.current == State.SUCCESS
+    # Unchanged rows come from the memo (the very objects), the changed one is read again.
+    assert all(a is b for i, (a, b) in enumerate(zip(first.task_run_list, second.task_run_list)) if i != 3)
+    assert second.task_run_list[3] is not first.task_run_list[3]
+    assert [s for s in statements if s[0].startswith("SELECT")] == [("SELECT ", 1)] * 3
+
+
+def test_another_process_s_write_is_seen_through_the_memo(db: Database) -> None:
+    mine, theirs = ExecutionRepository(db), ExecutionRepository(db)  # two processes' memos
+    created = execution(runs=3)
+    mine.create(created)
+    assert mine.get(created.id) == created  # memoised here
+    with theirs.lock(created.id) as locked:
+        done = locked.execution.with_task_run(finish(created.task_run_list[1], at(7)))
+        locked.save(done)
+    with theirs.lock(created.id) as locked:  # a second write: revision 2, not 1 again
+        done = locked.execution.with_task_run(finish(done.task_run_list[2], at(8)))
+        locked.save(done)
+    assert mine.get(created.id) == done
+    with mine.lock(created.id) as locked:
+        assert locked.execution == done
+
+
+def test_the_memo_forgets_its_oldest_runs_beyond_its_capacity(db: Database) -> None:
+    repo = ExecutionRepository(db, TaskRunMemo(capacity=8))
+    created = execution(runs=20)
+    repo.create(created)
+    assert repo.get(created.id) == created and len(repo.memo) <= 8
+    assert repo.get(created.id) == created
 
 
 def test_save_appends_new_runs_and_updates_the_execution(repo: ExecutionRepository) -> None:

@@ -1,0 +1,38 @@
+"""L2: parsed task runs by (id, revision), so that loading an execution parses only what changed.
+
+The executor loads an execution with all its task runs on every event. Parsing a row (JSON
+decoding plus pydantic validation) is what made that cost grow with the number of task runs
+(docs/performance.md). Each row carries a ``revision`` raised by every write of its content,
+so a run parsed at revision r is still right while the row says r: the loader reads
+``(id, revision)`` of every row and fetches and parses only the others. Task runs are frozen
+models, so sharing one between threads and executions is safe.
+"""
+from __future__ import annotations
+
+import threading
+
+from engine.model.execution import TaskRun
+
+
+class TaskRunMemo:
+    """A bounded map task run id -> (revision, parsed run); the oldest entries go first."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._runs: dict[str, tuple[int, TaskRun]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, task_run_id: str, revision: int) -> TaskRun | None:
+        entry = self._runs.get(task_run_id)
+        return entry[1] if entry is not None and entry[0] == revision else None
+
+    def put(self, task_run_id: str, revision: int, run: TaskRun) -> None:
+        with self._lock:
+            self._runs.pop(task_run_id, None)  # re-inserted last: dict order is age order
+            self._runs[task_run_id] = (revision, run)
+            if len(self._runs) > self.capacity:
+                for stale in list(self._runs)[: len(self._runs) - self.capacity * 3 // 4]:
+                    del self._runs[stale]
+
+    def __len__(self) -> int:
+        return len(self._runs)
