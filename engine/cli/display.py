@@ -65,7 +65,7 @@ def execution_tree(execution: Execution, now: datetime) -> Tree:
         for run in placed:
             parent = nodes.get(run.parent_task_run_id, root)
             nodes[run.id] = parent.add(_run_label(run, now))
-        pending = [run for run in pending if run not in placed]
+        pending = [run for run in pending if run.id not in nodes]
     return root
 
 

@@ -94,6 +94,7 @@ def _run(flow_file: Path, flows_dir: Path | None, inputs: dict[str, Any], labels
 def _wait(services: Any, execution: Execution, timeout: float, live: bool) -> Execution:
     deadline = time.monotonic() + timeout
     console = Console()
+    pause = 0.02  # a short flow ends in a blink; a long one is not polled 50 times a second
     with Live(console=console, refresh_per_second=8, transient=True) if live else _NoLive() as screen:
         while not execution.state.current.is_terminated:
             if _waits_for_a_person(services, execution):
@@ -103,9 +104,11 @@ def _wait(services: Any, execution: Execution, timeout: float, live: bool) -> Ex
             if time.monotonic() > deadline:
                 raise PodiumError(f"{execution.describe()} did not end within {timeout:.0f} s; "
                                   "raise --timeout or look at it with `podium execution show`")
-            time.sleep(0.02)
+            time.sleep(pause)
+            pause = min(pause * 1.25, 0.25)
             execution = services.get_execution(execution.id)
-            screen.update(execution_tree(execution, datetime.now(timezone.utc)))
+            if live:
+                screen.update(execution_tree(execution, datetime.now(timezone.utc)))
     return execution
 
 

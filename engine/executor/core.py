@@ -15,7 +15,7 @@ from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, LeaseE
                                     SubflowEnded, SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
 from engine.executor.flowables import short_type
 from engine.executor.operations import resume as resume_execution
-from engine.executor.tree import FlowTree
+from engine.executor.tree import flow_tree
 from engine.executor.work import Step, Work
 from engine.model.execution import Execution, StateRecord, TaskRun
 from engine.plugins.base import Registry
@@ -39,7 +39,7 @@ def advance(execution: Execution, flow: Any, event: Event, now: datetime, *, reg
     Returns:
         The Step: new execution, commands, and the ids of the task runs that changed.
     """
-    work = Work(execution, flow, FlowTree(flow, registry), registry, renderer, now, extra, chains)
+    work = Work(execution, flow, flow_tree(flow, registry), registry, renderer, now, extra, chains)
     HANDLERS[type(event)](work, event)
     return work.step()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from engine.executor.tree import FlowTree
+from engine.executor.tree import FlowTree, flow_tree
 from engine.ids import new_id
 from engine.model.execution import Execution, ExecutionTrigger, Label, StateRecord, TaskRun
 from engine.plugins.base import PluginKind, Registry
@@ -59,7 +59,7 @@ def restart(execution: Execution, flow: Any, now: datetime, *, registry: Registr
     if not (state.is_terminated or state == State.PAUSED):
         raise OperationRefused(f"{execution.describe()} is {state.value}: only a terminated or paused "
                                "execution can be restarted")
-    tree = FlowTree(flow, registry)
+    tree = flow_tree(flow, registry)
     by_id = {run.id: run for run in execution.task_run_list}
     failed = [r for r in execution.task_run_list if r.state.current in (State.FAILED, State.KILLED, State.PAUSED)]
     to_restart = {run.id for run in failed} | {a for run in failed for a in _ancestor_ids(run, by_id)}
@@ -105,7 +105,7 @@ def replay(execution: Execution, flow: Any, task_run_id: str | None, now: dateti
     if task_run_id is None:
         fresh = create_execution(flow, execution.inputs, execution.label_map.items(), now, execution.trigger)
         return fresh.model_copy(update={"original_id": original_id, "parent_id": execution.id})
-    tree = FlowTree(flow, registry)
+    tree = flow_tree(flow, registry)
     by_id = {run.id: run for run in execution.task_run_list}
     target = by_id[task_run_id]
     path = [target.id, *_ancestor_ids(target, by_id)]

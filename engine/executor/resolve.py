@@ -67,18 +67,20 @@ def run_for(resolved: Resolved, runs: Sequence[TaskRun], index: RunIndex | None 
     return None
 
 
-def runs_for(resolved: Sequence[Resolved], runs: Sequence[TaskRun]) -> list[TaskRun]:
-    index = index_runs(runs)
+def runs_for(resolved: Sequence[Resolved], runs: Sequence[TaskRun], index: RunIndex | None = None) -> list[TaskRun]:
+    """The latest run of each of ``resolved`` that has one; pass ``index`` (of ``runs``) when
+    looking up many groups in the same runs, else each call indexes them again."""
+    index = index_runs(runs) if index is None else index
     found = (run_for(r, runs, index) for r in resolved)
     return [run for run in found if run is not None]
 
 
-def has_failed(resolved: Sequence[Resolved], runs: Sequence[TaskRun]) -> bool:
-    return any(run.state.current == State.FAILED for run in runs_for(resolved, runs))
+def has_failed(resolved: Sequence[Resolved], runs: Sequence[TaskRun], index: RunIndex | None = None) -> bool:
+    return any(run.state.current == State.FAILED for run in runs_for(resolved, runs, index))
 
 
-def is_terminated(resolved: Sequence[Resolved], runs: Sequence[TaskRun]) -> bool:
-    found = runs_for(resolved, runs)
+def is_terminated(resolved: Sequence[Resolved], runs: Sequence[TaskRun], index: RunIndex | None = None) -> bool:
+    found = runs_for(resolved, runs, index)
     return len(found) == len(resolved) and all(run.state.current.is_terminated for run in found)
 
 
@@ -86,20 +88,22 @@ def current_branch(branches: Branches, runs: Sequence[TaskRun]) -> tuple[str, tu
     """The live branch: ``finally`` once started or once the others ended, ``errors`` after a
     failure, else ``tasks``."""
     tasks, errors, finally_ = branches.tasks, branches.errors, branches.finally_
-    if finally_ and runs_for(finally_, runs):
+    index = index_runs(runs)
+    if finally_ and runs_for(finally_, runs, index):
         return "finally", finally_
-    if runs_for(errors, runs) or has_failed(tasks, runs):
-        if not errors or (finally_ and is_terminated(errors, runs)):
+    if runs_for(errors, runs, index) or has_failed(tasks, runs, index):
+        if not errors or (finally_ and is_terminated(errors, runs, index)):
             return "finally", finally_
         return "errors", errors
-    if finally_ and is_terminated(tasks, runs):
+    if finally_ and is_terminated(tasks, runs, index):
         return "finally", finally_
     return "tasks", tasks
 
 
-def sequential_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun]) -> list[Resolved]:
+def sequential_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun],
+                     index: RunIndex | None = None) -> list[Resolved]:
     """The first task without a task run, once every earlier one has ended."""
-    index = index_runs(runs)
+    index = index_runs(runs) if index is None else index
     for resolved in current:
         run = run_for(resolved, runs, index)
         if run is None:
@@ -115,9 +119,9 @@ def parallel_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], concurr
 
     ``ready(resolved) -> bool`` filters the candidates (Dag dependencies).
     """
-    found = runs_for(current, runs)
-    active = sum(1 for run in found if not run.state.current.is_terminated)
     index = index_runs(runs)
+    found = runs_for(current, runs, index)
+    active = sum(1 for run in found if not run.state.current.is_terminated)
     waiting = [r for r in current if run_for(r, runs, index) is None and (ready is None or ready(r))]
     if concurrent > 0:
         waiting = waiting[:max(0, concurrent - active)]
@@ -132,13 +136,14 @@ def grouped_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], limit: i
     nexts: list[Resolved] = []
     active = 0
     fresh: list[list[Resolved]] = []
+    index = index_runs(runs)  # once: a ForEach of n values looks up n groups in the same runs
     for group in groups.values():
-        started = runs_for(group, runs)
+        started = runs_for(group, runs, index)
         if not started:
             fresh.append(group)
-        elif not is_terminated(group, runs):
+        elif not is_terminated(group, runs, index):
             active += 1
-            nexts.extend(sequential_nexts(group, runs))
+            nexts.extend(sequential_nexts(group, runs, index))
     slots = len(fresh) if limit == 0 else max(0, limit - active)
     nexts.extend(group[0] for group in fresh[:slots])
     return nexts

@@ -19,9 +19,7 @@ from engine.state import State
 
 # -- flow level -------------------------------------------------------------------------------
 def root_branches(work: Work) -> rs.Branches:
-    flow = work.flow
-    return rs.Branches(rs.enabled(flow.tasks), rs.enabled(getattr(flow, "errors", None)),
-                       rs.enabled(getattr(flow, "finally_", None)))
+    return work.tree.root_branches
 
 
 def _after_ids(work: Work) -> set[str]:

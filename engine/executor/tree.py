@@ -5,9 +5,12 @@ enclosing flowable tasks (retry precedence, errors), and reads each flowable's c
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterator
 
+from engine.executor import resolve as rs
 from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind, PluginSpec, Registry
 
@@ -67,6 +70,13 @@ class FlowTree:
             for child_branch, children in child_lists(task):
                 self._index(children, task.id, child_branch)
 
+    @cached_property
+    def root_branches(self) -> rs.Branches:
+        """The flow's own tasks, errors and finally, disabled tasks left out."""
+        flow = self.flow
+        return rs.Branches(rs.enabled(flow.tasks), rs.enabled(getattr(flow, "errors", None)),
+                           rs.enabled(getattr(flow, "finally_", None)))
+
     def node(self, task_id: str) -> Node:
         try:
             return self._nodes[task_id]
@@ -94,3 +104,26 @@ class FlowTree:
 
     def is_in_working_directory(self, task_id: str) -> bool:
         return any(n.task.type.endswith(".flow.WorkingDirectory") for n in self.ancestors(task_id))
+
+
+class _TreeMemo:
+    """The FlowTree of the last flows seen, by identity: building one walks every task, and the
+    executor needs it on every event of every execution of a flow (the catalog hands out one
+    parsed flow object per revision). A memo of a pure function, so the core stays pure."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._trees: dict[int, tuple[weakref.ref[Any], Registry, FlowTree]] = {}
+
+    def get(self, flow: Any, registry: Registry) -> FlowTree:
+        entry = self._trees.get(id(flow))
+        if entry is not None and entry[0]() is flow and entry[1] is registry:
+            return entry[2]
+        tree = FlowTree(flow, registry)
+        if len(self._trees) >= self.capacity:
+            self._trees.clear()
+        self._trees[id(flow)] = (weakref.ref(flow), registry, tree)
+        return tree
+
+
+flow_tree = _TreeMemo().get

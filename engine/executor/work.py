@@ -106,6 +106,8 @@ class Work:
     def render(self, template: Any, run: TaskRun | None = None, task: Any = None) -> str:
         if not isinstance(template, str):
             return _java_string(template)
+        if not _has_template_syntax(template):
+            return template  # the variables (every output so far) are costly to build for nothing
         return str(self.renderer.render(template, self.variables(run, task)))
 
     def render_value(self, value: Any, run: TaskRun | None = None, task: Any = None) -> Any:
@@ -119,6 +121,10 @@ class Work:
     def step(self) -> Step:
         changed = tuple(run.id for run in self.execution.task_run_list if self.changed_now(run))
         return Step(self.execution, tuple(self.commands), changed)
+
+
+def _has_template_syntax(text: str) -> bool:
+    return "{{" in text or "{%" in text or "{#" in text
 
 
 def _java_string(value: Any) -> str:

@@ -220,8 +220,12 @@ class ExecutionRepository(Repository):
                 parsed[full.id] = run
         grouped: dict[str, list[TaskRun]] = {}
         for row in rows:
-            if row.id in parsed:  # else deleted between the two queries (a read without the lock)
-                grouped.setdefault(row.execution_id, []).append(with_lease(parsed[row.id], row._mapping))
+            if row.id not in parsed:  # deleted between the two queries (a read without the lock)
+                continue
+            lease = row._mapping
+            run = self.memo.leased(row.id, row.revision, (row.attempt, row.worker_id, row.lease_until),
+                                   lambda content: with_lease(content, lease))
+            grouped.setdefault(row.execution_id, []).append(run or with_lease(parsed[row.id], lease))
         return grouped
 
 

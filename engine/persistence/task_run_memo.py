@@ -10,29 +10,51 @@ models, so sharing one between threads and executions is safe.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Callable, Hashable
 
 from engine.model.execution import TaskRun
 
 
 class TaskRunMemo:
-    """A bounded map task run id -> (revision, parsed run); the oldest entries go first."""
+    """A bounded map task run id -> the run parsed at a revision, and the same run with the
+    lease columns last seen applied (a dispatched or running attempt has a lease that the
+    worker, not the executor, updates); the oldest entries go first."""
 
     def __init__(self, capacity: int = 50_000) -> None:
         self.capacity = capacity
-        self._runs: dict[str, tuple[int, TaskRun]] = {}
+        self._runs: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
     def get(self, task_run_id: str, revision: int) -> TaskRun | None:
         entry = self._runs.get(task_run_id)
-        return entry[1] if entry is not None and entry[0] == revision else None
+        return entry.content if entry is not None and entry.revision == revision else None
+
+    def leased(self, task_run_id: str, revision: int, lease: Hashable,
+               apply: Callable[[TaskRun], TaskRun]) -> TaskRun | None:
+        """The run at ``revision`` with ``lease`` applied by ``apply``, done once per lease."""
+        entry = self._runs.get(task_run_id)
+        if entry is None or entry.revision != revision:
+            return None
+        if entry.lease != lease or entry.with_lease is None:
+            entry.lease, entry.with_lease = lease, apply(entry.content)
+        return entry.with_lease
 
     def put(self, task_run_id: str, revision: int, run: TaskRun) -> None:
         with self._lock:
             self._runs.pop(task_run_id, None)  # re-inserted last: dict order is age order
-            self._runs[task_run_id] = (revision, run)
+            self._runs[task_run_id] = _Entry(revision, run)
             if len(self._runs) > self.capacity:
                 for stale in list(self._runs)[: len(self._runs) - self.capacity * 3 // 4]:
                     del self._runs[stale]
 
     def __len__(self) -> int:
         return len(self._runs)
+
+
+@dataclass
+class _Entry:
+    revision: int
+    content: TaskRun
+    lease: Hashable = None
+    with_lease: TaskRun | None = None
