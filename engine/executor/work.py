@@ -16,6 +16,7 @@ from engine.ids import new_id
 from engine.model.execution import Attempt, Execution, StateRecord, TaskRun
 from engine.plugins.base import Registry
 from engine.state import State
+from engine.templating import is_template
 from engine.variables import build_variables
 
 
@@ -106,7 +107,7 @@ class Work:
     def render(self, template: Any, run: TaskRun | None = None, task: Any = None) -> str:
         if not isinstance(template, str):
             return _java_string(template)
-        if not _has_template_syntax(template):
+        if not is_template(template):
             return template  # the variables (every output so far) are costly to build for nothing
         return str(self.renderer.render(template, self.variables(run, task)))
 
@@ -121,10 +122,6 @@ class Work:
     def step(self) -> Step:
         changed = tuple(run.id for run in self.execution.task_run_list if self.changed_now(run))
         return Step(self.execution, tuple(self.commands), changed)
-
-
-def _has_template_syntax(text: str) -> bool:
-    return "{{" in text or "{%" in text or "{#" in text
 
 
 def _java_string(value: Any) -> str:

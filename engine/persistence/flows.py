@@ -76,6 +76,15 @@ class FlowRepository(Repository):
             return None
         return found
 
+    def latest_revision(self, namespace: str, flow_id: str, *,
+                        session: Session | None = None) -> tuple[int, bool] | None:
+        """(number, deleted) of the latest revision, without its source; None if no revision."""
+        with self._tx(session, write=False) as tx:
+            row = tx.execute(select(flows.c.revision, flows.c.deleted)
+                             .where(flows.c.namespace == namespace, flows.c.flow_id == flow_id)
+                             .order_by(flows.c.revision.desc()).limit(1)).first()
+        return (int(row.revision), bool(row.deleted)) if row else None
+
     def revisions(self, namespace: str, flow_id: str, *,
                   session: Session | None = None) -> list[FlowRevision]:
         """Every revision, oldest first (deleted ones included)."""

@@ -79,7 +79,13 @@ class FlowCatalog:
 
     def get(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow:
         """The parsed flow at ``revision`` (the latest when None)."""
-        if revision is not None:
+        if revision is None:  # the latest one's number, then the parsed-revision cache
+            latest = self.env.flows.latest_revision(namespace, flow_id)
+            if latest is not None and not latest[1]:
+                cached = self._cached((namespace, flow_id, latest[0]))
+                if cached is not None:
+                    return cached
+        else:
             cached = self._cached((namespace, flow_id, revision))
             if cached is not None:
                 return cached

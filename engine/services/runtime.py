@@ -22,6 +22,9 @@ from engine.tasks.secrets import EnvSecrets
 from engine.templating import Renderer
 
 
+_RENDERERS = 256  # namespaces whose renderer is kept
+
+
 def utc_now() -> datetime:
     """The current UTC time at millisecond precision, as Kestra's Instant dates are."""
     now = datetime.now(timezone.utc)
@@ -45,6 +48,7 @@ class Env:
     metrics: MetricsRecorder = field(init=False)
     secrets: EnvSecrets = field(init=False)
     envs: dict[str, str] = field(init=False)
+    _renderers: dict[str | None, Renderer] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Read once at start-up, as Kestra does: a process sees the environment it started with.
@@ -61,10 +65,20 @@ class Env:
         self.metrics = MetricsRecorder(self.db, flush_seconds=self.settings.metrics_flush_seconds)
 
     def renderer(self, namespace: str | None = None) -> Renderer:
-        """The renderer of expressions outside tasks; ``namespace`` resolves ``read('path')``."""
+        """The renderer of expressions outside tasks; ``namespace`` resolves ``read('path')``.
+
+        One per namespace, kept: building one wraps every filter and function, and its cache of
+        compiled templates is what makes the next event's expressions cheap.
+        """
         from engine.services.expressions import ExecutorIO
 
-        return Renderer(ExecutorIO(self, namespace), default_timezone=self.settings.timezone)
+        found = self._renderers.get(namespace)
+        if found is None:
+            if len(self._renderers) >= _RENDERERS:
+                self._renderers.clear()
+            found = self._renderers[namespace] = Renderer(ExecutorIO(self, namespace),
+                                                          default_timezone=self.settings.timezone)
+        return found
 
     @property
     def encryption_key(self) -> bytes | None:

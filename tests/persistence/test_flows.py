@@ -56,6 +56,15 @@ def test_delete_writes_a_deleted_revision_and_keeps_history(flows: FlowRepositor
     assert flows.save("company.team", "hello", SOURCE, at(3)) == (3, True)
 
 
+def test_latest_revision_number_without_the_source(flows: FlowRepository) -> None:
+    assert flows.latest_revision("company.team", "hello") is None
+    flows.save("company.team", "hello", SOURCE, at(0))
+    flows.save("company.team", "hello", SOURCE + "\ndescription: two\n", at(1))
+    assert flows.latest_revision("company.team", "hello") == (2, False)
+    flows.delete("company.team", "hello", at(2))
+    assert flows.latest_revision("company.team", "hello") == (3, True)
+
+
 def test_delete_of_a_missing_flow_fails(flows: FlowRepository) -> None:
     with pytest.raises(FlowNotFound):
         flows.delete("company.team", "ghost", at(0))
