@@ -60,11 +60,19 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
     if event.state == State.RUNNING:
         results.record_running(work, run, event.worker_id, event.lease_seconds)
     elif event.state.is_terminated:
+        if event.started_at is not None and _not_running_yet(run):
+            # A quick task reports only its end (worker.running_report_after): record when it ran.
+            results.record_running(work, run, event.worker_id, at=datetime.fromisoformat(event.started_at))
+            run = work.run(run.id)
         results.finish_attempt(work, run, event.state, event.outputs)
         if event.state != State.SUCCESS or work.execution.state.current == State.KILLING:
             # the worker stopped the chain of this run: its later links will never start
             chains.drop_unreached(work, work.run(run.id))
     progress.settle(work)
+
+
+def _not_running_yet(run: TaskRun) -> bool:
+    return run.state.current == State.CREATED and (not run.attempts or run.attempts[-1].state.current == State.CREATED)
 
 
 def _on_lease_expired(work: Work, event: LeaseExpired) -> None:

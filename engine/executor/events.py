@@ -35,6 +35,8 @@ class TaskRunResult:
     parent_task_run_id: str | None = None
     value: str | None = None
     lease_seconds: float | None = None  # RUNNING: the worker's lease, renewed by its heartbeats
+    # A terminal result of an attempt never reported RUNNING: when the worker started it (ISO 8601).
+    started_at: str | None = None
 
 
 @dataclass(frozen=True)

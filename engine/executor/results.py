@@ -6,7 +6,7 @@ a timer; with CREATE_NEW_EXECUTION the task run, its parents and the execution b
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.executor.commands import ExecutionEnded, Log, RetryExecution, ScheduleTimer
@@ -95,9 +95,14 @@ def start_retry(work: Work, run: TaskRun, attempt: int) -> None:
     work.set_state(run, State.CREATED)
 
 
-def record_running(work: Work, run: TaskRun, worker_id: str | None, lease_seconds: float | None = None) -> None:
+def record_running(work: Work, run: TaskRun, worker_id: str | None, lease_seconds: float | None = None,
+                   at: datetime | None = None) -> None:
+    """The attempt runs on ``worker_id`` since ``at`` (now by default; never before the run was
+    created nor after now, whatever the worker's clock says)."""
     last = run.attempts[-1] if run.attempts else Attempt(state=_created(work))
-    update: dict[str, Any] = {"state": last.state.with_state(State.RUNNING, work.now),
+    since = work.now if at is None else min(max(at, run.state.histories[-1].date,
+                                                 last.state.histories[-1].date), work.now)
+    update: dict[str, Any] = {"state": last.state.with_state(State.RUNNING, since),
                               "worker_id": worker_id or last.worker_id}
     if lease_seconds:
         # The first lease, saved with the RUNNING state; the worker's heartbeats renew it directly.
@@ -105,7 +110,7 @@ def record_running(work: Work, run: TaskRun, worker_id: str | None, lease_second
     last = last.model_copy(update=update)
     attempts = (*run.attempts[:-1], last) if run.attempts else (last,)
     run = work.save(run.model_copy(update={"attempts": attempts}))
-    work.set_state(run, State.RUNNING)
+    work.save(run.with_state(State.RUNNING, since))
 
 
 def _created(work: Work) -> StateRecord:

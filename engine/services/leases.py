@@ -3,7 +3,9 @@
 - ``claim(ref)``: before running an attempt the worker takes it with one conditional UPDATE of
   the task run row; a duplicate message (redelivery, re-dispatch of the same attempt) finds it
   taken and is dropped, so an attempt runs on one worker at a time.
-- ``start_heartbeat(ref, cancel)``: a daemon thread renews the lease every ``lease_seconds / 3``
+- ``start_heartbeat(ref, cancel, announce)``: a daemon thread sends the RUNNING report once the
+  attempt has run ``worker.running_report_after`` seconds (a quicker one reports only its end,
+  with its start time), then renews the lease every ``lease_seconds / 3``
   (one UPDATE of the row's ``lease_until``, no execution lock). When the renewal finds the attempt
   gone (beat resubmitted it after missed heartbeats, or it ended) the thread sets ``cancel`` so
   the task stops: a superseded attempt never keeps running next to its successor.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
@@ -70,14 +72,20 @@ class LeaseKeeper:
         """Renews the lease now; False if the attempt is not this worker's any more."""
         return self.repository.renew(ref.task_run_id, ref.attempt, self.worker_id, self._until())
 
-    def start_heartbeat(self, ref: TaskRunRef, cancel: threading.Event) -> Heartbeat:
+    def start_heartbeat(self, ref: TaskRunRef, cancel: threading.Event,
+                        announce: Callable[[], None] | None = None, announce_after: float = 0.0) -> Heartbeat:
+        """Renews the lease until stopped; ``announce`` (the RUNNING report) is called once
+        ``announce_after`` seconds in, unless the heartbeat was stopped before."""
         stop = threading.Event()
-        thread = threading.Thread(target=self._beat, args=(ref, cancel, stop), daemon=True,
-                                  name=f"podium-heartbeat-{ref.task_run_id}.{ref.attempt}")
+        thread = threading.Thread(target=self._beat, args=(ref, cancel, stop, announce, announce_after),
+                                  daemon=True, name=f"podium-heartbeat-{ref.task_run_id}.{ref.attempt}")
         thread.start()
         return Heartbeat(thread, stop)
 
-    def _beat(self, ref: TaskRunRef, cancel: threading.Event, stop: threading.Event) -> None:
+    def _beat(self, ref: TaskRunRef, cancel: threading.Event, stop: threading.Event,
+              announce: Callable[[], None] | None, announce_after: float) -> None:
+        if announce is not None and not stop.wait(announce_after):
+            announce()
         while not stop.wait(self.seconds / 3):
             try:
                 renewed = self.repository.renew(ref.task_run_id, ref.attempt, self.worker_id, self._until())

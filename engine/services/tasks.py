@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -71,14 +72,12 @@ class TaskRunService:
         task = flow.find_task(run.task_id)
         spec = self.env.registry.resolve(task.type)
         cancel = self._register(ref.task_run_id)
-        # Heartbeats start before any broker call: a send blocked by a broker outage must not let
-        # the lease lapse (the attempt would be resubmitted while this one still runs).
-        heartbeat = self.leases.start_heartbeat(ref, cancel)
-        self._report(ref, State.RUNNING, {}, lease_seconds=self.leases.seconds)
-        if not self.leases.renew(ref):  # superseded or ended while the report was on its way
-            heartbeat.stop()
-            self._unregister(ref.task_run_id)
-            return
+        # The RUNNING report goes from the heartbeat thread, and only if the attempt is still
+        # running after worker.running_report_after: a quick one is one executor event, not two.
+        started_at = self.env.clock()
+        heartbeat = self.leases.start_heartbeat(
+            ref, cancel, lambda: self._report(ref, State.RUNNING, {}, lease_seconds=self.leases.seconds),
+            self.env.settings.worker.running_report_after)
         picked_up, started = time.time(), time.perf_counter()
         log.info("task run started", extra={"task_type": ref.task_type})
         try:
@@ -90,7 +89,7 @@ class TaskRunService:
         finally:
             heartbeat.stop()
             self._unregister(ref.task_run_id)
-        self._report(ref, outcome.state, outcome.outputs)
+        self._report(ref, outcome.state, outcome.outputs, started_at=started_at)
         self._link.outcome = outcome
         self.env.metrics.attempt_ran(picked_up, time.perf_counter() - started)
         log.info("task run ended", extra={"state": outcome.state.value})
@@ -183,10 +182,11 @@ class TaskRunService:
         return not run.attempts[attempt - 1].state.current.is_terminated
 
     def _report(self, ref: TaskRunRef, state: State, outputs: dict[str, Any],
-                lease_seconds: float | None = None) -> None:
+                lease_seconds: float | None = None, started_at: datetime | None = None) -> None:
         """Terminal results go through the outbox (engine/services/leases.py): never lost."""
         event = ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID,
-                                 lease_seconds=lease_seconds)
+                                 lease_seconds=lease_seconds,
+                                 started_at=started_at.isoformat() if started_at is not None else None)
         self.leases.report(ref.execution_id, event)
 
     def _context(self, execution: Execution, flow: Any, run: TaskRun, task: Any, ref: TaskRunRef,

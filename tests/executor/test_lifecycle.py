@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from engine.executor import (CancelTimers, DispatchWorkingDirectory, ItemsMerged, ItemsSplit, Kill, KillTaskRuns,
                              MergeItemsOutputs, Resume, ScheduleTimer, SplitItems, StartSubflow, SubflowEnded,
-                             SubflowStarted, TaskRunResult, TimerKind)
+                             Start, SubflowStarted, TaskRunResult, TimerKind)
 from engine.state import State
 from tests.executor.helpers import T0, Harness, load, load_conformance
 
@@ -241,3 +241,25 @@ outputs:
   - {{id: broken, type: STRING, value: "{{{{ outputs.nope.value }}}}"}}
 """)
     assert Harness(flow).start().state == State.FAILED
+
+
+def test_a_result_never_reported_running_records_running_at_the_worker_s_start() -> None:
+    flow = load(f"id: f\nnamespace: t\ntasks:\n  - {{id: a, type: {ECHO}}}\n  - {{id: b, type: {ECHO}}}")
+    harness = Harness(flow)
+    harness.hold = {"a", "b"}
+    harness.send(Start())
+    a = harness.run("a")
+    assert a.attempts[0].state.current == State.CREATED  # dispatched, no RUNNING report
+    harness.now = T0 + timedelta(seconds=10)
+    started = T0 + timedelta(seconds=4)
+    harness.send(TaskRunResult(a.id, 1, State.SUCCESS, worker_id="w1", started_at=started.isoformat()))
+    a = harness.run("a")
+    for record in (a.state, a.attempts[0].state):
+        assert [(h.state, h.date) for h in record.histories] == [
+            (State.CREATED, T0), (State.RUNNING, started), (State.SUCCESS, harness.now)]
+    assert a.attempts[0].worker_id == "w1"
+    # A worker clock ahead of the executor's: RUNNING is never dated after the result is applied.
+    b = harness.run("b")
+    harness.send(TaskRunResult(b.id, 1, State.SUCCESS, started_at=(harness.now + timedelta(hours=1)).isoformat()))
+    b = harness.run("b")
+    assert [h.date for h in b.state.histories][1:] == [harness.now, harness.now]
