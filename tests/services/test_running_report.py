@@ -3,15 +3,13 @@ its start time; a long one is seen RUNNING while it runs. Both end with the same
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from engine.inline import InlineDispatcher
-from engine.services import build_services
 from engine.settings import Settings
 from engine.state import State
-from tests.services.conftest import Engine, FakeClock, one_run
+from tests.services.conftest import Engine, one_run
 
 FLOW = """
 id: report
@@ -22,20 +20,15 @@ tasks:
     format: done
   - id: slow
     type: io.kestra.plugin.core.flow.Sleep
-    duration: PT1S
+    duration: PT2S
 """
 
 
 @pytest.fixture
-def engine(tmp_path: Path, database_url: str) -> Iterator[Engine]:
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url,
-                        worker={"running_report_after": 0.3})
-    clock = FakeClock()
-    services = build_services(settings, InlineDispatcher(), clock=clock)
-    dispatcher = services.env.dispatcher
-    assert isinstance(dispatcher, InlineDispatcher)
-    yield Engine(services, dispatcher, clock)
-    services.env.db.dispose()
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """The suite's settings (the ``engine`` fixture builds on them), with a short report delay."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url,
+                    worker={"running_report_after": 1.0})
 
 
 def test_a_quick_task_reports_only_its_end_and_a_long_one_reports_running(engine: Engine) -> None:

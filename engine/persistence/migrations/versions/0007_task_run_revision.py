@@ -6,7 +6,7 @@ Create Date: 2026-11-21
 
 The executor loads an execution with its task runs on every event. With ``revision`` it reads
 ``(id, revision)`` of each row and parses again only the rows whose content changed since it
-last read them (docs/performance.md). The lease columns a worker updates directly do not
+last read them (docs/persistence.md, "Loading an execution"). The lease columns a worker updates directly do not
 raise it: they are read on every load anyway.
 """
 from __future__ import annotations
