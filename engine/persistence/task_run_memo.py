@@ -15,20 +15,27 @@ from typing import Callable, Hashable
 
 from engine.model.execution import TaskRun
 
+_UNSEEN = object()  # no lease applied yet (None is a lease: no worker, no deadline)
+
 
 class TaskRunMemo:
-    """A bounded map task run id -> the run parsed at a revision, and the same run with the
-    lease columns last seen applied (a dispatched or running attempt has a lease that the
-    worker, not the executor, updates); the oldest entries go first."""
+    """A bounded map task run id -> the run parsed at a revision, with the lease columns last
+    seen applied (a dispatched or running attempt has a lease the worker updates, not the
+    executor); the oldest entries go first.
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    One object per run: within a revision the lease only moves forward (claimed once, then
+    renewed), so applying the next lease to the previous result equals applying it to the run
+    as parsed.
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
         self.capacity = capacity
         self._runs: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
     def get(self, task_run_id: str, revision: int) -> TaskRun | None:
         entry = self._runs.get(task_run_id)
-        return entry.content if entry is not None and entry.revision == revision else None
+        return entry.run if entry is not None and entry.revision == revision else None
 
     def leased(self, task_run_id: str, revision: int, lease: Hashable,
                apply: Callable[[TaskRun], TaskRun]) -> TaskRun | None:
@@ -36,9 +43,9 @@ class TaskRunMemo:
         entry = self._runs.get(task_run_id)
         if entry is None or entry.revision != revision:
             return None
-        if entry.lease != lease or entry.with_lease is None:
-            entry.lease, entry.with_lease = lease, apply(entry.content)
-        return entry.with_lease
+        if entry.lease != lease:
+            entry.run, entry.lease = apply(entry.run), lease
+        return entry.run
 
     def put(self, task_run_id: str, revision: int, run: TaskRun) -> None:
         with self._lock:
@@ -55,6 +62,5 @@ class TaskRunMemo:
 @dataclass
 class _Entry:
     revision: int
-    content: TaskRun
-    lease: Hashable = None
-    with_lease: TaskRun | None = None
+    run: TaskRun
+    lease: Hashable = _UNSEEN
