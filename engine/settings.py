@@ -36,8 +36,8 @@ class ExecutorSettings(BaseModel):
     concurrency: int = Field(2, ge=1, description="Events the executor handles at once.")
     chains: bool = Field(
         False, description="Dispatch consecutive runnable tasks of a sequence as one Celery chain. Off by "
-        "default: every executor event still loads the whole execution, and a chain creates its task runs "
-        "up front, which makes long sequences slower today (docs/performance.md).")
+        "default: each link still costs an executor event, so a chain gains nothing measurable today "
+        "(docs/executor.md, docs/performance.md).")
 
 
 class Settings(BaseSettings):
