@@ -2,8 +2,8 @@
 
 ``FlowTriggerService.on_state(execution)`` is called by the executor's shell after each state
 change it commits (``on_ended`` for the end). It looks only at flows that declare a Flow
-trigger (:class:`FlowTriggerIndex`: one query of the latest revision numbers, a flow parsed
-again only when its revision changes), evaluates each trigger with the pure
+trigger (:class:`FlowTriggerIndex`: the latest revision numbers read at most once a second, a
+flow parsed again only when its revision changes), evaluates each trigger with the pure
 ``engine.schedule.flow_trigger``, keeps multi-flow windows in ``trigger_windows`` and starts
 the executions. Each (upstream state change, trigger) is claimed once in
 ``flow_trigger_events``, so a redelivered event never starts a second execution.
@@ -13,10 +13,11 @@ the executions. Each (upstream state change, trigger) is claimed once in
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from threading import Lock
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.errors import NotFound, PodiumError
 from engine.model.execution import Execution, ExecutionTrigger
@@ -62,18 +63,36 @@ class _Entry:
 class FlowTriggerIndex:
     """The Flow triggers of the deployed flows, kept in memory per process.
 
-    Every call reads the latest revision number of each flow (no source) and parses only the
-    flows whose revision changed since the last call, so deploys made by other processes are
-    seen at once and 1,000 flows are not parsed per ended execution.
+    A refresh reads the latest revision number of each flow (no source) and parses only the
+    flows whose revision changed, so 1,000 flows are not parsed per ended execution. It runs at
+    most every ``max_age`` seconds (it was one query per state change of every execution), and
+    at once after a deploy through this process's catalog: a flow deployed by another process
+    is seen within ``max_age``, as Kestra's executors see flows through their flow queue.
     """
 
-    def __init__(self, catalog: FlowCatalog, repository: TriggerWindowRepository) -> None:
+    def __init__(self, catalog: FlowCatalog, repository: TriggerWindowRepository, *,
+                 max_age: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.catalog, self.repository = catalog, repository
+        self.max_age, self._clock = max_age, clock
         self._entries: dict[tuple[str, str], _Entry] = {}
+        self._refreshed: float | None = None
+        self._deploys = 0  # deploys seen through the catalog: one during a refresh voids it
         self._lock = Lock()
+        catalog.deploy_hooks.append(lambda _flow: self.invalidate())
+
+    def invalidate(self) -> None:
+        self._deploys += 1
+        self._refreshed = None
 
     def candidates(self) -> list[Candidate]:
+        refreshed, now = self._refreshed, self._clock()
+        if refreshed is not None and now - refreshed < self.max_age:
+            with self._lock:
+                return [c for entry in self._entries.values() for c in entry.candidates]
+        deploys = self._deploys
         latest = {(r.namespace, r.flow_id): r for r in self.repository.latest_revisions()}
+        if deploys == self._deploys:
+            self._refreshed = now
         with self._lock:
             for key in set(self._entries) - set(latest):
                 del self._entries[key]

@@ -257,3 +257,38 @@ def test_conformance_toggle_reenables_the_flows_own_schedule(engine: Engine) -> 
     done = engine.start("io.kestra.tests.trigger", "trigger-toggle")
     assert done.state.current == State.SUCCESS and len(done.task_run_list) == 1
     assert repository.get("io.kestra.tests.trigger", "trigger-toggle", "schedule").disabled is False
+
+
+LISTENER = """
+id: listener
+namespace: tests.index
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: heard
+triggers:
+  - id: on_upstream
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: tests.index
+        flowId: upstream
+"""
+
+
+def test_the_trigger_index_is_read_at_most_once_a_second_but_at_once_after_a_deploy(engine: Engine) -> None:
+    from engine.persistence.flows import FlowRepository
+    from engine.services.flow_triggers import FlowTriggerIndex
+
+    now = [100.0]
+    index = FlowTriggerIndex(engine.services.flows, engine.services.executions.flow_triggers.windows,
+                             clock=lambda: now[0])
+    assert index.candidates() == []
+    engine.deploy(LISTENER)  # through this process's catalog: seen at once
+    assert [c.flow.id for c in index.candidates()] == ["listener"]
+    # Another process deploys a second listener: seen once the index is a second old.
+    FlowRepository(engine.services.env.db).save("tests.index", "listener2", LISTENER.replace(
+        "id: listener\n", "id: listener2\n"), engine.clock())
+    assert [c.flow.id for c in index.candidates()] == ["listener"]
+    now[0] += 1.0
+    assert sorted(c.flow.id for c in index.candidates()) == ["listener", "listener2"]
