@@ -85,7 +85,10 @@ class LeaseKeeper:
     def _beat(self, ref: TaskRunRef, cancel: threading.Event, stop: threading.Event,
               announce: Callable[[], None] | None, announce_after: float) -> None:
         if announce is not None and not stop.wait(announce_after):
-            announce()
+            # A thread of its own: a send blocked by a broker outage must not hold back the
+            # renewals below (the lease would lapse and the attempt be resubmitted).
+            threading.Thread(target=announce, daemon=True,
+                             name=f"podium-running-{ref.task_run_id}.{ref.attempt}").start()
         while not stop.wait(self.seconds / 3):
             try:
                 renewed = self.repository.renew(ref.task_run_id, ref.attempt, self.worker_id, self._until())
