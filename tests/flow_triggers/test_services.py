@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from engine.executor import events as ev
 from engine.model.execution import Execution
+from engine.persistence.flows import FlowRepository
 from engine.persistence.tables import logs
+from engine.services.flow_triggers import FlowTriggerIndex
 from engine.services.messages import encode_event
 from engine.state import State
 from tests.services.conftest import Engine
@@ -277,9 +279,6 @@ triggers:
 
 
 def test_the_trigger_index_is_read_at_most_once_a_second_but_at_once_after_a_deploy(engine: Engine) -> None:
-    from engine.persistence.flows import FlowRepository
-    from engine.services.flow_triggers import FlowTriggerIndex
-
     now = [100.0]
     index = FlowTriggerIndex(engine.services.flows, engine.services.executions.flow_triggers.windows,
                              clock=lambda: now[0])
