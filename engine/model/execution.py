@@ -137,8 +137,13 @@ class Execution(Record):
     def describe(self) -> str:
         return f"execution {self.id} ({self.namespace}.{self.flow_id})"
 
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
+    def to_json(self, *, with_task_runs: bool = True) -> dict[str, Any]:
+        """Kestra's JSON; ``with_task_runs=False`` leaves ``taskRunList`` out without dumping it
+        (the execution row stores its task runs as rows of their own)."""
+        if with_task_runs:
+            data = super().to_json()
+        else:
+            data = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"task_run_list"})
         if not self.outputs:
             data.pop("outputs", None)  # Kestra leaves outputs null when the flow produced none
         return data

@@ -12,8 +12,7 @@ from engine.model.execution import Execution, TaskRun
 
 
 def execution_row(execution: Execution) -> dict[str, Any]:
-    body = execution.to_json()
-    body.pop("taskRunList", None)
+    body = execution.to_json(with_task_runs=False)
     return {
         "id": execution.id,
         "namespace": execution.namespace,
