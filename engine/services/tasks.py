@@ -72,8 +72,8 @@ class TaskRunService:
         task = flow.find_task(run.task_id)
         spec = self.env.registry.resolve(task.type)
         cancel = self._register(ref.task_run_id)
-        # The RUNNING report goes from the heartbeat thread, and only if the attempt is still
-        # running after worker.running_report_after: a quick one is one executor event, not two.
+        # The heartbeat thread sends the RUNNING report (on a thread of its own) only if the attempt
+        # still runs after worker.running_report_after: a quick one is one executor event, not two.
         started_at = self.env.clock()
         heartbeat = self.leases.start_heartbeat(
             ref, cancel, lambda: self._report(ref, State.RUNNING, {}, lease_seconds=self.leases.seconds),
