@@ -1,12 +1,11 @@
 """``GET /health``: is the database reachable, is the broker reachable? JSON; 503 when not."""
 from __future__ import annotations
 
-from typing import Any, Callable
-
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 from app.queues import QueueProbe
+from engine.health import health_report
 from engine.persistence.db import Database
 
 
@@ -19,17 +18,8 @@ def make_health_blueprint(db: Database, queues: QueueProbe) -> Blueprint:
 
     @blueprint.get("/health")
     def health() -> tuple[Response, int]:
-        parts = {"database": _probe(database), "broker": _probe(queues.ping)}
-        status = "UP" if all(value == "UP" for value in parts.values()) else "DOWN"
-        body: dict[str, Any] = {"status": status, **parts, "broker_url": queues.label}
-        return jsonify(body), 200 if status == "UP" else 503
+        body = health_report({"database": database, "broker": queues.ping}, error_names=True,
+                             broker_url=queues.label)
+        return jsonify(body), 200 if body["status"] == "UP" else 503
 
     return blueprint
-
-
-def _probe(check: Callable[[], None]) -> str:
-    try:
-        check()
-    except Exception as err:  # noqa: BLE001 - any failure means DOWN, with its reason
-        return f"DOWN: {type(err).__name__}: {err}"
-    return "UP"

@@ -10,6 +10,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from engine.health import health_report
+
 Check = Callable[[], dict[str, Any]]
 
 
@@ -60,16 +62,4 @@ class HealthServer:
 
 def health_check(database: Callable[[], None], broker: Callable[[], None], broker_name: str) -> Check:
     """A check calling ``database()`` and ``broker()``; each raises when its part is down."""
-    def check() -> dict[str, Any]:
-        parts = {"database": _probe(database), "broker": _probe(broker)}
-        status = "UP" if all(value == "UP" for value in parts.values()) else "DOWN"
-        return {"status": status, **parts, "broker_url": broker_name}
-    return check
-
-
-def _probe(probe: Callable[[], None]) -> str:
-    try:
-        probe()
-    except Exception as err:  # noqa: BLE001 - any failure means DOWN, with its reason
-        return f"DOWN: {err}"
-    return "UP"
+    return lambda: health_report({"database": database, "broker": broker}, broker_url=broker_name)

@@ -1,0 +1,26 @@
+"""L1: a health report from probes (no I/O here: each probe is the caller's).
+
+Each part is ``UP`` or ``DOWN: <reason>`` after calling its probe; ``status`` is ``UP`` only when
+every part is. Served by the web process (``app/health.py``) and by ``podium server local``
+(``worker/health.py``).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+
+def health_report(probes: Mapping[str, Callable[[], None]], *, error_names: bool = False,
+                  **extra: Any) -> dict[str, Any]:
+    """``{"status", <part>: "UP" | "DOWN: ...", **extra}``; ``error_names`` prefixes each reason
+    with its exception's class name."""
+    parts = {name: _probe(probe, error_names) for name, probe in probes.items()}
+    status = "UP" if all(value == "UP" for value in parts.values()) else "DOWN"
+    return {"status": status, **parts, **extra}
+
+
+def _probe(probe: Callable[[], None], error_names: bool) -> str:
+    try:
+        probe()
+    except Exception as err:  # noqa: BLE001 - any failure means DOWN, with its reason
+        return f"DOWN: {type(err).__name__}: {err}" if error_names else f"DOWN: {err}"
+    return "UP"
