@@ -158,14 +158,7 @@ def measure(name: str, database: Callable[[], str | None], runs: int) -> dict[st
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = perf_doc.cpu_model()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return f"{os.cpu_count()} CPUs ({model}), load average {load} at the start"
 

@@ -1,4 +1,4 @@
-"""What the benchmarks share: writing one marked section of docs/performance.md."""
+"""What the benchmarks share: the machine's CPU model, writing one marked section of docs/performance.md."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,3 +19,14 @@ def write_section(start: str, end: str, text: str) -> None:
     else:
         updated = current.rstrip("\n") + "\n\n" + text
     DOC.write_text(updated)
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"

@@ -816,14 +816,7 @@ def top_functions(path: Path, count: int = 12) -> list[str]:
 # ------------------------------------------------------------------------------------ machine
 
 def machine() -> dict[str, str]:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = perf_doc.cpu_model()
     memory = f"{psutil.virtual_memory().total / 2**30:.1f} GiB" if psutil else "?"
     return {"cpus": str(os.cpu_count()), "cpu": model, "memory": memory,
             "load": ", ".join(f"{x:.1f}" for x in os.getloadavg())}
