@@ -81,6 +81,7 @@ SUBMITTERS = 4
 FULL: dict[str, Any] = {"W1": [10, 100, 500], "W2": [10, 100, 1000], "W3": [100, 1000], "paced_rate": 50,
                         "paced_seconds": 10, "FE": [100, 10000], "repeats": 3, "repeat_below": 100,
                         "timeout": 180, "big": 500, "big_timeout": 150}
+BIG_LAST = ("W1", "W2", "FE")  # workloads whose sizes above "big" run last, with "big_timeout"
 QUICK: dict[str, Any] = {"W1": [5, 20], "W2": [10, 50], "W3": [50], "paced_rate": 50, "paced_seconds": 3,
                          "FE": [100], "repeats": 1, "repeat_below": 0, "timeout": 60, "big": 500,
                          "big_timeout": 60}
@@ -607,10 +608,11 @@ def podium_workloads(mode: PodiumMode, only: list[str], config: dict[str, Any], 
     table = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "FE": fe}
     steps: list[tuple[str, list[int]]] = []
     for name in WORKLOADS:
-        if name in only:
-            steps.append((name, [n for n in config.get(name, [0]) if n <= config["big"]]))
+        if name in only:  # W3 and W4 have no big pass: all their sizes run here
+            sizes = config.get(name, [0])
+            steps.append((name, [n for n in sizes if name not in BIG_LAST or n <= config["big"]]))
     for name in WORKLOADS:  # the big sizes last
-        if name in only and name in ("W1", "W2", "FE"):
+        if name in only and name in BIG_LAST:
             big = [n for n in config[name] if n > config["big"]]
             if big:
                 steps.append((name, big))
