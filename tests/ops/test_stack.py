@@ -132,9 +132,14 @@ def test_operators_see_the_running_flow_and_the_web_reports_it(stack: Stack) -> 
     def metrics() -> str:
         return stack.get(stack.web_port, "/metrics")[1].decode()
 
-    # The worker and executor write their totals every 0.2 s: wait for the ones of both flows.
-    assert wait_until(lambda: 'podium_task_run_duration_seconds_count{state="KILLED"} 1.0' in metrics(),
-                      DEADLINE), metrics() + stack.logs()
+    # The worker and executor write their totals every 0.2 s: wait for the ones of both flows, from
+    # both processes (the worker records an attempt's phases after it reported the attempt's end,
+    # so the executor's KILLED duration alone can come first).
+    def flushed(text: str) -> bool:
+        return ('podium_task_run_duration_seconds_count{state="KILLED"} 1.0' in text
+                and 'podium_task_run_phase_seconds_count{phase="started_to_finished"} 2.0' in text)
+
+    assert wait_until(lambda: flushed(metrics()), DEADLINE), metrics() + stack.logs()
     lines = set(metrics().splitlines())
     assert 'podium_executions{state="SUCCESS"} 1.0' in lines
     assert 'podium_executions{state="KILLED"} 1.0' in lines
