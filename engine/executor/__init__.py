@@ -7,7 +7,7 @@ executor shell needs; ``create_execution``, ``restart``, ``replay``, ``change_ta
 from engine.executor.commands import (CancelTimers, Command, DispatchTaskRuns, DispatchWorkingDirectory,
                                       ExecutionEnded, ExecutionPaused, KillTaskRuns, Log, MergeItemsOutputs,
                                       ResumeExecution, RetryExecution, ScheduleTimer, SplitItems, StartSubflow)
-from engine.executor.core import advance
+from engine.executor.core import advance, advance_all
 from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, Resume, Start, SubflowEnded,
                                     SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
 from engine.executor.operations import (OperationRefused, change_task_run_state, create_execution, replay,
@@ -15,7 +15,7 @@ from engine.executor.operations import (OperationRefused, change_task_run_state,
 from engine.executor.work import Step
 
 __all__ = [
-    "advance", "Step", "Event", "Start", "TaskRunResult", "TimerFired", "TimerKind", "SubflowStarted",
+    "advance", "advance_all", "Step", "Event", "Start", "TaskRunResult", "TimerFired", "TimerKind", "SubflowStarted",
     "SubflowEnded", "ItemsSplit", "ItemsMerged", "Kill", "Resume", "Wake", "Command", "DispatchTaskRuns",
     "DispatchWorkingDirectory", "ScheduleTimer", "CancelTimers", "StartSubflow", "SplitItems",
     "MergeItemsOutputs", "KillTaskRuns", "RetryExecution", "ExecutionEnded", "ExecutionPaused",

@@ -3,11 +3,12 @@
 ``advance(execution, flow, event, now, registry=..., renderer=...) -> Step``: record the event's
 fact, settle (end flowables, create and start task runs, derive the execution state), and return
 the new execution with the commands to carry out. No I/O; the clock is an argument.
+``advance_all`` records several events' facts and settles once (results of a fan-out).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from engine.executor import chains, progress, results, special
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, MergeItemsOutputs, ResumeExecution
@@ -39,8 +40,26 @@ def advance(execution: Execution, flow: Any, event: Event, now: datetime, *, reg
     Returns:
         The Step: new execution, commands, and the ids of the task runs that changed.
     """
-    work = Work(execution, flow, flow_tree(flow, registry), registry, renderer, now, extra, chains)
-    HANDLERS[type(event)](work, event)
+    return advance_all(execution, flow, (event,), now, registry=registry, renderer=renderer, extra=extra,
+                       chains=chains)
+
+
+def advance_all(execution: Execution, flow: Any, events: Sequence[Event], now: datetime, *, registry: Registry,
+                renderer: Any, extra: Mapping[str, Any] | None = None, chains: bool = True) -> Step:
+    """``advance`` over several events in order, settling once after the last one.
+
+    The executor hands task run results that wait together (a wide Parallel or ForEach) to one
+    call: a settle walks the execution's live flowables, so one per result made a fan-out of N
+    cost O(N²). Results commute: each records one attempt's end, and the settle that follows
+    sees them all, as it would have seen the last of them one at a time.
+    """
+    work = Work(execution, flow, flow_tree(flow, registry), registry, renderer, now, extra, chains,
+                defer_settle=len(events) > 1)
+    for event in events:
+        HANDLERS[type(event)](work, event)
+    if work.settle_due:
+        work.defer_settle = False
+        progress.settle(work)
     return work.step()
 
 

@@ -22,6 +22,9 @@ MAX_PASSES = 10_000  # a guard against a resolution bug looping forever, far abo
 
 
 def settle(work: Work) -> None:
+    if work.defer_settle:
+        work.settle_due = True  # advance_all settles once, after its last event
+        return
     to_dispatch: list[str] = []
     for _ in range(MAX_PASSES):
         progressed = end_flowables(work)

@@ -46,26 +46,42 @@ class Work:
     # Dispatch consecutive runnables of a sequence as one Celery chain (see docs/executor.md).
     chains: bool = True
     commands: list[Command] = field(default_factory=list)
+    # advance_all applies several events and settles once, at the end (progress.settle).
+    defer_settle: bool = False
+    settle_due: bool = False
 
     def __post_init__(self) -> None:
         self.original = {run.id: run for run in self.execution.task_run_list}
+        self._indexed: tuple[TaskRun, ...] | None = None
+        self._positions: dict[str, int] = {}
 
     # -- reading -----------------------------------------------------------------------------
     def run(self, task_run_id: str) -> TaskRun:
-        return self.execution.task_run(task_run_id)
+        run = self.find_run(task_run_id)
+        if run is None:
+            raise KeyError(f"{self.execution.describe()} has no task run {task_run_id}")
+        return run
 
     def find_run(self, task_run_id: str) -> TaskRun | None:
-        for run in self.execution.task_run_list:
-            if run.id == task_run_id:
-                return run
-        return None
+        position = self._index().get(task_run_id)
+        return None if position is None else self.execution.task_run_list[position]
+
+    def _index(self) -> dict[str, int]:
+        """Positions by task run id, rebuilt only when the list was replaced other than by
+        ``save``: an event of a 10,000-run execution looks runs up many times."""
+        runs = self.execution.task_run_list
+        if runs is not self._indexed:
+            self._positions = {run.id: index for index, run in enumerate(runs)}
+            self._indexed = runs
+        return self._positions
 
     def children(self, parent_id: str | None) -> list[TaskRun]:
         return [run for run in self.execution.task_run_list if run.parent_task_run_id == parent_id]
 
     def changed_now(self, run: TaskRun) -> bool:
         """Whether ``run`` was created or changed during this advance call."""
-        return self.original.get(run.id) != run
+        original = self.original.get(run.id)
+        return original is not run and original != run  # identity first: most runs are untouched
 
     # -- writing -----------------------------------------------------------------------------
     def emit(self, command: Command) -> None:
@@ -73,7 +89,17 @@ class Work:
             self.commands.append(command)
 
     def save(self, run: TaskRun) -> TaskRun:
-        self.execution = self.execution.with_task_run(run)
+        """Replaces the run with ``run.id`` (in place in the order) or appends a new one."""
+        positions = self._index()
+        runs = list(self.execution.task_run_list)
+        position = positions.get(run.id)
+        if position is None:
+            positions[run.id] = len(runs)
+            runs.append(run)
+        else:
+            runs[position] = run
+        self.execution = self.execution.model_copy(update={"task_run_list": tuple(runs)})
+        self._indexed = self.execution.task_run_list
         return run
 
     def remove(self, task_run_id: str) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import Repository, affected, insert_for
@@ -121,6 +121,28 @@ class LeaseRepository(Repository):
             tx.execute(statement.on_conflict_do_update(
                 index_elements=[task_run_results.c.task_run_id, task_run_results.c.attempt],
                 set_={c: statement.excluded[c] for c in ("event", "created", "replay_at")}))
+
+    def waiting_results(self, execution_id: str, *, limit: int, session: Session) -> builtins.list[PendingResult]:
+        """The results waiting for one execution, oldest first (the executor applies them together)."""
+        query = (select(task_run_results).where(task_run_results.c.execution_id == execution_id)
+                 .order_by(task_run_results.c.created).limit(limit))
+        return [PendingResult(row.execution_id, row.task_run_id, row.attempt, row.event, row.created,
+                              row.replay_at) for row in session.execute(query)]
+
+    def drop_results(self, keys: Iterable[tuple[str, int]], *, session: Session) -> None:
+        """``drop_result`` of several (task run id, attempt) pairs, in one statement."""
+        rows = [{"_id": task_run_id, "_attempt": attempt} for task_run_id, attempt in keys]
+        if rows:
+            session.execute(delete(task_run_results).where(task_run_results.c.task_run_id == bindparam("_id"),
+                                                          task_run_results.c.attempt == bindparam("_attempt")),
+                            rows)
+
+    def current_attempt(self, task_run_id: str) -> tuple[str, int] | None:
+        """(state, attempt number) of a task run row as committed, without any lock; None if absent."""
+        with self.db.transaction(write=False) as tx:
+            row = tx.execute(select(task_runs.c.state, task_runs.c.attempt)
+                             .where(task_runs.c.id == task_run_id)).first()
+        return (row.state, row.attempt) if row is not None else None
 
     def drop_result(self, task_run_id: str, attempt: int, *, session: Session | None = None) -> bool:
         with self._tx(session) as tx:

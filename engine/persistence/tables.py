@@ -107,6 +107,7 @@ task_run_results = Table(
     Column("created", UtcDateTime, nullable=False),
     Column("replay_at", UtcDateTime, nullable=False),
     Index(None, "replay_at"),
+    Index(None, "execution_id"),
 )
 
 logs = Table(

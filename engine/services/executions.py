@@ -29,7 +29,7 @@ from engine.persistence.executions import SLOT_STATES
 from engine.services.commands import CommandRunner
 from engine.services.flow_triggers import FlowTriggerService
 from engine.services.flows import FlowCatalog
-from engine.services.leases import forget_applied
+from engine.services.leases import forget_applied, is_stale_result, take_waiting_results
 from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
 from engine.state import State
@@ -148,13 +148,18 @@ class ExecutionService:
     def _handle_event(self, execution_id: str, message: Mapping[str, Any]) -> None:
         event = decode_event(dict(message))
         started = time.perf_counter()
+        if is_stale_result(self.env, event):
+            # Applied already (with others, below) or superseded: no lock, no load of the execution.
+            self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
+            return
         with self.env.executions.lock(execution_id) as locked:
             forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
+            events = [event, *take_waiting_results(self.env, execution_id, event, locked.session)]
             before = locked.execution
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
-            step = executor.advance(before, flow, event, self.env.clock(), registry=self.env.registry,
-                                    renderer=self.env.renderer(before.namespace),
-                                    extra=self.extra_variables(), chains=self.env.settings.executor.chains)
+            step = executor.advance_all(before, flow, events, self.env.clock(), registry=self.env.registry,
+                                        renderer=self.env.renderer(before.namespace),
+                                        extra=self.extra_variables(), chains=self.env.settings.executor.chains)
             if not step.execution_changed and step.execution == before:
                 self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
                 return

@@ -27,10 +27,13 @@ from typing import Any, Callable
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
 from engine.persistence.leases import LeaseRepository
-from engine.services.messages import encode_event
+from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
+from engine.state import State
 
 log = logging.getLogger("podium.leases")
+# How many waiting results one executor step applies at most: bounds the step's transaction.
+RESULTS_PER_STEP = 500
 
 
 def lease_seconds(env: Env) -> float:
@@ -122,6 +125,36 @@ def forget_applied(env: Env, event: Any, session: Any) -> None:
         LeaseRepository(env.db).drop_result(event.task_run_id, event.attempt_number, session=session)
     elif isinstance(event, ev.TimerFired):
         env.timers.delete(timer_id(event.kind, event.task_run_id), session=session)
+
+
+def is_stale_result(env: Env, event: Any) -> bool:
+    """Whether a task run result can be dropped without locking its execution: its task run
+    already ended or moved to another attempt (the executor would ignore it), typically because
+    it was applied with other waiting results. Its outbox row, if any, is dropped."""
+    if not isinstance(event, ev.TaskRunResult):
+        return False
+    repository = LeaseRepository(env.db)
+    found = repository.current_attempt(event.task_run_id)
+    if found is None:
+        return False  # a WorkingDirectory child the executor has not created yet, or gone
+    state, attempt = found
+    if State(state).is_terminated or max(attempt, 1) != event.attempt_number:
+        if event.state.is_terminated:
+            repository.drop_result(event.task_run_id, event.attempt_number)
+        return True
+    return False
+
+
+def take_waiting_results(env: Env, execution_id: str, event: Any, session: Any) -> list[ev.TaskRunResult]:
+    """The other results of the execution waiting in the outbox, decoded and dropped in the
+    executor's transaction: a fan-out's results are applied in one step, not one step each."""
+    if not isinstance(event, ev.TaskRunResult):
+        return []
+    repository = LeaseRepository(env.db)
+    waiting = [result for result in repository.waiting_results(execution_id, limit=RESULTS_PER_STEP, session=session)
+               if (result.task_run_id, result.attempt) != (event.task_run_id, event.attempt_number)]
+    repository.drop_results([(result.task_run_id, result.attempt) for result in waiting], session=session)
+    return [decode_event(dict(result.event)) for result in waiting]
 
 
 def timer_id(kind: ev.TimerKind, task_run_id: str) -> str:

@@ -5,6 +5,7 @@ so a task run attempt is recorded once even when the broker delivers twice.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -38,6 +39,9 @@ from engine.variables import build_variables
 log = logging.getLogger("podium.worker")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 WORKING_DIRECTORY = "io.kestra.plugin.core.flow.WorkingDirectory"
+# Variables built from task runs other than the task's own lineage, and the function that renders
+# text taken from variables (which may name them).
+_READS_OTHER_RUNS = ("outputs", "tasks", "vars", "render")
 
 
 class TaskRunService:
@@ -50,6 +54,7 @@ class TaskRunService:
         self._lock = threading.Lock()
         self.leases = LeaseKeeper(env, WORKER_ID)
         self._link = threading.local()  # the chain link this thread runs (run_link)
+        self._reads_cache: dict[tuple[str, str, int, str], bool] = {}
 
     def run_task_run(self, ref: TaskRunRef) -> None:
         with bind_ids(execution_id=ref.execution_id, task_run_id=ref.task_run_id, task_id=ref.task_id,
@@ -57,7 +62,7 @@ class TaskRunService:
             self._run_task_run(ref)
 
     def _run_task_run(self, ref: TaskRunRef) -> None:
-        execution = self.env.executions.get(ref.execution_id)
+        execution = self.env.executions.get_lineage(ref.execution_id, ref.task_run_id)
         if execution is None:
             return  # deleted meanwhile: nothing to report to
         run = _find(execution, ref.task_run_id)
@@ -70,6 +75,8 @@ class TaskRunService:
             return  # another worker holds this attempt (a duplicate message), or it was superseded
         flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
         task = flow.find_task(run.task_id)
+        if self._reads_other_runs(flow, task):
+            execution = self.env.executions.get(ref.execution_id) or execution
         spec = self.env.registry.resolve(task.type)
         cancel = self._register(ref.task_run_id)
         # The heartbeat thread sends the RUNNING report (on a thread of its own) only if the attempt
@@ -167,6 +174,21 @@ class TaskRunService:
             return execution
         execution, self._link.carried = overlay(execution, carried, self.env.clock())
         return execution
+
+    def _reads_other_runs(self, flow: Any, task: Any) -> bool:
+        """Whether the task may need task runs other than its own and its ancestors: its templates
+        name ``outputs``, ``tasks``, ``vars`` or ``render`` (which renders text from variables), it
+        is a WorkingDirectory, or it is a chain link carrying earlier links' outputs. A textual
+        test, so a false "yes" costs a full load and a "no" is safe."""
+        if getattr(self._link, "carried", None) or task.type == WORKING_DIRECTORY:
+            return True
+        key = (flow.namespace, flow.id, flow.revision, task.id)
+        reads = self._reads_cache.get(key)
+        if reads is None:
+            text = json.dumps(task.model_dump(mode="json", exclude_none=True), default=str)
+            reads = any(name in text for name in _READS_OTHER_RUNS)
+            self._reads_cache[key] = reads
+        return reads
 
     def kill(self, task_run_ids: Iterable[str]) -> None:
         """Stops task runs running in this process (their tasks see ``ctx.cancel_event``)."""

@@ -64,6 +64,25 @@ def test_lock_yields_the_execution_with_its_task_runs(repo: ExecutionRepository)
         assert [r.value for r in locked.execution.task_run_list] == ["0", "1", "2", "3"]
 
 
+def test_get_lineage_loads_a_task_run_and_its_ancestors_only(repo: ExecutionRepository) -> None:
+    base = execution(runs=5)
+    outer = task_run(base, "outer")
+    inner = task_run(base, "inner", value="x", parent=outer)
+    leaf = task_run(base, "leaf", parent=inner)
+    created = base.model_copy(update={"task_run_list": (*base.task_run_list, outer, inner, leaf)})
+    repo.create(created)
+    lineage = repo.get_lineage(created.id, leaf.id)
+    assert lineage is not None
+    assert [run.id for run in lineage.task_run_list] == [outer.id, inner.id, leaf.id]  # in position order
+    assert lineage.model_copy(update={"task_run_list": ()}) == created.model_copy(update={"task_run_list": ()})
+    assert [run.id for run in repo.get_lineage(created.id, outer.id).task_run_list] == [outer.id]
+    assert repo.get_lineage(created.id, "missing").task_run_list == ()
+    assert repo.get_lineage("missing", leaf.id) is None
+    other = execution()
+    repo.create(other)
+    assert repo.get_lineage(other.id, leaf.id).task_run_list == ()  # a run of another execution
+
+
 def test_lock_of_a_missing_execution_raises(repo: ExecutionRepository) -> None:
     with pytest.raises(ExecutionNotFound):
         with repo.lock("nope"):

@@ -1,0 +1,78 @@
+"""Results waiting together in the outbox are applied in one executor step (docs/executor.md,
+"Results applied together"), and a result already applied is dropped without locking its execution."""
+from __future__ import annotations
+
+from engine.executor import events as ev
+from engine.persistence.leases import LeaseRepository
+from engine.services.messages import encode_event
+from engine.state import State
+from tests.services.conftest import Engine, runs
+
+FAN_OUT = """
+id: fan_out
+namespace: tests.together
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b", "c", "d", "e"]
+    concurrencyLimit: 0
+    tasks:
+      - id: item
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: after
+"""
+
+
+def _report(engine: Engine, execution_id: str, run_id: str, value: str) -> dict[str, object]:
+    """What a worker does for a terminal result: claim, record it in the outbox; the message is returned
+    unsent, to be delivered when the test says so."""
+    leases = LeaseRepository(engine.services.env.db)
+    assert leases.claim(run_id, 1, "w", engine.clock())
+    message = encode_event(ev.TaskRunResult(run_id, 1, State.SUCCESS, {"value": value}, worker_id="w"))
+    leases.put_result(execution_id, run_id, 1, message, engine.clock(), engine.clock())
+    return message
+
+
+def test_waiting_results_are_applied_in_one_step_and_their_messages_then_dropped(engine: Engine) -> None:
+    holding = engine.hold("item")
+    execution = engine.run(FAN_OUT)
+    items = runs(execution, "item")
+    assert len(items) == 5 and all(run.state.current == State.CREATED for run in items)
+    holding.held.clear()  # the workers took them; their results come below
+    messages = [_report(engine, execution.id, run.id, str(run.value)) for run in items]
+    leases = LeaseRepository(engine.services.env.db)
+    assert leases.pending_results() == 5
+
+    engine.services.handle_event(execution.id, messages[2])  # one message: all five results
+    engine.drain()  # `after` runs
+    done = engine.get(execution.id)
+    assert {run.value: run.outputs for run in runs(done, "item")} == {v: {"value": v} for v in "abcde"}
+    assert done.state.current == State.SUCCESS and leases.pending_results() == 0
+
+    for message in messages:  # the other messages arrive late: stale, nothing changes
+        engine.services.handle_event(execution.id, message)
+    assert engine.get(execution.id) == done and leases.pending_results() == 0
+
+
+def test_a_stale_result_still_drops_its_outbox_row(engine: Engine) -> None:
+    holding = engine.hold("item")
+    execution = engine.run(FAN_OUT.replace("id: fan_out", "id: stale"))
+    holding.held.clear()
+    first, second = runs(execution, "item")[:2]
+    message = _report(engine, execution.id, first.id, "a")
+    engine.services.handle_event(execution.id, message)
+    leases = LeaseRepository(engine.services.env.db)
+    assert engine.get(execution.id).task_run(first.id).state.current == State.SUCCESS
+    # The same result recorded again (a worker's retry of put_result): dropped on delivery.
+    leases.put_result(execution.id, first.id, 1, message, engine.clock(), engine.clock())
+    engine.services.handle_event(execution.id, message)
+    assert leases.pending_results() == 0
+    # A result of an attempt that is not the current one changes nothing and leaves no row.
+    late = encode_event(ev.TaskRunResult(second.id, 2, State.FAILED, worker_id="w"))
+    leases.put_result(execution.id, second.id, 2, late, engine.clock(), engine.clock())
+    engine.services.handle_event(execution.id, late)
+    assert engine.get(execution.id).task_run(second.id).state.current == State.CREATED
+    assert leases.pending_results() == 0
