@@ -100,18 +100,12 @@ class ExecutionRepository(Repository):
         """The execution with only the task run ``task_run_id`` and its ancestors: what a worker
         needs to run a task whose templates read no other task run (no ``outputs``, ``tasks``).
         A ForEach item of 10,000 then reads a few rows, not 10,000."""
-        chain = (select(task_runs.c.id, task_runs.c.parent_task_run_id)
-                 .where(task_runs.c.id == task_run_id, task_runs.c.execution_id == execution_id)
-                 .cte("lineage", recursive=True))
-        parent = task_runs.alias("parent")
-        chain = chain.union_all(select(parent.c.id, parent.c.parent_task_run_id)
-                                .where(parent.c.id == chain.c.parent_task_run_id))
         with self.db.transaction(write=False) as tx:
             row = tx.execute(select(executions).where(executions.c.id == execution_id)).first()
             if row is None or row.deleted:
                 return None
-            runs = self._load_runs_where(tx, task_runs.c.id.in_(select(chain.c.id))).get(execution_id, [])
-            return execution_from_row(row._mapping, runs)
+            runs = self._load_runs_where(tx, _IN_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id})
+            return execution_from_row(row._mapping, runs.get(execution_id, []))
 
     @contextmanager
     def lock(self, execution_id: str) -> Iterator[LockedExecution]:
@@ -226,12 +220,13 @@ class ExecutionRepository(Repository):
     def _load_runs_of(self, tx: Session, execution_ids: list[str]) -> dict[str, list[TaskRun]]:
         return self._load_runs_where(tx, task_runs.c.execution_id.in_(execution_ids))
 
-    def _load_runs_where(self, tx: Session, condition: Any) -> dict[str, list[TaskRun]]:
+    def _load_runs_where(self, tx: Session, condition: Any,
+                         parameters: dict[str, Any] | None = None) -> dict[str, list[TaskRun]]:
         """The task runs matching ``condition`` by execution, in order: the memo's where the row's
         revision matches, parsed from a second query for the others; the lease columns always
         from the row."""
         rows = tx.execute(select(*_HEAD_COLUMNS).where(condition)
-                          .order_by(task_runs.c.execution_id, task_runs.c.position)).all()
+                          .order_by(task_runs.c.execution_id, task_runs.c.position), parameters).all()
         parsed = {row.id: run for row in rows if (run := self.memo.get(row.id, row.revision)) is not None}
         missing = [row.id for row in rows if row.id not in parsed]
         for start in range(0, len(missing), _CHUNK):
@@ -254,6 +249,21 @@ class ExecutionRepository(Repository):
 _HEAD_COLUMNS = (task_runs.c.id, task_runs.c.execution_id, task_runs.c.revision, task_runs.c.attempt,
                  task_runs.c.worker_id, task_runs.c.lease_until)
 _CHUNK = 500  # ids per IN (...): far below SQLite's and PostgreSQL's parameter limits
+
+
+def _lineage_condition() -> Any:
+    """``task_runs.id IN`` the task run ``:lineage_of`` of execution ``:lineage_in`` and its
+    ancestors (a recursive CTE over ``parent_task_run_id``); built once, bound per call."""
+    chain = (select(task_runs.c.id, task_runs.c.parent_task_run_id)
+             .where(task_runs.c.id == bindparam("lineage_of"), task_runs.c.execution_id == bindparam("lineage_in"))
+             .cte("lineage", recursive=True))
+    parent = task_runs.alias("parent")
+    chain = chain.union_all(select(parent.c.id, parent.c.parent_task_run_id)
+                            .where(parent.c.id == chain.c.parent_task_run_id))
+    return task_runs.c.id.in_(select(chain.c.id))
+
+
+_IN_LINEAGE = _lineage_condition()
 
 
 def _insert_labels(tx: Session, execution: Execution) -> None:

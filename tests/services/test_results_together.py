@@ -76,3 +76,37 @@ def test_a_stale_result_still_drops_its_outbox_row(engine: Engine) -> None:
     engine.services.handle_event(execution.id, late)
     assert engine.get(execution.id).task_run(second.id).state.current == State.CREATED
     assert leases.pending_results() == 0
+
+
+NESTED = """
+id: lineage
+namespace: tests.together
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: one
+  - id: outer
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["x", "y"]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.flow.ForEach
+        values: ["1", "2"]
+        tasks:
+          - id: lineage_only
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ parents[0].taskrun.value }}{{ taskrun.value }}:{{ taskrun.attemptsCount }}"
+          - id: reads_outputs
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ outputs.first.value }}-{{ outputs.lineage_only[parent.taskrun.value][taskrun.value].value }}"
+"""
+
+
+def test_a_worker_renders_from_its_lineage_and_loads_every_run_for_outputs(engine: Engine) -> None:
+    # lineage_only names no other task run: its worker loads its own run and ancestors only;
+    # reads_outputs names `outputs`: its worker loads them all.
+    execution = engine.run(NESTED)
+    assert execution.state.current == State.SUCCESS
+    assert sorted(run.outputs["value"] for run in runs(execution, "lineage_only")) == ["x1:0", "x2:0", "y1:0", "y2:0"]
+    assert sorted(run.outputs["value"] for run in runs(execution, "reads_outputs")) == \
+        ["one-x1:0", "one-x2:0", "one-y1:0", "one-y2:0"]
