@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import base64
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from engine.templating import ExpressionError, Renderer
+from engine.templating.io import SwitchedIO
 from tests.test_templating_support import FakeIO
 
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -126,3 +128,16 @@ def test_io_functions_without_io_explain_themselves(template: str) -> None:
 def test_kv_and_file_uri_need_a_namespace(renderer: Renderer) -> None:
     with pytest.raises(ExpressionError, match="flow.namespace"):
         renderer.render("{{ fileURI('x') }}", {})
+
+
+def test_a_shared_renderer_bound_per_caller_renders_with_each_caller_s_io() -> None:
+    shared = Renderer(SwitchedIO())
+    first, second = shared.bound(FakeIO(secrets={"k": "one"})), shared.bound(FakeIO(secrets={"k": "two"}))
+    template = "{{ secret('k') }}-{{ render('{{ secret(\"k\") }}') }}"
+    with ThreadPoolExecutor(4) as pool:  # threads rendering at once each see their own I/O
+        results = list(pool.map(lambda bound: bound.render(template, {}), [first, second] * 50))
+    assert results == ["one-one", "two-two"] * 50
+    with pytest.raises(ExpressionError, match="not available here"):
+        shared.render("{{ secret('k') }}", {})  # unbound: no I/O
+    with pytest.raises(TypeError, match="SwitchedIO"):
+        Renderer(FakeIO()).bound(FakeIO())

@@ -137,13 +137,6 @@ class LeaseRepository(Repository):
                                                           task_run_results.c.attempt == bindparam("_attempt")),
                             rows)
 
-    def current_attempt(self, task_run_id: str) -> tuple[str, int] | None:
-        """(state, attempt number) of a task run row as committed, without any lock; None if absent."""
-        with self.db.transaction(write=False) as tx:
-            row = tx.execute(select(task_runs.c.state, task_runs.c.attempt)
-                             .where(task_runs.c.id == task_run_id)).first()
-        return (row.state, row.attempt) if row is not None else None
-
     def drop_result(self, task_run_id: str, attempt: int, *, session: Session | None = None) -> bool:
         with self._tx(session) as tx:
             return bool(affected(tx.execute(delete(task_run_results).where(

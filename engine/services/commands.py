@@ -6,7 +6,7 @@ workers, child executions, kills) run after the commit, so a message never names
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from engine.dispatch import DEFAULT_QUEUE, TaskRunRef
 from engine.executor import commands as cmd
 from engine.executor import events as ev
 from engine.executor.work import Step
-from engine.model.execution import Execution, ExecutionTrigger
+from engine.model.execution import Execution, ExecutionTrigger, TaskRun
 from engine.services.items import merge_outputs, split_items
 from engine.services.leases import dispatch_deadline
 from engine.persistence.leases import LeaseRepository
@@ -77,7 +77,8 @@ class CommandRunner:
     # -- one method per command (named after it) ---------------------------------------------
 
     def _DispatchTaskRuns(self, execution: Execution, flow: Any, command: cmd.DispatchTaskRuns) -> None:
-        refs = [self.ref(execution, flow, task_run_id) for task_run_id in command.task_run_ids]
+        by_id = {run.id: run for run in execution.task_run_list}  # once: a fan-out names thousands
+        refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in command.task_run_ids]
         self.env.dispatcher.dispatch_task_runs(refs, chain=command.chain)
 
     def _DispatchWorkingDirectory(self, execution: Execution, flow: Any,
@@ -119,7 +120,8 @@ class CommandRunner:
         self.executions.send(execution.id, ev.ItemsMerged(command.task_run_id, uri))
 
     def _KillTaskRuns(self, execution: Execution, flow: Any, command: cmd.KillTaskRuns) -> None:
-        refs = [self.ref(execution, flow, task_run_id) for task_run_id in command.task_run_ids]
+        by_id = {run.id: run for run in execution.task_run_list}
+        refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in command.task_run_ids]
         if refs:
             self.env.dispatcher.kill_task_runs(refs)
         for child_id in command.child_execution_ids:
@@ -133,8 +135,9 @@ class CommandRunner:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def ref(self, execution: Execution, flow: Any, task_run_id: str) -> TaskRunRef:
-        run = execution.task_run(task_run_id)
+    def ref(self, execution: Execution, flow: Any, task_run_id: str,
+            by_id: Mapping[str, TaskRun] | None = None) -> TaskRunRef:
+        run = by_id[task_run_id] if by_id is not None else execution.task_run(task_run_id)
         task = flow.find_task(run.task_id)
         group = getattr(task, "worker_group", None)
         return TaskRunRef(execution_id=execution.id, task_run_id=run.id, attempt=max(len(run.attempts), 1),

@@ -29,7 +29,7 @@ from engine.persistence.executions import SLOT_STATES
 from engine.services.commands import CommandRunner
 from engine.services.flow_triggers import FlowTriggerService
 from engine.services.flows import FlowCatalog
-from engine.services.leases import forget_applied, is_stale_result, take_waiting_results
+from engine.services.leases import AppliedResults, forget_applied, take_waiting_results
 from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
 from engine.state import State
@@ -57,6 +57,7 @@ class ExecutionService:
         self.catalog = catalog
         self.commands = CommandRunner(env, self)
         self.flow_triggers = FlowTriggerService(env, catalog, self)
+        self.applied = AppliedResults()
 
     # -- creating -----------------------------------------------------------------------------
 
@@ -148,23 +149,26 @@ class ExecutionService:
     def _handle_event(self, execution_id: str, message: Mapping[str, Any]) -> None:
         event = decode_event(dict(message))
         started = time.perf_counter()
-        if is_stale_result(self.env, event):
-            # Applied already (with others, below) or superseded: no lock, no load of the execution.
+        if self.applied.contains(event):
+            # Applied already, with the results that waited together: no lock, no load.
             self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
             return
         with self.env.executions.lock(execution_id) as locked:
             forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
-            events = [event, *take_waiting_results(self.env, execution_id, event, locked.session)]
+            waiting = take_waiting_results(self.env, execution_id, event, locked.session)
             before = locked.execution
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
-            step = executor.advance_all(before, flow, events, self.env.clock(), registry=self.env.registry,
-                                        renderer=self.env.renderer(before.namespace),
+            step = executor.advance_all(before, flow, [event, *waiting], self.env.clock(),
+                                        registry=self.env.registry, renderer=self.env.renderer(before.namespace),
                                         extra=self.extra_variables(), chains=self.env.settings.executor.chains)
-            if not step.execution_changed and step.execution == before:
-                self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
-                return
-            locked.save(step.execution)
-            later = self.commands.in_transaction(locked.session, step)
+            changed = step.execution_changed or step.execution != before
+            if changed:
+                locked.save(step.execution)
+                later = self.commands.in_transaction(locked.session, step)
+        self.applied.add(waiting)
+        if not changed:
+            self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
+            return
         self.commands.after_commit(step.execution, flow, later)
         if step.execution.state.current != before.state.current and not step.execution.state.current.is_terminated:
             self.flow_triggers.on_state(step.execution)  # the end is seen by on_ended

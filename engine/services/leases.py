@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -29,7 +30,6 @@ from engine.executor import events as ev
 from engine.persistence.leases import LeaseRepository
 from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
-from engine.state import State
 
 log = logging.getLogger("podium.leases")
 # How many waiting results one executor step applies at most: bounds the step's transaction.
@@ -127,22 +127,30 @@ def forget_applied(env: Env, event: Any, session: Any) -> None:
         env.timers.delete(timer_id(event.kind, event.task_run_id), session=session)
 
 
-def is_stale_result(env: Env, event: Any) -> bool:
-    """Whether a task run result can be dropped without locking its execution: its task run
-    already ended or moved to another attempt (the executor would ignore it), typically because
-    it was applied with other waiting results. Its outbox row, if any, is dropped."""
-    if not isinstance(event, ev.TaskRunResult):
-        return False
-    repository = LeaseRepository(env.db)
-    found = repository.current_attempt(event.task_run_id)
-    if found is None:
-        return False  # a WorkingDirectory child the executor has not created yet, or gone
-    state, attempt = found
-    if State(state).is_terminated or max(attempt, 1) != event.attempt_number:
-        if event.state.is_terminated:
-            repository.drop_result(event.task_run_id, event.attempt_number)
-        return True
-    return False
+class AppliedResults:
+    """The results this process applied together with another one (``take_waiting_results``), so
+    that their own messages, arriving later, are dropped without locking and loading the execution.
+
+    Bounded: a key forgotten (or applied by another executor process) only costs the full path,
+    which finds the result stale. Keys are added after the commit that applied them."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self._keys: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def contains(self, event: Any) -> bool:
+        if not isinstance(event, ev.TaskRunResult) or not event.state.is_terminated:
+            return False
+        with self._lock:
+            return (event.task_run_id, event.attempt_number) in self._keys
+
+    def add(self, events: list[ev.TaskRunResult]) -> None:
+        with self._lock:
+            for event in events:
+                self._keys[(event.task_run_id, event.attempt_number)] = None
+            while len(self._keys) > self.capacity:
+                self._keys.popitem(last=False)
 
 
 def take_waiting_results(env: Env, execution_id: str, event: Any, session: Any) -> list[ev.TaskRunResult]:

@@ -34,6 +34,8 @@ from engine.tasks.outcome import TaskOutcome
 from engine.tasks.runner import run_task
 from engine.services.working_directory import run_working_directory
 from engine.templating import Renderer
+from engine.templating.io import SwitchedIO
+from engine.templating.renderer import BoundRenderer
 from engine.variables import build_variables
 
 log = logging.getLogger("podium.worker")
@@ -55,6 +57,7 @@ class TaskRunService:
         self.leases = LeaseKeeper(env, WORKER_ID)
         self._link = threading.local()  # the chain link this thread runs (run_link)
         self._reads_cache: dict[tuple[str, str, int, str], bool] = {}
+        self._shared_renderer = Renderer(SwitchedIO(), default_timezone=env.settings.timezone)
 
     def run_task_run(self, ref: TaskRunRef) -> None:
         with bind_ids(execution_id=ref.execution_id, task_run_id=ref.task_run_id, task_id=ref.task_id,
@@ -226,8 +229,9 @@ class TaskRunService:
                           encryption_key=self.env.encryption_key, working_dir=working_dir,
                           triggers=self.triggers)
 
-    def _renderer(self, io: Any) -> Renderer:
-        return Renderer(io, default_timezone=self.env.settings.timezone)
+    def _renderer(self, io: Any) -> BoundRenderer:
+        # One Renderer per process (its environment and compiled templates), bound per task run.
+        return self._shared_renderer.bound(io)
 
     def _sink(self, entry: LogEntry) -> None:
         self.env.logs.append([StoredLog(

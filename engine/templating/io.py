@@ -5,8 +5,10 @@ fileSize, fileExists, now, encrypt/decrypt) call the ExpressionIO the caller pas
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 from engine.templating.errors import ExpressionError
 
@@ -59,3 +61,49 @@ class NoIO:
 
     def encryption_key(self) -> bytes | None:
         raise self._refuse("encrypt")
+
+
+class SwitchedIO:
+    """The I/O of whoever renders on this thread right now (``using``), else NoIO.
+
+    A Renderer builds its Jinja environment and compiles templates once; binding it to one task
+    run's I/O would throw both away per task run. Built on a SwitchedIO, one Renderer serves
+    every task run of a process: each render call names its I/O (``Renderer.bound``)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._none = NoIO()
+
+    @property
+    def current(self) -> Any:
+        return getattr(self._local, "io", None) or self._none
+
+    @contextmanager
+    def using(self, io: Any) -> Iterator[None]:
+        previous = getattr(self._local, "io", None)
+        self._local.io = io
+        try:
+            yield
+        finally:
+            self._local.io = previous
+
+    def secret(self, key: str) -> str:
+        return self.current.secret(key)
+
+    def kv(self, namespace: str, key: str, error_on_missing: bool) -> Any:
+        return self.current.kv(namespace, key, error_on_missing)
+
+    def read(self, path: str) -> str:
+        return self.current.read(path)
+
+    def file_size(self, path: str) -> int:
+        return self.current.file_size(path)
+
+    def file_exists(self, path: str) -> bool:
+        return self.current.file_exists(path)
+
+    def now(self) -> datetime:
+        return self.current.now()
+
+    def encryption_key(self) -> bytes | None:
+        return self.current.encryption_key()

@@ -20,7 +20,7 @@ from engine.templating import filters_data, filters_text
 from engine.templating.environment import MissingVariable, new_environment
 from engine.templating.errors import ExpressionError
 from engine.templating.functions import Bound
-from engine.templating.io import ExpressionIO, NoIO
+from engine.templating.io import ExpressionIO, NoIO, SwitchedIO
 from engine.templating.operators import RUNTIME_GLOBALS, check_defined
 from engine.templating.predicates import TESTS
 from engine.templating.translate import Translation, translate
@@ -100,6 +100,12 @@ class Renderer:
             return tuple(self.render_value(v, context, typed=typed) for v in value)
         return value
 
+    def bound(self, io: ExpressionIO) -> "BoundRenderer":
+        """This renderer, rendering with ``io``: it must have been built on a SwitchedIO."""
+        if not isinstance(self.io, SwitchedIO):
+            raise TypeError("Renderer.bound needs a Renderer built with io=SwitchedIO()")
+        return BoundRenderer(self, self.io, io)
+
     # -- internals ----------------------------------------------------------------------
     def _render_hook(self, template: str, context: Mapping[str, Any], recursive: bool) -> str:
         result = self.render(template, context)
@@ -156,6 +162,27 @@ class Renderer:
             raise ExpressionError("Expression nesting is too deep", expression=template) from None
         except Exception as error:  # noqa: BLE001 - a user expression must never leak a traceback
             raise ExpressionError(f"Cannot evaluate: {_describe(error)}", expression=template) from None
+
+
+@dataclass(frozen=True)
+class BoundRenderer:
+    """A shared Renderer (and its compiled templates) rendering with one caller's I/O."""
+
+    renderer: Renderer
+    switch: SwitchedIO
+    io: ExpressionIO
+
+    def render(self, template: str, context: Mapping[str, Any]) -> str:
+        with self.switch.using(self.io):
+            return self.renderer.render(template, context)
+
+    def render_typed(self, template: str, context: Mapping[str, Any]) -> Any:
+        with self.switch.using(self.io):
+            return self.renderer.render_typed(template, context)
+
+    def render_value(self, value: Any, context: Mapping[str, Any], *, typed: bool = False) -> Any:
+        with self.switch.using(self.io):
+            return self.renderer.render_value(value, context, typed=typed)
 
 
 def _defined(value: Any) -> Any:
