@@ -6,6 +6,7 @@ finally branches always run sequentially, whatever the owner (Kestra's ``Flowabl
 from __future__ import annotations
 
 import json
+import weakref
 from typing import Any, Callable
 
 from engine.executor import resolve as rs
@@ -13,6 +14,7 @@ from engine.executor.resolve import Branches, Resolved
 from engine.executor.work import Work, is_truthy
 from engine.model.execution import TaskRun
 from engine.state import State
+from engine.templating import is_template
 
 FLOW = "io.kestra.plugin.core.flow."
 
@@ -41,9 +43,7 @@ def branches_of(work: Work, task: Any, run: TaskRun) -> Branches:
             return _branches(task.defaults or [], task)
         return _branches((task.cases or {}).get(str(run.outputs.get("value")), []), task)
     if name in ("ForEach", "EachSequential", "EachParallel"):
-        values = each_values(work, task, run)
-        resolved = tuple(r for value, index in values for r in rs.enabled(task.tasks, value, index))
-        return Branches(resolved, rs.enabled(task.errors), rs.enabled(task.finally_))
+        return _EACH_BRANCHES.get(work, task, run)
     if name == "Dag":
         return _branches([entry.task for entry in task.tasks], task)
     return _branches(getattr(task, "tasks", None) or [], task)
@@ -72,6 +72,49 @@ def state_of(task: Any, branches: Branches, runs: list[TaskRun]) -> State | None
 
 
 # -- iteration values -----------------------------------------------------------------------
+class _EachBranchesMemo:
+    """The branches of a ForEach by (task, rendered values): resolving 10,000 values (render,
+    deduplicate, one Resolved per value and child) on every event of a wide ForEach made each
+    event cost O(N). A memo of a pure function of the task and its rendered ``values`` text;
+    values given as a list are memoized only when none of them is an expression."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._entries: dict[tuple[int, str | None], tuple[weakref.ref[Any], Branches]] = {}
+
+    def get(self, work: Work, task: Any, run: TaskRun) -> Branches:
+        raw = task.values if short_type(task) == "ForEach" else task.value
+        key = self._key(work, task, run, raw)
+        entry = self._entries.get(key) if key is not None else None
+        if entry is not None and entry[0]() is task:
+            return entry[1]
+        values = each_values(work, task, run)
+        resolved = tuple(r for value, index in values for r in rs.enabled(task.tasks, value, index))
+        branches = Branches(resolved, rs.enabled(task.errors), rs.enabled(task.finally_))
+        if key is not None:
+            if len(self._entries) >= self.capacity:
+                self._entries.clear()
+            self._entries[key] = (weakref.ref(task), branches)
+        return branches
+
+    @staticmethod
+    def _key(work: Work, task: Any, run: TaskRun, raw: Any) -> tuple[int, str | None] | None:
+        if isinstance(raw, str):
+            return id(task), work.render(raw, run, task)
+        if isinstance(raw, list) and not any(isinstance(v, (str, dict)) and _has_template(v) for v in raw):
+            return id(task), None
+        return None
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values()) or any(is_template(k) for k in value)
+    return is_template(value)
+
+
+_EACH_BRANCHES = _EachBranchesMemo()
+
+
 def each_values(work: Work, task: Any, run: TaskRun) -> list[tuple[str, int]]:
     """The distinct values of a ForEach / Each*, rendered, as (value string, index)."""
     raw = task.values if short_type(task) == "ForEach" else task.value

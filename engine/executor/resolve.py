@@ -130,23 +130,35 @@ def parallel_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], concurr
 
 def grouped_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], limit: int) -> list[Resolved]:
     """ForEach: the tasks of each value run in sequence, at most ``limit`` values at once (0 = all)."""
+    nexts: list[Resolved] = []
+    active = 0
+    fresh: list[Resolved] = []
+    index = index_runs(runs)  # once: a ForEach of n values looks up n groups in the same runs
+    for group in _groups(current):
+        # one lookup per task: a 10,000-value ForEach runs this on every event
+        latest = [run_for(resolved, runs, index) for resolved in group]
+        if all(run is None for run in latest):
+            fresh.append(group[0])
+            continue
+        if all(run is not None and run.state.current.is_terminated for run in latest):
+            continue
+        active += 1
+        for resolved, run in zip(group, latest):
+            if run is None:
+                nexts.append(resolved)
+                break
+            if not run.state.current.is_terminated:
+                break
+    slots = len(fresh) if limit == 0 else max(0, limit - active)
+    nexts.extend(fresh[:slots])
+    return nexts
+
+
+def _groups(current: Sequence[Resolved]) -> list[list[Resolved]]:
     groups: dict[str | None, list[Resolved]] = {}
     for resolved in current:
         groups.setdefault(resolved.value, []).append(resolved)
-    nexts: list[Resolved] = []
-    active = 0
-    fresh: list[list[Resolved]] = []
-    index = index_runs(runs)  # once: a ForEach of n values looks up n groups in the same runs
-    for group in groups.values():
-        started = runs_for(group, runs, index)
-        if not started:
-            fresh.append(group)
-        elif not is_terminated(group, runs, index):
-            active += 1
-            nexts.extend(sequential_nexts(group, runs, index))
-    slots = len(fresh) if limit == 0 else max(0, limit - active)
-    nexts.extend(group[0] for group in fresh[:slots])
-    return nexts
+    return list(groups.values())
 
 
 def dag_ready(dependencies: dict[str, list[str]], runs: Sequence[TaskRun]) -> Any:
