@@ -129,6 +129,11 @@ class LeaseRepository(Repository):
         return [PendingResult(row.execution_id, row.task_run_id, row.attempt, row.event, row.created,
                               row.replay_at) for row in session.execute(query)]
 
+    def has_waiting_results(self, execution_id: str) -> bool:
+        with self.db.transaction(write=False) as tx:
+            return tx.execute(select(task_run_results.c.task_run_id)
+                              .where(task_run_results.c.execution_id == execution_id).limit(1)).first() is not None
+
     def drop_results(self, keys: Iterable[tuple[str, int]], *, session: Session) -> None:
         """``drop_result`` of several (task run id, attempt) pairs, in one statement."""
         rows = [{"_id": task_run_id, "_attempt": attempt} for task_run_id, attempt in keys]

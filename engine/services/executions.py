@@ -26,12 +26,14 @@ from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import ConcurrencyBehavior, Flow
 from engine.model.inputs import Input
 from engine.persistence.executions import SLOT_STATES
+from engine.persistence.leases import LeaseRepository
 from engine.services.commands import CommandRunner
 from engine.services.flow_triggers import FlowTriggerService
 from engine.services.flows import FlowCatalog
 from engine.services.leases import AppliedResults, forget_applied, take_waiting_results
 from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
+from engine.services.turns import ExecutionTurns
 from engine.state import State
 from engine.storage.uris import input_file_uri
 from engine.templating import ExpressionError
@@ -58,6 +60,7 @@ class ExecutionService:
         self.commands = CommandRunner(env, self)
         self.flow_triggers = FlowTriggerService(env, catalog, self)
         self.applied = AppliedResults()
+        self.turns = ExecutionTurns()
 
     # -- creating -----------------------------------------------------------------------------
 
@@ -153,31 +156,51 @@ class ExecutionService:
             # Applied already, with the results that waited together: no lock, no load.
             self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
             return
+        if not (isinstance(event, ev.TaskRunResult) and event.state.is_terminated):
+            self._step(execution_id, event, started)
+            return
+        if not self.turns.take(execution_id):
+            return  # another thread of this process steps it; this result waits in the outbox for it
+        try:
+            self._step(execution_id, event, started)
+            while self.turns.release(execution_id):
+                if LeaseRepository(self.env.db).has_waiting_results(execution_id):
+                    self._step(execution_id, None, time.perf_counter())
+        except BaseException:
+            while self.turns.release(execution_id):
+                pass  # a result left waiting is re-sent by beat from the outbox
+            raise
+
+    def _step(self, execution_id: str, event: ev.Event | None, started: float) -> None:
+        """One executor step: ``event`` (None: only the results waiting in the outbox) and the
+        results waiting with it, applied under the execution's row lock."""
         with self.env.executions.lock(execution_id) as locked:
-            forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
+            if event is not None:
+                forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
             waiting = take_waiting_results(self.env, execution_id, event, locked.session)
+            events = [*([event] if event is not None else []), *waiting]
             before = locked.execution
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
-            step = executor.advance_all(before, flow, [event, *waiting], self.env.clock(),
+            step = executor.advance_all(before, flow, events, self.env.clock(),
                                         registry=self.env.registry, renderer=self.env.renderer(before.namespace),
                                         extra=self.extra_variables(), chains=self.env.settings.executor.chains)
-            changed = step.execution_changed or step.execution != before
+            changed = bool(events) and (step.execution_changed or step.execution != before)
             if changed:
                 locked.save(step.execution)
                 later = self.commands.in_transaction(locked.session, step)
         self.applied.add(waiting)
+        name = type(event).__name__ if event is not None else "TaskRunResult"
         if not changed:
-            self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
+            self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=name)
             return
         self.commands.after_commit(step.execution, flow, later)
         if step.execution.state.current != before.state.current and not step.execution.state.current.is_terminated:
             self.flow_triggers.on_state(step.execution)  # the end is seen by on_ended
         # Metrics after the commit and the dispatch, outside the row lock (docs/operations.md).
-        self.env.metrics.executor_step(type(event).__name__, time.perf_counter() - started, before, step.execution,
+        self.env.metrics.executor_step(name, time.perf_counter() - started, before, step.execution,
                                        step.changed_task_run_ids, dispatched_task_run_ids(later), self.env.clock())
         log.debug("executor step", extra={"flow": f"{before.namespace}.{before.flow_id}",
-                                          "event_type": type(event).__name__,
-                                          "state": step.execution.state.current.value})
+                                          "event_type": name, "state": step.execution.state.current.value})
 
     def extra_variables(self) -> dict[str, Any]:
         settings = self.env.settings

@@ -154,13 +154,15 @@ class AppliedResults:
 
 
 def take_waiting_results(env: Env, execution_id: str, event: Any, session: Any) -> list[ev.TaskRunResult]:
-    """The other results of the execution waiting in the outbox, decoded and dropped in the
-    executor's transaction: a fan-out's results are applied in one step, not one step each."""
-    if not isinstance(event, ev.TaskRunResult):
+    """The other results of the execution waiting in the outbox (all of them for ``event`` None),
+    decoded and dropped in the executor's transaction: a fan-out's results are applied in one
+    step, not one step each."""
+    if event is not None and not isinstance(event, ev.TaskRunResult):
         return []
+    own = (event.task_run_id, event.attempt_number) if event is not None else None
     repository = LeaseRepository(env.db)
     waiting = [result for result in repository.waiting_results(execution_id, limit=RESULTS_PER_STEP, session=session)
-               if (result.task_run_id, result.attempt) != (event.task_run_id, event.attempt_number)]
+               if (result.task_run_id, result.attempt) != own]
     repository.drop_results([(result.task_run_id, result.attempt) for result in waiting], session=session)
     return [decode_event(dict(result.event)) for result in waiting]
 

@@ -2,9 +2,12 @@
 "Results applied together"), and a result already applied is dropped without locking its execution."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from engine.executor import events as ev
 from engine.persistence.leases import LeaseRepository
 from engine.services.messages import encode_event
+from engine.services.turns import ExecutionTurns
 from engine.state import State
 from tests.services.conftest import Engine, runs
 
@@ -110,3 +113,28 @@ def test_a_worker_renders_from_its_lineage_and_loads_every_run_for_outputs(engin
     assert sorted(run.outputs["value"] for run in runs(execution, "lineage_only")) == ["x1:0", "x2:0", "y1:0", "y2:0"]
     assert sorted(run.outputs["value"] for run in runs(execution, "reads_outputs")) == \
         ["one-x1:0", "one-x2:0", "one-y1:0", "one-y2:0"]
+
+
+def test_results_delivered_to_many_threads_at_once_are_all_applied(engine: Engine) -> None:
+    holding = engine.hold("item")
+    execution = engine.run(FAN_OUT.replace("id: fan_out", "id: threads"))
+    holding.held.clear()
+    messages = [_report(engine, execution.id, run.id, str(run.value)) for run in runs(execution, "item")]
+    # Threads that find another thread of the process stepping the execution leave their result
+    # to it (ExecutionTurns): whatever the interleaving, every result is applied once.
+    with ThreadPoolExecutor(len(messages)) as pool:
+        list(pool.map(lambda message: engine.services.handle_event(execution.id, message), messages))
+    engine.drain()
+    done = engine.get(execution.id)
+    assert done.state.current == State.SUCCESS
+    assert all(len(run.attempts) == 1 for run in runs(done, "item"))
+    assert LeaseRepository(engine.services.env.db).pending_results() == 0
+
+
+def test_a_turn_taken_by_one_thread_makes_the_others_defer_and_the_owner_come_back() -> None:
+    turns = ExecutionTurns()
+    assert turns.take("e") and not turns.take("e") and not turns.take("e")
+    assert turns.release("e")       # asked to come back: the turn goes on
+    assert not turns.release("e")   # nobody asked since: the turn ends
+    assert turns.take("e")          # free again
+    assert turns.take("other")      # one turn per execution
