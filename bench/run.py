@@ -956,6 +956,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="override the sizes of a workload, e.g. --size W1=3,5 (W1, W2, W3, FE)")
     parser.add_argument("--no-reference", action="store_true", help="skip raw Celery (no Redis needed for embedded)")
     parser.add_argument("--profile", action="store_true", help="py-spy the redis-pg executor/worker during W1, W3, FE")
+    parser.add_argument("--profile-dir", help="--profile, keeping py-spy's raw (collapsed) stacks in this folder")
     parser.add_argument("--write", action="store_true", help="rewrite the section of docs/performance.md (default: "
                         "full runs only)")
     parser.add_argument("--no-write", action="store_true", help="never touch docs/performance.md")
@@ -992,7 +993,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = not args.no_reference and any(w in args.only for w in ("W1", "W2", "W3", "W4"))
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as folder, Sampler() as sampler:
         root = Path(folder)
-        profiler = Profiler(root / "profiles", ["W1", "W3", "FE"]) if args.profile else None
+        profiles = Path(args.profile_dir) if args.profile_dir else root / "profiles"
+        profiler = Profiler(profiles, ["W1", "W3", "FE"]) if args.profile or args.profile_dir else None
         try:
             redis = None
             if need_redis:

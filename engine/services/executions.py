@@ -40,6 +40,7 @@ from engine.templating import ExpressionError
 from engine.variables import build_variables
 
 log = logging.getLogger("podium.executor")
+MAX_LINGER_SECONDS = 1.0  # the longest an executor thread waits for more results of one execution
 
 
 class InputsInvalid(PodiumError, ValueError):
@@ -163,9 +164,16 @@ class ExecutionService:
             return  # another thread of this process steps it; this result waits in the outbox for it
         try:
             self._step(execution_id, event, started)
+            took = time.perf_counter() - started
             while self.turns.release(execution_id):
+                # A step of a wide execution costs O(its task runs): waiting as long as the last
+                # step took lets its results gather, so this execution gets at most half of a CPU
+                # and the workers producing the results the rest.
+                time.sleep(min(took, MAX_LINGER_SECONDS))
                 if LeaseRepository(self.env.db).has_waiting_results(execution_id):
-                    self._step(execution_id, None, time.perf_counter())
+                    again = time.perf_counter()
+                    self._step(execution_id, None, again)
+                    took = time.perf_counter() - again
         except BaseException:
             while self.turns.release(execution_id):
                 pass  # a result left waiting is re-sent by beat from the outbox
