@@ -50,11 +50,12 @@ class CeleryDispatcher:
             links = [self.task_run_signature(ref, receives_previous=index > 0) for index, ref in enumerate(refs)]
             _chain(*links).apply_async()
             return
-        signatures = [self.task_run_signature(ref) for ref in refs]
-        if len(signatures) == 1:
-            signatures[0].apply_async()
-        else:
-            group(signatures).apply_async()
+        if len(refs) == 1:
+            self.task_run_signature(refs[0]).apply_async()
+            return
+        # Groups of at most GROUP_SIZE: a 10,000-wide fan-out never holds 10,000 signatures at once.
+        for start in range(0, len(refs), GROUP_SIZE):
+            group([self.task_run_signature(ref) for ref in refs[start:start + GROUP_SIZE]]).apply_async()
 
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
         self.app.signature(PROCESS_EVENT, kwargs={"execution_id": execution_id, "event": event},
@@ -75,4 +76,5 @@ class CeleryDispatcher:
                                                             "attempt_ids": task_ids})
 
 
+GROUP_SIZE = 500
 _chain = chain  # the method parameter named ``chain`` shadows the canvas function

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from engine.model.execution import Execution, TaskRun
+from engine.persistence.types import utc
 
 
 def execution_row(execution: Execution) -> dict[str, Any]:
@@ -71,6 +72,12 @@ def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
 def task_run_content(row: Mapping[Any, Any]) -> TaskRun:
     """The run as its executor-written columns say, before ``with_lease`` adds the lease."""
     return TaskRun.model_validate({**row["body"], "attempts": row["attempts"], "outputs": row["outputs"]})
+
+
+def with_raw_lease(run: TaskRun, lease: tuple[Any, Any, Any]) -> TaskRun:
+    """``with_lease`` of ``(attempt, worker_id, lease_until)`` as selected without UtcDateTime."""
+    attempt, worker_id, lease_until = lease
+    return with_lease(run, {"attempt": attempt, "worker_id": worker_id, "lease_until": utc(lease_until)})
 
 
 def with_lease(run: TaskRun, row: Mapping[Any, Any]) -> TaskRun:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable, Hashable
+from typing import Any, Hashable
 
 from engine.model.execution import TaskRun
+from engine.persistence.codec import with_raw_lease
 
 _UNSEEN = object()  # no lease applied yet (None is a lease: no worker, no deadline)
 
@@ -33,18 +34,14 @@ class TaskRunMemo:
         self._runs: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def get(self, task_run_id: str, revision: int) -> TaskRun | None:
-        entry = self._runs.get(task_run_id)
-        return entry.run if entry is not None and entry.revision == revision else None
-
-    def leased(self, task_run_id: str, revision: int, lease: Hashable,
-               apply: Callable[[TaskRun], TaskRun]) -> TaskRun | None:
-        """The run at ``revision`` with ``lease`` applied by ``apply``, done once per lease."""
+    def current(self, task_run_id: str, revision: int, lease: tuple[Any, Any, Any]) -> TaskRun | None:
+        """The run at ``revision`` with the lease columns ``(attempt, worker_id, lease_until)``
+        applied, done once per lease value; None if the memo has no run at that revision."""
         entry = self._runs.get(task_run_id)
         if entry is None or entry.revision != revision:
             return None
         if entry.lease != lease:
-            entry.run, entry.lease = apply(entry.run), lease
+            entry.run, entry.lease = with_raw_lease(entry.run, lease), lease
         return entry.run
 
     def put(self, task_run_id: str, revision: int, run: TaskRun) -> None:
