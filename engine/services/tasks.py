@@ -25,7 +25,6 @@ from engine.services.flow_triggers import TriggerSwitch
 from engine.services.flows import FlowCatalog
 from engine.services.leases import LeaseKeeper
 from engine.services.links import carried_runs, carry, overlay
-from engine.services.messages import encode_event
 from engine.services.runtime import Env
 from engine.state import State
 from engine.tasks.context import RunContext, RunIdentity

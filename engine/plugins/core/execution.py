@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from engine.model.task import TaskOptions, dynamic
 from engine.plugins.base import Options, PluginKind, PluginSpec
 from engine.plugins.core.task_props import DynBool
