@@ -164,20 +164,22 @@ class ExecutionService:
             return  # another thread of this process steps it; this result waits in the outbox for it
         try:
             self._step(execution_id, event, started)
-            took = time.perf_counter() - started
-            while self.turns.release(execution_id):
-                # A step of a wide execution costs O(its task runs): waiting as long as the last
-                # step took lets its results gather, so this execution gets at most half of a CPU
-                # and the workers producing the results the rest.
-                time.sleep(min(took, MAX_LINGER_SECONDS))
-                if LeaseRepository(self.env.db).has_waiting_results(execution_id):
-                    again = time.perf_counter()
-                    self._step(execution_id, None, again)
-                    took = time.perf_counter() - again
+            self._step_while_asked(execution_id, time.perf_counter() - started)
         except BaseException:
-            while self.turns.release(execution_id):
-                pass  # a result left waiting is re-sent by beat from the outbox
+            self.turns.abandon(execution_id)  # a result left waiting is re-sent by beat from the outbox
             raise
+
+    def _step_while_asked(self, execution_id: str, took: float) -> None:
+        """The owner's turn goes on while other threads left it results (ExecutionTurns)."""
+        while self.turns.release(execution_id):
+            # A step of a wide execution costs O(its task runs): waiting as long as the last step
+            # took lets its results gather, so this execution gets at most half of a CPU and the
+            # workers producing the results the rest.
+            time.sleep(min(took, MAX_LINGER_SECONDS))
+            if LeaseRepository(self.env.db).has_waiting_results(execution_id):
+                again = time.perf_counter()
+                self._step(execution_id, None, again)
+                took = time.perf_counter() - again
 
     def _step(self, execution_id: str, event: ev.Event | None, started: float) -> None:
         """One executor step: ``event`` (None: only the results waiting in the outbox) and the

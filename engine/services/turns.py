@@ -36,3 +36,8 @@ class ExecutionTurns:
                 return True
             self._owned.pop(execution_id, None)
             return False
+
+    def abandon(self, execution_id: str) -> None:
+        """Ends the owner's turn whatever was asked (its step failed)."""
+        with self._lock:
+            self._owned.pop(execution_id, None)

@@ -138,3 +138,6 @@ def test_a_turn_taken_by_one_thread_makes_the_others_defer_and_the_owner_come_ba
     assert not turns.release("e")   # nobody asked since: the turn ends
     assert turns.take("e")          # free again
     assert turns.take("other")      # one turn per execution
+    assert not turns.take("other")
+    turns.abandon("other")          # a failed step ends the turn, asked or not
+    assert turns.take("other")
