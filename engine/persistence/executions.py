@@ -25,6 +25,7 @@ from engine.persistence.codec import (execution_from_row, execution_row, task_ru
                                       task_run_row, with_raw_lease)
 from engine.persistence.db import Database
 from engine.persistence.tables import execution_labels, executions, task_runs
+from engine.persistence.step_cache import StepCache, with_runs
 from engine.persistence.task_run_memo import TaskRunMemo
 from engine.state import State
 
@@ -32,7 +33,7 @@ from engine.state import State
 # Kestra, since they resume without a new concurrency check).
 SLOT_STATES = frozenset({State.RUNNING, State.PAUSED, State.KILLING, State.RESTARTED,
                          State.RETRYING})
-_EXECUTION_COLUMNS = [c.name for c in executions.columns if c.name != "id"]
+_EXECUTION_COLUMNS = [c.name for c in executions.columns if c.name not in ("id", "version")]
 
 
 class ExecutionNotFound(NotFound):
@@ -48,6 +49,11 @@ class SaveStats:
     task_runs_updated: int = 0
     task_runs_deleted: int = 0
 
+    @property
+    def written(self) -> bool:
+        return bool(self.execution_written or self.task_runs_inserted or self.task_runs_updated
+                    or self.task_runs_deleted)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -57,19 +63,39 @@ class Page:
     size: int
 
 
-@dataclass
 class LockedExecution:
-    """An execution loaded under its row lock; ``save`` writes the changes in that transaction."""
+    """An execution under its row lock; ``save`` writes the changes in that transaction.
 
-    session: Session
-    execution: Execution
+    The execution is read on first use of ``execution``, or by ``load`` (which may reuse the one
+    this process saved last, see engine/persistence/step_cache.py)."""
+
+    def __init__(self, session: Session, repository: "ExecutionRepository", row: Row[Any]) -> None:
+        self.session = session
+        self.version: int = row.version
+        self._repository, self._row = repository, row
+        self._execution: Execution | None = None
+
+    @property
+    def execution(self) -> Execution:
+        if self._execution is None:
+            self._execution = self._repository._read(self.session, self._row)
+        return self._execution
+
+    def load(self, *, leases_of: Iterable[str]) -> Execution:
+        """The execution, reusing this process's last save of it if the row's version still
+        matches, with the lease columns of ``leases_of`` (task run ids) read again."""
+        if self._execution is None:
+            self._execution = self._repository._reuse(self.session, self._row, leases_of)
+        return self._execution
 
     def save(self, execution: Execution) -> SaveStats:
         if execution.id != self.execution.id:
             raise ValueError(f"cannot save {execution.describe()} under the lock of "
                              f"{self.execution.describe()}")
         stats = _write_changes(self.session, self.execution, execution)
-        self.execution = execution
+        if stats.written:
+            self.version += 1  # _write_changes raised it, under this lock
+        self._execution = execution
         return stats
 
 
@@ -77,6 +103,7 @@ class ExecutionRepository(Repository):
     def __init__(self, db: Database, memo: TaskRunMemo | None = None) -> None:
         super().__init__(db)
         self.memo = memo if memo is not None else TaskRunMemo()
+        self.steps = StepCache()
 
     def create(self, execution: Execution, *, session: Session | None = None) -> None:
         """Inserts a new execution and all its task runs (IntegrityError if the id exists)."""
@@ -109,30 +136,47 @@ class ExecutionRepository(Repository):
 
     @contextmanager
     def lock(self, execution_id: str) -> Iterator[LockedExecution]:
-        """Locks, loads and yields the execution; commits on exit (rolls back on error).
-
-        Raises ExecutionNotFound if there is no such execution.
-        """
+        """Locks the execution's row and yields it (read on first use); commits on exit (rolls
+        back on error). Raises ExecutionNotFound if there is no such execution."""
         with self.db.transaction() as tx:
-            query = select(executions).where(executions.c.id == execution_id)
-            if is_postgres(tx):
-                query = query.with_for_update()
-            row = tx.execute(query).first()
+            row = self._lock_row(tx, execution_id)
             if row is None:
                 raise ExecutionNotFound(f"execution {execution_id} not found")
-            execution = execution_from_row(row._mapping, self._load_runs(tx, execution_id))
-            yield LockedExecution(tx, execution)
+            locked = LockedExecution(tx, self, row)
+            yield locked
+        if locked._execution is not None:
+            self.steps.put(locked._execution, locked.version)  # committed: exact at this version
 
     def lock_in(self, session: Session, execution_id: str) -> LockedExecution | None:
         """``lock`` inside a transaction the caller owns (several executions in one commit);
         None if there is no such execution."""
-        query = select(executions).where(executions.c.id == execution_id)
-        if is_postgres(session):
-            query = query.with_for_update()
-        row = session.execute(query).first()
+        row = self._lock_row(session, execution_id)
         if row is None:
             return None
-        return LockedExecution(session, execution_from_row(row._mapping, self._load_runs(session, execution_id)))
+        return LockedExecution(session, self, row)
+
+    @staticmethod
+    def _lock_row(tx: Session, execution_id: str) -> Row[Any] | None:
+        query = select(executions).where(executions.c.id == execution_id)
+        if is_postgres(tx):
+            query = query.with_for_update()
+        return tx.execute(query).first()
+
+    def _read(self, tx: Session, row: Row[Any]) -> Execution:
+        return execution_from_row(row._mapping, self._load_runs(tx, row.id))
+
+    def _reuse(self, tx: Session, row: Row[Any], leases_of: Iterable[str]) -> Execution:
+        cached = self.steps.get(row.id, row.version)
+        if cached is None:
+            return self._read(tx, row)
+        execution, positions = cached
+        ids = [task_run_id for task_run_id in leases_of if task_run_id in positions]
+        if not ids:
+            return execution
+        leases = tx.execute(select(task_runs.c.id, *_LEASE_COLUMNS).where(task_runs.c.id.in_(ids))).all()
+        runs = execution.task_run_list
+        return with_runs(execution, positions, [with_raw_lease(runs[positions[id_]], tuple(lease))
+                                                for id_, *lease in leases])
 
     def list(self, *, namespace: str | None = None, flow_id: str | None = None,
              state: State | Iterable[State] | None = None,
@@ -204,7 +248,7 @@ class ExecutionRepository(Repository):
             if row is None:
                 return False
             tx.execute(update(executions).where(executions.c.id == execution_id)
-                       .values(deleted=True, body={**row.body, "deleted": True}))
+                       .values(deleted=True, body={**row.body, "deleted": True}, version=executions.c.version + 1))
             return True
 
     def _hydrate(self, tx: Session, rows: Sequence[Row[Any]],
@@ -251,10 +295,11 @@ class ExecutionRepository(Repository):
 
 
 # What the loader reads of every task run row; the content columns only for rows it has not parsed.
-_HEAD_COLUMNS = (task_runs.c.id, task_runs.c.execution_id, task_runs.c.revision, task_runs.c.attempt,
-                 task_runs.c.worker_id,
-                 # the raw value (no UtcDateTime per row): the memo compares it, lease_of converts it
-                 type_coerce(task_runs.c.lease_until, DateTime(timezone=True)).label("lease_until"))
+# The lease columns, lease_until raw (no UtcDateTime per row): the memo compares the values,
+# codec.with_raw_lease converts them.
+_LEASE_COLUMNS = (task_runs.c.attempt, task_runs.c.worker_id,
+                  type_coerce(task_runs.c.lease_until, DateTime(timezone=True)).label("lease_until"))
+_HEAD_COLUMNS = (task_runs.c.id, task_runs.c.execution_id, task_runs.c.revision, *_LEASE_COLUMNS)
 _CHUNK = 500  # ids per IN (...): far below SQLite's and PostgreSQL's parameter limits
 
 
@@ -305,13 +350,15 @@ def _write_changes(tx: Session, before: Execution, after: Execution) -> SaveStat
     execution_changed = _without_runs(before) != _without_runs(after)
     if execution_changed:
         _update_execution(tx, before, after)
+    elif gone or updates or inserts:
+        tx.execute(update(executions).where(executions.c.id == after.id).values(version=executions.c.version + 1))
     return SaveStats(execution_changed, len(inserts), len(updates), len(gone))
 
 
 def _update_execution(tx: Session, before: Execution, after: Execution) -> None:
     row = execution_row(after)
     tx.execute(update(executions).where(executions.c.id == after.id)
-               .values({c: row[c] for c in _EXECUTION_COLUMNS}))
+               .values({**{c: row[c] for c in _EXECUTION_COLUMNS}, "version": executions.c.version + 1}))
     if before.labels != after.labels:
         tx.execute(delete(execution_labels).where(execution_labels.c.execution_id == after.id))
         _insert_labels(tx, after)

@@ -54,6 +54,9 @@ executions = Table(
     Column("schedule_date", UtcDateTime),
     Column("schema_version", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, server_default=false()),
+    # Raised by every write of the execution or its task runs' content, under the row lock: an
+    # executor that saved version v may reuse what it saved while the row says v (StepCache).
+    Column("version", Integer, nullable=False, server_default="0"),
     Index(None, "namespace", "flow_id", "state"),
     Index(None, "state"),
     Index(None, "start_date"),

@@ -189,7 +189,7 @@ class ExecutionService:
                 forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
             waiting = take_waiting_results(self.env, execution_id, event, locked.session)
             events = [*([event] if event is not None else []), *waiting]
-            before = locked.execution
+            before = self._load(locked, events)
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
             step = executor.advance_all(before, flow, events, self.env.clock(),
                                         registry=self.env.registry, renderer=self.env.renderer(before.namespace),
@@ -211,6 +211,15 @@ class ExecutionService:
                                        step.changed_task_run_ids, dispatched_task_run_ids(later), self.env.clock())
         log.debug("executor step", extra={"flow": f"{before.namespace}.{before.flow_id}",
                                           "event_type": name, "state": step.execution.state.current.value})
+
+    @staticmethod
+    def _load(locked: Any, events: list[Any]) -> Execution:
+        """For task run results, the execution as this process saved it last if nobody wrote it
+        since, with the leases of their task runs read again (workers write those directly); for
+        any other event (a lease expiry, a kill...), everything read from the rows."""
+        if all(isinstance(event, ev.TaskRunResult) for event in events):
+            return locked.load(leases_of=[event.task_run_id for event in events])
+        return locked.execution
 
     def extra_variables(self) -> dict[str, Any]:
         settings = self.env.settings

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from engine.model.execution import Execution
+from engine.model.execution import Attempt, Execution, StateRecord
 from engine.persistence.db import Database
 from engine.persistence.executions import ExecutionNotFound, ExecutionRepository
+from engine.persistence.leases import LeaseRepository
 from engine.persistence.task_run_memo import TaskRunMemo
 from engine.state import State
 from tests.persistence.factories import at, execution, finish, task_run
@@ -83,6 +84,57 @@ def test_get_lineage_loads_a_task_run_and_its_ancestors_only(repo: ExecutionRepo
     assert repo.get_lineage(other.id, leaf.id).task_run_list == ()  # a run of another execution
 
 
+def test_a_step_reuses_the_execution_this_process_saved_while_its_version_holds(
+        db: Database, statements: list[tuple[str, int]]) -> None:
+    mine, other = ExecutionRepository(db), ExecutionRepository(db)
+    created = execution(runs=50)
+    mine.create(created)
+    first = created.task_run_list[3]
+    with mine.lock(created.id) as locked:
+        locked.save(locked.load(leases_of=[]).with_task_run(finish(first, at(5))))
+    saved = mine.get(created.id)
+    statements.clear()
+    with mine.lock(created.id) as locked:
+        assert locked.load(leases_of=[]) == saved  # reused: no task run row read
+    assert not any("task_runs" in sql for sql, _ in statements)
+
+    # Another process writes: the version moved, the next step reads the rows again.
+    second = created.task_run_list[4]
+    with other.lock(created.id) as locked:
+        locked.save(locked.execution.with_task_run(finish(second, at(6))))
+    with mine.lock(created.id) as locked:
+        assert locked.load(leases_of=[]).task_run(second.id) == finish(second, at(6))
+
+
+def test_a_reused_execution_carries_the_leases_workers_wrote_since(db: Database) -> None:
+    repo = ExecutionRepository(db)
+    created = execution(runs=3)
+    run = created.task_run_list[1]
+    dispatched = run.model_copy(update={"attempts": (Attempt(state=StateRecord.start(State.CREATED, at(1))),)})
+    repo.create(created.with_task_run(dispatched))
+    with repo.lock(created.id) as locked:
+        locked.load(leases_of=[])
+    assert LeaseRepository(db).claim(run.id, 1, "worker-1", at(30))  # a direct write: no version raised
+    with repo.lock(created.id) as locked:
+        stale = locked.load(leases_of=[]).task_run(run.id).attempts[-1]
+    assert stale.worker_id is None  # not asked for: the saved copy as it was
+    with repo.lock(created.id) as locked:
+        fresh = locked.load(leases_of=[run.id]).task_run(run.id).attempts[-1]
+    assert (fresh.worker_id, fresh.lease_until) == ("worker-1", at(30))
+
+
+def test_a_soft_delete_invalidates_a_reused_execution(db: Database) -> None:
+    repo = ExecutionRepository(db)
+    created = execution(runs=2)
+    repo.create(created)
+    with repo.lock(created.id) as locked:
+        locked.load(leases_of=[])
+    version = locked.version
+    assert ExecutionRepository(db).delete(created.id)
+    with repo.lock(created.id) as locked:
+        assert locked.version == version + 1
+
+
 def test_lock_of_a_missing_execution_raises(repo: ExecutionRepository) -> None:
     with pytest.raises(ExecutionNotFound):
         with repo.lock("nope"):
@@ -100,7 +152,7 @@ def test_save_writes_only_the_changed_task_run(repo: ExecutionRepository,
     assert (stats.task_runs_updated, stats.task_runs_inserted, stats.task_runs_deleted) == (1, 0, 0)
     assert not stats.execution_written
     writes = [s for s in statements if s[0].split()[0] in ("INSERT", "UPDATE", "DELETE")]
-    assert writes == [("UPDATE task_runs", 1)]
+    assert writes == [("UPDATE task_runs", 1), ("UPDATE executions", 1)]  # the second: its version only
     stored = repo.get(created.id)
     assert stored is not None and stored.task_run(changed_run.id) == changed_run
     assert stored.task_run_list[17] == changed_run
