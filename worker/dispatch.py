@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from amqp.exceptions import ChannelError
 from celery import Celery, chain, group
 from celery.canvas import Signature
 from celery.worker import state as worker_state
@@ -56,6 +57,17 @@ class CeleryDispatcher:
         # Groups of at most GROUP_SIZE: a 10,000-wide fan-out never holds 10,000 signatures at once.
         for start in range(0, len(refs), GROUP_SIZE):
             group([self.task_run_signature(ref) for ref in refs[start:start + GROUP_SIZE]]).apply_async()
+
+    def queue_depth(self, queue: str) -> int | None:
+        """How many messages wait in ``queue``; None if the broker cannot say. Beat asks before it
+        re-sends an attempt no worker claimed (engine/services/timers.py)."""
+        try:
+            with self.app.connection_for_read() as connection:
+                return int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count)
+        except ChannelError:
+            return 0  # never declared: nothing was ever sent to it
+        except Exception:  # noqa: BLE001 - unknown is an answer: beat then re-sends as before
+            return None
 
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
         self.app.signature(PROCESS_EVENT, kwargs={"execution_id": execution_id, "event": event},

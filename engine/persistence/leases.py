@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import Repository, affected, insert_for
-from engine.persistence.tables import task_run_results, task_runs
+from engine.persistence.tables import executions, task_run_results, task_runs
 from engine.state import TERMINATED
 
 _ENDED = [state.value for state in TERMINATED]
@@ -40,6 +40,8 @@ class ExpiredLease:
     worker_id: str | None  # None: dispatched but never claimed (the message may be lost)
     lease_until: datetime
     attempt_created: datetime | None  # when the attempt was created (the re-dispatch backoff)
+    task_id: str = ""
+    flow: tuple[str, str, int] | None = None  # (namespace, flow id, revision) of the execution
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,16 @@ class LeaseRepository(Repository):
         pending = exists().where(task_run_results.c.task_run_id == task_runs.c.id,
                                  task_run_results.c.attempt == task_runs.c.attempt)
         query = (select(task_runs.c.id, task_runs.c.execution_id, task_runs.c.attempt,
-                        task_runs.c.worker_id, task_runs.c.lease_until, task_runs.c.attempts)
+                        task_runs.c.worker_id, task_runs.c.lease_until, task_runs.c.attempts, task_runs.c.task_id,
+                        executions.c.namespace, executions.c.flow_id, executions.c.flow_revision)
+                 .join(executions, executions.c.id == task_runs.c.execution_id)
                  .where(task_runs.c.lease_until <= now, task_runs.c.state.not_in(_ENDED), ~pending)
                  .order_by(task_runs.c.lease_until).limit(limit))
         with self.db.transaction(write=False) as tx:
             rows = tx.execute(query).all()
         return [ExpiredLease(row.execution_id, row.id, row.attempt, row.worker_id, row.lease_until,
-                             _attempt_created(row.attempts)) for row in rows]
+                             _attempt_created(row.attempts), row.task_id,
+                             (row.namespace, row.flow_id, row.flow_revision)) for row in rows]
 
     def postpone(self, task_run_id: str, attempt: int, now: datetime, until: datetime) -> bool:
         """Moves an expired lease to ``until``; False if someone renewed or postponed it first."""

@@ -214,10 +214,11 @@ class ExecutionService:
 
     @staticmethod
     def _load(locked: Any, events: list[Any]) -> Execution:
-        """For task run results, the execution as this process saved it last if nobody wrote it
-        since, with the leases of their task runs read again (workers write those directly); for
-        any other event (a lease expiry, a kill...), everything read from the rows."""
-        if all(isinstance(event, ev.TaskRunResult) for event in events):
+        """For task run results and lease expiries (whose handlers look at the leases of their own
+        task runs only), the execution as this process saved it last if nobody wrote it since,
+        with the leases of those task runs read again (workers write them directly); for any
+        other event (a kill, a timer, Start...), everything read from the rows."""
+        if all(isinstance(event, (ev.TaskRunResult, ev.LeaseExpired)) for event in events):
             return locked.load(leases_of=[event.task_run_id for event in events])
         return locked.execution
 

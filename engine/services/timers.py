@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine.executor import events as ev
-from engine.persistence.leases import LeaseRepository
+from engine.dispatch import DEFAULT_QUEUE
+from engine.errors import PodiumError
+from engine.persistence.leases import ExpiredLease, LeaseRepository
 from engine.services.leases import lease_seconds
 from engine.services.messages import encode_event
 from engine.services.runtime import Env
@@ -20,6 +22,11 @@ if TYPE_CHECKING:
     from engine.services.executions import ExecutionService
 
 log = logging.getLogger("podium.reaper")
+
+
+def _millis(moment: datetime) -> datetime:
+    # the lease as the executor compares it (LeaseExpired carries it as text)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 _BATCH = 500
 
@@ -64,16 +71,23 @@ class TimerService:
 
     def _expired_leases(self, now: datetime) -> int:
         sent = 0
+        depths: dict[str, int | None] = {}  # messages waiting per worker queue, asked once a round
         for lease in self.leases.expired(now, limit=_BATCH):
             if lease.worker_id is None:
                 # Never claimed: the message may be lost, or still waiting behind busy workers;
-                # send it again after a delay that doubles with the attempt's age.
+                # look again after a delay that doubles with the attempt's age.
                 age = now - (lease.attempt_created or lease.lease_until)
                 until = now + max(2 * self._lease, age)
+                if self._queue_busy(lease, depths):
+                    # Messages wait in its queue: it is most likely one of them. Sending it again
+                    # would double a backlog (a 10,000-item ForEach) and cost the executor a step
+                    # per attempt; a lost message shows once the queue has drained.
+                    self.leases.postpone(lease.task_run_id, lease.attempt, now, _millis(until))
+                    continue
             else:
                 # Claimed and not renewed: the worker is gone. Give the executor a lease to act.
                 until = now + self._lease
-            until = until.replace(microsecond=until.microsecond // 1000 * 1000)
+            until = _millis(until)
             if not self.leases.postpone(lease.task_run_id, lease.attempt, now, until):
                 continue  # renewed, or another beat took it
             event = ev.LeaseExpired(lease.task_run_id, lease.attempt, lease.worker_id,
@@ -84,6 +98,21 @@ class TimerService:
             self.env.dispatcher.send_event(lease.execution_id, encode_event(event))
             sent += 1
         return sent
+
+    def _queue_busy(self, lease: ExpiredLease, depths: dict[str, int | None]) -> bool:
+        """Whether messages wait in the worker queue of the lease's task (False if unknown)."""
+        depth_of = getattr(self.env.dispatcher, "queue_depth", None)
+        if depth_of is None or lease.flow is None or self.executions is None:
+            return False
+        try:
+            task = self.executions.catalog.get(*lease.flow).find_task(lease.task_id)
+        except PodiumError:
+            return False  # the flow is gone: the executor will find out
+        group = getattr(task, "worker_group", None)
+        queue = group.key if group is not None else DEFAULT_QUEUE
+        if queue not in depths:
+            depths[queue] = depth_of(queue)
+        return bool(depths[queue])
 
     def _replay_results(self, now: datetime) -> int:
         sent = 0

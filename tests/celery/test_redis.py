@@ -115,3 +115,12 @@ def test_celery_cli_inspect_ping_and_registered(redis_url: str, tmp_path: Path) 
 def _celery(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CELERY, "-A", "worker.celery_app", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
+
+
+def test_queue_depth_counts_the_messages_waiting_in_a_queue(redis_url: str) -> None:
+    # No worker consumes "backlog": beat reads its depth before re-sending an unclaimed attempt.
+    dispatcher = CeleryDispatcher(make_celery(Settings(broker_url=redis_url)))
+    assert dispatcher.queue_depth("backlog") == 0
+    dispatcher.dispatch_task_runs([ref(f"r{i}", queue="backlog") for i in range(3)])
+    assert dispatcher.queue_depth("backlog") == 3
+    assert CeleryDispatcher(make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))).queue_depth("x") is None

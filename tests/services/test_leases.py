@@ -180,3 +180,19 @@ def test_a_lost_chain_is_sent_again_as_a_chain(engine: Engine) -> None:
     assert execution.state.current == State.SUCCESS
     assert [len(run.attempts) for run in execution.task_run_list] == [1, 1]
     assert engine.messages(execution.id) == ["slow", "after"]
+
+
+def test_an_unclaimed_attempt_waiting_behind_a_backlog_is_not_sent_again(engine: Engine) -> None:
+    holding = engine.hold("slow")
+    execution = engine.run(ONE_STEP.replace("id: one_step", "id: backlog"))
+    holding.held.clear()  # its message waits in a queue no worker empties yet
+    depth = {"default": 7}
+    engine.dispatcher.queue_depth = lambda queue: depth.get(queue)  # type: ignore[attr-defined]
+    assert _reap(engine, seconds=61) == 0    # queue busy: postponed, not reported
+    assert _reap(engine, seconds=121) == 0   # still busy
+    depth["default"] = 0                     # drained, and still nobody claimed it: lost
+    assert _reap(engine, seconds=241) == 1
+    holding.release()                        # the message sent again reaches a worker
+    engine.drain()
+    assert engine.get(execution.id).state.current == State.SUCCESS
+    assert engine.messages(execution.id, "slow").count("slow") == 1
