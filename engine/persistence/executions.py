@@ -35,6 +35,16 @@ SLOT_STATES = frozenset({State.RUNNING, State.PAUSED, State.KILLING, State.RESTA
                          State.RETRYING})
 _EXECUTION_COLUMNS = [c.name for c in executions.columns if c.name not in ("id", "version")]
 
+# Built once, bound per call: building a statement with its values costs more than running it on
+# a one-task execution (SQLAlchemy coerces and hashes every literal for its compiled cache).
+_BY_ID = select(executions).where(executions.c.id == bindparam("execution_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_UPDATE_EXECUTION = (update(executions).where(executions.c.id == bindparam("_id"))
+                     .values({**{c: bindparam(f"_{c}") for c in _EXECUTION_COLUMNS},
+                              "version": executions.c.version + 1}))
+_RAISE_VERSION = update(executions).where(executions.c.id == bindparam("_id")).values(version=executions.c.version + 1)
+_UPDATE_RUN = update(task_runs).where(task_runs.c.id == bindparam("_id")).values(revision=task_runs.c.revision + 1)
+
 
 class ExecutionNotFound(NotFound):
     pass
@@ -118,7 +128,7 @@ class ExecutionRepository(Repository):
             session: Session | None = None) -> Execution | None:
         """The execution with its task runs, or None (also None if deleted, unless allowed)."""
         with self._tx(session, write=False) as tx:
-            row = tx.execute(select(executions).where(executions.c.id == execution_id)).first()
+            row = tx.execute(_BY_ID, {"execution_id": execution_id}).first()
             if row is None or (row.deleted and not allow_deleted):
                 return None
             return execution_from_row(row._mapping, self._load_runs(tx, execution_id))
@@ -128,7 +138,7 @@ class ExecutionRepository(Repository):
         needs to run a task whose templates read no other task run (no ``outputs``, ``tasks``).
         A ForEach item of 10,000 then reads a few rows, not 10,000."""
         with self.db.transaction(write=False) as tx:
-            row = tx.execute(select(executions).where(executions.c.id == execution_id)).first()
+            row = tx.execute(_BY_ID, {"execution_id": execution_id}).first()
             if row is None or row.deleted:
                 return None
             runs = self._load_runs_where(tx, _IN_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id})
@@ -157,10 +167,7 @@ class ExecutionRepository(Repository):
 
     @staticmethod
     def _lock_row(tx: Session, execution_id: str) -> Row[Any] | None:
-        query = select(executions).where(executions.c.id == execution_id)
-        if is_postgres(tx):
-            query = query.with_for_update()
-        return tx.execute(query).first()
+        return tx.execute(_BY_ID_LOCKED if is_postgres(tx) else _BY_ID, {"execution_id": execution_id}).first()
 
     def _read(self, tx: Session, row: Row[Any]) -> Execution:
         return execution_from_row(row._mapping, self._load_runs(tx, row.id))
@@ -343,22 +350,20 @@ def _write_changes(tx: Session, before: Execution, after: Execution) -> SaveStat
     if gone:
         tx.execute(delete(task_runs).where(task_runs.c.id.in_(gone)))
     if updates:
-        tx.execute(update(task_runs).where(task_runs.c.id == bindparam("_id"))
-                   .values(revision=task_runs.c.revision + 1), updates)
+        tx.execute(_UPDATE_RUN, updates)
     for start in range(0, len(inserts), _CHUNK):  # bounded statements: a wide fan-out inserts 10,000
         tx.execute(task_runs.insert(), inserts[start:start + _CHUNK])
     execution_changed = _without_runs(before) != _without_runs(after)
     if execution_changed:
         _update_execution(tx, before, after)
     elif gone or updates or inserts:
-        tx.execute(update(executions).where(executions.c.id == after.id).values(version=executions.c.version + 1))
+        tx.execute(_RAISE_VERSION, {"_id": after.id})
     return SaveStats(execution_changed, len(inserts), len(updates), len(gone))
 
 
 def _update_execution(tx: Session, before: Execution, after: Execution) -> None:
     row = execution_row(after)
-    tx.execute(update(executions).where(executions.c.id == after.id)
-               .values({**{c: row[c] for c in _EXECUTION_COLUMNS}, "version": executions.c.version + 1}))
+    tx.execute(_UPDATE_EXECUTION, {"_id": after.id, **{f"_{c}": row[c] for c in _EXECUTION_COLUMNS}})
     if before.labels != after.labels:
         tx.execute(delete(execution_labels).where(execution_labels.c.execution_id == after.id))
         _insert_labels(tx, after)

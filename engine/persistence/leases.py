@@ -74,20 +74,14 @@ class LeaseRepository(Repository):
         """Takes attempt ``attempt`` for ``worker_id``; False if another worker has it or the
         attempt is no longer the current one (superseded, ended)."""
         with self.db.transaction() as tx:
-            return bool(affected(tx.execute(
-                update(task_runs).where(task_runs.c.id == task_run_id, task_runs.c.attempt == attempt,
-                                        task_runs.c.worker_id.is_(None),
-                                        task_runs.c.state.not_in(_ENDED))
-                .values(worker_id=worker_id, lease_until=until))))
+            return bool(affected(tx.execute(_CLAIM, {"_id": task_run_id, "_attempt": attempt,
+                                                     "_worker": worker_id, "_until": until})))
 
     def renew(self, task_run_id: str, attempt: int, worker_id: str, until: datetime) -> bool:
         """A heartbeat; False once the attempt is not this worker's current one any more."""
         with self.db.transaction() as tx:
-            return bool(affected(tx.execute(
-                update(task_runs).where(task_runs.c.id == task_run_id, task_runs.c.attempt == attempt,
-                                        task_runs.c.worker_id == worker_id,
-                                        task_runs.c.state.not_in(_ENDED))
-                .values(lease_until=until))))
+            return bool(affected(tx.execute(_RENEW, {"_id": task_run_id, "_attempt": attempt,
+                                                     "_worker": worker_id, "_until": until})))
 
     # -- beat -----------------------------------------------------------------------------------
     def expired(self, now: datetime, *, limit: int = 500) -> builtins.list[ExpiredLease]:
@@ -129,28 +123,23 @@ class LeaseRepository(Repository):
 
     def waiting_results(self, execution_id: str, *, limit: int, session: Session) -> builtins.list[PendingResult]:
         """The results waiting for one execution, oldest first (the executor applies them together)."""
-        query = (select(task_run_results).where(task_run_results.c.execution_id == execution_id)
-                 .order_by(task_run_results.c.created).limit(limit))
+        rows = session.execute(_WAITING, {"_execution": execution_id, "_limit": limit})
         return [PendingResult(row.execution_id, row.task_run_id, row.attempt, row.event, row.created,
-                              row.replay_at) for row in session.execute(query)]
+                              row.replay_at) for row in rows]
 
     def has_waiting_results(self, execution_id: str) -> bool:
         with self.db.transaction(write=False) as tx:
-            return tx.execute(select(task_run_results.c.task_run_id)
-                              .where(task_run_results.c.execution_id == execution_id).limit(1)).first() is not None
+            return tx.execute(_ANY_WAITING, {"_execution": execution_id}).first() is not None
 
     def drop_results(self, keys: Iterable[tuple[str, int]], *, session: Session) -> None:
         """``drop_result`` of several (task run id, attempt) pairs, in one statement."""
         rows = [{"_id": task_run_id, "_attempt": attempt} for task_run_id, attempt in keys]
         if rows:
-            session.execute(delete(task_run_results).where(task_run_results.c.task_run_id == bindparam("_id"),
-                                                          task_run_results.c.attempt == bindparam("_attempt")),
-                            rows)
+            session.execute(_DROP_RESULT, rows)
 
     def drop_result(self, task_run_id: str, attempt: int, *, session: Session | None = None) -> bool:
         with self._tx(session) as tx:
-            return bool(affected(tx.execute(delete(task_run_results).where(
-                task_run_results.c.task_run_id == task_run_id, task_run_results.c.attempt == attempt))))
+            return bool(affected(tx.execute(_DROP_RESULT, {"_id": task_run_id, "_attempt": attempt})))
 
     def due_results(self, now: datetime, *, limit: int = 500) -> builtins.list[PendingResult]:
         query = (select(task_run_results).where(task_run_results.c.replay_at <= now)
@@ -178,6 +167,21 @@ class LeaseRepository(Repository):
             row = tx.execute(select(task_runs.c.attempt, task_runs.c.worker_id, task_runs.c.lease_until)
                              .where(task_runs.c.id == task_run_id)).first()
         return (row.attempt, row.worker_id, row.lease_until) if row else None
+
+
+# Built once, bound per call (see engine/persistence/executions.py).
+_CLAIM = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),
+                                  task_runs.c.worker_id.is_(None), task_runs.c.state.not_in(_ENDED))
+          .values(worker_id=bindparam("_worker"), lease_until=bindparam("_until")))
+_RENEW = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),
+                                  task_runs.c.worker_id == bindparam("_worker"), task_runs.c.state.not_in(_ENDED))
+          .values(lease_until=bindparam("_until")))
+_DROP_RESULT = delete(task_run_results).where(task_run_results.c.task_run_id == bindparam("_id"),
+                                              task_run_results.c.attempt == bindparam("_attempt"))
+_WAITING = (select(task_run_results).where(task_run_results.c.execution_id == bindparam("_execution"))
+            .order_by(task_run_results.c.created).limit(bindparam("_limit")))
+_ANY_WAITING = (select(task_run_results.c.task_run_id)
+                .where(task_run_results.c.execution_id == bindparam("_execution")).limit(1))
 
 
 def _attempt_created(attempts: Any) -> datetime | None:
