@@ -1,7 +1,7 @@
 """Production-mode benchmarks: Podium embedded and on Redis + PostgreSQL against raw Celery.
 
     .venv/bin/python bench/run.py [--quick] [--only W1,W3] [--modes embedded,redis-pg]
-                                  [--size W1=3,5] [--no-reference] [--profile] [--write | --no-write]
+                                  [--size W1=3,5] [--no-reference] [--profile] [--profile-dir DIR] [--write | --no-write]
 
 Starts what it needs, measures, stops everything, prints a table and (full runs, or ``--write``)
 rewrites the "Production mode" section of docs/performance.md (other sections are kept).
@@ -27,7 +27,8 @@ RSS of the executor, worker (each process; prefork children included) and embedd
 sampled every 0.25 s with psutil; the maximum is reported.
 
 ``--profile`` (redis-pg) records the executor and one worker child with py-spy during W1, W3 and
-FE and prints the top functions (bench/profiles/ of the temporary folder).
+FE and prints the top functions (bench/profiles/ of the temporary folder; ``--profile-dir DIR``
+keeps the raw collapsed stacks in DIR).
 """
 from __future__ import annotations
 
@@ -890,7 +891,7 @@ def markdown_table(results: Results, modes: list[str], rss: list[Row]) -> list[s
 
 FINDINGS_FILE = Path(__file__).with_name("run_findings.md")
 USAGE = ("Usage: `.venv/bin/python bench/run.py [--quick] [--only W1,W2,W3,W4,FE] [--modes embedded,redis-pg] "
-         "[--size W1=3,5] [--no-reference] [--profile] [--write | --no-write]`: it starts Redis, PostgreSQL and the "
+         "[--size W1=3,5] [--no-reference] [--profile] [--profile-dir DIR] [--write | --no-write]`: it starts Redis, PostgreSQL and the "
          "Podium processes itself and stops them; a full run takes 11-18 min here, `--quick` 1-3 min (a quick run "
          "rewrites this section only with `--write`).")
 
