@@ -141,7 +141,7 @@ class ExecutionRepository(Repository):
             row = tx.execute(_BY_ID, {"execution_id": execution_id}).first()
             if row is None or row.deleted:
                 return None
-            runs = self._load_runs_where(tx, _IN_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id})
+            runs = self._load_runs_where(tx, _HEADS_IN_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id})
             return execution_from_row(row._mapping, runs.get(execution_id, []))
 
     @contextmanager
@@ -180,7 +180,7 @@ class ExecutionRepository(Repository):
         ids = [task_run_id for task_run_id in leases_of if task_run_id in positions]
         if not ids:
             return execution
-        leases = tx.execute(select(task_runs.c.id, *_LEASE_COLUMNS).where(task_runs.c.id.in_(ids))).all()
+        leases = tx.execute(_LEASES, {"_ids": ids}).all()
         runs = execution.task_run_list
         return with_runs(execution, positions, [with_raw_lease(runs[positions[id_]], tuple(lease))
                                                 for id_, *lease in leases])
@@ -269,15 +269,13 @@ class ExecutionRepository(Repository):
         return self._load_runs_of(tx, [execution_id]).get(execution_id, [])
 
     def _load_runs_of(self, tx: Session, execution_ids: list[str]) -> dict[str, list[TaskRun]]:
-        return self._load_runs_where(tx, task_runs.c.execution_id.in_(execution_ids))
+        return self._load_runs_where(tx, _HEADS_OF, {"_executions": execution_ids})
 
-    def _load_runs_where(self, tx: Session, condition: Any,
-                         parameters: dict[str, Any] | None = None) -> dict[str, list[TaskRun]]:
-        """The task runs matching ``condition`` by execution, in order: the memo's where the row's
-        revision matches, parsed from a second query for the others; the lease columns always
-        from the row."""
-        rows = tx.execute(select(*_HEAD_COLUMNS).where(condition)
-                          .order_by(task_runs.c.execution_id, task_runs.c.position), parameters).all()
+    def _load_runs_where(self, tx: Session, heads: Any, parameters: dict[str, Any]) -> dict[str, list[TaskRun]]:
+        """The task runs whose row heads ``heads`` selects, by execution, in order: the memo's where
+        the row's revision matches, parsed from a second query for the others; the lease columns
+        always from the row."""
+        rows = tx.execute(heads, parameters).all()
         # One pass over 10,000 rows per executor step: tuple unpacking, one memo lookup per row.
         memo = self.memo
         found = [memo.current(id_, revision, (attempt, worker_id, lease_until))
@@ -285,7 +283,7 @@ class ExecutionRepository(Repository):
         missing = [row[0] for row, run in zip(rows, found) if run is None]
         parsed: dict[str, TaskRun] = {}
         for start in range(0, len(missing), _CHUNK):
-            for full in tx.execute(select(task_runs).where(task_runs.c.id.in_(missing[start:start + _CHUNK]))):
+            for full in tx.execute(_FULL_ROWS, {"_ids": missing[start:start + _CHUNK]}):
                 parsed[full.id] = run = task_run_content(full._mapping)
                 memo.put(full.id, full.revision, run)
         grouped: dict[str, list[TaskRun]] = {}
@@ -322,7 +320,12 @@ def _lineage_condition() -> Any:
     return task_runs.c.id.in_(select(chain.c.id))
 
 
-_IN_LINEAGE = _lineage_condition()
+_ORDER = (task_runs.c.execution_id, task_runs.c.position)
+_HEADS_OF = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id.in_(bindparam("_executions", expanding=True))) \
+    .order_by(*_ORDER)
+_HEADS_IN_LINEAGE = select(*_HEAD_COLUMNS).where(_lineage_condition()).order_by(*_ORDER)
+_FULL_ROWS = select(task_runs).where(task_runs.c.id.in_(bindparam("_ids", expanding=True)))
+_LEASES = select(task_runs.c.id, *_LEASE_COLUMNS).where(task_runs.c.id.in_(bindparam("_ids", expanding=True)))
 
 
 def _insert_labels(tx: Session, execution: Execution) -> None:

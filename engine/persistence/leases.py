@@ -116,10 +116,7 @@ class LeaseRepository(Repository):
         values = {"task_run_id": task_run_id, "attempt": attempt, "execution_id": execution_id,
                   "event": event, "created": now, "replay_at": replay_at}
         with self.db.transaction() as tx:
-            statement = insert_for(tx, task_run_results).values(**values)
-            tx.execute(statement.on_conflict_do_update(
-                index_elements=[task_run_results.c.task_run_id, task_run_results.c.attempt],
-                set_={c: statement.excluded[c] for c in ("event", "created", "replay_at")}))
+            tx.execute(_put_result(tx), values)
 
     def waiting_results(self, execution_id: str, *, limit: int, session: Session) -> builtins.list[PendingResult]:
         """The results waiting for one execution, oldest first (the executor applies them together)."""
@@ -182,6 +179,21 @@ _WAITING = (select(task_run_results).where(task_run_results.c.execution_id == bi
             .order_by(task_run_results.c.created).limit(bindparam("_limit")))
 _ANY_WAITING = (select(task_run_results.c.task_run_id)
                 .where(task_run_results.c.execution_id == bindparam("_execution")).limit(1))
+
+
+_PUT_RESULT: dict[str, Any] = {}
+
+
+def _put_result(session: Session) -> Any:
+    """The outbox upsert of the session's dialect, built once."""
+    dialect = session.get_bind().dialect.name
+    statement = _PUT_RESULT.get(dialect)
+    if statement is None:
+        insert = insert_for(session, task_run_results)
+        statement = _PUT_RESULT[dialect] = insert.on_conflict_do_update(
+            index_elements=[task_run_results.c.task_run_id, task_run_results.c.attempt],
+            set_={c: insert.excluded[c] for c in ("event", "created", "replay_at")})
+    return statement
 
 
 def _attempt_created(attempts: Any) -> datetime | None:
