@@ -6,6 +6,7 @@ tuples as lists. Decoding checks the type name against the known event classes o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from enum import Enum
 from typing import Any
@@ -34,12 +35,18 @@ def decode_event(message: dict[str, Any]) -> Any:
     cls = EVENT_TYPES.get(str(name))
     if cls is None:
         raise BadMessage(f"unknown executor event type {name!r}; known: {', '.join(sorted(EVENT_TYPES))}")
-    hints = typing.get_type_hints(cls, vars(ev))
+    hints = _hints(cls)
     values = {}
     for field in dataclasses.fields(cls):
         if field.name in message:
             values[field.name] = _typed(message[field.name], hints[field.name])
     return cls(**values)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # get_type_hints evaluates every (string) annotation: once per class, not once per message
+    return typing.get_type_hints(cls, vars(ev))
 
 
 def _plain(value: Any) -> Any:
