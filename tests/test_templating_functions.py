@@ -141,3 +141,15 @@ def test_a_shared_renderer_bound_per_caller_renders_with_each_caller_s_io() -> N
         shared.render("{{ secret('k') }}", {})  # unbound: no I/O
     with pytest.raises(TypeError, match="SwitchedIO"):
         Renderer(FakeIO()).bound(FakeIO())
+
+
+def test_a_bound_renderer_reaches_the_optional_capabilities_of_its_io() -> None:
+    class WithErrorLogs(FakeIO):
+        def error_logs(self) -> list[dict[str, Any]]:
+            return [{"taskId": "failed", "message": "Task failure"}]
+
+    shared = Renderer(SwitchedIO())
+    template = "{% for log in errorLogs() %}{{ log.taskId }}: {{ log.message }}{% endfor %}"
+    assert shared.bound(WithErrorLogs()).render(template, {}) == "failed: Task failure"
+    with pytest.raises(ExpressionError, match="errorLogs"):
+        shared.bound(FakeIO()).render(template, {})  # an I/O without it: the clear error

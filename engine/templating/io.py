@@ -87,6 +87,12 @@ class SwitchedIO:
         finally:
             self._local.io = previous
 
+    def __getattr__(self, name: str) -> Any:
+        # the optional capabilities of the caller's I/O (errorLogs() asks for ``error_logs``)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.current, name)
+
     def secret(self, key: str) -> str:
         return self.current.secret(key)
 
