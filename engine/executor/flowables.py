@@ -27,26 +27,21 @@ def short_type(task: Any) -> str:
     return str(task.type).rsplit(".", 1)[-1] if str(task.type).startswith(FLOW) else str(task.type)
 
 
-def _branches(tasks: Any, task: Any, value: str | None = None) -> Branches:
-    return Branches(rs.enabled(tasks, value), rs.enabled(getattr(task, "errors", None)),
-                    rs.enabled(getattr(task, "finally_", None)))
-
-
 # -- children -------------------------------------------------------------------------------
 def branches_of(work: Work, task: Any, run: TaskRun) -> Branches:
     name = short_type(task)
     if name == "If":
         chosen = task.then if run.outputs.get("evaluationResult") else (task.else_ or [])
-        return _branches(chosen, task)
+        return rs.owned_branches(chosen, task)
     if name == "Switch":
         if run.outputs.get("defaults"):
-            return _branches(task.defaults or [], task)
-        return _branches((task.cases or {}).get(str(run.outputs.get("value")), []), task)
+            return rs.owned_branches(task.defaults or [], task)
+        return rs.owned_branches((task.cases or {}).get(str(run.outputs.get("value")), []), task)
     if name in ("ForEach", "EachSequential", "EachParallel"):
         return _EACH_BRANCHES.get(work, task, run)
     if name == "Dag":
-        return _branches([entry.task for entry in task.tasks], task)
-    return _branches(getattr(task, "tasks", None) or [], task)
+        return rs.owned_branches([entry.task for entry in task.tasks], task)
+    return rs.owned_branches(getattr(task, "tasks", None) or [], task)
 
 
 def nexts_of(work: Work, task: Any, run: TaskRun, branches: Branches, runs: list[TaskRun]) -> list[Resolved]:

@@ -40,6 +40,12 @@ def enabled(tasks: Iterable[Any], value: str | None = None, iteration: int | Non
     return tuple(Resolved(t, value, iteration) for t in tasks or () if not getattr(t, "disabled", False))
 
 
+def owned_branches(tasks: Iterable[Any], owner: Any, value: str | None = None) -> Branches:
+    """``tasks`` with the ``errors`` and ``finally`` of their owner (a flowable task or the flow)."""
+    return Branches(enabled(tasks, value), enabled(getattr(owner, "errors", None)),
+                    enabled(getattr(owner, "finally_", None)))
+
+
 RunIndex = dict[tuple[str, str], list[TaskRun]]
 _ANY = "\0any"  # the key part meaning "whatever the iteration value"
 

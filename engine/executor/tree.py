@@ -73,9 +73,7 @@ class FlowTree:
     @cached_property
     def root_branches(self) -> rs.Branches:
         """The flow's own tasks, errors and finally, disabled tasks left out."""
-        flow = self.flow
-        return rs.Branches(rs.enabled(flow.tasks), rs.enabled(getattr(flow, "errors", None)),
-                           rs.enabled(getattr(flow, "finally_", None)))
+        return rs.owned_branches(self.flow.tasks, self.flow)
 
     def node(self, task_id: str) -> Node:
         try:

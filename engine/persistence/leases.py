@@ -40,8 +40,8 @@ class ExpiredLease:
     worker_id: str | None  # None: dispatched but never claimed (the message may be lost)
     lease_until: datetime
     attempt_created: datetime | None  # when the attempt was created (the re-dispatch backoff)
-    task_id: str = ""
-    flow: tuple[str, str, int] | None = None  # (namespace, flow id, revision) of the execution
+    task_id: str
+    flow: tuple[str, str, int]  # (namespace, flow id, revision) of the execution
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,6 @@ class StepCache:
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
 
-    def forget(self, execution_id: str) -> None:
-        with self._lock:
-            self._entries.pop(execution_id, None)
-
 
 def with_runs(execution: Execution, positions: dict[str, int], runs: list[TaskRun]) -> Execution:
     """``execution`` with each of ``runs`` in place of the run of the same id."""

@@ -102,7 +102,7 @@ class TimerService:
     def _queue_busy(self, lease: ExpiredLease, depths: dict[str, int | None]) -> bool:
         """Whether messages wait in the worker queue of the lease's task (False if unknown)."""
         depth_of = getattr(self.env.dispatcher, "queue_depth", None)
-        if depth_of is None or lease.flow is None or self.executions is None:
+        if depth_of is None or self.executions is None:
             return False
         try:
             task = self.executions.catalog.get(*lease.flow).find_task(lease.task_id)

@@ -87,6 +87,8 @@ class SwitchedIO:
         finally:
             self._local.io = previous
 
+    # The ExpressionIO methods stay explicit below: the Renderer takes ``io.read`` and its kin
+    # once, when it is built, so they must forward at call time, not resolve at build time.
     def __getattr__(self, name: str) -> Any:
         # the optional capabilities of the caller's I/O (errorLogs() asks for ``error_logs``)
         if name.startswith("_"):
