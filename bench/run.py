@@ -26,7 +26,7 @@ the executor (raw Celery: the result's ``date_done``) minus the wall time just b
 RSS of the executor, worker (each process; prefork children included) and embedded process is
 sampled every 0.25 s with psutil; the maximum is reported.
 
-``--profile`` (redis-pg) records the executor and one worker child with py-spy during W1, W3 and
+``--profile`` (redis-pg) records the executor and each worker pool child with py-spy during W1, W3 and
 FE and prints the top functions (bench/profiles/ of the temporary folder; ``--profile-dir DIR``
 keeps the raw collapsed stacks in DIR).
 """
@@ -746,7 +746,7 @@ def reference_workloads(app: Any, only: list[str], config: dict[str, Any], resul
 # ------------------------------------------------------------------------------------ profiling
 
 class Profiler:
-    """py-spy records the redis-pg executor and a worker pool child during chosen workloads."""
+    """py-spy records the redis-pg executor and each worker pool child during chosen workloads."""
 
     def __init__(self, folder: Path, workloads: list[str]) -> None:
         self.folder = folder
@@ -764,9 +764,9 @@ class Profiler:
                 targets = {role: pids[0] for role, pids in mode.roles().items() if role in ("executor", "embedded")}
                 worker = mode.roles().get("worker")
                 if worker and psutil is not None:
-                    children = psutil.Process(worker[0]).children()
-                    if children:
-                        targets["worker-child"] = children[0].pid
+                    # Every pool child: a chain's links land on any of them.
+                    for index, child in enumerate(psutil.Process(worker[0]).children()):
+                        targets[f"worker-child-{index}"] = child.pid
                 for role, pid in targets.items():
                     out = profiler.folder / f"{mode.name}-{workload}-{role}.txt"
                     process = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "50", "--format", "raw",

@@ -133,11 +133,12 @@ class ExecutionRepository(Repository):
                 return None
             return execution_from_row(row._mapping, self._load_runs(tx, execution_id))
 
-    def get_lineage(self, execution_id: str, task_run_id: str) -> Execution | None:
+    def get_lineage(self, execution_id: str, task_run_id: str, *,
+                    session: Session | None = None) -> Execution | None:
         """The execution with only the task run ``task_run_id`` and its ancestors: what a worker
         needs to run a task whose templates read no other task run (no ``outputs``, ``tasks``).
         A ForEach item of 10,000 then reads a few rows, not 10,000."""
-        with self.db.transaction(write=False) as tx:
+        with self._tx(session, write=False) as tx:
             row = tx.execute(_BY_ID, {"execution_id": execution_id}).first()
             if row is None or row.deleted:
                 return None

@@ -20,12 +20,13 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import Repository, affected, insert_for
+from engine.persistence.logs import LogEntry, LogRepository
 from engine.persistence.tables import executions, task_run_results, task_runs
 from engine.state import TERMINATED
 
@@ -70,12 +71,21 @@ class LeaseRepository(Repository):
                 .values(lease_until=deadline)))
 
     # -- workers --------------------------------------------------------------------------------
-    def claim(self, task_run_id: str, attempt: int, worker_id: str, until: datetime) -> bool:
+    def claim(self, task_run_id: str, attempt: int, worker_id: str, until: datetime, *,
+              session: Session | None = None) -> bool:
         """Takes attempt ``attempt`` for ``worker_id``; False if another worker has it or the
         attempt is no longer the current one (superseded, ended)."""
-        with self.db.transaction() as tx:
+        with self._tx(session) as tx:
             return bool(affected(tx.execute(_CLAIM, {"_id": task_run_id, "_attempt": attempt,
                                                      "_worker": worker_id, "_until": until})))
+
+    def ended_among(self, task_run_ids: Iterable[str], *, session: Session | None = None) -> set[str]:
+        """Which of these task runs the database shows as ended (a chain link prunes what it carries)."""
+        ids = list(task_run_ids)
+        if not ids:
+            return set()
+        with self._tx(session, write=False) as tx:
+            return {row.id for row in tx.execute(_ENDED_AMONG, {"_ids": ids})}
 
     def renew(self, task_run_id: str, attempt: int, worker_id: str, until: datetime) -> bool:
         """A heartbeat; False once the attempt is not this worker's current one any more."""
@@ -111,11 +121,13 @@ class LeaseRepository(Repository):
 
     # -- the result outbox -----------------------------------------------------------------------
     def put_result(self, execution_id: str, task_run_id: str, attempt: int, event: dict[str, Any],
-                   now: datetime, replay_at: datetime) -> None:
-        """Keeps a terminal result until the executor applied it (the same attempt again replaces)."""
+                   now: datetime, replay_at: datetime, *, logs: Sequence[LogEntry] = ()) -> None:
+        """Keeps a terminal result until the executor applied it (the same attempt again replaces),
+        with the attempt's log lines not written yet: one commit for both."""
         values = {"task_run_id": task_run_id, "attempt": attempt, "execution_id": execution_id,
                   "event": event, "created": now, "replay_at": replay_at}
         with self.db.transaction() as tx:
+            LogRepository(self.db).append(logs, session=tx)
             tx.execute(_put_result(tx), values)
 
     def waiting_results(self, execution_id: str, *, limit: int, session: Session) -> builtins.list[PendingResult]:
@@ -173,6 +185,8 @@ _CLAIM = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.
 _RENEW = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),
                                   task_runs.c.worker_id == bindparam("_worker"), task_runs.c.state.not_in(_ENDED))
           .values(lease_until=bindparam("_until")))
+_ENDED_AMONG = select(task_runs.c.id).where(task_runs.c.id.in_(bindparam("_ids", expanding=True)),
+                                            task_runs.c.state.in_(_ENDED))
 _DROP_RESULT = delete(task_run_results).where(task_run_results.c.task_run_id == bindparam("_id"),
                                               task_run_results.c.attempt == bindparam("_attempt"))
 _WAITING = (select(task_run_results).where(task_run_results.c.execution_id == bindparam("_execution"))

@@ -3,9 +3,9 @@
 - ``claim(ref)``: before running an attempt the worker takes it with one conditional UPDATE of
   the task run row; a duplicate message (redelivery, re-dispatch of the same attempt) finds it
   taken and is dropped, so an attempt runs on one worker at a time.
-- ``start_heartbeat(ref, cancel, announce)``: a daemon thread sends the RUNNING report once the
-  attempt has run ``worker.running_report_after`` seconds (a quicker one reports only its end,
-  with its start time), then renews the lease every ``lease_seconds / 3``
+- ``start_heartbeat(ref, cancel, announce)``: the process's heartbeat thread sends the RUNNING
+  report once the attempt has run ``worker.running_report_after`` seconds (a quicker one reports
+  only its end, with its start time), then renews the lease every ``lease_seconds / 3``
   (one UPDATE of the row's ``lease_until``, no execution lock). When the renewal finds the attempt
   gone (beat resubmitted it after missed heartbeats, or it ended) the thread sets ``cancel`` so
   the task stops: a superseded attempt never keeps running next to its successor.
@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
 from engine.persistence.leases import LeaseRepository
+from engine.persistence.logs import LogEntry
 from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
 
@@ -45,14 +48,99 @@ def dispatch_deadline(env: Env, now: datetime) -> datetime:
     return now + timedelta(seconds=2 * lease_seconds(env))
 
 
+@dataclass(eq=False)
+class _Beat:
+    ref: TaskRunRef
+    cancel: threading.Event
+    announce: Callable[[], None] | None  # the RUNNING report, until it was sent
+    due: float  # time.monotonic() of the next announce or renewal
+    stopped: bool = False
+
+
 class Heartbeat:
-    def __init__(self, thread: threading.Thread | None, stop: threading.Event) -> None:
-        self._thread, self._stop = thread, stop
+    """The handle of one attempt's heartbeat; ``stop()`` when the attempt ended."""
+
+    def __init__(self, heartbeats: "Heartbeats", beat: _Beat) -> None:
+        self._heartbeats, self._beat = heartbeats, beat
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self._heartbeats.remove(self._beat)
+
+
+class Heartbeats:
+    """One daemon thread per process renews the leases of every attempt the process runs.
+
+    A thread per attempt cost two thread starts per task run (this one and the RUNNING report's),
+    a millisecond of a no-op task's few. Renewals are one UPDATE each, so one thread keeps up with
+    any number of attempts; a slow one delays the others by less than the lease's slack (a lease
+    lasts three renewal intervals)."""
+
+    def __init__(self, renew: Callable[[TaskRunRef], bool], interval: float) -> None:
+        self._renew, self._interval = renew, interval
+        self._beats: set[_Beat] = set()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, ref: TaskRunRef, cancel: threading.Event, announce: Callable[[], None] | None,
+            announce_after: float) -> Heartbeat:
+        beat = _Beat(ref, cancel, announce,
+                     time.monotonic() + (announce_after if announce is not None else self._interval))
+        with self._changed:
+            self._beats.add(beat)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True, name="podium-heartbeats")
+                self._thread.start()
+            self._changed.notify()
+        return Heartbeat(self, beat)
+
+    def remove(self, beat: _Beat) -> None:
+        with self._changed:
+            beat.stopped = True
+            self._beats.discard(beat)
+
+    def _run(self) -> None:
+        while True:
+            announces, renewals = self._next_due()
+            for announce in announces:
+                # A thread of its own: a send blocked by a broker outage must not hold back the
+                # renewals (the lease would lapse and the attempt be resubmitted).
+                threading.Thread(target=announce, daemon=True, name="podium-running-report").start()
+            for beat in renewals:
+                self._renew_one(beat)
+
+    def _next_due(self) -> tuple[list[Callable[[], None]], list[_Beat]]:
+        """Waits until some beat is due; returns the RUNNING reports to send and the leases to renew."""
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                due = [beat for beat in self._beats if beat.due <= now]
+                if due:
+                    break
+                soonest = min((beat.due for beat in self._beats), default=None)
+                self._changed.wait(None if soonest is None else soonest - now)
+            announces: list[Callable[[], None]] = []
+            renewals: list[_Beat] = []
+            for beat in due:
+                beat.due = now + self._interval
+                if beat.announce is not None:
+                    announces.append(beat.announce)
+                    beat.announce = None
+                else:
+                    renewals.append(beat)
+            return announces, renewals
+
+    def _renew_one(self, beat: _Beat) -> None:
+        ref = beat.ref
+        try:
+            renewed = self._renew(ref)
+        except Exception:  # noqa: BLE001 - the database may be briefly away; the lease has slack
+            log.warning("heartbeat of %s.%s failed", ref.task_run_id, ref.attempt, exc_info=True)
+            return
+        if not renewed and not beat.stopped:
+            log.warning("attempt %s of task run %s was superseded or ended; stopping it",
+                        ref.attempt, ref.task_run_id)
+            beat.cancel.set()
+            self.remove(beat)
 
 
 class LeaseKeeper:
@@ -60,6 +148,7 @@ class LeaseKeeper:
         self.env = env
         self.worker_id = worker_id
         self.repository = LeaseRepository(env.db)
+        self.heartbeats = Heartbeats(self.renew, self.seconds / 3)
 
     @property
     def seconds(self) -> float:
@@ -68,8 +157,8 @@ class LeaseKeeper:
     def _until(self) -> datetime:
         return self.env.clock() + timedelta(seconds=self.seconds)
 
-    def claim(self, ref: TaskRunRef) -> bool:
-        return self.repository.claim(ref.task_run_id, ref.attempt, self.worker_id, self._until())
+    def claim(self, ref: TaskRunRef, *, session: Any = None) -> bool:
+        return self.repository.claim(ref.task_run_id, ref.attempt, self.worker_id, self._until(), session=session)
 
     def renew(self, ref: TaskRunRef) -> bool:
         """Renews the lease now; False if the attempt is not this worker's any more."""
@@ -79,37 +168,16 @@ class LeaseKeeper:
                         announce: Callable[[], None] | None = None, announce_after: float = 0.0) -> Heartbeat:
         """Renews the lease until stopped; ``announce`` (the RUNNING report) is called once
         ``announce_after`` seconds in, unless the heartbeat was stopped before."""
-        stop = threading.Event()
-        thread = threading.Thread(target=self._beat, args=(ref, cancel, stop, announce, announce_after),
-                                  daemon=True, name=f"podium-heartbeat-{ref.task_run_id}.{ref.attempt}")
-        thread.start()
-        return Heartbeat(thread, stop)
+        return self.heartbeats.add(ref, cancel, announce, announce_after)
 
-    def _beat(self, ref: TaskRunRef, cancel: threading.Event, stop: threading.Event,
-              announce: Callable[[], None] | None, announce_after: float) -> None:
-        if announce is not None and not stop.wait(announce_after):
-            # A thread of its own: a send blocked by a broker outage must not hold back the
-            # renewals below (the lease would lapse and the attempt be resubmitted).
-            threading.Thread(target=announce, daemon=True,
-                             name=f"podium-running-{ref.task_run_id}.{ref.attempt}").start()
-        while not stop.wait(self.seconds / 3):
-            try:
-                renewed = self.repository.renew(ref.task_run_id, ref.attempt, self.worker_id, self._until())
-            except Exception:  # noqa: BLE001 - the database may be briefly away; the lease has slack
-                log.warning("heartbeat of %s.%s failed", ref.task_run_id, ref.attempt, exc_info=True)
-                continue
-            if not renewed and not stop.is_set():
-                log.warning("attempt %s of task run %s was superseded or ended; stopping it",
-                            ref.attempt, ref.task_run_id)
-                cancel.set()
-                return
-
-    def report(self, execution_id: str, event: ev.TaskRunResult) -> None:
+    def report(self, execution_id: str, event: ev.TaskRunResult, *, logs: Sequence[LogEntry] = ()) -> None:
+        """Sends ``event``; a terminal one is put in the outbox first, with the attempt's ``logs``
+        not written yet (engine/services/attempt_logs.py)."""
         message = encode_event(event)
         if event.state.is_terminated:
             now = self.env.clock()
             self.repository.put_result(execution_id, event.task_run_id, event.attempt_number, message,
-                                       now, now + timedelta(seconds=self.seconds))
+                                       now, now + timedelta(seconds=self.seconds), logs=logs)
         try:
             self.env.dispatcher.send_event(execution_id, message)
         except Exception:  # noqa: BLE001 - broker away: beat re-sends the result from the outbox

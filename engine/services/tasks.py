@@ -13,7 +13,8 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from functools import partial
+from typing import Any, Iterable, Mapping, Sequence
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
@@ -21,6 +22,7 @@ from engine.log_config import bind_ids
 from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
+from engine.services.attempt_logs import AttemptLogs
 from engine.services.flow_triggers import TriggerSwitch
 from engine.services.flows import FlowCatalog
 from engine.services.leases import LeaseKeeper
@@ -64,50 +66,70 @@ class TaskRunService:
             self._run_task_run(ref)
 
     def _run_task_run(self, ref: TaskRunRef) -> None:
-        execution = self.env.executions.get_lineage(ref.execution_id, ref.task_run_id)
-        if execution is None:
-            return  # deleted meanwhile: nothing to report to
-        run = _find(execution, ref.task_run_id)
-        if run is None or not self._is_due(run, ref.attempt):
+        claimed = self._claim(ref)
+        if claimed is None:
             return
-        if execution.state.current in (State.KILLING, State.KILLED):
-            self._report(ref, State.KILLED, {})  # killed before this message was delivered
-            return
-        if not self.leases.claim(ref):
-            return  # another worker holds this attempt (a duplicate message), or it was superseded
+        execution, run = claimed
         flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
         task = flow.find_task(run.task_id)
         if self._reads_other_runs(flow, task):
             execution = self.env.executions.get(ref.execution_id) or execution
         spec = self.env.registry.resolve(task.type)
         cancel = self._register(ref.task_run_id)
-        # The heartbeat thread sends the RUNNING report (on a thread of its own) only if the attempt
-        # still runs after worker.running_report_after: a quick one is one executor event, not two.
+        logs = AttemptLogs(self.env.logs, live=spec.type == WORKING_DIRECTORY)
+
+        def announce() -> None:
+            logs.go_live()  # still running: its logs are written as they come from now on
+            self._report(ref, State.RUNNING, {}, lease_seconds=self.leases.seconds)
+
+        # The heartbeat sends the RUNNING report only if the attempt still runs after
+        # worker.running_report_after: a quick one is one executor event, not two.
         started_at = self.env.clock()
-        heartbeat = self.leases.start_heartbeat(
-            ref, cancel, lambda: self._report(ref, State.RUNNING, {}, lease_seconds=self.leases.seconds),
-            self.env.settings.worker.running_report_after)
+        heartbeat = self.leases.start_heartbeat(ref, cancel, announce, self.env.settings.worker.running_report_after)
         picked_up, started = time.time(), time.perf_counter()
         log.info("task run started", extra={"task_type": ref.task_type})
         try:
             if spec.type == WORKING_DIRECTORY:
-                outcome = self._run_working_directory(execution, flow, run, task, ref, cancel)
+                outcome = self._run_working_directory(execution, flow, run, task, ref, cancel, logs)
             else:
-                with self._context(execution, flow, run, task, ref, cancel) as ctx:
+                with self._context(execution, flow, run, task, ref, cancel, logs) as ctx:
                     outcome = run_task(spec, task, ctx)
         finally:
             heartbeat.stop()
             self._unregister(ref.task_run_id)
-        self._report(ref, outcome.state, outcome.outputs, started_at=started_at)
+        self._report(ref, outcome.state, outcome.outputs, started_at=started_at, logs=logs.take())
         self._link.outcome = outcome
         self.env.metrics.attempt_ran(picked_up, time.perf_counter() - started)
         log.info("task run ended", extra={"state": outcome.state.value})
 
+    def _claim(self, ref: TaskRunRef) -> tuple[Execution, TaskRun] | None:
+        """Reads the task run's lineage and claims its attempt, in one transaction: (the execution,
+        the task run), or None when the attempt is not this worker's to run."""
+        with self.env.db.transaction() as tx:
+            execution = self.env.executions.get_lineage(ref.execution_id, ref.task_run_id, session=tx)
+            if execution is None:
+                return None  # deleted meanwhile: nothing to report to
+            run = _find(execution, ref.task_run_id)
+            if run is None or not self._is_due(run, ref.attempt):
+                return None
+            killed = execution.state.current in (State.KILLING, State.KILLED)
+            if not killed and not self.leases.claim(ref, session=tx):
+                return None  # another worker holds this attempt (a duplicate message), or it was superseded
+            carried = getattr(self._link, "carried", None)
+            if carried and not killed:
+                # Links the database shows ended need not travel further down the chain.
+                ended = self.leases.repository.ended_among(carried, session=tx)
+                self._link.carried = {key: value for key, value in carried.items() if key not in ended}
+        if killed:
+            self._report(ref, State.KILLED, {})  # killed before this message was delivered
+            return None
+        return execution, run
+
     def _run_working_directory(self, execution: Execution, flow: Any, run: TaskRun, task: Any,
-                               ref: TaskRunRef, cancel: threading.Event) -> TaskOutcome:
+                               ref: TaskRunRef, cancel: threading.Event, logs: AttemptLogs) -> TaskOutcome:
         def make_context(snapshot: Execution, child: TaskRun, child_task: Any, folder: Path) -> RunContext:
             child_ref = TaskRunRef(ref.execution_id, child.id, 1, child.task_id, child_task.type, ref.flow)
-            return self._context(snapshot, flow, child, child_task, child_ref, cancel, working_dir=folder)
+            return self._context(snapshot, flow, child, child_task, child_ref, cancel, logs, working_dir=folder)
 
         def report(child: TaskRun, state: State, outputs: dict[str, Any]) -> None:
             event = ev.TaskRunResult(child.id, 1, state, outputs, worker_id=WORKER_ID, task_id=child.task_id,
@@ -171,18 +193,18 @@ class TaskRunService:
         return carry(known, run.id, run.outputs)
 
     def _overlay_link(self, execution: Execution) -> Execution:
+        """The execution with the outputs this chain link carries (pruned at its claim) shown."""
         carried = getattr(self._link, "carried", None)
         if not carried:
             return execution
-        execution, self._link.carried = overlay(execution, carried, self.env.clock())
-        return execution
+        return overlay(execution, carried, self.env.clock())[0]
 
     def _reads_other_runs(self, flow: Any, task: Any) -> bool:
         """Whether the task may need task runs other than its own and its ancestors: its templates
-        name ``outputs``, ``tasks``, ``vars`` or ``render`` (which renders text from variables), it
-        is a WorkingDirectory, or it is a chain link carrying earlier links' outputs. A textual
-        test, so a false "yes" costs a full load and a "no" is safe."""
-        if getattr(self._link, "carried", None) or task.type == WORKING_DIRECTORY:
+        name ``outputs``, ``tasks``, ``vars`` or ``render`` (which renders text from variables), or
+        it is a WorkingDirectory. A textual test, so a false "yes" costs a full load and a "no" is
+        safe. (What a chain link carries is overlaid only where it can be read: a full load.)"""
+        if task.type == WORKING_DIRECTORY:
             return True
         key = (flow.namespace, flow.id, flow.revision, task.id)
         reads = self._reads_cache.get(key)
@@ -206,22 +228,24 @@ class TaskRunService:
         return not run.attempts[attempt - 1].state.current.is_terminated
 
     def _report(self, ref: TaskRunRef, state: State, outputs: dict[str, Any],
-                lease_seconds: float | None = None, started_at: datetime | None = None) -> None:
-        """Terminal results go through the outbox (engine/services/leases.py): never lost."""
+                lease_seconds: float | None = None, started_at: datetime | None = None,
+                logs: Sequence[StoredLog] = ()) -> None:
+        """Terminal results go through the outbox (engine/services/leases.py): never lost. ``logs``:
+        the attempt's lines not written yet, written with the result."""
         event = ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID,
                                  lease_seconds=lease_seconds,
                                  started_at=started_at.isoformat() if started_at is not None else None)
-        self.leases.report(ref.execution_id, event)
+        self.leases.report(ref.execution_id, event, logs=logs)
 
     def _context(self, execution: Execution, flow: Any, run: TaskRun, task: Any, ref: TaskRunRef,
-                 cancel: threading.Event, working_dir: Path | None = None) -> RunContext:
+                 cancel: threading.Event, logs: AttemptLogs, working_dir: Path | None = None) -> RunContext:
         execution = self._overlay_link(execution)
         identity = RunIdentity(namespace=execution.namespace, flow_id=execution.flow_id,
                                execution_id=execution.id, task_id=run.task_id, task_run_id=run.id,
                                value=run.value, attempt=ref.attempt, flow_revision=execution.flow_revision)
         variables = build_variables(flow, execution, run, task, extra=self.executions.extra_variables())
         return RunContext(identity=identity, variables=variables, renderer=self._renderer,
-                          storage=self.env.storage, log_sink=self._sink, clock=self.env.clock,
+                          storage=self.env.storage, log_sink=partial(_store_log, logs), clock=self.env.clock,
                           kv=self.env.kv.as_store(self.env.clock), secrets=self.env.secrets,
                           log_level=getattr(task, "log_level", None), log_reader=self,
                           executions=self, registry=self.env.registry, cancel_event=cancel,
@@ -231,12 +255,6 @@ class TaskRunService:
     def _renderer(self, io: Any) -> BoundRenderer:
         # One Renderer per process (its environment and compiled templates), bound per task run.
         return self._shared_renderer.bound(io)
-
-    def _sink(self, entry: LogEntry) -> None:
-        self.env.logs.append([StoredLog(
-            namespace=entry.namespace, flow_id=entry.flow_id, execution_id=entry.execution_id,
-            task_run_id=entry.task_run_id, task_id=entry.task_id, attempt_number=entry.attempt_number,
-            level=entry.level, message=entry.message, timestamp=entry.timestamp)])
 
     # -- LogReader and ExecutionControl for the tasks that need them -------------------------
 
@@ -258,6 +276,13 @@ class TaskRunService:
     def _unregister(self, task_run_id: str) -> None:
         with self._lock:
             self._running.pop(task_run_id, None)
+
+
+def _store_log(logs: AttemptLogs, entry: LogEntry) -> None:
+    logs.append(StoredLog(
+        namespace=entry.namespace, flow_id=entry.flow_id, execution_id=entry.execution_id,
+        task_run_id=entry.task_run_id, task_id=entry.task_id, attempt_number=entry.attempt_number,
+        level=entry.level, message=entry.message, timestamp=entry.timestamp))
 
 
 def _find(execution: Execution, task_run_id: str) -> TaskRun | None:

@@ -29,12 +29,15 @@ from engine.plugins.base import PluginSpec
 from engine.state import State
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed, TaskOutcome
+from engine.tasks.threads import ReusedThreads
 
 NOT_IMPLEMENTED = "{type} is not implemented yet in Podium"
 # How often the waiting thread looks at the deadline and the kill flag.
 _POLL_SECONDS = 0.05
 
 TaskFunction = Callable[[Any, RunContext], Any]
+# The threads task functions run on (daemon threads, reused: engine/tasks/threads.py).
+_TASK_THREADS = ReusedThreads("podium-task")
 
 
 class ImplementationError(PodiumError, ImportError):
@@ -103,8 +106,7 @@ def _start(function: TaskFunction, options: Any, ctx: RunContext) -> tuple[_Atte
         finally:
             finished.set()
 
-    # A daemon thread: a task that ignores the cancel event must not keep the worker process alive.
-    threading.Thread(target=target, name=f"task-{ctx.task_run_id}", daemon=True).start()
+    _TASK_THREADS.submit(target)
     return attempt, finished
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from engine.persistence import db as db_module
 from engine.persistence.db import Database, normalize_url
 from engine.persistence.tables import metadata
 
@@ -49,3 +51,37 @@ def test_postgres_urls_use_psycopg3() -> None:
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.postgres
+def test_a_pooled_postgres_connection_killed_while_idle_is_replaced(
+        postgres_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Idle connections are pinged before use (not every checkout: a round trip per transaction).
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)
+    database = Database(postgres_database_url)
+    with database.transaction(write=False) as tx:
+        first = tx.execute(text("SELECT pg_backend_pid()")).scalar()
+    admin = Database(postgres_database_url)
+    with admin.transaction() as tx:
+        assert tx.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar()
+    admin.dispose()
+    with database.transaction(write=False) as tx:  # no error: the dead connection was replaced
+        assert tx.execute(text("SELECT pg_backend_pid()")).scalar() != first
+    database.dispose()
+
+
+@pytest.mark.postgres
+def test_a_pooled_postgres_connection_used_a_moment_ago_is_not_pinged(postgres_database_url: str) -> None:
+    database = Database(postgres_database_url)
+    statements: list[str] = []
+    with database.transaction(write=False) as tx:
+        tx.execute(text("SELECT 1"))
+    event.listen(database.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_rest: statements.append(statement))
+    ping = database.engine.dialect.do_ping
+    pings: list[object] = []
+    database.engine.dialect.do_ping = lambda connection: pings.append(connection) or ping(connection)  # type: ignore[method-assign]
+    with database.transaction(write=False) as tx:
+        tx.execute(text("SELECT 2"))
+    assert pings == [] and statements == ["SELECT 2"]
+    database.dispose()
