@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, cast
 
-from sqlalchemy import CursorResult, Result, Table
+from sqlalchemy import ARRAY, Column, CursorResult, Result, String, Table, any_, bindparam, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,3 +53,16 @@ def is_postgres(session: Session) -> bool:
 def affected(result: Result[Any]) -> int:
     """Rows changed by an UPDATE or DELETE (Session.execute types it as a plain Result)."""
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+def among(column: Column[Any], name: str) -> tuple[Any, Any]:
+    """``column`` among the list bound to ``name``, as (SQLite, PostgreSQL) conditions, to index
+    with ``is_postgres(session)``. An expanding IN is rewritten on every call (a third of a
+    millisecond each); PostgreSQL takes one array parameter instead."""
+    return (column.in_(bindparam(name, expanding=True)), column == any_(bindparam(name, type_=ARRAY(String))))
+
+
+def constants(values: list[str]) -> list[Any]:
+    """Fixed strings (state names) as SQL literals: ``IN`` over them compiles once, where a list
+    of plain values is an expanding parameter rewritten on every call."""
+    return [literal_column("'" + value.replace("'", "''") + "'") for value in values]

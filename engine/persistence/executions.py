@@ -20,7 +20,7 @@ from sqlalchemy import DateTime, Row, bindparam, delete, exists, func, select, t
 from sqlalchemy.orm import Session
 
 from engine.model.execution import Execution, TaskRun
-from engine.persistence.base import NotFound, Repository, affected, is_postgres
+from engine.persistence.base import NotFound, Repository, affected, among, is_postgres
 from engine.persistence.codec import (execution_from_row, execution_row, task_run_content,
                                       task_run_row, with_raw_lease)
 from engine.persistence.db import Database
@@ -142,8 +142,17 @@ class ExecutionRepository(Repository):
             row = tx.execute(_BY_ID, {"execution_id": execution_id}).first()
             if row is None or row.deleted:
                 return None
-            runs = self._load_runs_where(tx, _HEADS_IN_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id})
-            return execution_from_row(row._mapping, runs.get(execution_id, []))
+            # One query of whole rows: a lineage is a few rows, parsed unless the memo has them.
+            memo, runs = self.memo, []
+            for full in tx.execute(_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id}):
+                lease = (full.attempt, full.worker_id, full.lease_until_raw)
+                run = memo.current(full.id, full.revision, lease)
+                if run is None:
+                    run = task_run_content(full._mapping)
+                    memo.put(full.id, full.revision, run)
+                    run = with_raw_lease(run, lease)
+                runs.append(run)
+            return execution_from_row(row._mapping, runs)
 
     @contextmanager
     def lock(self, execution_id: str) -> Iterator[LockedExecution]:
@@ -181,7 +190,7 @@ class ExecutionRepository(Repository):
         ids = [task_run_id for task_run_id in leases_of if task_run_id in positions]
         if not ids:
             return execution
-        leases = tx.execute(_LEASES, {"_ids": ids}).all()
+        leases = tx.execute(_LEASES[is_postgres(tx)], {"_ids": ids}).all()
         runs = execution.task_run_list
         return with_runs(execution, positions, [with_raw_lease(runs[positions[id_]], tuple(lease))
                                                 for id_, *lease in leases])
@@ -270,6 +279,8 @@ class ExecutionRepository(Repository):
         return self._load_runs_of(tx, [execution_id]).get(execution_id, [])
 
     def _load_runs_of(self, tx: Session, execution_ids: list[str]) -> dict[str, list[TaskRun]]:
+        if len(execution_ids) == 1:
+            return self._load_runs_where(tx, _HEADS_OF_ONE, {"_execution": execution_ids[0]})
         return self._load_runs_where(tx, _HEADS_OF, {"_executions": execution_ids})
 
     def _load_runs_where(self, tx: Session, heads: Any, parameters: dict[str, Any]) -> dict[str, list[TaskRun]]:
@@ -284,7 +295,7 @@ class ExecutionRepository(Repository):
         missing = [row[0] for row, run in zip(rows, found) if run is None]
         parsed: dict[str, TaskRun] = {}
         for start in range(0, len(missing), _CHUNK):
-            for full in tx.execute(_FULL_ROWS, {"_ids": missing[start:start + _CHUNK]}):
+            for full in tx.execute(_FULL_ROWS[is_postgres(tx)], {"_ids": missing[start:start + _CHUNK]}):
                 parsed[full.id] = run = task_run_content(full._mapping)
                 memo.put(full.id, full.revision, run)
         grouped: dict[str, list[TaskRun]] = {}
@@ -324,9 +335,13 @@ def _lineage_condition() -> Any:
 _ORDER = (task_runs.c.execution_id, task_runs.c.position)
 _HEADS_OF = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id.in_(bindparam("_executions", expanding=True))) \
     .order_by(*_ORDER)
-_HEADS_IN_LINEAGE = select(*_HEAD_COLUMNS).where(_lineage_condition()).order_by(*_ORDER)
-_FULL_ROWS = select(task_runs).where(task_runs.c.id.in_(bindparam("_ids", expanding=True)))
-_LEASES = select(task_runs.c.id, *_LEASE_COLUMNS).where(task_runs.c.id.in_(bindparam("_ids", expanding=True)))
+_LINEAGE = select(task_runs, _LEASE_COLUMNS[-1].label("lease_until_raw")).where(_lineage_condition()).order_by(*_ORDER)
+_HEADS_OF_ONE = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id == bindparam("_execution")) \
+    .order_by(task_runs.c.position)
+
+# Indexed by is_postgres(session).
+_FULL_ROWS = tuple(select(task_runs).where(condition) for condition in among(task_runs.c.id, "_ids"))
+_LEASES = tuple(select(task_runs.c.id, *_LEASE_COLUMNS).where(condition) for condition in among(task_runs.c.id, "_ids"))
 
 
 def _insert_labels(tx: Session, execution: Execution) -> None:

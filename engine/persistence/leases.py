@@ -25,12 +25,12 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from engine.persistence.base import Repository, affected, insert_for
+from engine.persistence.base import Repository, affected, among, constants, insert_for, is_postgres
 from engine.persistence.logs import LogEntry, LogRepository
 from engine.persistence.tables import executions, task_run_results, task_runs
 from engine.state import TERMINATED
 
-_ENDED = [state.value for state in TERMINATED]
+_ENDED = constants([state.value for state in TERMINATED])
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,7 @@ class LeaseRepository(Repository):
         if not ids:
             return 0
         with self._tx(session) as tx:
-            return affected(tx.execute(
-                update(task_runs).where(task_runs.c.id.in_(ids), task_runs.c.worker_id.is_(None),
-                                        task_runs.c.lease_until.is_(None),
-                                        task_runs.c.state.not_in(_ENDED))
-                .values(lease_until=deadline)))
+            return affected(tx.execute(_MARK_DISPATCHED[is_postgres(tx)], {"_ids": ids, "_deadline": deadline}))
 
     # -- workers --------------------------------------------------------------------------------
     def claim(self, task_run_id: str, attempt: int, worker_id: str, until: datetime, *,
@@ -85,7 +81,7 @@ class LeaseRepository(Repository):
         if not ids:
             return set()
         with self._tx(session, write=False) as tx:
-            return {row.id for row in tx.execute(_ENDED_AMONG, {"_ids": ids})}
+            return {row.id for row in tx.execute(_ENDED_AMONG[is_postgres(tx)], {"_ids": ids})}
 
     def renew(self, task_run_id: str, attempt: int, worker_id: str, until: datetime) -> bool:
         """A heartbeat; False once the attempt is not this worker's current one any more."""
@@ -185,8 +181,12 @@ _CLAIM = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.
 _RENEW = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),
                                   task_runs.c.worker_id == bindparam("_worker"), task_runs.c.state.not_in(_ENDED))
           .values(lease_until=bindparam("_until")))
-_ENDED_AMONG = select(task_runs.c.id).where(task_runs.c.id.in_(bindparam("_ids", expanding=True)),
-                                            task_runs.c.state.in_(_ENDED))
+# Indexed by is_postgres(session).
+_ENDED_AMONG = tuple(select(task_runs.c.id).where(condition, task_runs.c.state.in_(_ENDED))
+                     for condition in among(task_runs.c.id, "_ids"))
+_MARK_DISPATCHED = tuple(update(task_runs).where(condition, task_runs.c.worker_id.is_(None),
+                                                 task_runs.c.lease_until.is_(None), task_runs.c.state.not_in(_ENDED))
+                         .values(lease_until=bindparam("_deadline")) for condition in among(task_runs.c.id, "_ids"))
 _DROP_RESULT = delete(task_run_results).where(task_run_results.c.task_run_id == bindparam("_id"),
                                               task_run_results.c.attempt == bindparam("_attempt"))
 _WAITING = (select(task_run_results).where(task_run_results.c.execution_id == bindparam("_execution"))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine import executor
 from engine.errors import Conflict, NotFound, PodiumError
 from engine.executor import events as ev
+from engine.executor.work import Step
 from engine.inputs import InputError, resolve_inputs
 from engine.log_config import bind_ids
 from engine.metrics import EXECUTOR_EVENT, dispatched_task_run_ids
@@ -88,10 +89,17 @@ class ExecutionService:
         execution = execution.model_copy(update={"inputs": resolved})
         if parent is not None:
             execution = execution.model_copy(update={"parent_id": parent.id})
-        execution = self._create_admitted(flow, execution)
-        if execution.state.current == State.CREATED:
-            self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
-        return execution
+        started = time.perf_counter()
+        # A subflow's first step stays the executor's: its end must not reach the parent before
+        # the SubflowStarted its parent's step sends after this call.
+        created, first = self._create_admitted(flow, execution, first_step=parent is None)
+        if first is not None:
+            step, later = first
+            self._after_step(created, step, flow, later, "Start", started)
+            return step.execution
+        if created.state.current == State.CREATED:
+            self.env.dispatcher.send_event(created.id, encode_event(ev.Start()))
+        return created
 
     def _inputs(self, flow: Flow, execution: Execution, raw: Mapping[str, Any]) -> dict[str, Any]:
         storage = self.env.storage
@@ -109,18 +117,37 @@ class ExecutionService:
         except OSError as err:
             raise InputsInvalid(f"cannot read an input file: {err}") from None
 
-    def _create_admitted(self, flow: Flow, execution: Execution) -> Execution:
+    def _create_admitted(self, flow: Flow, execution: Execution, *, first_step: bool
+                         ) -> tuple[Execution, tuple[Step, list[Any]] | None]:
         """Applies the concurrency limit and saves the execution in one transaction, so two
-        executions created at once cannot both take the last slot."""
+        executions created at once cannot both take the last slot. With ``first_step``, an
+        admitted execution is saved with its first step applied: (the execution as admitted,
+        (the step, its commands to run after the commit) or None)."""
         with self.env.db.transaction() as session:
             if flow.concurrency is not None:
                 _lock_flow_slots(session, flow)
                 execution = self._admit(flow, execution, session)
-            self.env.executions.create(execution, session=session)
+            step = self._first_step(flow, execution) if first_step and execution.state.current == State.CREATED \
+                else None
+            self.env.executions.create(step.execution if step is not None else execution, session=session)
+            later = self.commands.in_transaction(session, step) if step is not None else []
             if execution.state.current == State.QUEUED:
                 self.env.queue.enqueue(flow.namespace, flow.id, execution.id, self.env.clock(),
                                        session=session)
-        return execution
+        return execution, ((step, later) if step is not None else None)
+
+    def _first_step(self, flow: Flow, execution: Execution) -> Step | None:
+        """The executor's step for Start, applied by whoever creates the execution: nobody else
+        can see it before this transaction commits, so no row lock is needed, and the Start message,
+        its executor step and its load are saved (docs/executor.md, "The first step"). None if
+        ``advance`` raised: the execution is then created and handed to the executor as before."""
+        try:
+            return executor.advance_all(execution, flow, [ev.Start()], self.env.clock(), registry=self.env.registry,
+                                        renderer=self.env.renderer(execution.namespace),
+                                        extra=self.extra_variables(), chains=self.env.settings.executor.chains)
+        except Exception:  # noqa: BLE001 - the executor meets the same error and reports it its usual way
+            log.warning("the first step of %s failed; the executor takes it", execution.describe(), exc_info=True)
+            return None
 
     def _admit(self, flow: Flow, execution: Execution, session: Session) -> Execution:
         """Applies the flow's concurrency limit: the execution starts, waits (QUEUED) or ends.
@@ -203,6 +230,11 @@ class ExecutionService:
         if not changed:
             self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=name)
             return
+        self._after_step(before, step, flow, later, name, started)
+
+    def _after_step(self, before: Execution, step: Step, flow: Flow, later: list[Any], name: str,
+                    started: float) -> None:
+        """After the commit of a step: its commands that leave the process, Flow triggers, metrics."""
         self.commands.after_commit(step.execution, flow, later)
         if step.execution.state.current != before.state.current and not step.execution.state.current.is_terminated:
             self.flow_triggers.on_state(step.execution)  # the end is seen by on_ended

@@ -39,6 +39,16 @@ tasks:
 """
 
 
+PARENT = """
+id: parent
+namespace: tests.leases
+tasks:
+  - id: child
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: tests.leases
+    flowId: one_step
+"""
+
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
@@ -142,17 +152,35 @@ def test_a_lost_result_is_replayed_from_the_outbox(engine: Engine) -> None:
     assert execution.state.current == State.SUCCESS and leases.pending_results() == 0
 
 
-def test_a_lost_start_is_sent_again(engine: Engine) -> None:
-    engine.deploy(TWO_STEPS)
+def test_a_lost_first_dispatch_is_sent_again(engine: Engine) -> None:
+    # The first step is applied at creation: its dispatch, not a Start message, may be lost.
+    engine.deploy(ONE_STEP)
     dispatcher = engine.dispatcher
-    sent = dispatcher.send_event
-    dispatcher.send_event = lambda execution_id, event: None  # type: ignore[method-assign]
-    execution = engine.start("tests.leases", "two_steps")
-    dispatcher.send_event = sent  # type: ignore[method-assign]
-    engine.drain()
-    assert engine.get(execution.id).state.current == State.CREATED
+    sent = dispatcher.dispatch_task_runs
+    dispatcher.dispatch_task_runs = lambda refs, chain=False: None  # type: ignore[method-assign]
+    execution = engine.start("tests.leases", "one_step")
+    dispatcher.dispatch_task_runs = sent  # type: ignore[method-assign]
+    assert execution.state.current == State.RUNNING
+    assert engine.get(execution.id).state.current == State.RUNNING
     assert _reap(engine, seconds=61) == 1
     assert engine.get(execution.id).state.current == State.SUCCESS
+
+
+def test_a_lost_start_of_a_subflow_is_sent_again(engine: Engine) -> None:
+    engine.deploy(ONE_STEP)
+    engine.deploy(PARENT)
+    dispatcher = engine.dispatcher
+    sent = dispatcher.send_event
+    dispatcher.send_event = lambda execution_id, event: (  # type: ignore[method-assign]
+        None if event["type"] == "Start" else sent(execution_id, event))
+    parent = engine.start("tests.leases", "parent")
+    dispatcher.send_event = sent  # type: ignore[method-assign]
+    engine.drain()
+    [child] = engine.services.env.executions.children(parent.id)
+    assert child.state.current == State.CREATED
+    assert _reap(engine, seconds=61) == 1
+    assert engine.get(child.id).state.current == State.SUCCESS
+    assert engine.get(parent.id).state.current == State.SUCCESS
 
 
 def test_a_killed_execution_whose_worker_is_gone_ends_killed(engine: Engine) -> None:
