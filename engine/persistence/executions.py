@@ -39,6 +39,8 @@ _EXECUTION_COLUMNS = [c.name for c in executions.columns if c.name not in ("id",
 # a one-task execution (SQLAlchemy coerces and hashes every literal for its compiled cache).
 _BY_ID = select(executions).where(executions.c.id == bindparam("execution_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
+_INSERT_EXECUTION = executions.insert()
+_INSERT_RUNS = task_runs.insert()
 _UPDATE_EXECUTION = (update(executions).where(executions.c.id == bindparam("_id"))
                      .values({**{c: bindparam(f"_{c}") for c in _EXECUTION_COLUMNS},
                               "version": executions.c.version + 1}))
@@ -118,11 +120,12 @@ class ExecutionRepository(Repository):
     def create(self, execution: Execution, *, session: Session | None = None) -> None:
         """Inserts a new execution and all its task runs (IntegrityError if the id exists)."""
         with self._tx(session) as tx:
-            tx.execute(executions.insert().values(**execution_row(execution)))
+            # Bound parameters, not .values(**row): values in the statement cost a cache key each.
+            tx.execute(_INSERT_EXECUTION, execution_row(execution))
             _insert_labels(tx, execution)
             rows = [task_run_row(run, i) for i, run in enumerate(execution.task_run_list)]
             if rows:
-                tx.execute(task_runs.insert(), rows)
+                tx.execute(_INSERT_RUNS, rows)
 
     def get(self, execution_id: str, *, allow_deleted: bool = False,
             session: Session | None = None) -> Execution | None:

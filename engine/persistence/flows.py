@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import Row, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,9 +80,7 @@ class FlowRepository(Repository):
                         session: Session | None = None) -> tuple[int, bool] | None:
         """(number, deleted) of the latest revision, without its source; None if no revision."""
         with self._tx(session, write=False) as tx:
-            row = tx.execute(select(flows.c.revision, flows.c.deleted)
-                             .where(flows.c.namespace == namespace, flows.c.flow_id == flow_id)
-                             .order_by(flows.c.revision.desc()).limit(1)).first()
+            row = tx.execute(_LATEST, {"_namespace": namespace, "_flow_id": flow_id}).first()
         return (int(row.revision), bool(row.deleted)) if row else None
 
     def revisions(self, namespace: str, flow_id: str, *,
@@ -143,3 +141,9 @@ class FlowRepository(Repository):
 def _revision(row: Row) -> FlowRevision:  # type: ignore[type-arg]
     return FlowRevision(namespace=row.namespace, flow_id=row.flow_id, revision=row.revision,
                         source=row.source, deleted=row.deleted, created=row.created)
+
+
+# Built once, bound per call: every execution created asks for its flow's latest revision.
+_LATEST = (select(flows.c.revision, flows.c.deleted)
+           .where(flows.c.namespace == bindparam("_namespace"), flows.c.flow_id == bindparam("_flow_id"))
+           .order_by(flows.c.revision.desc()).limit(1))
