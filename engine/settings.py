@@ -35,9 +35,9 @@ class WorkerSettings(BaseModel):
 class ExecutorSettings(BaseModel):
     concurrency: int = Field(2, ge=1, description="Events the executor handles at once.")
     chains: bool = Field(
-        False, description="Dispatch consecutive runnable tasks of a sequence as one Celery chain. Off by "
-        "default: each link still costs an executor event, so a chain gains nothing measurable today "
-        "(docs/executor.md, docs/performance.md).")
+        True, description="Dispatch consecutive runnable tasks of a sequence as one Celery chain: the next "
+        "task starts on a worker without a round trip through the executor (docs/executor.md, \"Chains\"; "
+        "a chain of 500 tasks 1.5x faster on Redis + PostgreSQL, docs/performance.md).")
 
 
 class Settings(BaseSettings):

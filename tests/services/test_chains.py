@@ -11,13 +11,17 @@ from engine.state import State
 from tests.services.conftest import Engine, one_run, states
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, executor={"chains": True})
+@pytest.fixture(params=[True, False], ids=["chained", "unchained"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
+    # Every case also runs with chains off (executor.chains: false): same outcomes, one hop per task.
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, executor={"chains": request.param})
 
 
-def test_chains_are_off_by_default() -> None:
-    assert Settings().executor.chains is False
+CHAINED_ONLY = pytest.mark.parametrize("settings", [True], indirect=True, ids=["chained"])
+
+
+def test_chains_are_on_by_default() -> None:
+    assert Settings().executor.chains is True
 
 
 def returns(n: int) -> str:
@@ -51,6 +55,7 @@ def test_a_failing_link_stops_the_rest_with_kestra_counts(engine: Engine) -> Non
     assert len(execution.task_run_list) == 3
 
 
+@CHAINED_ONLY
 def test_kill_in_the_middle_of_a_chain(engine: Engine) -> None:
     holding = engine.hold("t3")
     execution = engine.run(returns(5))
@@ -66,6 +71,7 @@ def test_kill_in_the_middle_of_a_chain(engine: Engine) -> None:
     assert states(execution) == {"t1": State.SUCCESS, "t2": State.SUCCESS, "t3": State.KILLED}
 
 
+@CHAINED_ONLY
 def test_a_link_renders_with_carried_outputs_the_executor_has_not_recorded(engine: Engine) -> None:
     holding = engine.hold("t1")
     execution = engine.run(returns(3))
