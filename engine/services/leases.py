@@ -188,10 +188,9 @@ class LeaseKeeper:
 
 def forget_applied(env: Env, event: Any, session: Any) -> None:
     """In the executor's transaction: the event was applied (or found stale), so drop what would
-    make beat send it again (the outbox row of a result, the claimed row of a fired timer)."""
-    if isinstance(event, ev.TaskRunResult) and event.state.is_terminated:
-        LeaseRepository(env.db).drop_result(event.task_run_id, event.attempt_number, session=session)
-    elif isinstance(event, ev.TimerFired):
+    make beat send it again: the claimed row of a fired timer (a result's outbox row is dropped by
+    ``take_waiting_results``)."""
+    if isinstance(event, ev.TimerFired):
         env.timers.delete(timer_id(event.kind, event.task_run_id), session=session)
 
 
@@ -223,15 +222,18 @@ class AppliedResults:
 
 def take_waiting_results(env: Env, execution_id: str, event: Any, session: Any) -> list[ev.TaskRunResult]:
     """The other results of the execution waiting in the outbox (all of them for ``event`` None),
-    decoded and dropped in the executor's transaction: a fan-out's results are applied in one
-    step, not one step each."""
+    decoded and dropped in the executor's transaction with ``event``'s own (one DELETE): a
+    fan-out's results are applied in one step, not one step each."""
     if event is not None and not isinstance(event, ev.TaskRunResult):
         return []
     own = (event.task_run_id, event.attempt_number) if event is not None else None
     repository = LeaseRepository(env.db)
     waiting = [result for result in repository.waiting_results(execution_id, limit=RESULTS_PER_STEP, session=session)
                if (result.task_run_id, result.attempt) != own]
-    repository.drop_results([(result.task_run_id, result.attempt) for result in waiting], session=session)
+    dropped = [(result.task_run_id, result.attempt) for result in waiting]
+    if own is not None and event.state.is_terminated:
+        dropped.append(own)
+    repository.drop_results(dropped, session=session)
     return [decode_event(dict(result.event)) for result in waiting]
 
 
