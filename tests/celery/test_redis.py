@@ -13,7 +13,7 @@ from engine.settings import Settings
 from tests.celery.fakes import FakeServices
 from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
 from worker.celery_app import make_celery
-from worker.dispatch import CeleryDispatcher, celery_task_id
+from worker.dispatch import BULK_SIZE, CeleryDispatcher, celery_task_id
 from worker.embedded import WorkerThread
 from worker.kills import kill_switch
 from worker.tasks import register_tasks
@@ -124,3 +124,18 @@ def test_queue_depth_counts_the_messages_waiting_in_a_queue(redis_url: str) -> N
     dispatcher.dispatch_task_runs([ref(f"r{i}", queue="backlog") for i in range(3)])
     assert dispatcher.queue_depth("backlog") == 3
     assert CeleryDispatcher(make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))).queue_depth("x") is None
+
+
+def test_a_single_task_run_overtakes_a_waiting_fan_out(redis_url: str) -> None:
+    # A 10,000-item ForEach must not make every other execution's task wait behind it.
+    app = make_celery(Settings(broker_url=redis_url))
+    dispatcher = CeleryDispatcher(app)
+    services = FakeServices(dispatcher)
+    register_tasks(app, lambda: services)
+    dispatcher.dispatch_task_runs([ref(f"item{i}", queue="fair") for i in range(BULK_SIZE)])
+    dispatcher.dispatch_task_runs([ref("probe", queue="fair")])
+    assert dispatcher.queue_depth("fair") == BULK_SIZE + 1
+    with WorkerThread(app, ["fair"], concurrency=1):
+        runs = services.wait_for("run", BULK_SIZE + 1)
+    assert runs[0].task_run_id == "probe"
+    assert sorted(run.task_run_id for run in runs[1:]) == sorted(f"item{i}" for i in range(BULK_SIZE))
