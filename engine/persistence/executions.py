@@ -60,6 +60,7 @@ class SaveStats:
     task_runs_inserted: int = 0
     task_runs_updated: int = 0
     task_runs_deleted: int = 0
+    rewritten: tuple[str, ...] = ()  # ids of the task runs updated or deleted
 
     @property
     def written(self) -> bool:
@@ -105,6 +106,9 @@ class LockedExecution:
             raise ValueError(f"cannot save {execution.describe()} under the lock of "
                              f"{self.execution.describe()}")
         stats = _write_changes(self.session, self.execution, execution)
+        # The memo's copies of rewritten runs are stale: the step cache holds the new ones, and
+        # a 10,000-item ForEach would otherwise be held twice (the executor's peak RSS).
+        self._repository.memo.forget(stats.rewritten)
         if stats.written:
             self.version += 1  # _write_changes raised it, under this lock
         self._execution = execution
@@ -380,7 +384,8 @@ def _write_changes(tx: Session, before: Execution, after: Execution) -> SaveStat
         _update_execution(tx, before, after)
     elif gone or updates or inserts:
         tx.execute(_RAISE_VERSION, {"_id": after.id})
-    return SaveStats(execution_changed, len(inserts), len(updates), len(gone))
+    return SaveStats(execution_changed, len(inserts), len(updates), len(gone),
+                     (*(str(row["_id"]) for row in updates), *gone))
 
 
 def _update_execution(tx: Session, before: Execution, after: Execution) -> None:

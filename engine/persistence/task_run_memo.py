@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterable
 
 from engine.model.execution import TaskRun
 from engine.persistence.codec import with_raw_lease
@@ -51,6 +51,11 @@ class TaskRunMemo:
             if len(self._runs) > self.capacity:
                 for stale in list(self._runs)[: len(self._runs) - self.capacity * 3 // 4]:
                     del self._runs[stale]
+
+    def forget(self, task_run_ids: Iterable[str]) -> None:
+        with self._lock:
+            for task_run_id in task_run_ids:
+                self._runs.pop(task_run_id, None)
 
     def __len__(self) -> int:
         return len(self._runs)

@@ -5,6 +5,7 @@ so a task run attempt is recorded once even when the broker delivers twice.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -94,6 +95,10 @@ class TaskRunService:
             else:
                 with self._context(execution, flow, run, task, ref, cancel, logs) as ctx:
                     outcome = run_task(spec, task, ctx)
+        except BaseException:
+            with contextlib.suppress(Exception):  # no result will carry them: write them now
+                logs.go_live()
+            raise
         finally:
             heartbeat.stop()
             self._unregister(ref.task_run_id)

@@ -175,6 +175,18 @@ def test_a_load_parses_only_the_task_runs_written_since_the_last(repo: Execution
     assert [s for s in statements if s[0].startswith("SELECT")] == [("SELECT ", 1)] * 3
 
 
+def test_a_save_drops_the_memo_s_copies_of_the_runs_it_rewrote(repo: ExecutionRepository) -> None:
+    # The step cache holds the new ones: a wide execution must not be held twice in memory.
+    created = execution(runs=5)
+    repo.create(created)
+    assert repo.get(created.id) is not None and len(repo.memo) == 5
+    with repo.lock(created.id) as locked:
+        locked.save(locked.execution.with_task_run(finish(created.task_run_list[2], at(5))))
+    assert len(repo.memo) == 4
+    stored = repo.get(created.id)
+    assert stored is not None and stored.task_run_list[2].state.current == State.SUCCESS
+
+
 def test_another_process_s_write_is_seen_through_the_memo(db: Database) -> None:
     mine, theirs = ExecutionRepository(db), ExecutionRepository(db)  # two processes' memos
     created = execution(runs=3)
