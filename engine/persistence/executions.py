@@ -27,7 +27,7 @@ from engine.persistence.db import Database
 from engine.persistence.tables import execution_labels, executions, task_runs
 from engine.persistence.step_cache import StepCache, with_runs
 from engine.persistence.task_run_memo import TaskRunMemo
-from engine.state import State
+from engine.state import TERMINATED, State
 
 # Executions holding a concurrency slot: started and not finished (PAUSED ones too, as in
 # Kestra, since they resume without a new concurrency check).
@@ -259,6 +259,28 @@ class ExecutionRepository(Repository):
                  .order_by(executions.c.start_date, executions.c.id))
         with self._tx(session, write=False) as tx:
             return self._hydrate(tx, tx.execute(query).all(), with_task_runs)
+
+    def children_of_live_parents(self, before: datetime, *, limit: int = 500) -> builtins.list[Execution]:
+        """Child executions (without task runs) whose parent has not ended and that started, or
+        ended, before ``before``: where beat looks for a subflow message that was lost."""
+        parent = executions.alias("parent")
+        query = (select(executions)
+                 .join(parent, parent.c.id == executions.c.parent_id)
+                 .where(parent.c.state.not_in([state.value for state in TERMINATED]),
+                        parent.c.deleted.is_(False), executions.c.deleted.is_(False),
+                        executions.c.start_date < before)
+                 .order_by(executions.c.start_date).limit(limit))
+        with self.db.transaction(write=False) as tx:
+            return self._hydrate(tx, tx.execute(query).all(), False)
+
+    def task_run_states(self, task_run_ids: Iterable[str]) -> dict[str, State]:
+        """The state of each of these task runs that exists."""
+        ids = list(task_run_ids)
+        if not ids:
+            return {}
+        with self.db.transaction(write=False) as tx:
+            return {row.id: State(row.state) for row in
+                    tx.execute(select(task_runs.c.id, task_runs.c.state).where(task_runs.c.id.in_(ids)))}
 
     def delete(self, execution_id: str, *, hard: bool = False,
                session: Session | None = None) -> bool:

@@ -335,11 +335,12 @@ class ExecutionService:
     def on_ended(self, execution: Execution) -> None:
         """An execution ended: wake its parent, let a queued execution of the flow start, and
         start the executions of the Flow triggers listening to it."""
-        self._notify_parent(execution)
+        self.notify_parent(execution)
         self._release_slot(execution)
         self.flow_triggers.on_state(execution)
 
-    def _notify_parent(self, execution: Execution) -> None:
+    def notify_parent(self, execution: Execution) -> None:
+        """Sends the parent of a subflow execution its end (beat again, if that message was lost)."""
         trigger = execution.trigger
         if execution.parent_id is None or trigger is None:
             return

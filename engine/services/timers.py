@@ -37,7 +37,8 @@ class TimerService:
         self.executions = executions
         self.leases = LeaseRepository(env.db)
         # Beat-local backoff for the sweeps that have no row of their own to postpone.
-        self._start_sent: dict[str, tuple[datetime, float]] = {}
+        self._starts_sent = _Backoff(2 * self._lease)
+        self._subflow_messages_sent = _Backoff(2 * self._lease)
         self._next_queue_sweep: datetime | None = None
 
     @property
@@ -61,11 +62,12 @@ class TimerService:
         return fired
 
     def reap(self, now: datetime) -> int:
-        """One round of the reaper: expired leases, unapplied results, lost Start events, queued
-        executions whose release was lost. Returns how many events it sent."""
+        """One round of the reaper: expired leases, unapplied results, lost Start events, lost
+        subflow messages, queued executions whose release was lost. Returns how many events it sent."""
         sent = self._expired_leases(now)
         sent += self._replay_results(now)
         sent += self._lost_starts(now)
+        sent += self._lost_subflow_messages(now)
         self._sweep_queues(now)
         return sent
 
@@ -130,19 +132,49 @@ class TimerService:
         """CREATED executions whose Start event may be lost (Start is idempotent)."""
         horizon = now - 2 * self._lease
         page = self.env.executions.list(state=State.CREATED, started_before=horizon, size=_BATCH)
+        self._starts_sent.keep_only({execution.id for execution in page.items})
         sent = 0
-        seen = set()
         for execution in page.items:
-            seen.add(execution.id)
-            last = self._start_sent.get(execution.id)
-            if last is not None and now < last[0] + timedelta(seconds=last[1]):
+            if self._starts_sent.due(execution.id, now):
+                self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
+                sent += 1
+        return sent
+
+    def _lost_subflow_messages(self, now: datetime) -> int:
+        """Messages between a subflow and its parent that may be lost (a broker restarted): a child
+        that ended two leases ago while its parent's Subflow task run still waits is reported again
+        (SubflowEnded); a child of a ``wait: false`` Subflow whose task run still waits, announced
+        again (SubflowStarted). Both are no-ops for a task run that ended. ForEachItem children are
+        left out: the executor counts their iterations, and counting twice is not idempotent."""
+        if self.executions is None:
+            return 0
+        horizon = now - 2 * self._lease
+        children = [child for child in self.env.executions.children_of_live_parents(horizon, limit=_BATCH)
+                    if child.trigger is not None and child.trigger.variables.get("taskRunId")
+                    and child.trigger.variables.get("iteration") is None]
+        self._subflow_messages_sent.keep_only({child.id for child in children})
+        waiting = self.env.executions.task_run_states(
+            str(child.trigger.variables["taskRunId"]) for child in children if child.trigger is not None)
+        sent = 0
+        for child in children:
+            variables = child.trigger.variables if child.trigger is not None else {}
+            task_run_id = str(variables["taskRunId"])
+            state = waiting.get(task_run_id)
+            if state is None or state.is_terminated:
                 continue
-            delay = 2 * self._lease.total_seconds() if last is None else 2 * last[1]
-            self._start_sent[execution.id] = (now, delay)
-            self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
+            wait = bool(variables.get("wait", True))
+            ended = child.state.end_date
+            if wait and (not child.state.current.is_terminated or ended is None or ended >= horizon):
+                continue
+            if not self._subflow_messages_sent.due(child.id, now):
+                continue
+            log.warning("subflow %s: its %s may be lost; sending it again", child.describe(),
+                        "end" if wait else "start")
+            if wait:
+                self.executions.notify_parent(child)
+            else:
+                self.executions.send(str(child.parent_id), ev.SubflowStarted(task_run_id, child.id, None))
             sent += 1
-        for execution_id in set(self._start_sent) - seen:
-            del self._start_sent[execution_id]
         return sent
 
     def _sweep_queues(self, now: datetime) -> None:
@@ -153,3 +185,24 @@ class TimerService:
         self._next_queue_sweep = now + self._lease
         for namespace, flow_id in self.env.queue.flows():
             self.executions.release_queued(namespace, flow_id)
+
+
+class _Backoff:
+    """When beat may send something again that has no row of its own to postpone: at once the
+    first time, then after ``first``, then after twice as long each time."""
+
+    def __init__(self, first: timedelta) -> None:
+        self.first = first.total_seconds()
+        self._sent: dict[str, tuple[datetime, float]] = {}
+
+    def due(self, key: str, now: datetime) -> bool:
+        last = self._sent.get(key)
+        if last is not None and now < last[0] + timedelta(seconds=last[1]):
+            return False
+        self._sent[key] = (now, self.first if last is None else 2 * last[1])
+        return True
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Forgets the keys no longer in question (their work was done)."""
+        for key in set(self._sent) - keys:
+            del self._sent[key]

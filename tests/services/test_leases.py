@@ -6,7 +6,9 @@ is sent again after 30 s.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -180,6 +182,49 @@ def test_a_lost_start_of_a_subflow_is_sent_again(engine: Engine) -> None:
     assert child.state.current == State.CREATED
     assert _reap(engine, seconds=61) == 1
     assert engine.get(child.id).state.current == State.SUCCESS
+    assert engine.get(parent.id).state.current == State.SUCCESS
+
+
+@contextmanager
+def _losing(engine: Engine, kind: str) -> Iterator[list[str]]:
+    """The inline broker loses every executor event of type ``kind`` meanwhile (their targets are
+    listed), as a Redis restarted without persistence would."""
+    lost: list[str] = []
+    sent = engine.dispatcher.send_event
+
+    def send(execution_id: str, event: dict[str, Any]) -> None:
+        if event["type"] == kind:
+            lost.append(execution_id)
+        else:
+            sent(execution_id, event)
+    engine.dispatcher.send_event = send  # type: ignore[method-assign]
+    try:
+        yield lost
+    finally:
+        engine.dispatcher.send_event = sent  # type: ignore[method-assign]
+
+
+def test_a_lost_subflow_end_is_sent_again(engine: Engine) -> None:
+    engine.deploy(ONE_STEP)
+    with _losing(engine, "SubflowEnded") as lost:
+        parent = engine.run(PARENT)
+    [child] = engine.services.env.executions.children(parent.id)
+    assert child.state.current == State.SUCCESS and lost == [parent.id]
+    assert engine.get(parent.id).state.current == State.RUNNING  # waits for a message that is gone
+    assert _reap(engine, seconds=30) == 0  # not before two leases: it may only be late
+    assert _reap(engine, seconds=31) == 1
+    execution = engine.get(parent.id)
+    assert execution.state.current == State.SUCCESS
+    assert one_run(execution, "child").outputs["executionId"] == child.id
+    assert _reap(engine, seconds=600) == 0  # nothing waits any more
+
+
+def test_a_lost_subflow_start_without_wait_is_sent_again(engine: Engine) -> None:
+    engine.deploy(ONE_STEP)
+    with _losing(engine, "SubflowStarted") as lost:
+        parent = engine.run(PARENT.replace("flowId: one_step", "flowId: one_step\n    wait: false"))
+    assert lost == [parent.id] and engine.get(parent.id).state.current == State.RUNNING
+    assert _reap(engine, seconds=61) == 1
     assert engine.get(parent.id).state.current == State.SUCCESS
 
 
