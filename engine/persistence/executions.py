@@ -24,6 +24,7 @@ from engine.persistence.base import NotFound, Repository, affected, among, is_po
 from engine.persistence.codec import (execution_from_row, execution_row, task_run_content,
                                       task_run_row, with_raw_lease)
 from engine.persistence.db import Database
+from engine.persistence.execution_writes import INSERT_RUNS, SaveStats, insert_labels, write_changes
 from engine.persistence.tables import execution_labels, executions, task_runs
 from engine.persistence.step_cache import StepCache, with_runs
 from engine.persistence.task_run_memo import TaskRunMemo
@@ -33,39 +34,15 @@ from engine.state import TERMINATED, State
 # Kestra, since they resume without a new concurrency check).
 SLOT_STATES = frozenset({State.RUNNING, State.PAUSED, State.KILLING, State.RESTARTED,
                          State.RETRYING})
-_EXECUTION_COLUMNS = [c.name for c in executions.columns if c.name not in ("id", "version")]
-
 # Built once, bound per call: building a statement with its values costs more than running it on
 # a one-task execution (SQLAlchemy coerces and hashes every literal for its compiled cache).
 _BY_ID = select(executions).where(executions.c.id == bindparam("execution_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
 _INSERT_EXECUTION = executions.insert()
-_INSERT_RUNS = task_runs.insert()
-_UPDATE_EXECUTION = (update(executions).where(executions.c.id == bindparam("_id"))
-                     .values({**{c: bindparam(f"_{c}") for c in _EXECUTION_COLUMNS},
-                              "version": executions.c.version + 1}))
-_RAISE_VERSION = update(executions).where(executions.c.id == bindparam("_id")).values(version=executions.c.version + 1)
-_UPDATE_RUN = update(task_runs).where(task_runs.c.id == bindparam("_id")).values(revision=task_runs.c.revision + 1)
 
 
 class ExecutionNotFound(NotFound):
     pass
-
-
-@dataclass(frozen=True)
-class SaveStats:
-    """What a save wrote: useful in tests and metrics, ignorable otherwise."""
-
-    execution_written: bool = False
-    task_runs_inserted: int = 0
-    task_runs_updated: int = 0
-    task_runs_deleted: int = 0
-    rewritten: tuple[str, ...] = ()  # ids of the task runs updated or deleted
-
-    @property
-    def written(self) -> bool:
-        return bool(self.execution_written or self.task_runs_inserted or self.task_runs_updated
-                    or self.task_runs_deleted)
 
 
 @dataclass(frozen=True)
@@ -105,7 +82,7 @@ class LockedExecution:
         if execution.id != self.execution.id:
             raise ValueError(f"cannot save {execution.describe()} under the lock of "
                              f"{self.execution.describe()}")
-        stats = _write_changes(self.session, self.execution, execution)
+        stats = write_changes(self.session, self.execution, execution)
         # The memo's copies of rewritten runs are stale: the step cache holds the new ones, and
         # a 10,000-item ForEach would otherwise be held twice (the executor's peak RSS).
         self._repository.memo.forget(stats.rewritten)
@@ -126,10 +103,10 @@ class ExecutionRepository(Repository):
         with self._tx(session) as tx:
             # Bound parameters, not .values(**row): values in the statement cost a cache key each.
             tx.execute(_INSERT_EXECUTION, execution_row(execution))
-            _insert_labels(tx, execution)
+            insert_labels(tx, execution)
             rows = [task_run_row(run, i) for i, run in enumerate(execution.task_run_list)]
             if rows:
-                tx.execute(_INSERT_RUNS, rows)
+                tx.execute(INSERT_RUNS, rows)
 
     def get(self, execution_id: str, *, allow_deleted: bool = False,
             session: Session | None = None) -> Execution | None:
@@ -371,59 +348,3 @@ _HEADS_OF_ONE = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id == bindpar
 # Indexed by is_postgres(session).
 _FULL_ROWS = tuple(select(task_runs).where(condition) for condition in among(task_runs.c.id, "_ids"))
 _LEASES = tuple(select(task_runs.c.id, *_LEASE_COLUMNS).where(condition) for condition in among(task_runs.c.id, "_ids"))
-
-
-def _insert_labels(tx: Session, execution: Execution) -> None:
-    rows = [{"execution_id": execution.id, "key": k, "value": v}
-            for k, v in execution.label_map.items()]
-    if rows:
-        tx.execute(execution_labels.insert(), rows)
-
-
-def _write_changes(tx: Session, before: Execution, after: Execution) -> SaveStats:
-    """Writes the execution row if it changed, and only the task runs that changed.
-
-    A run is written when its content or its position in ``task_run_list`` differs from
-    what was loaded; runs no longer in the list are deleted (restart drops some).
-    """
-    old_runs = {run.id: (index, run) for index, run in enumerate(before.task_run_list)}
-    inserts, updates = [], []
-    for index, run in enumerate(after.task_run_list):
-        old = old_runs.get(run.id)
-        if old is None:
-            inserts.append(task_run_row(run, index))
-        elif old[0] != index or (old[1] is not run and old[1] != run):
-            updates.append(_by_id(task_run_row(run, index)))
-    gone = set(old_runs) - {run.id for run in after.task_run_list}
-    if gone:
-        tx.execute(delete(task_runs).where(task_runs.c.id.in_(gone)))
-    if updates:
-        tx.execute(_UPDATE_RUN, updates)
-    for start in range(0, len(inserts), _CHUNK):  # bounded statements: a wide fan-out inserts 10,000
-        tx.execute(task_runs.insert(), inserts[start:start + _CHUNK])
-    execution_changed = _without_runs(before) != _without_runs(after)
-    if execution_changed:
-        _update_execution(tx, before, after)
-    elif gone or updates or inserts:
-        tx.execute(_RAISE_VERSION, {"_id": after.id})
-    return SaveStats(execution_changed, len(inserts), len(updates), len(gone),
-                     (*(str(row["_id"]) for row in updates), *gone))
-
-
-def _update_execution(tx: Session, before: Execution, after: Execution) -> None:
-    row = execution_row(after)
-    tx.execute(_UPDATE_EXECUTION, {"_id": after.id, **{f"_{c}": row[c] for c in _EXECUTION_COLUMNS}})
-    if before.labels != after.labels:
-        tx.execute(delete(execution_labels).where(execution_labels.c.execution_id == after.id))
-        _insert_labels(tx, after)
-
-
-def _by_id(row: dict[str, object]) -> dict[str, object]:
-    # The WHERE parameter needs a name distinct from the SET columns (the keys of the row).
-    values = dict(row)
-    values["_id"] = values.pop("id")
-    return values
-
-
-def _without_runs(execution: Execution) -> Execution:
-    return execution.model_copy(update={"task_run_list": ()})
