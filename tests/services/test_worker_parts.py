@@ -123,8 +123,9 @@ def test_one_heartbeat_thread_announces_renews_and_cancels_a_superseded_attempt(
     assert _wait_for(lambda: renewals.count("a") >= 2)
     beat_a.stop()
     beat_b.stop()
+    time.sleep(0.2)  # a renewal picked just before the stop may still land
     count = len(renewals)
-    time.sleep(0.2)
+    time.sleep(0.3)
     assert len(renewals) == count  # stopped: no more renewals
     assert not cancel_a.is_set()
     assert sum(thread.name == "podium-heartbeats" for thread in threading.enumerate()) >= 1
@@ -154,7 +155,7 @@ def test_task_threads_are_reused_and_see_the_submitter_s_context_only() -> None:
     threads.submit(job)
     assert done.acquire(timeout=5)
     REQUEST.reset(token)
-    time.sleep(0.05)  # the thread goes back to idle
+    assert _wait_for(lambda: threads._idle == 1)  # the thread went back to waiting
     threads.submit(job)
     assert done.acquire(timeout=5)
     assert seen[0][1] == "first" and seen[1][1] == "none"
@@ -176,7 +177,7 @@ def test_task_threads_start_afresh_in_a_forked_child() -> None:
     done = threading.Event()
     threads.submit(done.set)
     assert done.wait(5)
-    time.sleep(0.05)  # one idle thread in this process
+    assert _wait_for(lambda: threads._idle == 1)  # one idle thread in this process
     pid = os.fork()
     if pid == 0:  # the child: the parent's idle thread does not exist here
         ran = threading.Event()
