@@ -26,7 +26,7 @@ the executor (raw Celery: the result's ``date_done``) minus the wall time just b
 RSS of the executor, worker (each process; prefork children included) and embedded process is
 sampled every 0.25 s with psutil; the maximum is reported.
 
-``--profile`` (redis-pg) records the executor and each worker pool child with py-spy during W1, W3 and
+``--profile`` (redis-pg) records the executor and each worker pool child with py-spy during W1, W2, W3 and
 FE and prints the top functions (bench/profiles/ of the temporary folder; ``--profile-dir DIR``
 keeps the raw collapsed stacks in DIR).
 """
@@ -995,7 +995,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as folder, Sampler() as sampler:
         root = Path(folder)
         profiles = Path(args.profile_dir) if args.profile_dir else root / "profiles"
-        profiler = Profiler(profiles, ["W1", "W3", "FE"]) if args.profile or args.profile_dir else None
+        profiler = Profiler(profiles, ["W1", "W2", "W3", "FE"]) if args.profile or args.profile_dir else None
         try:
             redis = None
             if need_redis:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import loader
 from engine.loader import LoadedFlow, load_flow, load_flow_text, parse_yaml, validate_source
 from engine.plugins.registry import default_registry
 from engine.validation import FlowValidationError, Position
@@ -99,3 +100,31 @@ def test_global_plugin_defaults_fill_required_properties() -> None:
     defaults = [{"type": "io.kestra.plugin.core.log", "values": {"message": "from defaults"}}]
     loaded = load_flow_text(source, REGISTRY, global_defaults=defaults)
     assert loaded.flow.tasks[0].message == "from defaults"
+
+
+UNICODE_AND_BLOCKS = """\
+id: données
+namespace: company.team
+labels: {team: "é", tier: 1}
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: |
+      héllo
+      {{ inputs.name }}
+    retry: {type: constant, interval: PT1S, maxAttempts: 2}
+  - id: anchor
+    type: io.kestra.plugin.core.debug.Return
+    format: &f 'x: y'
+    description: *f
+"""
+
+
+@pytest.mark.skipif(not loader._FAST, reason="PyYAML without libyaml")
+@pytest.mark.parametrize("source", [FLOW, UNICODE_AND_BLOCKS, "day: 2024-01-31\nanswer: yes\nreal: TRUE\n",
+                                    "a: 1\nb:\n  c: 1\n  c: 2\na: 3\n", "---\nid: a\n---\nid: b\n"])
+def test_libyaml_and_the_pure_python_parser_give_the_same_documents(source: str) -> None:
+    fast = loader._parse_with(loader._FastLoader(source), source, "f.yaml")
+    slow = loader._parse_with(loader._Loader(source), source, "f.yaml")
+    assert [(d.data, d.positions, d.key_positions, [str(p) for p in d.problems]) for d in fast] == \
+        [(d.data, d.positions, d.key_positions, [str(p) for p in d.problems]) for d in slow]
