@@ -13,11 +13,14 @@ task id, ``celery_task_id(ref)``, so a kill can revoke it without any lookup.
 A fan-out of ``BULK_SIZE`` task runs or more is published at ``BULK_PRIORITY``: on Redis a queue is
 one list per priority step and a worker pops the highest-priority one first (0 is the highest), so
 the few task runs of other executions dispatched meanwhile run before the rest of a 10,000-item
-ForEach instead of behind it. A fan-out waits only while such task runs keep coming. The
-filesystem and memory brokers ignore priorities (one process, one queue).
+ForEach instead of behind it. The results of those task runs go to the executor at the priority
+their task run came with (``EVENT_PRIORITY``, set by ``podium.run_task_run``), so other
+executions' events overtake them there too. A fan-out waits only while such work keeps coming.
+The filesystem and memory brokers ignore priorities (one process, one queue).
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Sequence
 
 from amqp.exceptions import ChannelError
@@ -80,8 +83,10 @@ class CeleryDispatcher:
             return None
 
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
+        priority = EVENT_PRIORITY.get()
+        options: dict[str, Any] = {} if priority is None else {"priority": priority}
         self.app.signature(PROCESS_EVENT, kwargs={"execution_id": execution_id, "event": event},
-                           queue=EXECUTOR_QUEUE).apply_async()
+                           queue=EXECUTOR_QUEUE, **options).apply_async()
 
     def kill_task_runs(self, refs: Sequence[TaskRunRef]) -> None:
         if not refs:
@@ -98,6 +103,8 @@ class CeleryDispatcher:
                                                             "attempt_ids": task_ids})
 
 
+#: The priority of the events this thread sends: that of the task run message it is running.
+EVENT_PRIORITY: ContextVar[int | None] = ContextVar("podium_event_priority", default=None)
 GROUP_SIZE = 500
 BULK_SIZE = 20
 BULK_PRIORITY = 9  # Redis: the last of the transport's priority steps (0, 3, 6, 9)

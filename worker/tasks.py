@@ -23,6 +23,7 @@ from celery import Celery, Task
 
 from engine.dispatch import TaskRunRef
 from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN
+from worker.dispatch import EVENT_PRIORITY
 from worker.kills import attach_services, kill_switch
 
 if TYPE_CHECKING:
@@ -76,7 +77,12 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
                          task_id=task_id, task_type=task_type, flow=flow, queue=queue)
         # False: "the attempt did not succeed: stop the chain"; a dict goes to the next link.
         run: Callable[..., Any] = services.get().run_task_run
-        outcome = run(ref) if carried is None else run(ref, carried)
+        # The result goes to the executor at this message's priority (a fan-out's is low).
+        token = EVENT_PRIORITY.set((self.request.delivery_info or {}).get("priority") or None)
+        try:
+            outcome = run(ref) if carried is None else run(ref, carried)
+        finally:
+            EVENT_PRIORITY.reset(token)
         # A kill that arrived while the attempt ran also ends the chain it belongs to.
         if outcome is False or kills.is_killed(task_run_id, attempt):
             self.request.chain = None

@@ -139,3 +139,19 @@ def test_a_single_task_run_overtakes_a_waiting_fan_out(redis_url: str) -> None:
         runs = services.wait_for("run", BULK_SIZE + 1)
     assert runs[0].task_run_id == "probe"
     assert sorted(run.task_run_id for run in runs[1:]) == sorted(f"item{i}" for i in range(BULK_SIZE))
+
+
+def test_a_fan_out_s_results_yield_to_other_events_at_the_executor(redis_url: str) -> None:
+    app = make_celery(Settings(broker_url=redis_url))
+    dispatcher = CeleryDispatcher(app)
+    services = FakeServices(dispatcher)
+    services.on_run = lambda run: dispatcher.send_event("fan-out", {"from": run.task_run_id})
+    register_tasks(app, lambda: services)
+    dispatcher.dispatch_task_runs([ref(f"item{i}", queue="wide") for i in range(BULK_SIZE)])
+    with WorkerThread(app, ["wide"], concurrency=1):  # runs the items; nobody consumes the events yet
+        services.wait_for("run", BULK_SIZE)
+    dispatcher.send_event("other", {"from": "other"})
+    with WorkerThread(app, ["executor"], concurrency=1):
+        events = services.wait_for("event", BULK_SIZE + 1)
+    assert events[0] == ("other", {"from": "other"})
+    assert sorted(event["from"] for _, event in events[1:]) == sorted(f"item{i}" for i in range(BULK_SIZE))
