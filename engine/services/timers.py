@@ -39,6 +39,7 @@ class TimerService:
         # Beat-local backoff for the sweeps that have no row of their own to postpone.
         self._starts_sent = _Backoff(2 * self._lease)
         self._subflow_messages_sent = _Backoff(2 * self._lease)
+        self._children_after: tuple[datetime, str] | None = None  # where the next page of children starts
         self._next_queue_sweep: datetime | None = None
 
     @property
@@ -149,10 +150,14 @@ class TimerService:
         if self.executions is None:
             return 0
         horizon = now - 2 * self._lease
-        children = [child for child in self.env.executions.children_of_live_parents(horizon, limit=_BATCH)
+        # A page per round, the next one the round after: a ForEachItem's thousands of children
+        # (left out below) must not hide the others.
+        page = self.env.executions.children_of_live_parents(horizon, after=self._children_after, limit=_BATCH)
+        last = page[-1] if len(page) == _BATCH else None
+        self._children_after = (last.state.start_date, last.id) if last and last.state.start_date else None
+        children = [child for child in page
                     if child.trigger is not None and child.trigger.variables.get("taskRunId")
                     and child.trigger.variables.get("iteration") is None]
-        self._subflow_messages_sent.keep_only({child.id for child in children})
         waiting = self.env.executions.task_run_states(
             str(child.trigger.variables["taskRunId"]) for child in children if child.trigger is not None)
         sent = 0
