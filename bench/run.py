@@ -892,7 +892,7 @@ def markdown_table(results: Results, modes: list[str], rss: list[Row]) -> list[s
 FINDINGS_FILE = Path(__file__).with_name("run_findings.md")
 USAGE = ("Usage: `.venv/bin/python bench/run.py [--quick] [--only W1,W2,W3,W4,FE] [--modes embedded,redis-pg] "
          "[--size W1=3,5] [--no-reference] [--profile] [--profile-dir DIR] [--write | --no-write]`: it starts Redis, PostgreSQL and the "
-         "Podium processes itself and stops them; a full run takes 11-18 min here, `--quick` 1-3 min (a quick run "
+         "Podium processes itself and stops them; a full run takes 6-18 min here, `--quick` 1-3 min (a quick run "
          "rewrites this section only with `--write`).")
 
 
@@ -956,7 +956,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--size", action="append", default=[], metavar="W=N,N",
                         help="override the sizes of a workload, e.g. --size W1=3,5 (W1, W2, W3, FE)")
     parser.add_argument("--no-reference", action="store_true", help="skip raw Celery (no Redis needed for embedded)")
-    parser.add_argument("--profile", action="store_true", help="py-spy the redis-pg executor/worker during W1, W3, FE")
+    parser.add_argument("--profile", action="store_true", help="py-spy the redis-pg executor/worker during W1, W2, W3, FE")
     parser.add_argument("--profile-dir", help="--profile, keeping py-spy's raw (collapsed) stacks in this folder")
     parser.add_argument("--write", action="store_true", help="rewrite the section of docs/performance.md (default: "
                         "full runs only)")
