@@ -14,6 +14,12 @@ EXECUTOR_QUEUE = "executor"
 DEFAULT_QUEUE = "default"
 
 
+def queue_of(task: Any) -> str:
+    """The worker queue of a task: its ``workerGroup.key`` (worker groups are queues), else the default."""
+    group = getattr(task, "worker_group", None)
+    return str(group.key) if group is not None else DEFAULT_QUEUE
+
+
 @dataclass(frozen=True)
 class TaskRunRef:
     """What a worker needs to find a task run attempt; also shown by ``celery inspect``."""

@@ -132,9 +132,9 @@ class ExecutionRepository(Repository):
                 lease = (full.attempt, full.worker_id, full.lease_until_raw)
                 run = memo.current(full.id, full.revision, lease)
                 if run is None:
-                    run = task_run_content(full._mapping)
-                    memo.put(full.id, full.revision, run)
-                    run = with_raw_lease(run, lease)
+                    content = task_run_content(full._mapping)
+                    memo.put(full.id, full.revision, content)
+                    run = memo.current(full.id, full.revision, lease) or with_raw_lease(content, lease)
                 runs.append(run)
             return execution_from_row(row._mapping, runs)
 
@@ -256,14 +256,15 @@ class ExecutionRepository(Repository):
         with self.db.transaction(write=False) as tx:
             return self._hydrate(tx, tx.execute(query).all(), False)
 
-    def task_run_states(self, task_run_ids: Iterable[str]) -> dict[str, State]:
-        """The state of each of these task runs that exists."""
+    def task_run_states(self, task_run_ids: Iterable[str], *,
+                        session: Session | None = None) -> dict[str, State]:
+        """The state of each of these task runs that exists (beat's subflow sweep; a chain link
+        pruning the outputs it carries)."""
         ids = list(task_run_ids)
         if not ids:
             return {}
-        with self.db.transaction(write=False) as tx:
-            return {row.id: State(row.state) for row in
-                    tx.execute(select(task_runs.c.id, task_runs.c.state).where(task_runs.c.id.in_(ids)))}
+        with self._tx(session, write=False) as tx:
+            return {row.id: State(row.state) for row in tx.execute(_STATES[is_postgres(tx)], {"_ids": ids})}
 
     def delete(self, execution_id: str, *, hard: bool = False,
                session: Session | None = None) -> bool:
@@ -353,4 +354,5 @@ _HEADS_OF_ONE = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id == bindpar
 
 # Indexed by is_postgres(session).
 _FULL_ROWS = tuple(select(task_runs).where(condition) for condition in among(task_runs.c.id, "_ids"))
+_STATES = tuple(select(task_runs.c.id, task_runs.c.state).where(condition) for condition in among(task_runs.c.id, "_ids"))
 _LEASES = tuple(select(task_runs.c.id, *_LEASE_COLUMNS).where(condition) for condition in among(task_runs.c.id, "_ids"))

@@ -13,7 +13,7 @@ other processes, each one conditional UPDATE of one row, never an execution lock
   telling the executor, so two beats (or two ticks) never report one expiry twice.
 
 The outbox (``task_run_results``) keeps the terminal result a worker reports until the executor
-applied it (``drop_result`` in the executor's transaction); beat re-sends what is left.
+applied it (``drop_results`` in the executor's transaction); beat re-sends what is left.
 """
 from __future__ import annotations
 
@@ -75,14 +75,6 @@ class LeaseRepository(Repository):
             return bool(affected(tx.execute(_CLAIM, {"_id": task_run_id, "_attempt": attempt,
                                                      "_worker": worker_id, "_until": until})))
 
-    def ended_among(self, task_run_ids: Iterable[str], *, session: Session | None = None) -> set[str]:
-        """Which of these task runs the database shows as ended (a chain link prunes what it carries)."""
-        ids = list(task_run_ids)
-        if not ids:
-            return set()
-        with self._tx(session, write=False) as tx:
-            return {row.id for row in tx.execute(_ENDED_AMONG[is_postgres(tx)], {"_ids": ids})}
-
     def renew(self, task_run_id: str, attempt: int, worker_id: str, until: datetime) -> bool:
         """A heartbeat; False once the attempt is not this worker's current one any more."""
         with self.db.transaction() as tx:
@@ -137,14 +129,10 @@ class LeaseRepository(Repository):
             return tx.execute(_ANY_WAITING, {"_execution": execution_id}).first() is not None
 
     def drop_results(self, keys: Iterable[tuple[str, int]], *, session: Session) -> None:
-        """``drop_result`` of several (task run id, attempt) pairs, in one statement."""
+        """Drops the results of these (task run id, attempt) pairs, in one statement."""
         rows = [{"_id": task_run_id, "_attempt": attempt} for task_run_id, attempt in keys]
         if rows:
             session.execute(_DROP_RESULT, rows)
-
-    def drop_result(self, task_run_id: str, attempt: int, *, session: Session | None = None) -> bool:
-        with self._tx(session) as tx:
-            return bool(affected(tx.execute(_DROP_RESULT, {"_id": task_run_id, "_attempt": attempt})))
 
     def due_results(self, now: datetime, *, limit: int = 500) -> builtins.list[PendingResult]:
         query = (select(task_run_results).where(task_run_results.c.replay_at <= now)
@@ -182,8 +170,6 @@ _RENEW = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.
                                   task_runs.c.worker_id == bindparam("_worker"), task_runs.c.state.not_in(_ENDED))
           .values(lease_until=bindparam("_until")))
 # Indexed by is_postgres(session).
-_ENDED_AMONG = tuple(select(task_runs.c.id).where(condition, task_runs.c.state.in_(_ENDED))
-                     for condition in among(task_runs.c.id, "_ids"))
 _MARK_DISPATCHED = tuple(update(task_runs).where(condition, task_runs.c.worker_id.is_(None),
                                                  task_runs.c.lease_until.is_(None), task_runs.c.state.not_in(_ENDED))
                          .values(lease_until=bindparam("_deadline")) for condition in among(task_runs.c.id, "_ids"))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
-from engine.dispatch import DEFAULT_QUEUE, TaskRunRef
+from engine.dispatch import TaskRunRef, queue_of
 from engine.executor import commands as cmd
 from engine.executor import events as ev
 from engine.executor.work import Step
@@ -139,11 +139,9 @@ class CommandRunner:
             by_id: Mapping[str, TaskRun] | None = None) -> TaskRunRef:
         run = by_id[task_run_id] if by_id is not None else execution.task_run(task_run_id)
         task = flow.find_task(run.task_id)
-        group = getattr(task, "worker_group", None)
         return TaskRunRef(execution_id=execution.id, task_run_id=run.id, attempt=max(len(run.attempts), 1),
                           task_id=run.task_id, task_type=getattr(task, "type", "?"),
-                          flow=f"{execution.namespace}.{execution.flow_id}",
-                          queue=group.key if group is not None else DEFAULT_QUEUE)
+                          flow=f"{execution.namespace}.{execution.flow_id}", queue=queue_of(task))
 
     @staticmethod
     def _attempt(execution: Execution, task_run_id: str) -> int:

@@ -123,8 +123,9 @@ class TaskRunService:
             carried = getattr(self._link, "carried", None)
             if carried and not killed:
                 # Links the database shows ended need not travel further down the chain.
-                ended = self.leases.repository.ended_among(carried, session=tx)
-                self._link.carried = {key: value for key, value in carried.items() if key not in ended}
+                states = self.env.executions.task_run_states(carried, session=tx)
+                self._link.carried = {key: value for key, value in carried.items()
+                                      if key not in states or not states[key].is_terminated}
         if killed:
             self._report(ref, State.KILLED, {})  # killed before this message was delivered
             return None

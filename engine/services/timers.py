@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine.executor import events as ev
-from engine.dispatch import DEFAULT_QUEUE
+from engine.dispatch import queue_of
 from engine.errors import PodiumError
 from engine.persistence.leases import ExpiredLease, LeaseRepository
 from engine.services.leases import lease_seconds
@@ -108,11 +108,9 @@ class TimerService:
         if depth_of is None or self.executions is None:
             return False
         try:
-            task = self.executions.catalog.get(*lease.flow).find_task(lease.task_id)
+            queue = queue_of(self.executions.catalog.get(*lease.flow).find_task(lease.task_id))
         except PodiumError:
             return False  # the flow is gone: the executor will find out
-        group = getattr(task, "worker_group", None)
-        queue = group.key if group is not None else DEFAULT_QUEUE
         if queue not in depths:
             depths[queue] = depth_of(queue)
         return bool(depths[queue])
@@ -155,14 +153,12 @@ class TimerService:
         page = self.env.executions.children_of_live_parents(horizon, after=self._children_after, limit=_BATCH)
         last = page[-1] if len(page) == _BATCH else None
         self._children_after = (last.state.start_date, last.id) if last and last.state.start_date else None
-        children = [child for child in page
+        children = [(child, child.trigger.variables) for child in page
                     if child.trigger is not None and child.trigger.variables.get("taskRunId")
                     and child.trigger.variables.get("iteration") is None]
-        waiting = self.env.executions.task_run_states(
-            str(child.trigger.variables["taskRunId"]) for child in children if child.trigger is not None)
+        waiting = self.env.executions.task_run_states(str(variables["taskRunId"]) for _, variables in children)
         sent = 0
-        for child in children:
-            variables = child.trigger.variables if child.trigger is not None else {}
+        for child, variables in children:
             task_run_id = str(variables["taskRunId"])
             state = waiting.get(task_run_id)
             if state is None or state.is_terminated:
