@@ -11,7 +11,7 @@ from engine.executor.core import advance, advance_all
 from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, Resume, Start, SubflowEnded,
                                     SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
 from engine.executor.operations import (OperationRefused, change_task_run_state, create_execution, replay,
-                                        restart, resume)
+                                        restart, resume, retry_execution)
 from engine.executor.work import Step
 
 __all__ = [
@@ -19,6 +19,6 @@ __all__ = [
     "SubflowEnded", "ItemsSplit", "ItemsMerged", "Kill", "Resume", "Wake", "Command", "DispatchTaskRuns",
     "DispatchWorkingDirectory", "ScheduleTimer", "CancelTimers", "StartSubflow", "SplitItems",
     "MergeItemsOutputs", "KillTaskRuns", "RetryExecution", "ExecutionEnded", "ExecutionPaused",
-    "ResumeExecution", "Log", "create_execution", "restart", "replay", "change_task_run_state", "resume",
-    "OperationRefused",
+    "ResumeExecution", "Log", "create_execution", "restart", "replay", "retry_execution", "change_task_run_state",
+    "resume", "OperationRefused",
 ]

@@ -25,10 +25,10 @@ class OperationRefused(ValueError):
 
 def create_execution(flow: Any, inputs: Mapping[str, Any], labels: LabelsArg, now: datetime,
                      trigger: ExecutionTrigger | None = None, parent: Execution | None = None,
-                     *, schedule_date: datetime | None = None) -> Execution:
+                     *, schedule_date: datetime | None = None, execution_id: str | None = None) -> Execution:
     """A CREATED execution: flow labels, then the given ones, then ``system.correlationId``
-    (the parent's for a subflow, else the execution's own id)."""
-    execution_id = new_id()
+    (the parent's for a subflow, else the execution's own id). Its id is ``execution_id``, or new."""
+    execution_id = execution_id or new_id()
     merged: dict[str, str] = dict(getattr(flow, "label_map", {}) or {})
     merged.update(_pairs(labels))
     correlation = parent.label_map.get(CORRELATION_ID, parent.id) if parent is not None else execution_id
@@ -98,13 +98,12 @@ def _restarted(run: TaskRun, tree: FlowTree, now: datetime) -> TaskRun:
 # -- replay -----------------------------------------------------------------------------------
 def replay(execution: Execution, flow: Any, task_run_id: str | None, now: datetime, *,
            registry: Registry) -> Execution:
-    """A new execution (``originalId`` kept, ``parentId`` = the source). Without ``task_run_id`` it
-    starts over with the same inputs and labels; with it, the task runs before that point are
-    kept, that one and its ancestors restart, and its descendants and later siblings go."""
-    original_id = execution.original_id or execution.id
+    """A new execution (``originalId`` kept, ``parentId`` = the source). Without ``task_run_id`` it starts over with the same inputs and labels; with it, the
+    task runs before that point are kept, that one and its ancestors restart, and its descendants
+    and later siblings go."""
     if task_run_id is None:
-        fresh = create_execution(flow, execution.inputs, execution.label_map.items(), now, execution.trigger)
-        return fresh.model_copy(update={"original_id": original_id, "parent_id": execution.id})
+        return _from_scratch(execution, flow, now, None)
+    original_id = execution.original_id or execution.id
     tree = flow_tree(flow, registry)
     by_id = {run.id: run for run in execution.task_run_list}
     target = by_id[task_run_id]
@@ -116,6 +115,23 @@ def replay(execution: Execution, flow: Any, task_run_id: str | None, now: dateti
     return execution.model_copy(update={
         "id": new_execution_id, "task_run_list": runs, "original_id": original_id, "parent_id": execution.id,
         "state": execution.state.with_state(State.RESTARTED, now), "outputs": {}})
+
+
+def retry_execution(execution: Execution, flow: Any, now: datetime, *, replay_id: str | None = None) -> Execution:
+    """A retry with behavior CREATE_NEW_EXECUTION: a replay from scratch that is the next attempt
+    (``metadata.attemptNumber`` + 1, ``originalCreatedDate`` kept), so that the retry policy's
+    ``maxAttempt`` and ``maxDuration`` end the retries."""
+    metadata = execution.metadata.model_copy(update={
+        "attempt_number": execution.metadata.attempt_number + 1,
+        "original_created_date": execution.metadata.original_created_date or execution.state.start_date})
+    return _from_scratch(execution, flow, now, replay_id).model_copy(update={"metadata": metadata})
+
+
+def _from_scratch(execution: Execution, flow: Any, now: datetime, replay_id: str | None) -> Execution:
+    """A new CREATED execution with the same inputs, labels and trigger as ``execution``."""
+    fresh = create_execution(flow, execution.inputs, execution.label_map.items(), now, execution.trigger,
+                             execution_id=replay_id)
+    return fresh.model_copy(update={"original_id": execution.original_id or execution.id, "parent_id": execution.id})
 
 
 def _dropped(run: TaskRun, target: TaskRun, path: list[str], by_id: Mapping[str, TaskRun], tree: FlowTree) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Row, and_, bindparam, delete, exists, func, or_, select, type_coerce, update
+from sqlalchemy import DateTime, Row, bindparam, delete, exists, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from engine.model.execution import Execution, TaskRun
@@ -28,7 +28,7 @@ from engine.persistence.execution_writes import INSERT_RUNS, SaveStats, insert_l
 from engine.persistence.tables import execution_labels, executions, task_runs
 from engine.persistence.step_cache import StepCache, with_runs
 from engine.persistence.task_run_memo import TaskRunMemo
-from engine.state import TERMINATED, State
+from engine.state import State
 
 # Executions holding a concurrency slot: started and not finished (PAUSED ones too, as in
 # Kestra, since they resume without a new concurrency check).
@@ -237,29 +237,10 @@ class ExecutionRepository(Repository):
         with self._tx(session, write=False) as tx:
             return self._hydrate(tx, tx.execute(query).all(), with_task_runs)
 
-    def children_of_live_parents(self, before: datetime, *, after: tuple[datetime, str] | None = None,
-                                 limit: int = 500) -> builtins.list[Execution]:
-        """Child executions (without task runs) whose parent has not ended and that started before
-        ``before``, by (start date, id), those after ``after`` only: where beat looks for a lost
-        subflow message, a page at a time."""
-        parent = executions.alias("parent")
-        query = (select(executions)
-                 .join(parent, parent.c.id == executions.c.parent_id)
-                 .where(parent.c.state.not_in([state.value for state in TERMINATED]),
-                        parent.c.deleted.is_(False), executions.c.deleted.is_(False),
-                        executions.c.start_date < before)
-                 .order_by(executions.c.start_date, executions.c.id).limit(limit))
-        if after is not None:
-            started, last_id = after
-            query = query.where(or_(executions.c.start_date > started,
-                                    and_(executions.c.start_date == started, executions.c.id > last_id)))
-        with self.db.transaction(write=False) as tx:
-            return self._hydrate(tx, tx.execute(query).all(), False)
-
     def task_run_states(self, task_run_ids: Iterable[str], *,
                         session: Session | None = None) -> dict[str, State]:
-        """The state of each of these task runs that exists (beat's subflow sweep; a chain link
-        pruning the outputs it carries)."""
+        """The state of each of these task runs that exists (a chain link pruning the outputs it
+        carries)."""
         ids = list(task_run_ids)
         if not ids:
             return {}

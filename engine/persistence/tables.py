@@ -113,6 +113,22 @@ task_run_results = Table(
     Index(None, "execution_id"),
 )
 
+# Commands of an executor step that leave the process (a subflow's child, a ForEachItem's split
+# and merge, an execution's end as its parent and Flow triggers see it), saved with the step: the
+# row goes when the command's reply is applied (or, for a command without one, when it is done);
+# beat runs what is still here at ``replay_at`` again (docs/reliability.md, "Pending commands").
+pending_commands = Table(
+    "pending_commands", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("execution_id", ID, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", JsonType, nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Column("replay_at", UtcDateTime, nullable=False),
+    Index(None, "replay_at"),
+    Index(None, "execution_id"),
+)
+
 logs = Table(
     "logs", metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),

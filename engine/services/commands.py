@@ -2,12 +2,15 @@
 
 Commands that only write rows (timers, logs) run inside the transaction that saves the step,
 so a crash cannot keep one without the other. Commands that leave the process (dispatch to
-workers, child executions, kills) run after the commit, so a message never names unsaved work.
+workers, child executions, kills) run after the commit, so a message never names unsaved work;
+the step saves a dispatch deadline for each dispatched attempt and a pending command row for the
+others that must not be lost (engine/services/pending_commands.py), so beat can do them again.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.dispatch import TaskRunRef, queue_of
@@ -17,6 +20,7 @@ from engine.executor.work import Step
 from engine.model.execution import Execution, ExecutionTrigger, TaskRun
 from engine.services.items import merge_outputs, split_items
 from engine.services.leases import dispatch_deadline
+from engine.services.pending_commands import KeepAlive, child_id
 from engine.persistence.leases import LeaseRepository
 from engine.persistence.logs import LogEntry
 from engine.persistence.timers import Timer
@@ -66,13 +70,18 @@ class CommandRunner:
         if dispatched:
             LeaseRepository(self.env.db).mark_dispatched(dispatched, dispatch_deadline(self.env, self.env.clock()),
                                                          session=session)
+        self.executions.pending.save(step.execution, later, session=session)
         return later
 
     def after_commit(self, execution: Execution, flow: Any, commands: Sequence[Any]) -> None:
+        keep_alive = KeepAlive(self.executions.pending, execution.id) if len(commands) > 1 else None
         for command in commands:
             handler = getattr(self, "_" + type(command).__name__, None)
             if handler is not None:
                 handler(execution, flow, command)
+                self.executions.pending.done(execution, command)
+            if keep_alive is not None:
+                keep_alive.tick()  # thousands of children take longer than beat's patience
 
     # -- one method per command (named after it) ---------------------------------------------
 
@@ -93,11 +102,18 @@ class CommandRunner:
                                               "taskRunId": command.task_run_id, "wait": command.wait,
                                               "iteration": command.iteration})
         labels = dict(command.labels)
+        wanted = child_id(execution.id, command.task_run_id, self._attempt(execution, command.task_run_id),
+                          command.iteration)
         try:
             child = self.executions.start_execution(
                 command.namespace, command.flow_id, inputs=command.inputs, labels=labels,
                 revision=command.revision, trigger=trigger, parent=execution,
-                parent_task_run_id=command.task_run_id)
+                parent_task_run_id=command.task_run_id, execution_id=wanted)
+        except IntegrityError:  # created already: the same command ran before (beat runs it again)
+            found = self.env.executions.get(wanted, allow_deleted=True)
+            if found is None:
+                raise
+            child = found
         except Exception as err:  # the parent task run must fail visibly, whatever went wrong
             self.executions.send(execution.id, ev.TaskRunResult(
                 command.task_run_id, self._attempt(execution, command.task_run_id), State.FAILED,
@@ -124,11 +140,11 @@ class CommandRunner:
         refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in command.task_run_ids]
         if refs:
             self.env.dispatcher.kill_task_runs(refs)
-        for child_id in command.child_execution_ids:
-            self.executions.send(child_id, ev.Kill())
+        for child in command.child_execution_ids:
+            self.executions.send(child, ev.Kill())
 
     def _RetryExecution(self, execution: Execution, flow: Any, command: cmd.RetryExecution) -> None:
-        self.executions.replay(command.execution_id)
+        self.executions.retry_in_new_execution(command.execution_id, self.executions.pending.retry_id(execution))
 
     def _ExecutionEnded(self, execution: Execution, flow: Any, command: cmd.ExecutionEnded) -> None:
         self.executions.on_ended(execution)

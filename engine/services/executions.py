@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from pydantic import TypeAdapter
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import executor
@@ -33,6 +34,7 @@ from engine.services.flow_triggers import FlowTriggerService
 from engine.services.flows import FlowCatalog
 from engine.services.leases import AppliedResults, forget_applied, take_waiting_results
 from engine.services.messages import decode_event, encode_event
+from engine.services.pending_commands import PendingCommands, waiting_parent
 from engine.services.runtime import Env
 from engine.services.turns import ExecutionTurns
 from engine.state import State
@@ -60,6 +62,7 @@ class ExecutionService:
         self.env = env
         self.catalog = catalog
         self.commands = CommandRunner(env, self)
+        self.pending = PendingCommands(env, self)
         self.flow_triggers = FlowTriggerService(env, catalog, self)
         self.applied = AppliedResults()
         self.turns = ExecutionTurns()
@@ -69,17 +72,20 @@ class ExecutionService:
     def start_execution(self, namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None,
                         labels: Mapping[str, Any] | None = None, revision: int | None = None,
                         trigger: ExecutionTrigger | None = None, parent: Execution | None = None,
-                        parent_task_run_id: str | None = None, validate_inputs: bool = True) -> Execution:
+                        parent_task_run_id: str | None = None, validate_inputs: bool = True,
+                        execution_id: str | None = None) -> Execution:
         """Creates an execution of the flow (inputs validated) and hands it to the executor.
 
         ``validate_inputs=False`` (Flow triggers): inputs that do not validate are kept as given,
-        as Kestra does not validate the inputs of trigger-created executions.
+        as Kestra does not validate the inputs of trigger-created executions. ``execution_id``:
+        the id to create it with (a subflow's child); IntegrityError if it exists.
         """
         flow = self.catalog.get(namespace, flow_id, revision)
         if flow.disabled:
             raise Conflict(f"flow {namespace}.{flow_id} is disabled; set `disabled: false` to run it")
         now = self.env.clock()
-        execution = executor.create_execution(flow, {}, dict(labels or {}), now, trigger=trigger)
+        execution = executor.create_execution(flow, {}, dict(labels or {}), now, trigger=trigger,
+                                              execution_id=execution_id)
         try:
             resolved = self._inputs(flow, execution, inputs or {})
         except InputsInvalid:
@@ -212,10 +218,12 @@ class ExecutionService:
         """One executor step: ``event`` (None: only the results waiting in the outbox) and the
         results waiting with it, applied under the execution's row lock."""
         with self.env.executions.lock(execution_id) as locked:
+            applied: list[ev.Event] = []
             if event is not None:
                 forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
+                applied = self.pending.settle(event, locked.session)  # the reply to a pending command
             waiting = take_waiting_results(self.env, execution_id, event, locked.session)
-            events = [*([event] if event is not None else []), *waiting]
+            events = [*applied, *waiting]
             before = self._load(locked, events)
             flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
             step = executor.advance_all(before, flow, events, self.env.clock(),
@@ -319,9 +327,25 @@ class ExecutionService:
         source = self.get(execution_id)
         flow = self.catalog.get(source.namespace, source.flow_id, source.flow_revision)
         replayed = executor.replay(source, flow, task_run_id, self.env.clock(), registry=self.env.registry)
-        self.env.executions.create(replayed)
-        self.send(replayed.id, ev.Start() if not replayed.task_run_list else ev.Wake())
-        return replayed
+        return self._start_copy(replayed)
+
+    def retry_in_new_execution(self, execution_id: str, retry_id: str) -> Execution:
+        """A RetryExecution: the next attempt of the execution as a new one, with the id
+        ``retry_id``; if that exists already (the command ran before), it is left as it is."""
+        existing = self.env.executions.get(retry_id, allow_deleted=True)
+        if existing is not None:
+            return existing
+        source = self.get(execution_id)
+        flow = self.catalog.get(source.namespace, source.flow_id, source.flow_revision)
+        try:
+            return self._start_copy(executor.retry_execution(source, flow, self.env.clock(), replay_id=retry_id))
+        except IntegrityError:  # created meanwhile: the same command ran twice at once
+            return self.get(retry_id)
+
+    def _start_copy(self, copy: Execution) -> Execution:
+        self.env.executions.create(copy)
+        self.send(copy.id, ev.Start() if not copy.task_run_list else ev.Wake())
+        return copy
 
     def change_task_run_state(self, execution_id: str, task_run_id: str, state: State) -> Execution:
         with self.env.executions.lock(execution_id) as locked:
@@ -332,25 +356,22 @@ class ExecutionService:
         self.send(execution_id, ev.Wake())
         return changed
 
-    def on_ended(self, execution: Execution) -> None:
-        """An execution ended: wake its parent, let a queued execution of the flow start, and
-        start the executions of the Flow triggers listening to it."""
-        self.notify_parent(execution)
+    def on_ended(self, execution: Execution, *, notify: bool = True) -> None:
+        """An execution ended: let a queued execution of the flow start, start the executions of
+        the Flow triggers listening to it, and (last, since the parent's reply settles its pending
+        ``ended`` command) wake its parent."""
         self._release_slot(execution)
         self.flow_triggers.on_state(execution)
+        if notify:
+            self.notify_parent(execution)
 
     def notify_parent(self, execution: Execution) -> None:
-        """Sends the parent of a subflow execution its end (beat again, if that message was lost)."""
-        trigger = execution.trigger
-        if execution.parent_id is None or trigger is None:
+        """Sends the parent of a subflow execution its end, if the parent waits for it."""
+        link = waiting_parent(execution)
+        if link is None:
             return
-        variables = trigger.variables
-        task_run_id = variables.get("taskRunId")
-        if not task_run_id or not variables.get("wait", True):
-            return
-        state, outputs = self._transmitted_outputs(execution, task_run_id)
-        self.send(execution.parent_id, ev.SubflowEnded(task_run_id, execution.id, state, outputs,
-                                                       variables.get("iteration")))
+        state, outputs = self._transmitted_outputs(execution, link.task_run_id)
+        self.send(link.parent_id, ev.SubflowEnded(link.task_run_id, execution.id, state, outputs, link.iteration))
 
     def _transmitted_outputs(self, child: Execution, task_run_id: str) -> tuple[State, dict[str, Any]]:
         """The child's flow outputs, plus the Subflow task's (deprecated) ``outputs`` mapping

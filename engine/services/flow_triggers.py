@@ -84,6 +84,13 @@ class FlowTriggerIndex:
         self._deploys += 1
         self._refreshed = None
 
+    def cached(self) -> list[Candidate] | None:
+        """The candidates as last read, without reading (None: never read in this process)."""
+        if self._refreshed is None and not self._entries:
+            return None
+        with self._lock:
+            return [c for entry in self._entries.values() for c in entry.candidates]
+
     def candidates(self) -> list[Candidate]:
         refreshed, now = self._refreshed, self._clock()
         if refreshed is not None and now - refreshed < self.max_age:
@@ -121,6 +128,15 @@ class FlowTriggerService:
         self.states = TriggerStateRepository(env.db)
         self.index = FlowTriggerIndex(catalog, self.windows)
         self._calls = 0
+
+    def may_listen(self, execution: Execution) -> bool:
+        """Whether a Flow trigger may start something when ``execution`` ends, without reading
+        the database (inside the executor's step): True unless the known triggers all ignore it."""
+        known = self.index.cached()
+        if known is None:
+            return True
+        upstream = upstream_of(execution)
+        return any(listens_to(c.trigger, c.flow.namespace, c.flow.id, upstream) for c in known)
 
     def on_state(self, execution: Execution) -> list[Execution]:
         """Evaluates every Flow trigger for ``execution``'s current state; returns what started.

@@ -1,7 +1,8 @@
 """L3: executor events as JSON messages (what travels through the broker) and back.
 
 A message is ``{"type": "<EventClassName>", ...fields}``; enums travel as their values and
-tuples as lists. Decoding checks the type name against the known event classes only.
+tuples as lists. Decoding checks the type name against the known event classes only. The
+executor's pending commands are kept in the same form (``encode_command``, ``decode_command``).
 """
 from __future__ import annotations
 
@@ -12,12 +13,19 @@ from enum import Enum
 from typing import Any
 
 from engine.errors import PodiumError
+from engine.executor import commands as cmd
 from engine.executor import events as ev
 
 EVENT_TYPES: dict[str, type] = {
     cls.__name__: cls for cls in (ev.Start, ev.TaskRunResult, ev.LeaseExpired, ev.TimerFired, ev.SubflowStarted,
                                   ev.SubflowEnded, ev.ItemsSplit, ev.ItemsMerged, ev.Kill,
                                   ev.Resume, ev.Wake)
+}
+
+
+# The commands kept in ``pending_commands`` with their arguments (engine/services/pending_commands.py).
+COMMAND_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (cmd.StartSubflow, cmd.SplitItems, cmd.MergeItemsOutputs)
 }
 
 
@@ -30,11 +38,22 @@ def encode_event(event: Any) -> dict[str, Any]:
     return {"type": type(event).__name__, **body}
 
 
+encode_command = encode_event
+
+
 def decode_event(message: dict[str, Any]) -> Any:
+    return _decode(message, EVENT_TYPES, "executor event")
+
+
+def decode_command(message: dict[str, Any]) -> Any:
+    return _decode(message, COMMAND_TYPES, "pending command")
+
+
+def _decode(message: dict[str, Any], types: dict[str, type], what: str) -> Any:
     name = message.get("type")
-    cls = EVENT_TYPES.get(str(name))
+    cls = types.get(str(name))
     if cls is None:
-        raise BadMessage(f"unknown executor event type {name!r}; known: {', '.join(sorted(EVENT_TYPES))}")
+        raise BadMessage(f"unknown {what} type {name!r}; known: {', '.join(sorted(types))}")
     hints = _hints(cls)
     values = {}
     for field in dataclasses.fields(cls):
@@ -46,7 +65,7 @@ def decode_event(message: dict[str, Any]) -> Any:
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     # get_type_hints evaluates every (string) annotation: once per class, not once per message
-    return typing.get_type_hints(cls, vars(ev))
+    return typing.get_type_hints(cls, {**vars(cmd), **vars(ev)})
 
 
 def _plain(value: Any) -> Any:

@@ -36,10 +36,8 @@ class TimerService:
         self.env = env
         self.executions = executions
         self.leases = LeaseRepository(env.db)
-        # Beat-local backoff for the sweeps that have no row of their own to postpone.
+        # Beat-local backoff for the sweep that has no row of its own to postpone.
         self._starts_sent = _Backoff(2 * self._lease)
-        self._subflow_messages_sent = _Backoff(2 * self._lease)
-        self._children_after: tuple[datetime, str] | None = None  # where the next page of children starts
         self._next_queue_sweep: datetime | None = None
 
     @property
@@ -63,12 +61,13 @@ class TimerService:
         return fired
 
     def reap(self, now: datetime) -> int:
-        """One round of the reaper: expired leases, unapplied results, lost Start events, lost
-        subflow messages, queued executions whose release was lost. Returns how many events it sent."""
+        """One round of the reaper: expired leases, unapplied results, lost Start events, pending
+        commands, queued executions whose release was lost. Returns how many events or commands
+        it sent again."""
         sent = self._expired_leases(now)
         sent += self._replay_results(now)
         sent += self._lost_starts(now)
-        sent += self._lost_subflow_messages(now)
+        sent += self._pending_commands(now)
         self._sweep_queues(now)
         return sent
 
@@ -139,44 +138,9 @@ class TimerService:
                 sent += 1
         return sent
 
-    def _lost_subflow_messages(self, now: datetime) -> int:
-        """Messages between a subflow and its parent that may be lost (a broker restarted): a child
-        that ended two leases ago while its parent's Subflow task run still waits is reported again
-        (SubflowEnded); a child of a ``wait: false`` Subflow whose task run still waits, announced
-        again (SubflowStarted). Both are no-ops for a task run that ended. ForEachItem children are
-        left out: the executor counts their iterations, and counting twice is not idempotent."""
-        if self.executions is None:
-            return 0
-        horizon = now - 2 * self._lease
-        # A page per round, the next one the round after: a ForEachItem's thousands of children
-        # (left out below) must not hide the others.
-        page = self.env.executions.children_of_live_parents(horizon, after=self._children_after, limit=_BATCH)
-        last = page[-1] if len(page) == _BATCH else None
-        self._children_after = (last.state.start_date, last.id) if last and last.state.start_date else None
-        children = [(child, child.trigger.variables) for child in page
-                    if child.trigger is not None and child.trigger.variables.get("taskRunId")
-                    and child.trigger.variables.get("iteration") is None]
-        waiting = self.env.executions.task_run_states(str(variables["taskRunId"]) for _, variables in children)
-        sent = 0
-        for child, variables in children:
-            task_run_id = str(variables["taskRunId"])
-            state = waiting.get(task_run_id)
-            if state is None or state.is_terminated:
-                continue
-            wait = bool(variables.get("wait", True))
-            ended = child.state.end_date
-            if wait and (not child.state.current.is_terminated or ended is None or ended >= horizon):
-                continue
-            if not self._subflow_messages_sent.due(child.id, now):
-                continue
-            log.warning("subflow %s: its %s may be lost; sending it again", child.describe(),
-                        "end" if wait else "start")
-            if wait:
-                self.executions.notify_parent(child)
-            else:
-                self.executions.send(str(child.parent_id), ev.SubflowStarted(task_run_id, child.id, None))
-            sent += 1
-        return sent
+    def _pending_commands(self, now: datetime) -> int:
+        """Commands of executor steps whose reply did not come (engine/services/pending_commands.py)."""
+        return self.executions.pending.replay_due(now) if self.executions is not None else 0
 
     def _sweep_queues(self, now: datetime) -> None:
         """Starts queued executions of flows with a free slot: repairs a release lost with a

@@ -14,7 +14,7 @@ import pytest
 
 from engine.executor import events as ev
 from engine.persistence.leases import LeaseRepository
-from engine.services import timers
+from engine.services import pending_commands
 from engine.services.messages import encode_event
 from engine.settings import Settings
 from engine.state import State
@@ -220,12 +220,12 @@ def test_a_lost_subflow_end_is_sent_again(engine: Engine) -> None:
     assert _reap(engine, seconds=600) == 0  # nothing waits any more
 
 
-def test_lost_subflow_ends_are_found_a_page_per_round(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(timers, "_BATCH", 1)
+def test_pending_commands_are_replayed_a_page_per_round(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pending_commands, "_BATCH", 1)
     engine.deploy(ONE_STEP)
     with _losing(engine, "SubflowEnded"):
         first, second = engine.run(PARENT), engine.run(PARENT)
-    assert _reap(engine, seconds=61) == 1  # the oldest child's page
+    assert _reap(engine, seconds=61) == 1  # the oldest pending end
     assert _reap(engine, seconds=1) == 1   # the next page
     assert {engine.get(first.id).state.current, engine.get(second.id).state.current} == {State.SUCCESS}
 

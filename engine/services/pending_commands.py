@@ -1,0 +1,238 @@
+"""L3: the executor's commands that leave the process, kept until they are done.
+
+A step's commands that leave the process run after its commit, so a crash between the two, or a
+broker that loses their reply, would leave the execution RUNNING for ever. The ones below are
+saved with the step as ``pending_commands`` rows (docs/reliability.md, "Pending commands"):
+
+========  =====================================  ===================================
+kind      command                                the row goes when
+========  =====================================  ===================================
+subflow   StartSubflow (a child execution)       its ``SubflowStarted`` is applied
+split     SplitItems (a ForEachItem's batches)   its ``ItemsSplit`` is applied
+merge     MergeItemsOutputs                      its ``ItemsMerged`` is applied
+ended     ExecutionEnded, with a waiting parent  the parent applied ``SubflowEnded``
+          or a Flow trigger listening            (no parent: once Flow triggers ran)
+retry     RetryExecution (a new execution)       the new execution exists
+========  =====================================  ===================================
+
+Beat runs a row again once it is due. Running one twice is harmless: a child and a retried
+execution get derived ids (created once, found the second time), Flow triggers claim each state
+change once, split and merge write the same files. A reply that comes twice is harmless too:
+the executor drops a ForEachItem iteration reply whose row is already gone (its counts are not
+idempotent); the other replies are no-ops on a task run that moved on.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+
+from sqlalchemy.orm import Session
+
+from engine.errors import PodiumError
+from engine.executor import commands as cmd
+from engine.executor import events as ev
+from engine.ids import derived_id
+from engine.model.execution import Execution
+from engine.persistence.pending_commands import PendingCommand, PendingCommandRepository
+from engine.services.leases import lease_seconds
+from engine.services.messages import decode_command, encode_command
+from engine.services.runtime import Env
+
+if TYPE_CHECKING:
+    from engine.services.executions import ExecutionService
+
+log = logging.getLogger("podium.pending")
+_BATCH = 500
+_KEPT = (cmd.StartSubflow, cmd.SplitItems, cmd.MergeItemsOutputs, cmd.ExecutionEnded, cmd.RetryExecution)
+
+
+def subflow_key(task_run_id: str, iteration: int | None) -> str:
+    return f"subflow:{task_run_id}:{iteration or 0}"
+
+
+def ended_key(execution_id: str) -> str:
+    return f"ended:{execution_id}"
+
+
+def child_id(parent_id: str, task_run_id: str, attempt: int, iteration: int | None) -> str:
+    """The id of the child a StartSubflow creates: the same when the command runs again."""
+    return derived_id("subflow", parent_id, task_run_id, attempt, iteration or 0)
+
+
+def reply_key(event: Any) -> str | None:
+    """The pending command an event is the reply to, if it is a reply."""
+    if isinstance(event, ev.SubflowStarted):
+        return subflow_key(event.task_run_id, event.iteration)
+    if isinstance(event, ev.SubflowEnded):
+        return ended_key(event.child_execution_id)
+    if isinstance(event, ev.ItemsSplit):
+        return f"split:{event.task_run_id}"
+    if isinstance(event, ev.ItemsMerged):
+        return f"merge:{event.task_run_id}"
+    return None
+
+
+class ParentLink(NamedTuple):
+    parent_id: str
+    task_run_id: str  # the parent's Subflow or ForEachItem task run
+    iteration: int | None  # a ForEachItem's batch number
+
+
+def waiting_parent(execution: Execution) -> ParentLink | None:
+    """The task run of the parent that waits for this subflow execution's end, if any."""
+    trigger = execution.trigger
+    if execution.parent_id is None or trigger is None:
+        return None
+    task_run_id = trigger.variables.get("taskRunId")
+    if not task_run_id or not trigger.variables.get("wait", True):
+        return None
+    return ParentLink(execution.parent_id, str(task_run_id), trigger.variables.get("iteration"))
+
+
+class PendingCommands:
+    def __init__(self, env: Env, executions: "ExecutionService") -> None:
+        self.env, self.executions = env, executions
+        self.repository = PendingCommandRepository(env.db)
+
+    @property
+    def _grace(self) -> timedelta:
+        """How long a command may take before beat runs it again."""
+        return timedelta(seconds=2 * lease_seconds(self.env))
+
+    # -- the executor -----------------------------------------------------------------------------
+
+    def save(self, execution: Execution, commands: Sequence[Any], *, session: Session) -> None:
+        """In the step's transaction: a row for each command that must not be lost."""
+        now = self.env.clock()
+        rows = []
+        for command in commands:
+            if isinstance(command, _KEPT):
+                found = self._row(execution, command)
+                if found is not None:
+                    key, payload = found
+                    rows.append(PendingCommand(key, execution.id, key.split(":", 1)[0], payload, now,
+                                               now + self._grace))
+        self.repository.put(rows, session=session)
+
+    def _row(self, execution: Execution, command: Any) -> tuple[str, dict[str, Any]] | None:
+        if isinstance(command, cmd.StartSubflow):
+            attempt = max(len(execution.task_run(command.task_run_id).attempts), 1)
+            # JSON through and back: rendered inputs may hold dates, which the row keeps as text.
+            encoded = json.loads(json.dumps(encode_command(command), default=str))
+            return subflow_key(command.task_run_id, command.iteration), {"command": encoded, "attempt": attempt}
+        if isinstance(command, (cmd.SplitItems, cmd.MergeItemsOutputs)):
+            kind = "split" if isinstance(command, cmd.SplitItems) else "merge"
+            return f"{kind}:{command.task_run_id}", {"command": encode_command(command)}
+        if isinstance(command, cmd.RetryExecution):
+            return f"retry:{execution.id}", {"retry_id": self.retry_id(execution)}
+        if isinstance(command, cmd.ExecutionEnded):
+            parent = waiting_parent(execution) is not None
+            if parent or self.executions.flow_triggers.may_listen(execution):
+                return ended_key(execution.id), {"reply": parent}
+        return None
+
+    @staticmethod
+    def retry_id(execution: Execution) -> str:
+        """The id of the execution a RetryExecution creates: one per end of the execution."""
+        return derived_id("retry", execution.id, len(execution.state.histories))
+
+    def settle(self, event: Any, session: Session) -> list[Any]:
+        """In the step's transaction that applies ``event``: drops the command it replies to, and
+        returns the events to apply: none for a repeated ForEachItem iteration reply (its counts
+        are not idempotent); for a subflow's end whose start was not applied yet (that message
+        is late or lost), the start first, so the start arriving later is the repeated one."""
+        key = reply_key(event)
+        if key is None:
+            return [event]
+        if not self.repository.settle(key, session=session) and getattr(event, "iteration", None) is not None:
+            return []
+        if isinstance(event, ev.SubflowEnded) and \
+                self.repository.settle(subflow_key(event.task_run_id, event.iteration), session=session):
+            return [ev.SubflowStarted(event.task_run_id, event.child_execution_id, event.iteration), event]
+        return [event]
+
+    def done(self, execution: Execution, command: Any) -> None:
+        """A command without a reply was carried out: its row goes."""
+        if isinstance(command, cmd.RetryExecution):
+            self.repository.drop([f"retry:{execution.id}"])
+        elif isinstance(command, cmd.ExecutionEnded) and waiting_parent(execution) is None \
+                and self.executions.flow_triggers.may_listen(execution):  # else no row was saved
+            self.repository.drop([ended_key(execution.id)])
+
+    def keep_alive(self, execution_id: str) -> None:
+        """The executor is still carrying out this execution's commands: beat must wait."""
+        self.repository.extend(execution_id, self.env.clock() + self._grace)
+
+    # -- beat -------------------------------------------------------------------------------------
+
+    def replay_due(self, now: datetime) -> int:
+        """Runs again the commands whose reply did not come; returns how many ran."""
+        ran = 0
+        for pending in self.repository.due(now, limit=_BATCH):
+            if not self.repository.postpone(pending.id, now, now + max(self._grace, now - pending.created)):
+                continue  # settled meanwhile, or another beat took it
+            try:
+                ran += self._replay(pending)
+            except Exception:  # noqa: BLE001 - one broken command must not stop the others
+                log.exception("pending command %s of execution %s failed again", pending.id, pending.execution_id)
+        return ran
+
+    def _replay(self, pending: PendingCommand) -> int:
+        execution = self.env.executions.get(pending.execution_id)
+        if execution is None:
+            self.repository.drop([pending.id])
+            return 0
+        if pending.kind == "ended":
+            return self._replay_ended(pending, execution)
+        if pending.kind == "retry":
+            self.executions.retry_in_new_execution(execution.id, str(pending.payload["retry_id"]))
+            self.repository.drop([pending.id])
+            return 1
+        command = decode_command(dict(pending.payload["command"]))
+        if not self._still_awaited(execution, command.task_run_id, pending.payload.get("attempt")):
+            self.repository.drop([pending.id])
+            return 0
+        log.warning("%s of %s: no reply yet; running it again", pending.id, execution.describe())
+        flow = self.executions.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
+        self.executions.commands.after_commit(execution, flow, [command])
+        return 1
+
+    def _replay_ended(self, pending: PendingCommand, execution: Execution) -> int:
+        parent = waiting_parent(execution)
+        if parent is not None and not self._still_awaited(self.env.executions.get(parent.parent_id),
+                                                          parent.task_run_id):
+            parent = None  # nobody waits for this end any more
+        log.warning("the end of %s: not seen by %s yet; telling it again", execution.describe(),
+                    "its parent" if parent else "Flow triggers")
+        self.executions.on_ended(execution, notify=parent is not None)
+        if parent is None:
+            self.repository.drop([pending.id])
+        return 1
+
+    @staticmethod
+    def _still_awaited(execution: Execution | None, task_run_id: str, attempt: int | None = None) -> bool:
+        """Whether the task run that issued a command still waits for its reply."""
+        if execution is None or execution.state.current.is_terminated:
+            return False
+        try:
+            run = execution.task_run(task_run_id)
+        except (KeyError, PodiumError):
+            return False
+        return not run.state.current.is_terminated and (attempt is None or len(run.attempts) == attempt)
+
+
+class KeepAlive:
+    """Tells beat, now and then, that the executor is still carrying out an execution's commands."""
+
+    def __init__(self, pending: PendingCommands, execution_id: str) -> None:
+        self.pending, self.execution_id = pending, execution_id
+        self.every = lease_seconds(pending.env) / 3
+        self._next = time.monotonic() + self.every
+
+    def tick(self) -> None:
+        if time.monotonic() >= self._next:
+            self.pending.keep_alive(self.execution_id)
+            self._next = time.monotonic() + self.every
