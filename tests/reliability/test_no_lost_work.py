@@ -14,16 +14,19 @@
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from engine.model.execution import Execution, TaskRun
 from engine.persistence.executions import SLOT_STATES
 from engine.persistence.leases import LeaseRepository
+from engine.persistence.pending_commands import PendingCommandRepository
 from engine.state import State
 from tests.reliability.conftest import Cluster, RestartableRedis, wait_until
 
@@ -255,3 +258,86 @@ def test_1000_executions_never_run_more_than_the_concurrency_limit(cluster: Clus
         peak = max(peak, at_once)
     assert peak <= 2, f"{peak} executions were RUNNING at once"
     assert cluster.services.env.queue.count(NS, "limited") == 0
+
+
+# ------------------------------------------------------------------ 5. messages between executions
+
+ITEM_CHILD = f"""
+id: item_child
+namespace: {NS}
+inputs:
+  - id: items
+    type: STRING
+tasks:
+  - id: sleep
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT2S
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ read(inputs.items) | trim }}}}"
+outputs:
+  - id: line
+    type: STRING
+    value: "{{{{ outputs.read.value }}}}"
+"""
+
+FOR_EACH_ITEM = f"""
+id: for_each_item
+namespace: {NS}
+inputs:
+  - id: file
+    type: FILE
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{{{ inputs.file }}}}"
+    batch:
+      rows: 1
+    namespace: {NS}
+    flowId: item_child
+    inputs:
+      items: "{{{{ taskrun.items }}}}"
+"""
+
+ITEMS = 8
+
+
+def test_the_executor_killed_then_redis_restarted_among_for_each_item_children(
+        cluster: Cluster, own_redis: RestartableRedis, tmp_path: Path) -> None:
+    # Children's starts and ends, splits and merges travel between executions as executor events
+    # and after-commit work: the kill loses the executor's prefetched replies and what it had not
+    # carried out yet, the restart the replies queued in Redis. Pending commands bring them back.
+    cluster.broker_url = own_redis.url
+    _deploy(cluster, ITEM_CHILD)
+    _deploy(cluster, FOR_EACH_ITEM)
+    executor = cluster.executor()
+    cluster.beat()
+    cluster.worker(concurrency=16)
+    source = tmp_path / "items.txt"
+    source.write_text("".join(f"line {n}\n" for n in range(ITEMS)))
+    ids = [cluster.services.start_execution(NS, "for_each_item", inputs={"file": str(source)}).id for _ in range(10)]
+    children = cluster.services.env.executions.children
+
+    def children_ended() -> int:
+        return sum(1 for parent in ids for child in children(parent) if child.state.current.is_terminated)
+
+    # 80 children x 2 s on 16 slots: at least 10 s of work, so both hits land in the middle.
+    wait_until(lambda: children_ended() >= 10, 120, what="10 children to end")
+    assert cluster.ended(ids) < len(ids), "all ended before the kill; the test proves nothing"
+    Cluster.kill9(executor)
+    time.sleep(1.0)
+    cluster.executor()
+    own_redis.restart(down_seconds=1.0)
+
+    for parent in _wait_all_ended(cluster, ids, 240):
+        assert parent.state.current == State.SUCCESS, parent.describe()
+        (each,) = parent.task_run_list
+        assert each.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": ITEMS}
+        started = children(parent.id)
+        assert sorted(child.trigger.variables["iteration"] for child in started  # type: ignore[union-attr]
+                      ) == list(range(1, ITEMS + 1)), "one child per batch, none twice"
+        assert {child.state.current for child in started} == {State.SUCCESS}
+        merged = cluster.services.env.storage.get(each.outputs["uri"]).decode().splitlines()
+        assert sorted(json.loads(line)["line"] for line in merged) == [f"line {n}" for n in range(ITEMS)]
+    pending = PendingCommandRepository(cluster.services.env.db)
+    wait_until(lambda: pending.list() == [], 30, what="no pending command left")
