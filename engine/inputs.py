@@ -2,7 +2,7 @@
 
 Two parts:
 - value parsers (``as_int``, ``as_datetime``...) shared by the input models of
-  ``engine.model.inputs`` (which also use them to check ``defaults`` at validation time);
+  ``engine.model.input_types`` (which also use them to check ``defaults`` at validation time);
 - :func:`resolve_inputs`, Kestra's resolution order (§3 of the feature catalog): value or
   ``defaults``, dependencies, ``dependsOn.condition``, SELECT ``expression``, required check,
   parse, validate. Every problem is collected into one :class:`InputError`.
@@ -22,7 +22,7 @@ from engine.durations import DurationError, format_duration, parse_duration
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
-    from engine.model.inputs import InputBase
+    from engine.model.input_types import InputBase
 
 StoreFile = Callable[[str, str], str]
 Render = Callable[[str, Mapping[str, Any]], Any]

@@ -17,7 +17,8 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from engine.inputs import as_list
-from engine.model.inputs import INPUT_TYPES, OUTPUT_TYPES, Input, InputBase, invalid_type_message
+from engine.model.input_types import InputBase
+from engine.model.inputs import INPUT_TYPES, OUTPUT_TYPES, Input, invalid_type_message
 from engine.model.task import Duration, Retry, TaskOptions, WorkerGroup
 from engine.plugins.base import Condition, Options, TaskList, Trigger
 from engine.model.flow_rules import flow_problems

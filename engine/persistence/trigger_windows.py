@@ -20,19 +20,10 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from engine.model.trigger_key import TriggerKey
 from engine.persistence.base import Repository, affected, insert_for, is_postgres
 from engine.persistence.tables import flow_trigger_events, flows, trigger_windows
 from engine.schedule.flow_window import Window
-
-
-@dataclass(frozen=True)
-class TriggerKey:
-    namespace: str
-    flow_id: str
-    trigger_id: str
-
-    def describe(self) -> str:
-        return f"{self.namespace}.{self.flow_id} trigger {self.trigger_id}"
 
 
 @dataclass(frozen=True)

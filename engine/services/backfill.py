@@ -29,6 +29,7 @@ from engine.errors import Conflict, NotFound, PodiumError
 from engine.executor import events as ev
 from engine.model.execution import Execution
 from engine.model.flow import Flow
+from engine.model.trigger_key import TriggerKey
 from engine.persistence.backfills import BackfillRepository
 from engine.persistence.triggers import FiredRepository, TriggerState, TriggerStateRepository
 from engine.plugins.core.triggers import Schedule
@@ -47,21 +48,11 @@ KEPT_BY_ONLY_GAPS = frozenset({State.SUCCESS}) | frozenset(s for s in State if n
 
 
 @dataclass(frozen=True)
-class BackfillKey:
-    namespace: str
-    flow_id: str
-    trigger_id: str
-
-    def __str__(self) -> str:
-        return f"trigger {self.trigger_id} of flow {self.namespace}.{self.flow_id}"
-
-
-@dataclass(frozen=True)
 class BackfillStatus:
     """A backfill's cursor, and the executions recorded for its window's fire times (made by
     this backfill, an earlier one or the schedule) with how many of them have ended."""
 
-    key: BackfillKey
+    key: TriggerKey
     cursor: BackfillCursor
     executions: int = 0
     finished_executions: int = 0
@@ -126,7 +117,7 @@ class BackfillService:
         """Records a backfill; beat (or :meth:`advance_all`) creates its executions."""
         flow, trigger, schedule = self.schedule_of(namespace, flow_id, trigger_id)
         _check_window(start, end)
-        key = BackfillKey(namespace, flow_id, trigger_id)
+        key = TriggerKey(namespace, flow_id, trigger_id)
         total = count(schedule, start, end)
         if total == 0:
             raise BackfillInvalid(f"{key} has no fire time between {start.isoformat()} and "
@@ -146,17 +137,17 @@ class BackfillService:
         return BackfillStatus(key, cursor)
 
     def pause(self, namespace: str, flow_id: str, trigger_id: str) -> BackfillStatus:
-        return self._change(BackfillKey(namespace, flow_id, trigger_id), "pause", paused=True)
+        return self._change(TriggerKey(namespace, flow_id, trigger_id), "pause", paused=True)
 
     def resume(self, namespace: str, flow_id: str, trigger_id: str) -> BackfillStatus:
-        return self._change(BackfillKey(namespace, flow_id, trigger_id), "resume", paused=False, error=None)
+        return self._change(TriggerKey(namespace, flow_id, trigger_id), "resume", paused=False, error=None)
 
     def cancel(self, namespace: str, flow_id: str, trigger_id: str) -> BackfillStatus:
         """Stops the backfill for good; executions already created keep running."""
-        return self._change(BackfillKey(namespace, flow_id, trigger_id), "cancel", cancelled=True)
+        return self._change(TriggerKey(namespace, flow_id, trigger_id), "cancel", cancelled=True)
 
     def status(self, namespace: str, flow_id: str, trigger_id: str) -> BackfillStatus:
-        key = BackfillKey(namespace, flow_id, trigger_id)
+        key = TriggerKey(namespace, flow_id, trigger_id)
         cursor = self._cursor(key)
         if cursor is None:
             self.schedule_of(namespace, flow_id, trigger_id)  # a clearer error if the trigger is wrong
@@ -169,7 +160,7 @@ class BackfillService:
         return [BackfillStatus(_key(state), BackfillCursor.load(state.backfill))
                 for state in self.states.list() if state.backfill]
 
-    def _change(self, key: BackfillKey, verb: str, **changes: Any) -> BackfillStatus:
+    def _change(self, key: TriggerKey, verb: str, **changes: Any) -> BackfillStatus:
         with self.env.db.transaction() as session:
             self.store.lock(session, key.namespace, key.flow_id, key.trigger_id)
             cursor = self._cursor(key, session)
@@ -192,7 +183,7 @@ class BackfillService:
                 made += self.advance_one(_key(state), now, per_tick)
         return made
 
-    def advance_one(self, key: BackfillKey, now: datetime, limit: int) -> int:
+    def advance_one(self, key: TriggerKey, now: datetime, limit: int) -> int:
         """One step of one backfill; a problem pauses it with the reason (``resume`` retries)."""
         try:
             batch = self._step(key, now, limit)
@@ -203,7 +194,7 @@ class BackfillService:
             self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
         return len(batch.to_start)
 
-    def _step(self, key: BackfillKey, now: datetime, limit: int) -> _Batch:
+    def _step(self, key: TriggerKey, now: datetime, limit: int) -> _Batch:
         with self.env.db.transaction() as session:
             self.store.lock(session, key.namespace, key.flow_id, key.trigger_id)
             cursor = self._cursor(key, session)
@@ -220,7 +211,7 @@ class BackfillService:
             self._save(key, moved, session)
         return _Batch(moved, [e for e in made if e.state.current == State.CREATED])
 
-    def _fire_all(self, key: BackfillKey, flow: Flow, trigger: Schedule, cursor: BackfillCursor,
+    def _fire_all(self, key: TriggerKey, flow: Flow, trigger: Schedule, cursor: BackfillCursor,
                   slots: list[Slot], now: datetime, session: Session) -> list[Execution]:
         """Claims the fire times the trigger's conditions accept and saves an execution for
         each one won (or, with ``only_gaps``, each one whose execution did not succeed)."""
@@ -255,7 +246,7 @@ class BackfillService:
             admitted.append(execution)
         return admitted
 
-    def _is_gap(self, key: BackfillKey, at: datetime, session: Session) -> bool:
+    def _is_gap(self, key: TriggerKey, at: datetime, session: Session) -> bool:
         """True unless the fire time's execution exists and succeeded or is still going."""
         execution_id = self.fired.execution_for(key.namespace, key.flow_id, key.trigger_id, at,
                                                 session=session)
@@ -264,7 +255,7 @@ class BackfillService:
         found = self.env.executions.get(execution_id, session=session)
         return found is None or found.state.current not in KEPT_BY_ONLY_GAPS
 
-    def _pause_for(self, key: BackfillKey, reason: str, now: datetime) -> None:
+    def _pause_for(self, key: TriggerKey, reason: str, now: datetime) -> None:
         logger.warning("backfill of %s paused: %s", key, reason)
         with self.env.db.transaction() as session:
             self.store.lock(session, key.namespace, key.flow_id, key.trigger_id)
@@ -286,15 +277,15 @@ class BackfillService:
         except InputsInvalid as err:
             raise BackfillInvalid(f"inputs of the backfill: {err}") from None
 
-    def _cursor(self, key: BackfillKey, session: Session | None = None) -> BackfillCursor | None:
+    def _cursor(self, key: TriggerKey, session: Session | None = None) -> BackfillCursor | None:
         state = self.states.get(key.namespace, key.flow_id, key.trigger_id, session=session)
         return BackfillCursor.load(state.backfill) if state is not None and state.backfill else None
 
-    def _save(self, key: BackfillKey, cursor: BackfillCursor, session: Session) -> None:
+    def _save(self, key: TriggerKey, cursor: BackfillCursor, session: Session) -> None:
         self.store.save_cursor(session, key.namespace, key.flow_id, key.trigger_id, cursor.to_json(),
                                self.env.clock())
 
-    def _status(self, key: BackfillKey, cursor: BackfillCursor) -> BackfillStatus:
+    def _status(self, key: TriggerKey, cursor: BackfillCursor) -> BackfillStatus:
         made, ended = self.store.window_counts(key.namespace, key.flow_id, key.trigger_id, cursor.start,
                                                cursor.end, TERMINATED)
         return BackfillStatus(key, cursor, made, ended)
@@ -306,5 +297,5 @@ def _check_window(start: datetime, end: datetime) -> None:
                               "give a start earlier than the end")
 
 
-def _key(state: TriggerState) -> BackfillKey:
-    return BackfillKey(state.namespace, state.flow_id, state.trigger_id)
+def _key(state: TriggerState) -> TriggerKey:
+    return TriggerKey(state.namespace, state.flow_id, state.trigger_id)

@@ -23,8 +23,9 @@ from engine.errors import NotFound, PodiumError
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import Flow
 from engine.model.task import LogLevel
+from engine.model.trigger_key import TriggerKey
 from engine.persistence.logs import LogEntry
-from engine.persistence.trigger_windows import EventKey, TriggerKey, TriggerWindowRepository
+from engine.persistence.trigger_windows import EventKey, TriggerWindowRepository
 from engine.persistence.triggers import TriggerState, TriggerStateRepository
 from engine.plugins.core.triggers import FlowTrigger
 from engine.schedule.flow_trigger import (FLOW_TRIGGER_TYPE, Match, Upstream, label_pairs, listens_to,

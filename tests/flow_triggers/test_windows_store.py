@@ -5,9 +5,10 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from engine.model.flow import Flow
+from engine.model.trigger_key import TriggerKey
 from engine.persistence.db import Database
 from engine.persistence.flows import FlowRepository
-from engine.persistence.trigger_windows import EventKey, TriggerKey, TriggerWindowRepository
+from engine.persistence.trigger_windows import EventKey, TriggerWindowRepository
 from engine.plugins.registry import default_registry
 from engine.schedule.flow_trigger import Upstream, match
 from engine.schedule.flow_window import Window, plan_windows

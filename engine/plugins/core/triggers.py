@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
-from engine.model.inputs import field_error
+from engine.model.input_types import field_error
 from engine.model.task import Duration, TriggerOptions, dynamic, is_expression
 from engine.plugins.base import Condition, Options, PluginKind, PluginSpec
 from engine.state import State

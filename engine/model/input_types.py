@@ -1,0 +1,356 @@
+"""L1 pure core: one options model per Kestra input type (``STRING``, ``INT``...).
+
+Each model knows its validation properties and how to turn a raw value (a string from a form, or
+a typed value from YAML or a trigger) into the typed, JSON-friendly value that expressions see
+(:meth:`InputBase.parse` then :meth:`InputBase.check`). Runtime resolution (defaults, ``dependsOn``,
+files) lives in ``engine.inputs``. Messages follow Kestra's ``it must ...`` wording so that
+``engine.inputs`` can build ``Invalid input for `id`, <message>, but received `<value>```.
+``ARRAY`` lives in ``engine.model.inputs``, next to the map of types by name that parses its items.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, ClassVar, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from engine.durations import DurationError, parse_duration
+from engine.inputs import (as_boolean, as_date, as_datetime, as_duration, as_email, as_float, as_int,
+                           as_list, as_string, as_time, as_uri, java_list, temporal_key)
+from engine.model.task import Duration, is_expression
+from engine.plugins.base import Options
+
+INPUT_ID_PATTERN = r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$"
+
+
+def field_error(field: str, message: str, value: Any, kind: str = "input") -> ValidationError:
+    """A validation error located at ``field`` of the model being validated (pydantic nests it)."""
+    return ValidationError.from_exception_data(
+        "Input", [InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=value)])
+
+
+class DependsOn(Options):
+    inputs: list[str] = Field(default_factory=list, description="Ids of the inputs this one needs.")
+    condition: str | None = Field(None, description="Expression; the input is shown and parsed only "
+                                                    "when it renders to true.")
+
+
+class InputBase(Options):
+    """Properties every input type shares (Kestra's ``Input``)."""
+
+    type_name: ClassVar[str] = ""
+    # Whether ``defaults`` may be set (FILE inputs take their value from an upload only).
+    accepts_defaults: ClassVar[bool] = True
+
+    id: str = Field(pattern=INPUT_ID_PATTERN, max_length=150,
+                    description="Unique in the flow; dots nest the value (`a.b` is `inputs.a.b`).")
+    type: str
+    description: str | None = None
+    display_name: str | None = Field(None, max_length=64)
+    required: bool = True
+    defaults: Any = None
+    depends_on: DependsOn | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_is_id(cls, data: Any) -> Any:
+        # ``name`` is Kestra's deprecated spelling of ``id``.
+        if isinstance(data, dict) and "name" in data:
+            data = dict(data)
+            name = data.pop("name")
+            data.setdefault("id", name)
+        return data
+
+    @model_validator(mode="after")
+    def _defaults_match_type(self) -> "InputBase":
+        if self.defaults is None:
+            return self
+        if not self.accepts_defaults:
+            raise field_error("defaults", f"no `defaults` can be set for inputs of type '{self.type}'",
+                              self.defaults)
+        if isinstance(self.defaults, str) and is_expression(self.defaults):
+            return self  # rendered at execution time in recent Kestra versions
+        try:
+            self.check(self.parse(self.defaults))
+        except ValueError as err:
+            raise field_error("defaults", f"`defaults` does not fit the {self.type} input: {err}",
+                              self.defaults) from None
+        return self
+
+    def parse(self, value: Any) -> Any:
+        """The typed value of ``value``; raises ValueError with Kestra's wording."""
+        return value
+
+    def check(self, value: Any) -> None:
+        """Raises ValueError when a parsed value breaks a validation property."""
+
+
+def _compiles(pattern: str | None) -> str | None:
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"invalid pattern [{pattern}]: {err}") from None
+    return pattern
+
+
+class _Regex(InputBase):
+    validator: str | None = Field(None, description="Regular expression the whole value must match.")
+
+    @model_validator(mode="after")
+    def _validator_compiles(self) -> "_Regex":
+        try:
+            _compiles(self.validator)
+        except ValueError as err:
+            raise field_error("validator", str(err), self.validator) from None
+        return self
+
+    def parse(self, value: Any) -> Any:
+        return as_string(value)
+
+    def check(self, value: Any) -> None:
+        if self.validator is not None and not re.fullmatch(self.validator, value):
+            raise ValueError(f"it must match the pattern `{self.validator}`")
+
+
+class StringInput(_Regex):
+    type_name = "STRING"
+    type: Literal["STRING"]
+
+
+class SecretInput(_Regex):
+    type_name = "SECRET"
+    type: Literal["SECRET"]
+
+
+class EmailInput(InputBase):
+    type_name = "EMAIL"
+    type: Literal["EMAIL"]
+
+    def parse(self, value: Any) -> Any:
+        return as_email(value)
+
+
+class UriInput(InputBase):
+    type_name = "URI"
+    type: Literal["URI"]
+
+    def parse(self, value: Any) -> Any:
+        return as_uri(value)
+
+
+class _Choice(InputBase):
+    values: list[str] | None = None
+
+    def _allowed(self) -> list[str] | None:
+        return self.values
+
+    def check(self, value: Any) -> None:
+        allowed = self._allowed()
+        custom = getattr(self, "allow_custom_value", False)
+        if allowed is None or custom:
+            return
+        for item in value if isinstance(value, list) else [value]:
+            if item not in allowed:
+                raise ValueError(f"it must match the values `{java_list(allowed)}`")
+
+
+class EnumInput(_Choice):
+    type_name = "ENUM"
+    type: Literal["ENUM"]
+    values: list[str] = Field(min_length=1)
+
+    def parse(self, value: Any) -> Any:
+        return as_string(value)
+
+
+class SelectInput(_Choice):
+    type_name = "SELECT"
+    type: Literal["SELECT"]
+    expression: str | None = Field(None, description="Renders to the list of values.")
+    allow_custom_value: bool = False
+    is_radio: bool = False
+
+    @model_validator(mode="after")
+    def _needs_values(self) -> "SelectInput":
+        if self.values is None and self.expression is None:
+            raise field_error("values", "a SELECT input needs `values` or `expression`", None)
+        return self
+
+    def parse(self, value: Any) -> Any:
+        return as_string(value)
+
+
+class MultiselectInput(_Choice):
+    type_name = "MULTISELECT"
+    type: Literal["MULTISELECT"]
+    options: list[str] | None = Field(None, description="Deprecated: use `values`.")
+    expression: str | None = None
+    item_type: str = "STRING"
+    allow_custom_value: bool = False
+
+    @model_validator(mode="after")
+    def _needs_values(self) -> "MultiselectInput":
+        if self.values is None and self.options is None and self.expression is None:
+            raise field_error("values", "a MULTISELECT input needs `values` or `expression`", None)
+        if self.item_type in ("ARRAY", "MULTISELECT"):
+            raise field_error("itemType", f"`itemType` cannot be `{self.item_type}`", self.item_type)
+        return self
+
+    def _allowed(self) -> list[str] | None:
+        return self.values if self.values is not None else self.options
+
+    def parse(self, value: Any) -> Any:
+        return [as_string(v) for v in as_list(value)]
+
+
+class _Bounded(InputBase):
+    def _bounds(self) -> tuple[Any, Any]:
+        return getattr(self, "min", None), getattr(self, "max", None)
+
+    def check(self, value: Any) -> None:
+        low, high = self._bounds()
+        if low is not None and self._key(value) < self._key(low):
+            raise ValueError(f"it must be more than `{low}`")
+        if high is not None and self._key(value) > self._key(high):
+            raise ValueError(f"it must be less than `{high}`")
+
+    def _key(self, value: Any) -> Any:
+        return value
+
+
+class IntInput(_Bounded):
+    type_name = "INT"
+    type: Literal["INT"]
+    min: int | None = None
+    max: int | None = None
+
+    def parse(self, value: Any) -> Any:
+        return as_int(value)
+
+
+class FloatInput(_Bounded):
+    type_name = "FLOAT"
+    type: Literal["FLOAT"]
+    min: float | None = None
+    max: float | None = None
+
+    def parse(self, value: Any) -> Any:
+        return as_float(value)
+
+
+class DurationInput(_Bounded):
+    type_name = "DURATION"
+    type: Literal["DURATION"]
+    min: Duration | None = None
+    max: Duration | None = None
+
+    def parse(self, value: Any) -> Any:
+        return as_duration(value)
+
+    def _key(self, value: Any) -> Any:
+        try:
+            return parse_duration(value)
+        except DurationError as err:
+            raise ValueError(str(err)) from None
+
+
+class BooleanInput(InputBase):
+    type_name = "BOOLEAN"
+    type: Literal["BOOLEAN"]
+
+    def parse(self, value: Any) -> Any:
+        return as_boolean(value)
+
+
+class BoolInput(BooleanInput):
+    type_name = "BOOL"
+    type: Literal["BOOL"]  # type: ignore[assignment]
+
+
+class _Temporal(InputBase):
+    after: str | None = None
+    before: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds_parse(self) -> "_Temporal":
+        for name in ("after", "before"):
+            bound = getattr(self, name)
+            if bound is not None and not is_expression(bound):
+                try:
+                    self.parse(bound)
+                except ValueError as err:
+                    raise field_error(name, str(err), bound) from None
+        return self
+
+    def check(self, value: Any) -> None:
+        if self.after is not None and not self._less(self.after, value):
+            raise ValueError(f"it must be after `{self.after}`")
+        if self.before is not None and not self._less(value, self.before):
+            raise ValueError(f"it must be before `{self.before}`")
+
+    def _less(self, a: str, b: str) -> bool:
+        return temporal_key(self.type, a) < temporal_key(self.type, b)
+
+
+class DatetimeInput(_Temporal):
+    type_name = "DATETIME"
+    type: Literal["DATETIME"]
+
+    def parse(self, value: Any) -> Any:
+        return as_datetime(value)
+
+
+class DateInput(_Temporal):
+    type_name = "DATE"
+    type: Literal["DATE"]
+
+    def parse(self, value: Any) -> Any:
+        return as_date(value)
+
+
+class TimeInput(_Temporal):
+    type_name = "TIME"
+    type: Literal["TIME"]
+
+    def parse(self, value: Any) -> Any:
+        return as_time(value)
+
+
+class FileInput(InputBase):
+    type_name = "FILE"
+    accepts_defaults = False
+    type: Literal["FILE"]
+    extension: str | None = Field(None, description="Extension of the stored file (default `.upl`).")
+
+    def parse(self, value: Any) -> Any:
+        return as_string(value)
+
+
+class JsonInput(InputBase):
+    type_name = "JSON"
+    type: Literal["JSON"]
+
+    def parse(self, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"it must be valid JSON ({err.msg} at character {err.pos})") from None
+        return value
+
+
+class YamlInput(InputBase):
+    type_name = "YAML"
+    type: Literal["YAML"]
+
+    def parse(self, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return yaml.safe_load(value)
+            except yaml.YAMLError as err:
+                raise ValueError(f"it must be valid YAML ({err})") from None
+        return value
