@@ -36,7 +36,7 @@ from engine.plugins.core.triggers import Schedule
 from engine.schedule.backfill import BackfillCursor, Slot, advance, count, new_cursor, plan
 from engine.schedule.cron import CronSchedule, FireTime, schedule_from_options
 from engine.services.backfill_fires import BackfillInvalid, FireMaker, user_labels
-from engine.services.executions import ExecutionService, InputsInvalid, _lock_flow_slots
+from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.flows import FlowCatalog
 from engine.services.messages import encode_event
 from engine.services.runtime import Env
@@ -237,12 +237,9 @@ class BackfillService:
             return chosen
         admitted = []
         for execution in chosen:
-            _lock_flow_slots(session, flow)
-            execution = self.executions._admit(flow, execution, session)
+            execution = self.executions.slots.admit(flow, execution, session)
             self.store.create_executions(session, [execution])
-            if execution.state.current == State.QUEUED:
-                self.env.queue.enqueue(flow.namespace, flow.id, execution.id, self.env.clock(),
-                                       session=session)
+            self.executions.slots.enqueue(flow, execution, session)
             admitted.append(execution)
         return admitted
 

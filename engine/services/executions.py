@@ -13,9 +13,7 @@ import time
 from typing import Any, Mapping
 
 from pydantic import TypeAdapter
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from engine import executor
 from engine.errors import Conflict, NotFound, PodiumError
@@ -25,9 +23,8 @@ from engine.inputs import InputError, resolve_inputs
 from engine.log_config import bind_ids
 from engine.metrics import EXECUTOR_EVENT, dispatched_task_run_ids
 from engine.model.execution import Execution, ExecutionTrigger
-from engine.model.flow import ConcurrencyBehavior, Flow
+from engine.model.flow import Flow
 from engine.model.inputs import Input
-from engine.persistence.executions import SLOT_STATES
 from engine.persistence.leases import LeaseRepository
 from engine.services.commands import CommandRunner
 from engine.services.flow_triggers import FlowTriggerService
@@ -36,6 +33,7 @@ from engine.services.leases import AppliedResults, forget_applied, take_waiting_
 from engine.services.messages import decode_event, encode_event
 from engine.services.pending_commands import PendingCommands, waiting_parent
 from engine.services.runtime import Env
+from engine.services.slots import FlowSlots
 from engine.services.turns import ExecutionTurns
 from engine.state import State
 from engine.storage.uris import input_file_uri
@@ -50,19 +48,13 @@ class InputsInvalid(PodiumError, ValueError):
     pass
 
 
-def _lock_flow_slots(session: Session, flow: Flow) -> None:
-    """Serialises admissions to one flow's slots (SQLite's write lock already does)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                        {"key": f"podium-concurrency:{flow.namespace}.{flow.id}"})
-
-
 class ExecutionService:
     def __init__(self, env: Env, catalog: FlowCatalog) -> None:
         self.env = env
         self.catalog = catalog
         self.commands = CommandRunner(env, self)
         self.pending = PendingCommands(env, self)
+        self.slots = FlowSlots(env, catalog)
         self.flow_triggers = FlowTriggerService(env, catalog, self)
         self.applied = AppliedResults()
         self.turns = ExecutionTurns()
@@ -130,16 +122,12 @@ class ExecutionService:
         admitted execution is saved with its first step applied: (the execution as admitted,
         (the step, its commands to run after the commit) or None)."""
         with self.env.db.transaction() as session:
-            if flow.concurrency is not None:
-                _lock_flow_slots(session, flow)
-                execution = self._admit(flow, execution, session)
+            execution = self.slots.admit(flow, execution, session)
             step = self._first_step(flow, execution) if first_step and execution.state.current == State.CREATED \
                 else None
             self.env.executions.create(step.execution if step is not None else execution, session=session)
             later = self.commands.in_transaction(session, step) if step is not None else []
-            if execution.state.current == State.QUEUED:
-                self.env.queue.enqueue(flow.namespace, flow.id, execution.id, self.env.clock(),
-                                       session=session)
+            self.slots.enqueue(flow, execution, session)
         return execution, ((step, later) if step is not None else None)
 
     def _first_step(self, flow: Flow, execution: Execution) -> Step | None:
@@ -154,28 +142,6 @@ class ExecutionService:
         except Exception:  # noqa: BLE001 - the executor meets the same error and reports it its usual way
             log.warning("the first step of %s failed; the executor takes it", execution.describe(), exc_info=True)
             return None
-
-    def _admit(self, flow: Flow, execution: Execution, session: Session) -> Execution:
-        """Applies the flow's concurrency limit: the execution starts, waits (QUEUED) or ends.
-
-        A CREATED execution holds a slot too: it was admitted, its Start event is on its way.
-        """
-        limit = flow.concurrency
-        assert limit is not None
-        running = self.env.executions.running_count(flow.namespace, flow.id,
-                                                     states=SLOT_STATES | {State.CREATED}, session=session)
-        # First in, first out: while executions wait in the queue a newcomer queues behind them
-        # (a slot that frees up goes to the oldest one, in _release_slots, under the same lock).
-        waiting = limit.behavior == ConcurrencyBehavior.QUEUE and \
-            self.env.queue.count(flow.namespace, flow.id, session=session) > 0
-        if running < limit.limit and not waiting:
-            return execution
-        now = self.env.clock()
-        if limit.behavior == ConcurrencyBehavior.QUEUE:
-            return execution.with_state(State.QUEUED, now)
-        if limit.behavior == ConcurrencyBehavior.CANCEL:
-            return execution.with_state(State.CANCELLED, now)
-        return execution.with_state(State.FAILED, now)
 
     # -- the executor's shell -------------------------------------------------------------------
 
@@ -360,7 +326,7 @@ class ExecutionService:
         """An execution ended: let a queued execution of the flow start, start the executions of
         the Flow triggers listening to it, and (last, since the parent's reply settles its pending
         ``ended`` command) wake its parent."""
-        self._release_slot(execution)
+        self.slots.release(execution.namespace, execution.flow_id, execution.flow_revision)
         self.flow_triggers.on_state(execution)
         if notify:
             self.notify_parent(execution)
@@ -394,39 +360,4 @@ class ExecutionService:
             return State.FAILED, outputs
         return child.state.current, outputs
 
-    def _release_slot(self, execution: Execution) -> None:
-        self.release_queued(execution.namespace, execution.flow_id, execution.flow_revision)
-
-    def release_queued(self, namespace: str, flow_id: str, revision: int | None = None) -> list[str]:
-        """Starts as many queued executions of the flow as it has free slots, oldest first.
-
-        Counting the slots, popping the queue and QUEUED -> CREATED happen in one transaction under
-        the flow's slot lock (the one admissions take), so a release and a new execution never
-        both take the last slot, and a crash leaves an execution either queued or CREATED (whose
-        Start beat re-sends), never lost. Beat also calls this to repair a lost release.
-        """
-        try:
-            flow = self.catalog.get(namespace, flow_id, revision)
-        except NotFound:
-            return []
-        if flow.concurrency is None:
-            return []
-        started: list[str] = []
-        with self.env.db.transaction() as session:
-            _lock_flow_slots(session, flow)
-            running = self.env.executions.running_count(namespace, flow_id, states=SLOT_STATES | {State.CREATED},
-                                                        session=session)
-            while running < flow.concurrency.limit:
-                next_id = self.env.queue.pop(namespace, flow_id, session=session)
-                if next_id is None:
-                    break
-                locked = self.env.executions.lock_in(session, next_id)
-                if locked is None or locked.execution.state.current != State.QUEUED:
-                    continue
-                locked.save(locked.execution.with_state(State.CREATED, self.env.clock()))
-                started.append(next_id)
-                running += 1
-        for next_id in started:
-            self.send(next_id, ev.Start())
-        return started
 

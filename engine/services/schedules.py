@@ -40,7 +40,7 @@ from engine.plugins.core.triggers import RecoverMissedSchedules, Schedule, Sched
 from engine.schedule.conditions import ConditionError, all_pass
 from engine.schedule.cron import FireTime, schedule_from_options, zone_of
 from engine.schedule.policy import DateList, DateSequence, Decision, Policy, decide, first_date
-from engine.services.executions import ExecutionService, InputsInvalid, _lock_flow_slots
+from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.flows import FlowCatalog
 from engine.services.runtime import Env
 from engine.state import State
@@ -217,12 +217,9 @@ class ScheduleService:
 
     def _insert(self, flow: Flow, execution: Execution, session: Session) -> Execution:
         """Saves the execution under the flow's concurrency limit, as start_execution does."""
-        if flow.concurrency is not None:
-            _lock_flow_slots(session, flow)
-            execution = self.executions._admit(flow, execution, session)
+        execution = self.executions.slots.admit(flow, execution, session)
         self.env.executions.create(execution, session=session)
-        if execution.state.current == State.QUEUED:
-            self.env.queue.enqueue(flow.namespace, flow.id, execution.id, self.env.clock(), session=session)
+        self.executions.slots.enqueue(flow, execution, session)
         return execution
 
     def _accepts(self, flow: Flow, trigger: Any, fire: FireTime, sequence: DateSequence) -> bool:

@@ -149,7 +149,7 @@ class TimerService:
             return
         self._next_queue_sweep = now + self._lease
         for namespace, flow_id in self.env.queue.flows():
-            self.executions.release_queued(namespace, flow_id)
+            self.executions.slots.release(namespace, flow_id)
 
 
 class _Backoff:
