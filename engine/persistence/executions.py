@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
-from sqlalchemy import DateTime, Row, bindparam, delete, exists, func, select, type_coerce, update
+from sqlalchemy import DateTime, Row, bindparam, delete, exists, func, select, true, type_coerce, update
 from sqlalchemy.orm import Session
 
 from engine.model.execution import Execution, TaskRun
@@ -98,13 +98,18 @@ class ExecutionRepository(Repository):
         self.memo = memo if memo is not None else TaskRunMemo()
         self.steps = StepCache()
 
-    def create(self, execution: Execution, *, session: Session | None = None) -> None:
-        """Inserts a new execution and all its task runs (IntegrityError if the id exists)."""
+    def create(self, execution: Execution, *, session: Session | None = None,
+               lease_until: Mapping[str, datetime] | None = None) -> None:
+        """Inserts a new execution and all its task runs (IntegrityError if the id exists);
+        ``lease_until``: the claim deadline of task runs dispatched with the insert."""
         with self._tx(session) as tx:
             # Bound parameters, not .values(**row): values in the statement cost a cache key each.
             tx.execute(_INSERT_EXECUTION, execution_row(execution))
             insert_labels(tx, execution)
             rows = [task_run_row(run, i) for i, run in enumerate(execution.task_run_list)]
+            for row in rows:
+                if lease_until and row["id"] in lease_until:
+                    row["lease_until"] = lease_until[row["id"]]
             if rows:
                 tx.execute(INSERT_RUNS, rows)
 
@@ -123,12 +128,15 @@ class ExecutionRepository(Repository):
         needs to run a task whose templates read no other task run (no ``outputs``, ``tasks``).
         A ForEach item of 10,000 then reads a few rows, not 10,000."""
         with self._tx(session, write=False) as tx:
-            row = tx.execute(_BY_ID, {"execution_id": execution_id}).first()
-            if row is None or row.deleted:
+            # One query: the execution's row with its lineage's rows (a few), parsed unless the
+            # memo has them; no lineage row (a missing task run) still gives the execution.
+            rows = tx.execute(_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id}).all()
+            if not rows or rows[0].deleted:
                 return None
-            # One query of whole rows: a lineage is a few rows, parsed unless the memo has them.
             memo, runs = self.memo, []
-            for full in tx.execute(_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id}):
+            for full in rows:
+                if full.id is None:
+                    continue
                 lease = (full.attempt, full.worker_id, full.lease_until_raw)
                 run = memo.current(full.id, full.revision, lease)
                 if run is None:
@@ -136,7 +144,7 @@ class ExecutionRepository(Repository):
                     memo.put(full.id, full.revision, content)
                     run = memo.current(full.id, full.revision, lease) or with_raw_lease(content, lease)
                 runs.append(run)
-            return execution_from_row(row._mapping, runs)
+            return execution_from_row({"body": rows[0].execution_body}, runs)
 
     @contextmanager
     def lock(self, execution_id: str) -> Iterator[LockedExecution]:
@@ -329,7 +337,21 @@ def _lineage_condition() -> Any:
 _ORDER = (task_runs.c.execution_id, task_runs.c.position)
 _HEADS_OF = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id.in_(bindparam("_executions", expanding=True))) \
     .order_by(*_ORDER)
-_LINEAGE = select(task_runs, _LEASE_COLUMNS[-1].label("lease_until_raw")).where(_lineage_condition()).order_by(*_ORDER)
+
+
+def _lineage_query() -> Any:
+    """The execution ``:lineage_in`` (its body) left-joined to the task run ``:lineage_of`` and
+    its ancestors (what a worker reads before it runs a task), one row per task run."""
+    runs = (select(task_runs.c.id, task_runs.c.revision, task_runs.c.body, task_runs.c.attempts,
+                   task_runs.c.outputs, task_runs.c.position, *_LEASE_COLUMNS[:2],
+                   _LEASE_COLUMNS[-1].label("lease_until_raw"))
+            .where(_lineage_condition()).subquery("lineage_runs"))
+    return (select(executions.c.body.label("execution_body"), executions.c.deleted, runs)
+            .select_from(executions.outerjoin(runs, true()))
+            .where(executions.c.id == bindparam("lineage_in")).order_by(runs.c.position))
+
+
+_LINEAGE = _lineage_query()
 _HEADS_OF_ONE = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id == bindparam("_execution")) \
     .order_by(task_runs.c.position)
 

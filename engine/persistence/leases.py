@@ -13,7 +13,7 @@ other processes, each one conditional UPDATE of one row, never an execution lock
   telling the executor, so two beats (or two ticks) never report one expiry twice.
 
 The outbox (``task_run_results``) keeps the terminal result a worker reports until the executor
-applied it (``drop_results`` in the executor's transaction); beat re-sends what is left.
+applied it (``take_results`` in the executor's transaction); beat re-sends what is left.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import Repository, affected, among, constants, insert_for, is_postgres
@@ -118,21 +118,21 @@ class LeaseRepository(Repository):
             LogRepository(self.db).append(logs, session=tx)
             tx.execute(_put_result(tx), values)
 
-    def waiting_results(self, execution_id: str, *, limit: int, session: Session) -> builtins.list[PendingResult]:
-        """The results waiting for one execution, oldest first (the executor applies them together)."""
-        rows = session.execute(_WAITING, {"_execution": execution_id, "_limit": limit})
-        return [PendingResult(row.execution_id, row.task_run_id, row.attempt, row.event, row.created,
-                              row.replay_at) for row in rows]
+    def take_results(self, execution_id: str, own: tuple[str, int] | None, *, limit: int,
+                     session: Session) -> builtins.list[PendingResult]:
+        """In the executor's transaction: deletes the execution's oldest ``limit`` results and the
+        one of ``own`` (task run id, attempt) in one statement; returns those others than ``own``,
+        oldest first (the executor applies them together)."""
+        own_id, own_attempt = own if own is not None else (None, None)
+        rows = session.execute(_TAKE, {"_execution": execution_id, "_limit": limit, "_own_id": own_id,
+                                       "_own_attempt": own_attempt})
+        taken = [PendingResult(row.execution_id, row.task_run_id, row.attempt, row.event, row.created,
+                               row.replay_at) for row in rows if (row.task_run_id, row.attempt) != own]
+        return sorted(taken, key=lambda result: result.created)
 
     def has_waiting_results(self, execution_id: str) -> bool:
         with self.db.transaction(write=False) as tx:
             return tx.execute(_ANY_WAITING, {"_execution": execution_id}).first() is not None
-
-    def drop_results(self, keys: Iterable[tuple[str, int]], *, session: Session) -> None:
-        """Drops the results of these (task run id, attempt) pairs, in one statement."""
-        rows = [{"_id": task_run_id, "_attempt": attempt} for task_run_id, attempt in keys]
-        if rows:
-            session.execute(_DROP_RESULT, rows)
 
     def due_results(self, now: datetime, *, limit: int = 500) -> builtins.list[PendingResult]:
         query = (select(task_run_results).where(task_run_results.c.replay_at <= now)
@@ -173,10 +173,15 @@ _RENEW = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.
 _MARK_DISPATCHED = tuple(update(task_runs).where(condition, task_runs.c.worker_id.is_(None),
                                                  task_runs.c.lease_until.is_(None), task_runs.c.state.not_in(_ENDED))
                          .values(lease_until=bindparam("_deadline")) for condition in among(task_runs.c.id, "_ids"))
-_DROP_RESULT = delete(task_run_results).where(task_run_results.c.task_run_id == bindparam("_id"),
-                                              task_run_results.c.attempt == bindparam("_attempt"))
-_WAITING = (select(task_run_results).where(task_run_results.c.execution_id == bindparam("_execution"))
-            .order_by(task_run_results.c.created).limit(bindparam("_limit")))
+_OLDEST = (select(task_run_results.c.task_run_id, task_run_results.c.attempt)
+           .where(task_run_results.c.execution_id == bindparam("_execution"))
+           .order_by(task_run_results.c.created).limit(bindparam("_limit")))
+_TAKE = (delete(task_run_results)
+         .where(task_run_results.c.execution_id == bindparam("_execution"),
+                or_(tuple_(task_run_results.c.task_run_id, task_run_results.c.attempt).in_(_OLDEST),
+                    and_(task_run_results.c.task_run_id == bindparam("_own_id"),
+                         task_run_results.c.attempt == bindparam("_own_attempt"))))
+         .returning(*task_run_results.c))
 _ANY_WAITING = (select(task_run_results.c.task_run_id)
                 .where(task_run_results.c.execution_id == bindparam("_execution")).limit(1))
 

@@ -8,6 +8,7 @@ others that must not be lost (engine/services/pending_commands.py), so beat can 
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sqlalchemy.exc import IntegrityError
@@ -46,8 +47,10 @@ class CommandRunner:
         self.env = env
         self.executions = executions
 
-    def in_transaction(self, session: Session, step: Step) -> list[Any]:
-        """Writes timers and logs with the step; returns the commands to run after commit."""
+    def in_transaction(self, session: Session, step: Step, *, deadlines_written: bool = False) -> list[Any]:
+        """Writes timers and logs with the step; returns the commands to run after commit.
+        ``deadlines_written``: the step's rows were inserted with their dispatch deadlines
+        (``dispatch_deadlines``), so no UPDATE is needed for them."""
         later = []
         for command in step.commands:
             if isinstance(command, cmd.ScheduleTimer):
@@ -67,11 +70,16 @@ class CommandRunner:
         # A deadline for a worker to claim each dispatched attempt, saved with the step: if the
         # message is lost (broker restarted, crash before the send), beat dispatches it again.
         dispatched = [run_id for command in later for run_id in _dispatched_ids(command)]
-        if dispatched:
+        if dispatched and not deadlines_written:
             LeaseRepository(self.env.db).mark_dispatched(dispatched, dispatch_deadline(self.env, self.env.clock()),
                                                          session=session)
         self.executions.pending.save(step.execution, later, session=session)
         return later
+
+    def dispatch_deadlines(self, step: Step) -> dict[str, datetime]:
+        """The claim deadline of each task run the step dispatches, for rows not inserted yet."""
+        deadline = dispatch_deadline(self.env, self.env.clock())
+        return {run_id: deadline for command in step.commands for run_id in _dispatched_ids(command)}
 
     def after_commit(self, execution: Execution, flow: Any, commands: Sequence[Any]) -> None:
         keep_alive = KeepAlive(self.executions.pending, execution.id) if len(commands) > 1 else None

@@ -125,8 +125,13 @@ class ExecutionService:
             execution = self.slots.admit(flow, execution, session)
             step = self._first_step(flow, execution) if first_step and execution.state.current == State.CREATED \
                 else None
-            self.env.executions.create(step.execution if step is not None else execution, session=session)
-            later = self.commands.in_transaction(session, step) if step is not None else []
+            if step is None:
+                self.env.executions.create(execution, session=session)
+                later = []
+            else:  # the dispatched rows are inserted with their claim deadline: no UPDATE after
+                self.env.executions.create(step.execution, session=session,
+                                           lease_until=self.commands.dispatch_deadlines(step))
+                later = self.commands.in_transaction(session, step, deadlines_written=True)
             self.slots.enqueue(flow, execution, session)
         return execution, ((step, later) if step is not None else None)
 

@@ -227,14 +227,8 @@ def take_waiting_results(env: Env, execution_id: str, event: Any, session: Any) 
     if event is not None and not isinstance(event, ev.TaskRunResult):
         return []
     own = (event.task_run_id, event.attempt_number) if event is not None else None
-    repository = LeaseRepository(env.db)
-    waiting = [result for result in repository.waiting_results(execution_id, limit=RESULTS_PER_STEP, session=session)
-               if (result.task_run_id, result.attempt) != own]
-    dropped = [(result.task_run_id, result.attempt) for result in waiting]
-    if own is not None and event.state.is_terminated:
-        dropped.append(own)
-    repository.drop_results(dropped, session=session)
-    return [decode_event(dict(result.event)) for result in waiting]
+    taken = LeaseRepository(env.db).take_results(execution_id, own, limit=RESULTS_PER_STEP, session=session)
+    return [decode_event(dict(result.event)) for result in taken]
 
 
 def timer_id(kind: ev.TimerKind, task_run_id: str) -> str:
