@@ -64,7 +64,7 @@ def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: in
     print(f"podium {name}: queues {', '.join(queues)} on {broker_label(settings)}, "
           f"{concurrency} {pool} slot(s)", flush=True)
     life = _WorkerLife()
-    app.worker_main(worker_argv(queues, concurrency, pool=pool, name=name))
+    app.worker_main(worker_argv(queues, concurrency, pool=pool, name=name, loglevel=settings.log_level))
     if life.crashed():
         _start_again(name, life.exit_code(), ran_for=life.ran_for())
     raise SystemExit(life.exit_code())

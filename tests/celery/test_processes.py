@@ -59,6 +59,19 @@ def test_worker_argv_and_password_free_url() -> None:
     assert _safe_url("redis://user:s3cret@host:6379/0") == "redis://user:***@host:6379/0"
 
 
+def test_the_worker_runs_at_the_configured_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PODIUM_LOG_LEVEL=WARNING used to be overridden by a fixed `-l INFO` for every worker.
+    import worker.processes as processes
+
+    started: list[list[str]] = []
+    app = SimpleNamespace(conf=SimpleNamespace(worker_send_task_events=True), worker_main=started.append)
+    monkeypatch.setattr(processes, "build_cli_app", lambda settings: app)
+    with pytest.raises(SystemExit):
+        processes.run_celery_worker(Settings(broker_url="redis://127.0.0.1:1/0", log_level="WARNING"),
+                                    ["default"], 2, pool="prefork", name="worker")
+    assert started[0][-2:] == ["-l", "WARNING"]
+
+
 def test_health_endpoint_reports_parts(tmp_path: object) -> None:
     def broken() -> None:
         raise ConnectionError("refused")

@@ -155,3 +155,25 @@ def test_a_fan_out_s_results_yield_to_other_events_at_the_executor(redis_url: st
         events = services.wait_for("event", BULK_SIZE + 1)
     assert events[0] == ("other", {"from": "other"})
     assert sorted(event["from"] for _, event in events[1:]) == sorted(f"item{i}" for i in range(BULK_SIZE))
+
+
+def test_messages_show_their_ids_task_type_and_flow_not_their_payload(redis_url: str) -> None:
+    # What `celery inspect active` and Flower print: Podium gives Celery the text (no saferepr).
+    import json
+
+    import redis
+
+    dispatcher = CeleryDispatcher(make_celery(Settings(broker_url=redis_url)))
+    dispatcher.dispatch_task_runs([ref("shown", queue="shown_runs")])
+    client = redis.Redis.from_url(redis_url)
+    [raw] = client.lrange("shown_runs", 0, -1)
+    headers = json.loads(raw)["headers"]
+    assert headers["argsrepr"] == "()"
+    for shown in ("'task_run_id': 'shown'", "'task_type': 'io.kestra.plugin.core.log.Log'", "'flow': 'company.team.hello'"):
+        assert shown in headers["kwargsrepr"], headers["kwargsrepr"]
+    dispatcher.send_event("e1", {"type": "TaskRunResult", "task_run_id": "shown", "attempt_number": 1,
+                                 "state": "SUCCESS", "outputs": {"secret-ish": "x" * 5000}})
+    [raw] = client.lrange("executor", 0, -1)[-1:]
+    shown = json.loads(raw)["headers"]["kwargsrepr"]
+    assert "'type': 'TaskRunResult'" in shown and "'state': 'SUCCESS'" in shown and "xxxxx" not in shown
+    client.delete("shown_runs", "executor")
