@@ -98,8 +98,9 @@ _lazy_lock = threading.Lock()
 _lazy: dict[str, Celery] = {}
 
 
-def build_cli_app(settings: Settings | None = None) -> Celery:
-    """The app of a standalone process: tasks registered, real services built on first use."""
+def build_cli_app(settings: Settings | None = None, *, process: str = "worker") -> Celery:
+    """The app of a standalone process: tasks registered, real services built on first use;
+    ``process`` names the process in its log lines (``executor`` or ``worker``)."""
     from worker.dispatch import CeleryDispatcher  # noqa: PLC0415 - avoids a cycle at import
     from worker.tasks import register_tasks  # noqa: PLC0415
 
@@ -112,7 +113,7 @@ def build_cli_app(settings: Settings | None = None) -> Celery:
         return build_services(settings, CeleryDispatcher(app))
 
     register_tasks(app, build_real_services)
-    log_through_podium(app, settings)
+    log_through_podium(app, settings, process)
     return app
 
 

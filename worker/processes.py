@@ -53,7 +53,7 @@ def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: in
     (``_WorkerLife``).
     """
     require_shared_broker(settings)
-    app = build_cli_app(settings)
+    app = build_cli_app(settings, process=name)
     app.conf.worker_send_task_events = task_events and app.conf.worker_send_task_events
     if settings.resolved_broker_url.startswith(FS_SCHEME):
         # On podium-fs each worker needs its own remote-control queue (one queue = one reader, so

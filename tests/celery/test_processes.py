@@ -65,11 +65,12 @@ def test_the_worker_runs_at_the_configured_log_level(monkeypatch: pytest.MonkeyP
 
     started: list[list[str]] = []
     app = SimpleNamespace(conf=SimpleNamespace(worker_send_task_events=True), worker_main=started.append)
-    monkeypatch.setattr(processes, "build_cli_app", lambda settings: app)
+    named: list[str] = []
+    monkeypatch.setattr(processes, "build_cli_app", lambda settings, process: named.append(process) or app)
     with pytest.raises(SystemExit):
         processes.run_celery_worker(Settings(broker_url="redis://127.0.0.1:1/0", log_level="WARNING"),
                                     ["default"], 2, pool="prefork", name="worker")
-    assert started[0][-2:] == ["-l", "WARNING"]
+    assert started[0][-2:] == ["-l", "WARNING"] and named == ["worker"]  # its log lines say process=worker
 
 
 def test_health_endpoint_reports_parts(tmp_path: object) -> None:
