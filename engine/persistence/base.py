@@ -46,6 +46,22 @@ def insert_for(session: Session, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def upsert(session: Session, table: Table, keys: tuple[str, ...], updated: tuple[str, ...]) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of ``updated`` on the session's dialect, built
+    once per dialect and table and bound per call (building it costs more than running it)."""
+    dialect = session.get_bind().dialect.name
+    cache_key = (dialect, table.name, keys, updated)
+    statement = _UPSERTS.get(cache_key)
+    if statement is None:
+        insert = insert_for(session, table)
+        statement = _UPSERTS[cache_key] = insert.on_conflict_do_update(
+            index_elements=[table.c[key] for key in keys], set_={c: insert.excluded[c] for c in updated})
+    return statement
+
+
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 

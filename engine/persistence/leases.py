@@ -25,7 +25,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, bindparam, delete, exists, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from engine.persistence.base import Repository, affected, among, constants, insert_for, is_postgres
+from engine.persistence.base import Repository, affected, among, constants, is_postgres, upsert
 from engine.persistence.logs import LogEntry, LogRepository
 from engine.persistence.tables import executions, task_run_results, task_runs
 from engine.state import TERMINATED
@@ -116,7 +116,8 @@ class LeaseRepository(Repository):
                   "event": event, "created": now, "replay_at": replay_at}
         with self.db.transaction() as tx:
             LogRepository(self.db).append(logs, session=tx)
-            tx.execute(_put_result(tx), values)
+            tx.execute(upsert(tx, task_run_results, ("task_run_id", "attempt"), ("event", "created", "replay_at")),
+                       values)
 
     def take_results(self, execution_id: str, own: tuple[str, int] | None, *, limit: int,
                      session: Session) -> builtins.list[PendingResult]:
@@ -184,21 +185,6 @@ _TAKE = (delete(task_run_results)
          .returning(*task_run_results.c))
 _ANY_WAITING = (select(task_run_results.c.task_run_id)
                 .where(task_run_results.c.execution_id == bindparam("_execution")).limit(1))
-
-
-_PUT_RESULT: dict[str, Any] = {}
-
-
-def _put_result(session: Session) -> Any:
-    """The outbox upsert of the session's dialect, built once."""
-    dialect = session.get_bind().dialect.name
-    statement = _PUT_RESULT.get(dialect)
-    if statement is None:
-        insert = insert_for(session, task_run_results)
-        statement = _PUT_RESULT[dialect] = insert.on_conflict_do_update(
-            index_elements=[task_run_results.c.task_run_id, task_run_results.c.attempt],
-            set_={c: insert.excluded[c] for c in ("event", "created", "replay_at")})
-    return statement
 
 
 def _attempt_created(attempts: Any) -> datetime | None:

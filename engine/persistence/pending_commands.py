@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from engine.persistence.base import Repository, affected, insert_for
+from engine.persistence.base import Repository, affected, upsert
 from engine.persistence.tables import pending_commands
 
 
@@ -35,7 +35,8 @@ class PendingCommandRepository(Repository):
     def put(self, commands: Sequence[PendingCommand], *, session: Session) -> None:
         """Saves the commands with the step that issued them (the same id again replaces)."""
         if commands:
-            session.execute(_upsert(session), [_row(command) for command in commands])
+            session.execute(upsert(session, pending_commands, ("id",), _REPLACED),
+                            [_row(command) for command in commands])
 
     def settle(self, command_id: str, *, session: Session) -> bool:
         """Deletes the command whose reply is being applied; False if it was not (or no longer) here."""
@@ -79,19 +80,7 @@ class PendingCommandRepository(Repository):
 
 
 _DELETE = delete(pending_commands).where(pending_commands.c.id == bindparam("_id"))
-_UPSERT: dict[str, Any] = {}
-
-
-def _upsert(session: Session) -> Any:
-    """The upsert of the session's dialect, built once."""
-    dialect = session.get_bind().dialect.name
-    statement = _UPSERT.get(dialect)
-    if statement is None:
-        insert = insert_for(session, pending_commands)
-        statement = _UPSERT[dialect] = insert.on_conflict_do_update(
-            index_elements=[pending_commands.c.id],
-            set_={c: insert.excluded[c] for c in ("execution_id", "kind", "payload", "created", "replay_at")})
-    return statement
+_REPLACED = ("execution_id", "kind", "payload", "created", "replay_at")
 
 
 def _row(command: PendingCommand) -> dict[str, Any]:
