@@ -66,6 +66,8 @@ class CommandRunner:
             elif isinstance(command, cmd.Log):
                 self.env.logs.append([self._log_row(step.execution, command)], session=session)
             else:
+                if isinstance(command, cmd.KillTaskRuns):
+                    self.executions.pending.kill_children(command, session=session)
                 later.append(command)
         # A deadline for a worker to claim each dispatched attempt, saved with the step: if the
         # message is lost (broker restarted, crash before the send), beat dispatches it again.

@@ -192,7 +192,7 @@ class ExecutionService:
             applied: list[ev.Event] = []
             if event is not None:
                 forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
-                applied = self.pending.settle(event, locked.session)  # the reply to a pending command
+                applied = self.pending.settle(execution_id, event, locked.session)  # a pending command's reply
             waiting = take_waiting_results(self.env, execution_id, event, locked.session)
             events = [*applied, *waiting]
             before = self._load(locked, events)
@@ -257,10 +257,10 @@ class ExecutionService:
                            "nothing to kill")
         if execution.state.current == State.QUEUED:
             self.env.queue.remove(execution.id)
-        self.send(execution_id, ev.Kill())
+        self.pending.send_kept(execution_id, ev.Kill())
         for child in self.env.executions.children(execution_id):
             if not child.state.current.is_terminated:
-                self.send(child.id, ev.Kill())
+                self.pending.send_kept(child.id, ev.Kill())
         return execution
 
     def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> Execution:
@@ -268,7 +268,7 @@ class ExecutionService:
         if execution.state.current != State.PAUSED:
             raise Conflict(f"{execution.describe()} is {execution.state.current.value}, not PAUSED; "
                            "only a paused execution can be resumed")
-        self.send(execution_id, ev.Resume(self._on_resume_inputs(execution, inputs or {})))
+        self.pending.send_kept(execution_id, ev.Resume(self._on_resume_inputs(execution, inputs or {})))
         return execution
 
     def _on_resume_inputs(self, execution: Execution, raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ merge     MergeItemsOutputs                      its ``ItemsMerged`` is applied
 ended     ExecutionEnded, with a waiting parent  the parent applied ``SubflowEnded``
           or a Flow trigger listening            (no parent: once Flow triggers ran)
 retry     RetryExecution (a new execution)       the new execution exists
+event     a Kill or Resume an operation (the     the execution applies it (or has
+          API, the CLI, a killed parent) sends   ended, or is no longer PAUSED)
 ========  =====================================  ===================================
 
 Beat runs a row again once it is due. Running one twice is harmless: a child and a retried
@@ -38,8 +40,9 @@ from engine.ids import derived_id
 from engine.model.execution import Execution
 from engine.persistence.pending_commands import PendingCommand, PendingCommandRepository
 from engine.services.leases import lease_seconds
-from engine.services.messages import decode_command, encode_command
+from engine.services.messages import decode_command, decode_event, encode_command, encode_event
 from engine.services.runtime import Env
+from engine.state import State
 
 if TYPE_CHECKING:
     from engine.services.executions import ExecutionService
@@ -62,8 +65,14 @@ def child_id(parent_id: str, task_run_id: str, attempt: int, iteration: int | No
     return derived_id("subflow", parent_id, task_run_id, attempt, iteration or 0)
 
 
-def reply_key(event: Any) -> str | None:
-    """The pending command an event is the reply to, if it is a reply."""
+def event_key(execution_id: str, event: Any) -> str:
+    return f"event:{type(event).__name__}:{execution_id}"
+
+
+def reply_key(event: Any, execution_id: str) -> str | None:
+    """The pending command that ``event``, applied to the execution ``execution_id``, settles."""
+    if isinstance(event, (ev.Kill, ev.Resume)):
+        return event_key(execution_id, event)
     if isinstance(event, ev.SubflowStarted):
         return subflow_key(event.task_run_id, event.iteration)
     if isinstance(event, ev.SubflowEnded):
@@ -120,9 +129,8 @@ class PendingCommands:
     def _row(self, execution: Execution, command: Any) -> tuple[str, dict[str, Any]] | None:
         if isinstance(command, cmd.StartSubflow):
             attempt = max(len(execution.task_run(command.task_run_id).attempts), 1)
-            # JSON through and back: rendered inputs may hold dates, which the row keeps as text.
-            encoded = json.loads(json.dumps(encode_command(command), default=str))
-            return subflow_key(command.task_run_id, command.iteration), {"command": encoded, "attempt": attempt}
+            return (subflow_key(command.task_run_id, command.iteration),
+                    {"command": _as_json(encode_command(command)), "attempt": attempt})
         if isinstance(command, (cmd.SplitItems, cmd.MergeItemsOutputs)):
             kind = "split" if isinstance(command, cmd.SplitItems) else "merge"
             return f"{kind}:{command.task_run_id}", {"command": encode_command(command)}
@@ -134,17 +142,35 @@ class PendingCommands:
                 return ended_key(execution.id), {"reply": parent}
         return None
 
+    def kill_children(self, command: cmd.KillTaskRuns, *, session: Session) -> None:
+        """In the step's transaction: the Kill each child execution is sent, kept until applied."""
+        self.keep_events([(child, ev.Kill()) for child in command.child_execution_ids], session=session)
+
+    def send_kept(self, execution_id: str, event: Any) -> None:
+        """Sends an operation's Kill or Resume, kept until the execution applied it: a broker that
+        loses it does not leave the execution running or paused for good."""
+        with self.env.db.transaction() as session:
+            self.keep_events([(execution_id, event)], session=session)
+        self.executions.send(execution_id, event)
+
+    def keep_events(self, events: Sequence[tuple[str, Any]], *, session: Session) -> None:
+        now = self.env.clock()
+        self.repository.put([PendingCommand(event_key(target, event), target, "event",
+                                            {"event": _as_json(encode_event(event))}, now, now + self._grace)
+                             for target, event in events], session=session)
+
     @staticmethod
     def retry_id(execution: Execution) -> str:
         """The id of the execution a RetryExecution creates: one per end of the execution."""
         return derived_id("retry", execution.id, len(execution.state.histories))
 
-    def settle(self, event: Any, session: Session) -> list[Any]:
-        """In the step's transaction that applies ``event``: drops the command it replies to, and
-        returns the events to apply: none for a repeated ForEachItem iteration reply (its counts
-        are not idempotent); for a subflow's end whose start was not applied yet (that message
-        is late or lost), the start first, so the start arriving later is the repeated one."""
-        key = reply_key(event)
+    def settle(self, execution_id: str, event: Any, session: Session) -> list[Any]:
+        """In the step's transaction that applies ``event`` to ``execution_id``: drops the command
+        it replies to, and returns the events to apply: none for a repeated ForEachItem iteration
+        reply (its counts are not idempotent); for a subflow's end whose start was not applied yet
+        (that message is late or lost), the start first, so the start arriving later is the
+        repeated one."""
+        key = reply_key(event, execution_id)
         if key is None:
             return [event]
         if not self.repository.settle(key, session=session) and getattr(event, "iteration", None) is not None:
@@ -187,6 +213,8 @@ class PendingCommands:
             return 0
         if pending.kind == "ended":
             return self._replay_ended(pending, execution)
+        if pending.kind == "event":
+            return self._replay_event(pending, execution)
         if pending.kind == "retry":
             self.executions.retry_in_new_execution(execution.id, str(pending.payload["retry_id"]))
             self.repository.drop([pending.id])
@@ -212,6 +240,16 @@ class PendingCommands:
             self.repository.drop([pending.id])
         return 1
 
+    def _replay_event(self, pending: PendingCommand, execution: Execution) -> int:
+        event = decode_event(dict(pending.payload["event"]))
+        state = execution.state.current
+        if state.is_terminated or (isinstance(event, ev.Resume) and state != State.PAUSED):
+            self.repository.drop([pending.id])  # applied, or nothing left for it to do
+            return 0
+        log.warning("%s of %s not applied yet; sending it again", type(event).__name__, execution.describe())
+        self.executions.send(execution.id, event)
+        return 1
+
     @staticmethod
     def _still_awaited(execution: Execution | None, task_run_id: str, attempt: int | None = None) -> bool:
         """Whether the task run that issued a command still waits for its reply."""
@@ -222,6 +260,11 @@ class PendingCommands:
         except (KeyError, PodiumError):
             return False
         return not run.state.current.is_terminated and (attempt is None or len(run.attempts) == attempt)
+
+
+def _as_json(message: dict[str, Any]) -> dict[str, Any]:
+    # JSON through and back: rendered inputs may hold dates, which the row keeps as text.
+    return dict(json.loads(json.dumps(message, default=str)))
 
 
 class KeepAlive:

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from engine.executor import events as ev
 from engine.persistence.pending_commands import PendingCommandRepository
 from engine.services.commands import CommandRunner
 from engine.state import State
@@ -304,3 +305,71 @@ def test_a_reply_without_a_pending_command_still_applies_outside_for_each_item(e
     engine.drain()
     assert engine.get(parent.id).state.current == State.SUCCESS
 
+
+
+PAUSED = """
+id: paused
+namespace: tests.pending
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: reason
+        type: STRING
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ outputs.wait.onResume.reason }}"
+"""
+
+PAUSED_PARENT = """
+id: paused_parent
+namespace: tests.pending
+tasks:
+  - id: sub
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: tests.pending
+    flowId: paused
+"""
+
+
+def test_a_lost_resume_is_sent_again_with_its_inputs(engine: Engine) -> None:
+    execution = engine.run(PAUSED)
+    with _losing(engine, "Resume") as lost:
+        engine.services.resume(execution.id, {"reason": "approved"})
+        engine.drain()
+    assert len(lost) == 1 and engine.get(execution.id).state.current == State.PAUSED
+    assert _pending(engine) == ["event"]
+    assert _reap(engine, seconds=61) == 1
+    execution = engine.get(execution.id)
+    assert execution.state.current == State.SUCCESS
+    assert one_run(execution, "wait").outputs["onResume"] == {"reason": "approved"}
+    assert _pending(engine) == [] and _reap(engine, seconds=600) == 0
+
+
+def test_a_lost_kill_is_sent_again_to_the_execution_and_to_its_children(engine: Engine) -> None:
+    engine.deploy(PAUSED)
+    parent = engine.run(PAUSED_PARENT)
+    [child] = engine.services.env.executions.children(parent.id)
+    assert child.state.current == State.PAUSED
+    with _losing(engine, "Kill") as lost:
+        engine.services.kill(parent.id)
+        engine.drain()
+    assert len(lost) == 2 and engine.get(parent.id).state.current == State.RUNNING
+    assert _reap(engine, seconds=61) == 2  # the parent's Kill and its child's
+    assert engine.get(child.id).state.current == State.KILLED
+    assert engine.get(parent.id).state.current == State.KILLED
+    assert _pending(engine) == []
+
+
+def test_the_kill_a_killed_parent_sends_its_child_is_kept_until_applied(engine: Engine) -> None:
+    engine.deploy(PAUSED)
+    parent = engine.run(PAUSED_PARENT)
+    [child] = engine.services.env.executions.children(parent.id)
+    engine.services.executions.pending.send_kept(parent.id, ev.Kill())  # the parent alone
+    with _losing(engine, "Kill") as lost:  # its step's Kill to the child is lost
+        engine.drain()
+    # The parent does not wait for its child's end; without the kept Kill the child stays paused.
+    assert lost and engine.get(parent.id).state.current == State.KILLED
+    assert engine.get(child.id).state.current == State.PAUSED and _pending(engine) == ["event"]
+    assert _reap(engine, seconds=61) == 1
+    assert engine.get(child.id).state.current == State.KILLED and _pending(engine) == []
