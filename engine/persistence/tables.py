@@ -258,5 +258,7 @@ flow_trigger_events = Table(
     Column("trigger_id", String(100), primary_key=True),
     Column("fired_execution_id", ID),
     Column("created", UtcDateTime, nullable=False),
+    # The trigger outputs of a fire decided with the claim, until its execution is recorded.
+    Column("fire_outputs", JsonType),
     Index(None, "created"),
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import Row, and_, delete, func, select, text, update
 from sqlalchemy.orm import Session
@@ -54,10 +54,23 @@ class TriggerWindowRepository(Repository):
                 trigger_id=key.trigger.trigger_id, created=now).on_conflict_do_nothing()
             return tx.execute(statement.returning(flow_trigger_events.c.created)).first() is not None
 
-    def record_fired(self, key: EventKey, execution_id: str, *, session: Session | None = None) -> None:
+    def record_fired(self, key: EventKey, execution_id: str | None, *, session: Session | None = None) -> None:
+        """The event's fire is done: ``execution_id`` started (None: nothing could be)."""
         with self._tx(session) as tx:
             tx.execute(update(flow_trigger_events).where(*_event_where(key))
-                       .values(fired_execution_id=execution_id))
+                       .values(fired_execution_id=execution_id, fire_outputs=None))
+
+    def keep_fire(self, key: EventKey, outputs: Mapping[str, Any], *, session: Session) -> None:
+        """With the claim: the event fires with ``outputs``, until ``record_fired``."""
+        session.execute(update(flow_trigger_events).where(*_event_where(key)).values(fire_outputs=dict(outputs)))
+
+    def unstarted_fire(self, key: EventKey, *, session: Session | None = None) -> dict[str, Any] | None:
+        """The outputs of a fire this event's claim decided whose execution is not recorded yet
+        (the process died between the two), or None."""
+        with self._tx(session, write=False) as tx:
+            outputs = tx.execute(select(flow_trigger_events.c.fire_outputs).where(
+                *_event_where(key), flow_trigger_events.c.fired_execution_id.is_(None))).scalar()
+        return dict(outputs) if outputs is not None else None
 
     def fired_execution(self, key: EventKey, *, session: Session | None = None) -> str | None:
         with self._tx(session, write=False) as tx:

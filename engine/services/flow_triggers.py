@@ -19,7 +19,10 @@ from datetime import timedelta
 from threading import Lock
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from sqlalchemy.exc import IntegrityError
+
 from engine.errors import NotFound, PodiumError
+from engine.ids import derived_id
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import Flow
 from engine.model.task import LogLevel
@@ -179,6 +182,7 @@ class FlowTriggerService:
         except Exception as err:  # noqa: BLE001 - Kestra logs and starts nothing
             self._log(candidate, LogLevel.WARN, f"Failed to trigger flow {candidate.flow.namespace}."
                       f"{candidate.flow.id} for trigger {candidate.trigger.id}, invalid inputs: {err}")
+            self.windows.record_fired(key, None)
             return None
         return self._start(candidate, upstream, inputs, key)
 
@@ -189,34 +193,49 @@ class FlowTriggerService:
 
     def claim(self, key: EventKey, found: Match, upstream: Upstream) -> Mapping[str, Any] | None:
         """Claims the event and updates the windows in one transaction; returns the outputs
-        the started execution sees as ``trigger.outputs``, or None when nothing fires."""
+        the started execution sees as ``trigger.outputs``, or None when nothing fires.
+
+        A fire is kept with the claim until its execution is recorded: if the process died in
+        between, the same state change evaluated again (its execution's pending ``ended``
+        command, docs/reliability.md) starts it then, with the outputs decided the first time."""
         now = self.env.clock()
         with self.env.db.transaction() as session:
             if found.needs_windows:
                 self.windows.lock(key.trigger, session)
             if not self.windows.claim_event(key, now, session=session):
-                return None  # this state change was already handled for this trigger
-            if not found.needs_windows:
-                return upstream.outputs
-            stored = self.windows.windows(key.trigger, now, session=session)
-            plan = plan_windows([(hit.spec, hit.met) for hit in found.hits], stored, upstream.outputs, now)
-            for window in plan.save:
-                self.windows.save(key.trigger, window, now, session=session)
-            for window in plan.delete:
-                self.windows.delete(key.trigger, window, session=session)
-            return {**plan.outputs, **upstream.outputs} if plan.fire else None
+                return self.windows.unstarted_fire(key, session=session)  # handled, unless it died midway
+            outputs: Mapping[str, Any] | None = upstream.outputs
+            if found.needs_windows:
+                stored = self.windows.windows(key.trigger, now, session=session)
+                plan = plan_windows([(hit.spec, hit.met) for hit in found.hits], stored, upstream.outputs, now)
+                for window in plan.save:
+                    self.windows.save(key.trigger, window, now, session=session)
+                for window in plan.delete:
+                    self.windows.delete(key.trigger, window, session=session)
+                outputs = {**plan.outputs, **upstream.outputs} if plan.fire else None
+            if outputs is not None:
+                self.windows.keep_fire(key, outputs, session=session)
+            return outputs
 
     def _start(self, candidate: Candidate, upstream: Upstream, inputs: Mapping[str, Any],
                key: EventKey) -> Execution | None:
         flow, trigger = candidate.flow, candidate.trigger
         execution_trigger = ExecutionTrigger(id=trigger.id, type=FLOW_TRIGGER_TYPE,
                                              variables=upstream.trigger_variables())
+        # One id per (state change, trigger): a fire evaluated twice starts one execution.
+        execution_id = derived_id("flow-trigger", key.execution_id, key.state_index, key.trigger.namespace,
+                                  key.trigger.flow_id, key.trigger.trigger_id)
         try:
             started = self.executions.start_execution(
                 flow.namespace, flow.id, inputs=inputs, labels=label_pairs(trigger.labels),
-                revision=flow.revision, trigger=execution_trigger, validate_inputs=False)
+                revision=flow.revision, trigger=execution_trigger, validate_inputs=False,
+                execution_id=execution_id)
+        except IntegrityError:  # started already by the first evaluation, which died before recording it
+            self.windows.record_fired(key, execution_id)
+            return None
         except PodiumError as err:
             self._log(candidate, LogLevel.WARN, f"cannot start {flow.namespace}.{flow.id}: {err}")
+            self.windows.record_fired(key, None)
             return None
         self.windows.record_fired(key, started.id)
         return started

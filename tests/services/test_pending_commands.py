@@ -17,6 +17,7 @@ import pytest
 from engine.executor import events as ev
 from engine.persistence.pending_commands import PendingCommandRepository
 from engine.services.commands import CommandRunner
+from engine.services.flow_triggers import FlowTriggerService
 from engine.state import State
 from tests.services.conftest import Engine, one_run
 
@@ -239,6 +240,31 @@ def test_flow_triggers_of_an_end_that_died_with_the_executor_start_once(
     [started] = engine.services.env.executions.list(flow_id="listener").items
     assert started.trigger is not None and started.trigger.variables["executionId"] == upstream.id
     assert _pending(engine) == []
+
+
+class _Died(BaseException):
+    """The executor process dying at that very line."""
+
+
+def test_a_flow_trigger_fire_whose_start_died_with_the_executor_starts_once(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine.deploy(LISTENER)
+    engine.deploy(PLAIN_CHILD)
+    with monkeypatch.context() as patched:  # dies after the claim, before the start
+        patched.setattr(FlowTriggerService, "_start", lambda *args: (_ for _ in ()).throw(_Died()))
+        upstream = engine.services.start_execution("tests.pending", "plain_child")
+        with pytest.raises(_Died):
+            engine.drain()
+    engine.drain()
+    assert engine.get(upstream.id).state.current == State.SUCCESS
+    assert engine.services.env.executions.list(flow_id="listener").items == []
+    assert _pending(engine) == ["ended"]
+    assert _reap(engine, seconds=61) == 1  # evaluated again: claimed already, but not started
+    [started] = engine.services.env.executions.list(flow_id="listener").items
+    assert started.state.current == State.SUCCESS and _pending(engine) == []
+    engine.services.executions.flow_triggers.on_state(engine.get(upstream.id))  # once more: nothing
+    engine.drain()
+    assert len(engine.services.env.executions.list(flow_id="listener").items) == 1
 
 
 def test_an_end_nobody_listens_to_leaves_no_pending_command(engine: Engine) -> None:
