@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.dispatch import TaskRunRef, queue_of
@@ -66,8 +65,6 @@ class CommandRunner:
             elif isinstance(command, cmd.Log):
                 self.env.logs.append([self._log_row(step.execution, command)], session=session)
             else:
-                if isinstance(command, cmd.KillTaskRuns):
-                    self.executions.pending.kill_children(command, session=session)
                 later.append(command)
         # A deadline for a worker to claim each dispatched attempt, saved with the step: if the
         # message is lost (broker restarted, crash before the send), beat dispatches it again.
@@ -118,12 +115,7 @@ class CommandRunner:
             child = self.executions.start_execution(
                 command.namespace, command.flow_id, inputs=command.inputs, labels=labels,
                 revision=command.revision, trigger=trigger, parent=execution,
-                parent_task_run_id=command.task_run_id, execution_id=wanted)
-        except IntegrityError:  # created already: the same command ran before (beat runs it again)
-            found = self.env.executions.get(wanted, allow_deleted=True)
-            if found is None:
-                raise
-            child = found
+                parent_task_run_id=command.task_run_id, execution_id=wanted)  # found if it ran before
         except Exception as err:  # the parent task run must fail visibly, whatever went wrong
             self.executions.send(execution.id, ev.TaskRunResult(
                 command.task_run_id, self._attempt(execution, command.task_run_id), State.FAILED,

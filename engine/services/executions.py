@@ -70,7 +70,8 @@ class ExecutionService:
 
         ``validate_inputs=False`` (Flow triggers): inputs that do not validate are kept as given,
         as Kestra does not validate the inputs of trigger-created executions. ``execution_id``:
-        the id to create it with (a subflow's child); IntegrityError if it exists.
+        the id to create it with, derived by a command that may run twice (a subflow's child, a
+        Flow trigger's fire): if it exists already, that execution is returned as it is.
         """
         flow = self.catalog.get(namespace, flow_id, revision)
         if flow.disabled:
@@ -90,7 +91,10 @@ class ExecutionService:
         started = time.perf_counter()
         # A subflow's first step stays the executor's: its end must not reach the parent before
         # the SubflowStarted its parent's step sends after this call.
-        created, first = self._create_admitted(flow, execution, first_step=parent is None)
+        try:
+            created, first = self._create_admitted(flow, execution, first_step=parent is None)
+        except IntegrityError as error:
+            return self._created_before(execution_id, error)
         if first is not None:
             step, later = first
             self._after_step(created, step, flow, later, "Start", started)
@@ -303,15 +307,20 @@ class ExecutionService:
     def retry_in_new_execution(self, execution_id: str, retry_id: str) -> Execution:
         """A RetryExecution: the next attempt of the execution as a new one, with the id
         ``retry_id``; if that exists already (the command ran before), it is left as it is."""
-        existing = self.env.executions.get(retry_id, allow_deleted=True)
-        if existing is not None:
-            return existing
         source = self.get(execution_id)
         flow = self.catalog.get(source.namespace, source.flow_id, source.flow_revision)
         try:
             return self._start_copy(executor.retry_execution(source, flow, self.env.clock(), replay_id=retry_id))
-        except IntegrityError:  # created meanwhile: the same command ran twice at once
-            return self.get(retry_id)
+        except IntegrityError as error:
+            return self._created_before(retry_id, error)
+
+    def _created_before(self, execution_id: str | None, error: IntegrityError) -> Execution:
+        """A create with a derived id met its row: the command that derived it ran before, and
+        that execution stands as it is. Any other conflict is raised again."""
+        existing = self.env.executions.get(execution_id, allow_deleted=True) if execution_id else None
+        if existing is None:
+            raise error
+        return existing
 
     def _start_copy(self, copy: Execution) -> Execution:
         self.env.executions.create(copy)

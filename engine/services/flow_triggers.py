@@ -19,8 +19,6 @@ from datetime import timedelta
 from threading import Lock
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from sqlalchemy.exc import IntegrityError
-
 from engine.errors import NotFound, PodiumError
 from engine.ids import derived_id
 from engine.model.execution import Execution, ExecutionTrigger
@@ -229,10 +227,7 @@ class FlowTriggerService:
             started = self.executions.start_execution(
                 flow.namespace, flow.id, inputs=inputs, labels=label_pairs(trigger.labels),
                 revision=flow.revision, trigger=execution_trigger, validate_inputs=False,
-                execution_id=execution_id)
-        except IntegrityError:  # started already by the first evaluation, which died before recording it
-            self.windows.record_fired(key, execution_id)
-            return None
+                execution_id=execution_id)  # found, if a first evaluation started it and died
         except PodiumError as err:
             self._log(candidate, LogLevel.WARN, f"cannot start {flow.namespace}.{flow.id}: {err}")
             self.windows.record_fired(key, None)

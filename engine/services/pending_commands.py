@@ -114,11 +114,14 @@ class PendingCommands:
     # -- the executor -----------------------------------------------------------------------------
 
     def save(self, execution: Execution, commands: Sequence[Any], *, session: Session) -> None:
-        """In the step's transaction: a row for each command that must not be lost."""
+        """In the step's transaction: a row for each command that must not be lost, and one for
+        the Kill each child of a killed task run is sent."""
         now = self.env.clock()
         rows = []
         for command in commands:
-            if isinstance(command, _KEPT):
+            if isinstance(command, cmd.KillTaskRuns):
+                rows += [self._event_row(child, ev.Kill(), now) for child in command.child_execution_ids]
+            elif isinstance(command, _KEPT):
                 found = self._row(execution, command)
                 if found is not None:
                     key, payload = found
@@ -142,22 +145,17 @@ class PendingCommands:
                 return ended_key(execution.id), {"reply": parent}
         return None
 
-    def kill_children(self, command: cmd.KillTaskRuns, *, session: Session) -> None:
-        """In the step's transaction: the Kill each child execution is sent, kept until applied."""
-        self.keep_events([(child, ev.Kill()) for child in command.child_execution_ids], session=session)
-
     def send_kept(self, execution_id: str, event: Any) -> None:
         """Sends an operation's Kill or Resume, kept until the execution applied it: a broker that
         loses it does not leave the execution running or paused for good."""
         with self.env.db.transaction() as session:
-            self.keep_events([(execution_id, event)], session=session)
+            self.repository.put([self._event_row(execution_id, event, self.env.clock())], session=session)
         self.executions.send(execution_id, event)
 
-    def keep_events(self, events: Sequence[tuple[str, Any]], *, session: Session) -> None:
-        now = self.env.clock()
-        self.repository.put([PendingCommand(event_key(target, event), target, "event",
-                                            {"event": _as_json(encode_event(event))}, now, now + self._grace)
-                             for target, event in events], session=session)
+    def _event_row(self, target: str, event: Any, now: datetime) -> PendingCommand:
+        """A Kill or Resume to ``target``, kept until ``target`` applies it."""
+        return PendingCommand(event_key(target, event), target, "event", {"event": _as_json(encode_event(event))},
+                              now, now + self._grace)
 
     @staticmethod
     def retry_id(execution: Execution) -> str:
