@@ -30,6 +30,10 @@ class WorkerSettings(BaseModel):
         0.5, ge=0, description="A task run still running after this many seconds is reported RUNNING "
                                "(0: at once); a quicker one reports only its end, with its start time, "
                                "which saves the executor one transaction per task run.")
+    batch_seconds: float = Field(
+        0.2, ge=0, description="How long one message may run the attempts of a fan-out chunk, or the links "
+                               "after its own in a chain, before it gives the rest back to the queue "
+                               "(docs/celery.md, \"Batches\"); 0: one attempt per message.")
 
 
 class ExecutorSettings(BaseModel):

@@ -28,6 +28,7 @@ from worker.fs_transport import FS_SCHEME, fs_transport_options, register_fs_tra
 from worker.observability import log_through_podium, stamp_messages
 
 RUN_TASK_RUN = "podium.run_task_run"
+RUN_TASK_RUNS = "podium.run_task_runs"
 PROCESS_EVENT = "podium.process_event"
 
 #: Polling interval of the virtual transports (memory, podium-fs): kombu's default of 1 s would
@@ -65,7 +66,8 @@ def _base_config(settings: Settings, broker_url: str) -> dict[str, Any]:
         "task_queues": _queues(),
         "task_default_queue": DEFAULT_QUEUE,
         "task_create_missing_queues": True,  # worker groups: any queue name works
-        "task_routes": {PROCESS_EVENT: {"queue": EXECUTOR_QUEUE}, RUN_TASK_RUN: {"queue": DEFAULT_QUEUE}},
+        "task_routes": {PROCESS_EVENT: {"queue": EXECUTOR_QUEUE}, RUN_TASK_RUN: {"queue": DEFAULT_QUEUE},
+                        RUN_TASK_RUNS: {"queue": DEFAULT_QUEUE}},
         "broker_transport_options": _transport_options(settings, broker_url),
         # Flower needs task events; in one process (memory broker) nobody could watch them. No
         # "task-sent" events: one more Redis publish per dispatched task run (6% of the executor's
@@ -110,7 +112,7 @@ def build_cli_app(settings: Settings | None = None, *, process: str = "worker") 
     def build_real_services() -> Any:
         # Imported here: engine.services pulls the database layer, needed only once a task runs.
         from engine.services import build_services  # noqa: PLC0415
-        return build_services(settings, CeleryDispatcher(app))
+        return build_services(settings, CeleryDispatcher(app, batches=settings.worker.batch_seconds > 0))
 
     register_tasks(app, build_real_services)
     log_through_podium(app, settings, process)

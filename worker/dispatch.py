@@ -1,9 +1,13 @@
 """L2: ``CeleryDispatcher``, the production :class:`engine.dispatch.Dispatcher`.
 
-- ``dispatch_task_runs(refs)``: one ``group`` of immutable ``podium.run_task_run`` signatures (a
-  fan-out); with ``chain=True`` a ``chain`` of them, so task N+1 starts on a worker right after N
-  returned, without a round trip through the executor. Links after the first are mutable: each
-  receives what the previous link returned (the outputs the executor may not have recorded yet).
+- ``dispatch_task_runs(refs)``: a fan-out, as one ``group`` of ``podium.run_task_runs``
+  signatures, each a *chunk* of its attempts (a batch, engine/services/batches.py: claimed,
+  reported and announced together), or of ``podium.run_task_run`` signatures when there are too few
+  to share (``chunks(refs)``); with ``chain=True`` a ``chain`` of ``podium.run_task_run``, so task
+  N+1 starts on a worker right after N returned, without a round trip through the executor. Links
+  after the first are mutable: each receives what the previous link returned (the outputs the
+  executor may not have recorded yet). A link runs the links after it itself while its batch budget
+  lasts (worker/tasks.py), and leaves the rest of the chain to Celery.
 - ``send_event``: ``podium.process_event`` on the executor queue.
 - ``kill_task_runs``: revoke + the ``podium_kill`` broadcast (see ``worker.kills``).
 
@@ -29,7 +33,7 @@ from celery.canvas import Signature
 from celery.worker import state as worker_state
 
 from engine.dispatch import EXECUTOR_QUEUE, TaskRunRef
-from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN
+from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
 from worker.kills import KILL_COMMAND, attempt_key, deliver_kill
 
 
@@ -41,6 +45,35 @@ def celery_task_id(ref: TaskRunRef) -> str:
 def task_run_kwargs(ref: TaskRunRef) -> dict[str, Any]:
     return {"execution_id": ref.execution_id, "task_run_id": ref.task_run_id, "attempt": ref.attempt,
             "task_id": ref.task_id, "task_type": ref.task_type, "flow": ref.flow, "queue": ref.queue}
+
+
+def chunk_kwargs(refs: Sequence[TaskRunRef]) -> dict[str, Any]:
+    """A chunk's arguments: what its attempts share once, then (task run id, attempt, task id,
+    task type) of each."""
+    first = refs[0]
+    return {"execution_id": first.execution_id, "flow": first.flow, "queue": first.queue,
+            "attempts": [[ref.task_run_id, ref.attempt, ref.task_id, ref.task_type] for ref in refs]}
+
+
+def chunk_refs(execution_id: str, flow: str, queue: str, attempts: Sequence[Sequence[Any]]) -> list[TaskRunRef]:
+    return [TaskRunRef(execution_id=execution_id, task_run_id=str(task_run_id), attempt=int(attempt),
+                       task_id=str(task_id), task_type=str(task_type), flow=flow, queue=queue)
+            for task_run_id, attempt, task_id, task_type in attempts]
+
+
+def chunks(refs: Sequence[TaskRunRef]) -> list[list[TaskRunRef]]:
+    """A fan-out cut into chunks: at least ``CHUNKS`` of them (so that as many worker slots share
+    it), of at most ``MAX_CHUNK`` attempts, attempts of one execution and queue (worker group)
+    each: a fan-out of ``CHUNKS`` attempts or fewer stays in single messages."""
+    by_queue: dict[tuple[str, str], list[TaskRunRef]] = {}
+    for ref in refs:
+        by_queue.setdefault((ref.execution_id, ref.queue), []).append(ref)
+    cut: list[list[TaskRunRef]] = []
+    for same_queue in by_queue.values():
+        count = max(CHUNKS, -(-len(same_queue) // MAX_CHUNK))
+        size = max(1, -(-len(same_queue) // count))
+        cut.extend(same_queue[start:start + size] for start in range(0, len(same_queue), size))
+    return cut
 
 
 def readable(kwargs: dict[str, Any], args: str = "()") -> dict[str, Any]:
@@ -59,8 +92,9 @@ def event_summary(execution_id: str, event: dict[str, Any]) -> dict[str, Any]:
 class CeleryDispatcher:
     """Sends Podium's messages through a Celery app (by task name: no task import needed)."""
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, *, batches: bool = True) -> None:
         self.app = app
+        self.batches = batches  # worker.batch_seconds > 0: fan-outs go out in chunks
 
     def task_run_signature(self, ref: TaskRunRef, *, receives_previous: bool = False,
                            priority: int | None = None) -> Signature:
@@ -70,6 +104,16 @@ class CeleryDispatcher:
                                   queue=ref.queue, task_id=celery_task_id(ref),
                                   **readable(kwargs, "(<the outputs the previous links carry>,)" if receives_previous
                                              else "()"), **options)
+
+    def chunk_signature(self, refs: Sequence[TaskRunRef], *, priority: int | None = None) -> Signature:
+        if len(refs) == 1:
+            return self.task_run_signature(refs[0], priority=priority)
+        options: dict[str, Any] = {} if priority is None else {"priority": priority}
+        kwargs = chunk_kwargs(refs)
+        # Its own id: revoking one attempt's id must not drop its siblings (kills: worker/kills.py).
+        return self.app.signature(RUN_TASK_RUNS, kwargs=kwargs, queue=refs[0].queue,
+                                  task_id=f"{celery_task_id(refs[0])}+{len(refs) - 1}",
+                                  **readable(kwargs), **options)
 
     def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False) -> None:
         if not refs:
@@ -82,10 +126,11 @@ class CeleryDispatcher:
             self.task_run_signature(refs[0]).apply_async()
             return
         priority = BULK_PRIORITY if len(refs) >= BULK_SIZE else None
+        parts = chunks(refs) if self.batches else [[ref] for ref in refs]
         # Groups of at most GROUP_SIZE: a 10,000-wide fan-out never holds 10,000 signatures at once.
-        for start in range(0, len(refs), GROUP_SIZE):
-            group([self.task_run_signature(ref, priority=priority)
-                   for ref in refs[start:start + GROUP_SIZE]]).apply_async()
+        for start in range(0, len(parts), GROUP_SIZE):
+            group([self.chunk_signature(part, priority=priority)
+                   for part in parts[start:start + GROUP_SIZE]]).apply_async()
 
     def queue_depth(self, queue: str) -> int | None:
         """How many messages wait in ``queue``; None if the broker cannot say. Beat asks before it
@@ -115,13 +160,18 @@ class CeleryDispatcher:
             deliver_kill(self.app, task_run_ids, task_ids)
             return
         self.app.control.revoke(task_ids)
-        self.app.control.broadcast(KILL_COMMAND, arguments={"task_run_ids": task_run_ids,
-                                                            "attempt_ids": task_ids})
+        self.app.control.broadcast(KILL_COMMAND, arguments={
+            "task_run_ids": task_run_ids, "attempt_ids": task_ids,
+            "execution_ids": sorted({ref.execution_id for ref in refs})})
 
 
 #: The priority of the events this thread sends: that of the task run message it is running.
 EVENT_PRIORITY: ContextVar[int | None] = ContextVar("podium_event_priority", default=None)
 GROUP_SIZE = 500
+#: A fan-out goes out in at least this many chunks (a worker's default slots, twice), each of at
+#: most MAX_CHUNK attempts: docs/celery.md, "Batches".
+CHUNKS = 8
+MAX_CHUNK = 32
 BULK_SIZE = 20
 BULK_PRIORITY = 9  # Redis: the last of the transport's priority steps (0, 3, 6, 9)
 _chain = chain  # the method parameter named ``chain`` shadows the canvas function

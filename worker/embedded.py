@@ -134,7 +134,7 @@ class EmbeddedRuntime:
                              "(podium executor / worker / beat) for that broker")
         self.settings = settings
         self.app: Celery = make_celery(settings, name="podium-embedded")
-        self.dispatcher = CeleryDispatcher(self.app)
+        self.dispatcher = CeleryDispatcher(self.app, batches=settings.worker.batch_seconds > 0)
         self._services = LazyServices(lambda: services_provider(self.dispatcher))
         register_tasks(self.app, self._services.get)
         # Kills must reach services built by anyone (a command may build them before any task).

@@ -12,7 +12,10 @@
    - it calls ``services.kill_local_task_runs(ids)`` on that process's services, if built: this
      stops attempts running in threads (threads pool, embedded runtime);
    - on a pool that can terminate jobs (prefork) it sends SIGTERM to the child process running
-     the attempt, since the child's services are out of reach of the main process.
+     the attempt, since the child's services are out of reach of the main process. A message
+     running a batch (a chunk, or a chain link running the links after it: engine/services/
+     batches.py) may be running an attempt other than its own: the child is stopped when the
+     message is of a killed execution (Podium kills whole executions only).
 
 Both travel as broadcasts (Redis, ``podium-fs://``). With the embedded ``memory://`` broker the
 worker lives in the same process, so the dispatcher does the same directly, without broadcasting.
@@ -87,19 +90,33 @@ def deliver_kill(app: Celery, task_run_ids: list[str], attempt_ids: list[str]) -
         kill_local(list(task_run_ids))
 
 
-@control_command(args=[("task_run_ids", list), ("attempt_ids", list)],
-                 signature="<task_run_ids> <attempt_ids>")
-def podium_kill(state: Any, task_run_ids: list[str], attempt_ids: list[str]) -> dict[str, str]:
+@control_command(args=[("task_run_ids", list), ("attempt_ids", list), ("execution_ids", list)],
+                 signature="<task_run_ids> <attempt_ids> [<execution_ids>]")
+def podium_kill(state: Any, task_run_ids: list[str], attempt_ids: list[str],
+                execution_ids: list[str] | None = None) -> dict[str, str]:
     """Remote control command: stop these task runs in this worker."""
     deliver_kill(state.consumer.app, task_run_ids, attempt_ids)
-    terminated = _terminate_running(state.consumer.pool, set(attempt_ids))
+    terminated = _terminate_running(state.consumer.pool, set(attempt_ids), set(execution_ids or ()))
     return {"ok": f"kill requested for {len(task_run_ids)} task run(s), {terminated} terminated"}
 
 
-def _terminate_running(pool: BasePool, attempt_ids: set[str]) -> int:
+def _terminate_running(pool: BasePool, attempt_ids: set[str], execution_ids: set[str]) -> int:
     if type(pool).terminate_job is BasePool.terminate_job:
         return 0  # threads/solo pools cannot terminate; the cooperative kill above applies
-    running = [request for request in list(worker_state.active_requests) if request.id in attempt_ids]
+    running = [request for request in list(worker_state.active_requests)
+               if request.id in attempt_ids or _runs_batch_of(request, execution_ids)]
     for request in running:
         request.terminate(pool, signal="SIGTERM")
     return len(running)
+
+
+def _runs_batch_of(request: Any, execution_ids: set[str]) -> bool:
+    """A Podium message running attempts of one of these executions (its own attempt may have
+    ended already, a batch's later one runs)."""
+    if not execution_ids or request.task_name not in _BATCH_TASKS:
+        return False
+    kwargs = request.kwargs if isinstance(request.kwargs, dict) else {}
+    return kwargs.get("execution_id") in execution_ids
+
+
+_BATCH_TASKS = frozenset({"podium.run_task_run", "podium.run_task_runs"})

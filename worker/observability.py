@@ -1,6 +1,6 @@
 """L4: what Celery adds to Podium's metrics and logs.
 
-- :func:`stamp_messages`: every ``podium.run_task_run`` message gets a ``podium_sent_at`` header
+- :func:`stamp_messages`: every ``podium.run_task_run`` (and ``podium.run_task_runs``) message gets a ``podium_sent_at`` header
   (epoch seconds) when it is published, by the executor (the first link) or by the worker that
   finished the previous link of a chain; the worker exposes it to the services as
   ``engine.metrics.message_sent_at`` while the task runs, which gives the
@@ -24,22 +24,23 @@ from engine.settings import Settings
 
 SENT_AT_HEADER = "podium_sent_at"
 RUN_TASK_RUN = "podium.run_task_run"
+_STAMPED = frozenset({RUN_TASK_RUN, "podium.run_task_runs"})
 
 
 def _stamp(sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is not None and (sender or headers.get("task")) == RUN_TASK_RUN:
+    if headers is not None and (sender or headers.get("task")) in _STAMPED:
         headers[SENT_AT_HEADER] = time.time()
 
 
 def _before_run(task: Any = None, **_: Any) -> None:
-    if getattr(task, "name", None) != RUN_TASK_RUN:
+    if getattr(task, "name", None) not in _STAMPED:
         return
     sent = task.request.get(SENT_AT_HEADER)
     message_sent_at.set(float(sent) if isinstance(sent, (int, float)) else None)
 
 
 def _after_run(task: Any = None, **_: Any) -> None:
-    if getattr(task, "name", None) == RUN_TASK_RUN:
+    if getattr(task, "name", None) in _STAMPED:
         message_sent_at.set(None)
 
 

@@ -4,32 +4,42 @@
   runs one task run attempt on a worker (keyword arguments, so ``celery inspect active`` and
   Flower show which flow and task it is); the result goes back to the executor as an event sent
   by ``services.run_task_run`` itself.
+- ``podium.run_task_runs(execution_id, flow, queue, attempts)`` runs a fan-out's chunk of
+  attempts as one batch (engine/services/batches.py).
 - ``podium.process_event(execution_id, event)`` applies one event on the executor queue.
 
-Services are built once per process, on the first task (after a prefork child was forked), never
-at import. ``run_task_run`` may return ``False`` (the attempt did not succeed) to stop the rest of a
+Services are built once per process, never at import: a prefork child builds its own as soon as it
+is forked (``worker_process_init``), so its first task run does not wait for the database
+connection, the schema check and the task registry; other pools build them on the first task. ``run_task_run`` may return ``False`` (the attempt did not succeed) to stop the rest of a
 chain: Celery only continues a chain after a link returned normally. Otherwise it returns what the
 next link of its chain needs (outputs the executor may not have recorded yet): links after the
 first are mutable signatures, so Celery passes that result as their first argument (``carried``).
+Before it runs, a link hands the links after it in ``request.chain`` to the services too, which run
+as many of them as the batch budget allows; those are taken off ``request.chain``, so Celery
+publishes the first link left, if any.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 
 from engine.dispatch import TaskRunRef
-from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN
-from worker.dispatch import EVENT_PRIORITY
+from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
+from worker.dispatch import EVENT_PRIORITY, chunk_refs
 from worker.kills import attach_services, kill_switch
 
 if TYPE_CHECKING:
     from engine.services import Services
 
 S = TypeVar("S")
+log = logging.getLogger("podium.worker")
 
 
 class LazyServices(Generic[S]):
@@ -58,6 +68,7 @@ class LazyServices(Generic[S]):
 @dataclass(frozen=True)
 class PodiumTasks:
     run_task_run: Task
+    run_task_runs: Task
     process_event: Task
 
 
@@ -67,6 +78,17 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
     kills = kill_switch(app)
     attach_services(app, services.peek)
 
+    def build_in_child(**_: Any) -> None:
+        try:
+            services.get()
+        except Exception:  # noqa: BLE001 - the first task builds them again, and says why if it fails
+            log.warning("could not build the services of this worker process yet", exc_info=True)
+
+    worker_process_init.connect(build_in_child, weak=False)
+
+    def is_killed(ref: TaskRunRef) -> bool:
+        return kills.is_killed(ref.task_run_id, ref.attempt)
+
     @app.task(name=RUN_TASK_RUN, bind=True, shared=False)
     def run_task_run(self: Task, carried: dict[str, Any] | None = None, *, execution_id: str, task_run_id: str,
                      attempt: int, task_id: str, task_type: str, flow: str, queue: str) -> Any:
@@ -75,22 +97,50 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
             return None
         ref = TaskRunRef(execution_id=execution_id, task_run_id=task_run_id, attempt=attempt,
                          task_id=task_id, task_type=task_type, flow=flow, queue=queue)
-        # False: "the attempt did not succeed: stop the chain"; a dict goes to the next link.
-        run: Callable[..., Any] = services.get().run_task_run
+        following = _following_links(self.request.chain)
         # The result goes to the executor at this message's priority (a fan-out's is low).
-        token = EVENT_PRIORITY.set((self.request.delivery_info or {}).get("priority") or None)
-        try:
-            outcome = run(ref) if carried is None else run(ref, carried)
-        finally:
-            EVENT_PRIORITY.reset(token)
-        # A kill that arrived while the attempt ran also ends the chain it belongs to.
+        with _event_priority(self):
+            outcome, taken = services.get().run_links([ref, *following], carried, is_killed)
+        if taken > 1:
+            self.request.chain = self.request.chain[:-(taken - 1)]  # the next link is the last
+        # False: "the attempt did not succeed: stop the chain"; a dict goes to the next link. A
+        # kill that arrived while the attempt ran also ends the chain it belongs to.
         if outcome is False or kills.is_killed(task_run_id, attempt):
             self.request.chain = None
             return None
         return outcome if isinstance(outcome, dict) else None
 
+    @app.task(name=RUN_TASK_RUNS, bind=True, shared=False)
+    def run_task_runs(self: Task, *, execution_id: str, flow: str, queue: str, attempts: list[list[Any]]) -> None:
+        with _event_priority(self):
+            services.get().run_task_runs(chunk_refs(execution_id, flow, queue, attempts), is_killed)
+
     @app.task(name=PROCESS_EVENT, shared=False)
     def process_event(execution_id: str, event: dict[str, Any]) -> None:
         services.get().handle_event(execution_id, event)
 
-    return PodiumTasks(run_task_run=run_task_run, process_event=process_event)
+    return PodiumTasks(run_task_run=run_task_run, run_task_runs=run_task_runs, process_event=process_event)
+
+
+@contextlib.contextmanager
+def _event_priority(task: Task) -> Iterator[None]:
+    """The events sent while ``task`` runs go at its message's priority (a fan-out's is low)."""
+    token = EVENT_PRIORITY.set((task.request.delivery_info or {}).get("priority") or None)
+    try:
+        yield
+    finally:
+        EVENT_PRIORITY.reset(token)
+
+
+def _following_links(chain: list[dict[str, Any]] | None) -> list[TaskRunRef]:
+    """The task runs of the links after this one in its Celery chain (the next one is the last
+    element), up to the first that is not a ``podium.run_task_run``."""
+    refs: list[TaskRunRef] = []
+    for link in reversed(chain or []):
+        if not isinstance(link, dict) or link.get("task") != RUN_TASK_RUN or not isinstance(link.get("kwargs"), dict):
+            break
+        try:
+            refs.append(TaskRunRef(**link["kwargs"]))
+        except TypeError:
+            break  # not a link Podium built
+    return refs

@@ -122,15 +122,16 @@ class ExecutionRepository(Repository):
                 return None
             return execution_from_row(row._mapping, self._load_runs(tx, execution_id))
 
-    def get_lineage(self, execution_id: str, task_run_id: str, *,
+    def get_lineage(self, execution_id: str, task_run_ids: str | Sequence[str], *,
                     session: Session | None = None) -> Execution | None:
-        """The execution with only the task run ``task_run_id`` and its ancestors: what a worker
-        needs to run a task whose templates read no other task run (no ``outputs``, ``tasks``).
-        A ForEach item of 10,000 then reads a few rows, not 10,000."""
+        """The execution with only the task runs ``task_run_ids`` and their ancestors: what a
+        worker needs to run tasks whose templates read no other task run (no ``outputs``,
+        ``tasks``). A ForEach item of 10,000 then reads a few rows, not 10,000."""
+        ids = [task_run_ids] if isinstance(task_run_ids, str) else list(task_run_ids)
         with self._tx(session, write=False) as tx:
             # One query: the execution's row with its lineage's rows (a few), parsed unless the
             # memo has them; no lineage row (a missing task run) still gives the execution.
-            rows = tx.execute(_LINEAGE, {"lineage_of": task_run_id, "lineage_in": execution_id}).all()
+            rows = tx.execute(_LINEAGE[is_postgres(tx)], {"lineage_of": ids, "lineage_in": execution_id}).all()
             if not rows or rows[0].deleted:
                 return None
             memo, runs = self.memo, []
@@ -322,15 +323,16 @@ _HEAD_COLUMNS = (task_runs.c.id, task_runs.c.execution_id, task_runs.c.revision,
 _CHUNK = 500  # ids per IN (...): far below SQLite's and PostgreSQL's parameter limits
 
 
-def _lineage_condition() -> Any:
-    """``task_runs.id IN`` the task run ``:lineage_of`` of execution ``:lineage_in`` and its
-    ancestors (a recursive CTE over ``parent_task_run_id``); built once, bound per call."""
+def _lineage_condition(of: Any) -> Any:
+    """``task_runs.id IN`` the task runs ``of`` (a condition on ``:lineage_of``) of execution
+    ``:lineage_in`` and their ancestors (a recursive CTE over ``parent_task_run_id``; UNION, so
+    siblings' shared ancestors are walked once); built once, bound per call."""
     chain = (select(task_runs.c.id, task_runs.c.parent_task_run_id)
-             .where(task_runs.c.id == bindparam("lineage_of"), task_runs.c.execution_id == bindparam("lineage_in"))
+             .where(of, task_runs.c.execution_id == bindparam("lineage_in"))
              .cte("lineage", recursive=True))
     parent = task_runs.alias("parent")
-    chain = chain.union_all(select(parent.c.id, parent.c.parent_task_run_id)
-                            .where(parent.c.id == chain.c.parent_task_run_id))
+    chain = chain.union(select(parent.c.id, parent.c.parent_task_run_id)
+                        .where(parent.c.id == chain.c.parent_task_run_id))
     return task_runs.c.id.in_(select(chain.c.id))
 
 
@@ -339,19 +341,20 @@ _HEADS_OF = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id.in_(bindparam(
     .order_by(*_ORDER)
 
 
-def _lineage_query() -> Any:
-    """The execution ``:lineage_in`` (its body) left-joined to the task run ``:lineage_of`` and
-    its ancestors (what a worker reads before it runs a task), one row per task run."""
+def _lineage_query(of: Any) -> Any:
+    """The execution ``:lineage_in`` (its body) left-joined to the task runs ``:lineage_of`` and
+    their ancestors (what a worker reads before it runs tasks), one row per task run."""
     runs = (select(task_runs.c.id, task_runs.c.revision, task_runs.c.body, task_runs.c.attempts,
                    task_runs.c.outputs, task_runs.c.position, *_LEASE_COLUMNS[:2],
                    _LEASE_COLUMNS[-1].label("lease_until_raw"))
-            .where(_lineage_condition()).subquery("lineage_runs"))
+            .where(_lineage_condition(of)).subquery("lineage_runs"))
     return (select(executions.c.body.label("execution_body"), executions.c.deleted, runs)
             .select_from(executions.outerjoin(runs, true()))
             .where(executions.c.id == bindparam("lineage_in")).order_by(runs.c.position))
 
 
-_LINEAGE = _lineage_query()
+# Indexed by is_postgres(session).
+_LINEAGE = tuple(_lineage_query(of) for of in among(task_runs.c.id, "lineage_of"))
 _HEADS_OF_ONE = select(*_HEAD_COLUMNS).where(task_runs.c.execution_id == bindparam("_execution")) \
     .order_by(task_runs.c.position)
 

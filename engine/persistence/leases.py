@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import Repository, affected, among, constants, is_postgres, upsert
@@ -75,6 +75,26 @@ class LeaseRepository(Repository):
             return bool(affected(tx.execute(_CLAIM, {"_id": task_run_id, "_attempt": attempt,
                                                      "_worker": worker_id, "_until": until})))
 
+    def claim_many(self, attempts: Sequence[tuple[str, int]], worker_id: str, until: datetime, *,
+                   session: Session) -> set[str]:
+        """``claim`` of several attempts (task run id, attempt) in one statement; the task run ids
+        taken. A batch (engine/services/batches.py) claims its attempts together."""
+        if len(attempts) == 1:
+            (task_run_id, attempt), = attempts
+            return {task_run_id} if self.claim(task_run_id, attempt, worker_id, until, session=session) else set()
+        rows = session.execute(_CLAIM_MANY, {"_attempts": [tuple(pair) for pair in attempts], "_worker": worker_id,
+                                             "_until": until})
+        return {row.id for row in rows}
+
+    def release(self, attempts: Sequence[tuple[str, int]], worker_id: str, deadline: datetime) -> None:
+        """Gives claimed attempts that were not started back: unclaimed again, to be claimed by
+        ``deadline`` (a batch handing back what it will not run)."""
+        if not attempts:
+            return
+        with self.db.transaction() as tx:
+            tx.execute(_RELEASE, [{"_id": task_run_id, "_attempt": attempt, "_worker": worker_id,
+                                   "_deadline": deadline} for task_run_id, attempt in attempts])
+
     def renew(self, task_run_id: str, attempt: int, worker_id: str, until: datetime) -> bool:
         """A heartbeat; False once the attempt is not this worker's current one any more."""
         with self.db.transaction() as tx:
@@ -112,12 +132,19 @@ class LeaseRepository(Repository):
                    now: datetime, replay_at: datetime, *, logs: Sequence[LogEntry] = ()) -> None:
         """Keeps a terminal result until the executor applied it (the same attempt again replaces),
         with the attempt's log lines not written yet: one commit for both."""
-        values = {"task_run_id": task_run_id, "attempt": attempt, "execution_id": execution_id,
-                  "event": event, "created": now, "replay_at": replay_at}
+        self.put_results([PendingResult(execution_id, task_run_id, attempt, event, now, replay_at)], logs=logs)
+
+    def put_results(self, results: Sequence[PendingResult], *, logs: Sequence[LogEntry] = ()) -> None:
+        """``put_result`` of several results (a batch's), with their log lines: one commit."""
+        if not results:
+            return
         with self.db.transaction() as tx:
             LogRepository(self.db).append(logs, session=tx)
+            rows = [{"task_run_id": result.task_run_id, "attempt": result.attempt, "execution_id": result.execution_id,
+                     "event": result.event, "created": result.created, "replay_at": result.replay_at}
+                    for result in results]
             tx.execute(upsert(tx, task_run_results, ("task_run_id", "attempt"), ("event", "created", "replay_at")),
-                       values)
+                       rows[0] if len(rows) == 1 else rows)
 
     def take_results(self, execution_id: str, own: tuple[str, int] | None, *, limit: int,
                      session: Session) -> builtins.list[PendingResult]:
@@ -134,6 +161,11 @@ class LeaseRepository(Repository):
     def has_waiting_results(self, execution_id: str) -> bool:
         with self.db.transaction(write=False) as tx:
             return tx.execute(_ANY_WAITING, {"_execution": execution_id}).first() is not None
+
+    def waiting_results(self, execution_id: str, limit: int) -> int:
+        """How many results of the execution wait in the outbox, counted up to ``limit``."""
+        with self.db.transaction(write=False) as tx:
+            return int(tx.execute(_COUNT_WAITING, {"_execution": execution_id, "_limit": limit}).scalar_one())
 
     def due_results(self, now: datetime, *, limit: int = 500) -> builtins.list[PendingResult]:
         query = (select(task_run_results).where(task_run_results.c.replay_at <= now)
@@ -167,6 +199,12 @@ class LeaseRepository(Repository):
 _CLAIM = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),
                                   task_runs.c.worker_id.is_(None), task_runs.c.state.not_in(_ENDED))
           .values(worker_id=bindparam("_worker"), lease_until=bindparam("_until")))
+_CLAIM_MANY = (update(task_runs).where(tuple_(task_runs.c.id, task_runs.c.attempt).in_(bindparam("_attempts", expanding=True)),
+                                       task_runs.c.worker_id.is_(None), task_runs.c.state.not_in(_ENDED))
+               .values(worker_id=bindparam("_worker"), lease_until=bindparam("_until")).returning(task_runs.c.id))
+_RELEASE = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),
+                                    task_runs.c.worker_id == bindparam("_worker"), task_runs.c.state.not_in(_ENDED))
+            .values(worker_id=None, lease_until=bindparam("_deadline")))
 _RENEW = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),
                                   task_runs.c.worker_id == bindparam("_worker"), task_runs.c.state.not_in(_ENDED))
           .values(lease_until=bindparam("_until")))
@@ -183,6 +221,9 @@ _TAKE = (delete(task_run_results)
                     and_(task_run_results.c.task_run_id == bindparam("_own_id"),
                          task_run_results.c.attempt == bindparam("_own_attempt"))))
          .returning(*task_run_results.c))
+_COUNT_WAITING = select(func.count()).select_from(
+    select(task_run_results.c.task_run_id).where(task_run_results.c.execution_id == bindparam("_execution"))
+    .limit(bindparam("_limit")).subquery())
 _ANY_WAITING = (select(task_run_results.c.task_run_id)
                 .where(task_run_results.c.execution_id == bindparam("_execution")).limit(1))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from engine.dispatch import Dispatcher, TaskRunRef
 from engine.model.execution import Execution, ExecutionTrigger
@@ -94,8 +94,18 @@ class Services:
 
     def run_task_run(self, ref: TaskRunRef, carried: Mapping[str, Any] | None = None) -> dict[str, Any] | bool:
         """Runs one attempt; as a chain link, returns what the next link needs, or False to stop
-        the chain (engine/services/tasks.py ``TaskRunService.run_link``)."""
-        return self.task_runs.run_link(ref, carried)
+        the chain (engine/services/tasks.py ``TaskRunService.run_links``)."""
+        return self.task_runs.run_links([ref], carried)[0]
+
+    def run_links(self, refs: Sequence[TaskRunRef], carried: Mapping[str, Any] | None = None,
+                  is_killed: Callable[[TaskRunRef], bool] | None = None) -> tuple[dict[str, Any] | bool, int]:
+        """A chain link and the links after it, while the budget lasts: (what the next link
+        needs or False, how many links ran here) (engine/services/batches.py)."""
+        return self.task_runs.run_links(refs, carried, is_killed)
+
+    def run_task_runs(self, refs: Sequence[TaskRunRef], is_killed: Callable[[TaskRunRef], bool] | None = None) -> None:
+        """A fan-out's chunk of attempts of one execution (engine/services/batches.py)."""
+        self.task_runs.run_chunk(refs, is_killed)
 
     def kill_local_task_runs(self, task_run_ids: list[str]) -> None:
         self.task_runs.kill(task_run_ids)

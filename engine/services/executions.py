@@ -29,7 +29,7 @@ from engine.persistence.leases import LeaseRepository
 from engine.services.commands import CommandRunner
 from engine.services.flow_triggers import FlowTriggerService
 from engine.services.flows import FlowCatalog
-from engine.services.leases import AppliedResults, forget_applied, take_waiting_results
+from engine.services.leases import RESULTS_PER_STEP, AppliedResults, forget_applied, take_waiting_results
 from engine.services.messages import decode_event, encode_event
 from engine.services.pending_commands import PendingCommands, waiting_parent
 from engine.services.runtime import Env
@@ -179,12 +179,14 @@ class ExecutionService:
 
     def _step_while_asked(self, execution_id: str, took: float) -> None:
         """The owner's turn goes on while other threads left it results (ExecutionTurns)."""
+        outbox = LeaseRepository(self.env.db)
         while self.turns.release(execution_id):
             # A step of a wide execution costs O(its task runs): waiting as long as the last step
             # took lets its results gather, so this execution gets at most half of a CPU and the
-            # workers producing the results the rest.
-            time.sleep(min(took, MAX_LINGER_SECONDS))
-            if LeaseRepository(self.env.db).has_waiting_results(execution_id):
+            # workers producing the results the rest. Not when a full step's worth already waits.
+            if outbox.waiting_results(execution_id, RESULTS_PER_STEP) < RESULTS_PER_STEP:
+                time.sleep(min(took, MAX_LINGER_SECONDS))
+            if outbox.has_waiting_results(execution_id):
                 again = time.perf_counter()
                 self._step(execution_id, None, again)
                 took = time.perf_counter() - again

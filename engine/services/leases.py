@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
-from engine.persistence.leases import LeaseRepository
+from engine.persistence.leases import LeaseRepository, PendingResult
 from engine.persistence.logs import LogEntry
 from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
@@ -160,6 +160,19 @@ class LeaseKeeper:
     def claim(self, ref: TaskRunRef, *, session: Any = None) -> bool:
         return self.repository.claim(ref.task_run_id, ref.attempt, self.worker_id, self._until(), session=session)
 
+    def claim_many(self, refs: Sequence[TaskRunRef], *, session: Any) -> set[str]:
+        """``claim`` of a batch's attempts in one statement: the task run ids taken."""
+        if not refs:
+            return set()
+        return self.repository.claim_many([(ref.task_run_id, ref.attempt) for ref in refs], self.worker_id,
+                                          self._until(), session=session)
+
+    def release(self, refs: Sequence[TaskRunRef]) -> None:
+        """Gives back claimed attempts a batch will not run: claimable again, with the deadline
+        of a dispatched attempt (beat re-sends them if nobody claims them by then)."""
+        self.repository.release([(ref.task_run_id, ref.attempt) for ref in refs], self.worker_id,
+                                dispatch_deadline(self.env, self.env.clock()))
+
     def renew(self, ref: TaskRunRef) -> bool:
         """Renews the lease now; False if the attempt is not this worker's any more."""
         return self.repository.renew(ref.task_run_id, ref.attempt, self.worker_id, self._until())
@@ -173,17 +186,28 @@ class LeaseKeeper:
     def report(self, execution_id: str, event: ev.TaskRunResult, *, logs: Sequence[LogEntry] = ()) -> None:
         """Sends ``event``; a terminal one is put in the outbox first, with the attempt's ``logs``
         not written yet (engine/services/attempt_logs.py)."""
-        message = encode_event(event)
         if event.state.is_terminated:
-            now = self.env.clock()
-            self.repository.put_result(execution_id, event.task_run_id, event.attempt_number, message,
-                                       now, now + timedelta(seconds=self.seconds), logs=logs)
+            self.report_many(execution_id, [(event, logs, self.env.clock())])
+            return
         try:
-            self.env.dispatcher.send_event(execution_id, message)
-        except Exception:  # noqa: BLE001 - broker away: beat re-sends the result from the outbox
-            log.warning("could not send the %s report of %s.%s; %s", event.state.value, event.task_run_id,
-                        event.attempt_number, "beat will re-send it" if event.state.is_terminated
-                        else "the lease covers it", exc_info=True)
+            self.env.dispatcher.send_event(execution_id, encode_event(event))
+        except Exception:  # noqa: BLE001 - broker away: RUNNING reports are best effort
+            log.warning("could not send the %s report of %s.%s; the lease covers it", event.state.value,
+                        event.task_run_id, event.attempt_number, exc_info=True)
+
+    def report_many(self, execution_id: str,
+                    results: Sequence[tuple[ev.TaskRunResult, Sequence[LogEntry], datetime]]) -> None:
+        """Terminal results of one execution (event, its attempt's unwritten logs, when it ended),
+        put in the outbox in one transaction and announced by one event, the first: the executor
+        applies it with the others waiting in the outbox, oldest first (one step)."""
+        pending = [PendingResult(execution_id, event.task_run_id, event.attempt_number, encode_event(event),
+                                 ended, ended + timedelta(seconds=self.seconds)) for event, _, ended in results]
+        self.repository.put_results(pending, logs=[line for _, logs, _ in results for line in logs])
+        try:
+            self.env.dispatcher.send_event(execution_id, pending[0].event)
+        except Exception:  # noqa: BLE001 - broker away: beat re-sends the results from the outbox
+            log.warning("could not send the results of %d task run(s) of %s; beat will re-send them",
+                        len(pending), execution_id, exc_info=True)
 
 
 def forget_applied(env: Env, event: Any, session: Any) -> None:

@@ -40,8 +40,3 @@ def overlay(execution: Execution, carried: Mapping[str, dict[str, Any]], now: da
                             histories=(*run.state.histories, StateHistory(state=State.SUCCESS, date=now)))
         runs.append(run.model_copy(update={"state": state, "outputs": {**run.outputs, **outputs}}))
     return execution.model_copy(update={"task_run_list": tuple(runs)}), unknown
-
-
-def carry(carried: Mapping[str, dict[str, Any]], task_run_id: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The result of a link that succeeded: what the next link must overlay."""
-    return {"runs": {**carried, task_run_id: dict(outputs)}}

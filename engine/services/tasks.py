@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from functools import partial
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
@@ -24,10 +24,11 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
 from engine.services.attempt_logs import AttemptLogs
+from engine.services.batches import Batch, ResultBuffer
 from engine.services.flow_triggers import TriggerSwitch
 from engine.services.flows import FlowCatalog
 from engine.services.leases import LeaseKeeper
-from engine.services.links import carried_runs, carry, overlay
+from engine.services.links import carried_runs, overlay
 from engine.services.runtime import Env
 from engine.state import State
 from engine.tasks.context import RunContext, RunIdentity
@@ -46,6 +47,8 @@ WORKING_DIRECTORY = "io.kestra.plugin.core.flow.WorkingDirectory"
 # Variables built from task runs other than the task's own lineage, and the function that renders
 # text taken from variables (which may name them).
 _READS_OTHER_RUNS = ("outputs", "tasks", "vars", "render")
+#: Whether an attempt was asked to stop before it started (the worker's kill switch).
+Killed = Callable[[TaskRunRef], bool]
 
 
 class TaskRunService:
@@ -61,16 +64,108 @@ class TaskRunService:
         self._reads_cache: dict[tuple[str, str, int, str], bool] = {}
         self._shared_renderer = Renderer(SwitchedIO(), default_timezone=env.settings.timezone)
 
-    def run_task_run(self, ref: TaskRunRef) -> None:
+    # -- entry points -------------------------------------------------------------------------
+    def run_chunk(self, refs: Sequence[TaskRunRef], is_killed: Killed | None = None) -> None:
+        """A fan-out's chunk (engine/services/batches.py): every attempt runs whatever the
+        others' outcome; those left when the budget is spent go back to the queue, cut in chunks
+        again (so a long task's siblings spread over the workers within a few budgets)."""
+        def give_back(rest: list[TaskRunRef]) -> None:
+            self.leases.release(rest)
+            self.env.dispatcher.dispatch_task_runs(rest)
+
+        killed = is_killed or _never
+        with self._batch(refs, give_back) as (batch, claimed):
+            while (ref := batch.take()) is not None:
+                if ref.task_run_id in claimed.ids and not killed(ref):
+                    claimed.run(ref)
+
+    def run_links(self, refs: Sequence[TaskRunRef], carried: Mapping[str, Any] | None = None,
+                  is_killed: Killed | None = None) -> tuple[dict[str, Any] | bool, int]:
+        """A chain link (``refs[0]``) and the links after it in its Celery chain, run here while
+        the budget lasts: (what the next link needs, or False when the chain must stop; how many
+        of ``refs`` were taken). ``carried`` is what the previous link returned: outputs of
+        earlier links the executor may not have recorded yet (engine/services/links.py).
+
+        A link stops the chain when its attempt did not end SUCCESS, or when it was not run here
+        (a removed link, a killed execution, another worker holds it) and did not already end
+        SUCCESS: a redelivered link whose attempt ended SUCCESS passes its recorded outputs along."""
+        killed = is_killed or _never
+        self._link.carried = carried_runs(carried)
+        with self._batch(refs, self.leases.release) as (batch, claimed):
+            while (ref := batch.take()) is not None:
+                outcome = claimed.run(ref) if ref.task_run_id in claimed.ids and not killed(ref) else None
+                if outcome is not None:
+                    if outcome.state != State.SUCCESS:
+                        return False, batch.taken
+                    self._link.carried = {**self._link.carried, ref.task_run_id: dict(outcome.outputs)}
+                elif killed(ref) or not self._carry_recorded(ref):
+                    return False, batch.taken
+            return {"runs": self._link.carried}, batch.taken
+
+    @contextlib.contextmanager
+    def _batch(self, refs: Sequence[TaskRunRef], give_back: Callable[[list[TaskRunRef]], None]
+               ) -> Iterator[tuple[Batch, "_Claimed"]]:
+        """Claims ``refs`` and runs the body; then writes the results and gives back (releases)
+        the claimed attempts the body did not take."""
+        budget = self.env.settings.worker.batch_seconds
+        results = ResultBuffer(self.leases, refs[0].execution_id, budget)
+        claimed = self._claim(refs, results)
+
+        def give_back_claimed(rest: list[TaskRunRef]) -> None:
+            if kept := [ref for ref in rest if ref.task_run_id in claimed.ids]:
+                give_back(kept)
+
+        batch = Batch(refs, budget, give_back_claimed, spent=results.flush)
+        try:
+            yield batch, claimed
+        finally:
+            self._link.carried = {}
+            batch.close()
+            results.flush()
+
+    def _claim(self, refs: Sequence[TaskRunRef], results: ResultBuffer) -> "_Claimed":
+        """Reads the attempts' lineage and claims those due, in one transaction."""
+        execution_id = refs[0].execution_id
+        with self.env.db.transaction() as tx:
+            execution = self.env.executions.get_lineage(execution_id, [ref.task_run_id for ref in refs], session=tx)
+            if execution is None:
+                return _Claimed(self, None, set(), results)  # deleted meanwhile: nothing to report to
+            runs = {run.id: run for run in execution.task_run_list}
+            due = [ref for ref in refs if ref.task_run_id in runs and self._is_due(runs[ref.task_run_id], ref.attempt)]
+            killed = execution.state.current in (State.KILLING, State.KILLED)
+            ids = set() if killed else self.leases.claim_many(due, session=tx)
+            carried = getattr(self._link, "carried", None)
+            if carried and not killed:
+                # Links the database shows ended need not travel further down the chain.
+                states = self.env.executions.task_run_states(carried, session=tx)
+                self._link.carried = {key: value for key, value in carried.items()
+                                      if key not in states or not states[key].is_terminated}
+        if killed:
+            for ref in due:  # killed before this message was delivered
+                results.add(self._result(ref, State.KILLED, {}), (), self.env.clock())
+        return _Claimed(self, execution, ids, results)
+
+    def _carry_recorded(self, ref: TaskRunRef) -> bool:
+        """A link not run here whose attempt already ended SUCCESS (a redelivered message): its
+        recorded outputs go on down the chain; False if it did not succeed."""
+        execution = self.env.executions.get(ref.execution_id)
+        run = _find(execution, ref.task_run_id) if execution is not None else None
+        if run is None or len(run.attempts) < ref.attempt or \
+                run.attempts[ref.attempt - 1].state.current != State.SUCCESS:
+            return False
+        _, known = overlay(execution, self._link.carried, self.env.clock())  # type: ignore[arg-type]
+        self._link.carried = {**known, run.id: dict(run.outputs)}
+        return True
+
+    def run_attempt(self, execution: Execution, ref: TaskRunRef, results: ResultBuffer) -> TaskOutcome:
+        """Runs one claimed attempt; its result goes to ``results``."""
         with bind_ids(execution_id=ref.execution_id, task_run_id=ref.task_run_id, task_id=ref.task_id,
                       flow=ref.flow, attempt=ref.attempt):
-            self._run_task_run(ref)
+            return self._run_attempt(execution, ref, results)
 
-    def _run_task_run(self, ref: TaskRunRef) -> None:
-        claimed = self._claim(ref)
-        if claimed is None:
-            return
-        execution, run = claimed
+    def _run_attempt(self, execution: Execution, ref: TaskRunRef, results: ResultBuffer) -> TaskOutcome:
+        run = _find(execution, ref.task_run_id)
+        assert run is not None  # claimed, so read with the lineage
         flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
         task = flow.find_task(run.task_id)
         if self._reads_other_runs(flow, task):
@@ -81,7 +176,9 @@ class TaskRunService:
 
         def announce() -> None:
             logs.go_live()  # still running: its logs are written as they come from now on
-            self._report(ref, State.RUNNING, {}, lease_seconds=self.leases.seconds)
+            results.flush()  # the batch's earlier results reach the executor before this report
+            self.leases.report(ref.execution_id, self._result(ref, State.RUNNING, {},
+                                                              lease_seconds=self.leases.seconds))
 
         # The heartbeat sends the RUNNING report only if the attempt still runs after
         # worker.running_report_after: a quick one is one executor event, not two.
@@ -102,34 +199,11 @@ class TaskRunService:
         finally:
             heartbeat.stop()
             self._unregister(ref.task_run_id)
-        self._report(ref, outcome.state, outcome.outputs, started_at=started_at, logs=logs.take())
-        self._link.outcome = outcome
+        results.add(self._result(ref, outcome.state, outcome.outputs, started_at=started_at), logs.take(),
+                    self.env.clock())
         self.env.metrics.attempt_ran(picked_up, time.perf_counter() - started)
         log.info("task run ended", extra={"state": outcome.state.value})
-
-    def _claim(self, ref: TaskRunRef) -> tuple[Execution, TaskRun] | None:
-        """Reads the task run's lineage and claims its attempt, in one transaction: (the execution,
-        the task run), or None when the attempt is not this worker's to run."""
-        with self.env.db.transaction() as tx:
-            execution = self.env.executions.get_lineage(ref.execution_id, ref.task_run_id, session=tx)
-            if execution is None:
-                return None  # deleted meanwhile: nothing to report to
-            run = _find(execution, ref.task_run_id)
-            if run is None or not self._is_due(run, ref.attempt):
-                return None
-            killed = execution.state.current in (State.KILLING, State.KILLED)
-            if not killed and not self.leases.claim(ref, session=tx):
-                return None  # another worker holds this attempt (a duplicate message), or it was superseded
-            carried = getattr(self._link, "carried", None)
-            if carried and not killed:
-                # Links the database shows ended need not travel further down the chain.
-                states = self.env.executions.task_run_states(carried, session=tx)
-                self._link.carried = {key: value for key, value in carried.items()
-                                      if key not in states or not states[key].is_terminated}
-        if killed:
-            self._report(ref, State.KILLED, {})  # killed before this message was delivered
-            return None
-        return execution, run
+        return outcome
 
     def _run_working_directory(self, execution: Execution, flow: Any, run: TaskRun, task: Any,
                                ref: TaskRunRef, cancel: threading.Event, logs: AttemptLogs) -> TaskOutcome:
@@ -171,33 +245,6 @@ class TaskRunService:
                 return
             time.sleep(0.01)
 
-    def run_link(self, ref: TaskRunRef, carried: Mapping[str, Any] | None = None) -> dict[str, Any] | bool:
-        """Runs one attempt as a link of a Celery chain (or alone: ``carried`` None).
-
-        ``carried`` is what the previous link returned: outputs of earlier links the executor may
-        not have recorded yet (engine/services/links.py). Returns what the next link needs, or
-        False when the chain must stop: the attempt did not end SUCCESS, it was not run here (a
-        removed link, a killed execution, another worker holds it) and did not already end
-        SUCCESS. A redelivered link whose attempt already ended SUCCESS passes its recorded
-        outputs along, so the chain goes on.
-        """
-        self._link.carried, self._link.outcome = carried_runs(carried), None
-        try:
-            self.run_task_run(ref)
-            outcome, known = self._link.outcome, self._link.carried
-        finally:
-            self._link.carried, self._link.outcome = {}, None
-        if outcome is not None:
-            return carry(known, ref.task_run_id, outcome.outputs) if outcome.state == State.SUCCESS else False
-        execution = self.env.executions.get(ref.execution_id)
-        run = _find(execution, ref.task_run_id) if execution is not None else None
-        if run is None or len(run.attempts) < ref.attempt:
-            return False
-        if run.attempts[ref.attempt - 1].state.current != State.SUCCESS:
-            return False
-        _, known = overlay(execution, carried_runs(carried), self.env.clock())  # type: ignore[arg-type]
-        return carry(known, run.id, run.outputs)
-
     def _overlay_link(self, execution: Execution) -> Execution:
         """The execution with the outputs this chain link carries (pruned at its claim) shown."""
         carried = getattr(self._link, "carried", None)
@@ -233,15 +280,12 @@ class TaskRunService:
             return False
         return not run.attempts[attempt - 1].state.current.is_terminated
 
-    def _report(self, ref: TaskRunRef, state: State, outputs: dict[str, Any],
-                lease_seconds: float | None = None, started_at: datetime | None = None,
-                logs: Sequence[StoredLog] = ()) -> None:
-        """Terminal results go through the outbox (engine/services/leases.py): never lost. ``logs``:
-        the attempt's lines not written yet, written with the result."""
-        event = ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID,
-                                 lease_seconds=lease_seconds,
-                                 started_at=started_at.isoformat() if started_at is not None else None)
-        self.leases.report(ref.execution_id, event, logs=logs)
+    @staticmethod
+    def _result(ref: TaskRunRef, state: State, outputs: dict[str, Any], lease_seconds: float | None = None,
+                started_at: datetime | None = None) -> ev.TaskRunResult:
+        return ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID,
+                                lease_seconds=lease_seconds,
+                                started_at=started_at.isoformat() if started_at is not None else None)
 
     def _context(self, execution: Execution, flow: Any, run: TaskRun, task: Any, ref: TaskRunRef,
                  cancel: threading.Event, logs: AttemptLogs, working_dir: Path | None = None) -> RunContext:
@@ -282,6 +326,22 @@ class TaskRunService:
     def _unregister(self, task_run_id: str) -> None:
         with self._lock:
             self._running.pop(task_run_id, None)
+
+
+class _Claimed:
+    """What a batch's claim found: the execution (its lineage), the task run ids claimed."""
+
+    def __init__(self, service: TaskRunService, execution: Execution | None, ids: set[str],
+                 results: ResultBuffer) -> None:
+        self._service, self._execution, self.ids, self._results = service, execution, ids, results
+
+    def run(self, ref: TaskRunRef) -> TaskOutcome:
+        assert self._execution is not None  # nothing is claimed without it
+        return self._service.run_attempt(self._execution, ref, self._results)
+
+
+def _never(ref: TaskRunRef) -> bool:
+    return False
 
 
 def _store_log(logs: AttemptLogs, entry: LogEntry) -> None:

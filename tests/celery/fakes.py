@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from engine.dispatch import Dispatcher, TaskRunRef
 
@@ -23,7 +23,20 @@ class Call:
     thread: str = field(default_factory=lambda: threading.current_thread().name)
 
 
-class FakeServices:
+class OneAttemptPerMessage:
+    """The batch entry points the Celery tasks call, running each attempt alone through the
+    fake's ``run_task_run`` (no chain link runs the links after it)."""
+
+    def run_links(self, refs: Sequence[TaskRunRef], carried: Any = None, is_killed: Any = None) -> tuple[Any, int]:
+        run: Callable[..., Any] = self.run_task_run  # type: ignore[attr-defined]
+        return (run(refs[0]) if carried is None else run(refs[0], carried)), 1
+
+    def run_task_runs(self, refs: Sequence[TaskRunRef], is_killed: Any = None) -> None:
+        for ref in refs:
+            self.run_task_run(ref)  # type: ignore[attr-defined]
+
+
+class FakeServices(OneAttemptPerMessage):
     """Records calls; ``outcomes`` maps a task run id to what ``run_task_run`` returns."""
 
     def __init__(self, dispatcher: Dispatcher | None = None) -> None:
@@ -80,7 +93,7 @@ class FakeServices:
         return [call.payload for call in self.calls if call.kind == kind]
 
 
-class RecordingServices:
+class RecordingServices(OneAttemptPerMessage):
     """Appends a JSON line per call to ``path`` (O_APPEND: lines from several processes don't mix)."""
 
     def __init__(self, path: Path) -> None:

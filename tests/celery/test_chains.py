@@ -114,3 +114,30 @@ def test_kill_in_the_middle_of_a_chain(services: Services) -> None:
     execution = wait_until(services, started.id, ended, timeout=25)
     assert execution.state.current == State.KILLED
     assert states(execution) == {"t1": State.SUCCESS, "slow": State.KILLED}
+
+
+def wide(n: int, first: str = "") -> str:
+    items = "".join(f"      - {{id: p{i}, type: io.kestra.plugin.core.debug.Return, format: v{i}}}\n" for i in range(n))
+    return ("id: wide\nnamespace: tests.chains\ntasks:\n  - id: fan\n    type: io.kestra.plugin.core.flow.Parallel\n"
+            f"    tasks:\n{first}{items}"
+            "  - {id: join, type: io.kestra.plugin.core.debug.Return, format: joined}\n")
+
+
+def test_a_wide_fan_out_goes_out_in_chunks_and_every_attempt_is_recorded_once(services: Services) -> None:
+    services.deploy_source(wide(60))
+    execution = wait_until(services, services.start_execution("tests.chains", "wide").id, ended)
+    assert execution.state.current == State.SUCCESS
+    items = [run for run in execution.task_run_list if run.task_id.startswith("p")]
+    assert sorted(run.outputs["value"] for run in items) == sorted(f"v{i}" for i in range(60))
+    assert all(len(run.attempts) == 1 for run in items)
+    assert states(execution)["join"] == State.SUCCESS
+
+
+def test_a_long_task_does_not_hold_back_the_siblings_of_its_chunk(services: Services) -> None:
+    # Chunks of two: p0 shares a chunk with the Sleep; the budget gives p0 back while it sleeps.
+    sleeper = "      - {id: slow, type: io.kestra.plugin.core.flow.Sleep, duration: PT3S}\n"
+    services.deploy_source(wide(15, first=sleeper))
+    execution = wait_until(services, services.start_execution("tests.chains", "wide").id, ended)
+    assert execution.state.current == State.SUCCESS
+    ends = {run.task_id: run.state.histories[-1].date for run in execution.task_run_list}
+    assert all(ends[f"p{i}"] < ends["slow"] for i in range(15)), ends

@@ -68,7 +68,7 @@ def test_module_app_is_lazy_and_has_the_tasks() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             env={**os.environ, "PODIUM_BROKER_URL": "memory://"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['podium.process_event', 'podium.run_task_run']"
+    assert result.stdout.strip() == "['podium.process_event', 'podium.run_task_run', 'podium.run_task_runs']"
 
 
 def test_tasks_are_not_shared_with_other_apps() -> None:

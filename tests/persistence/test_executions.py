@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.model.execution import Attempt, Execution, StateRecord
 from engine.persistence.db import Database
 from engine.persistence.executions import ExecutionNotFound, ExecutionRepository
-from engine.persistence.leases import LeaseRepository
+from engine.persistence.leases import LeaseRepository, PendingResult
 from engine.persistence.task_run_memo import TaskRunMemo
 from engine.state import State
 from tests.persistence.factories import at, execution, finish, task_run
@@ -82,6 +82,48 @@ def test_get_lineage_loads_a_task_run_and_its_ancestors_only(repo: ExecutionRepo
     other = execution()
     repo.create(other)
     assert repo.get_lineage(other.id, leaf.id).task_run_list == ()  # a run of another execution
+
+
+def test_get_lineage_of_several_task_runs_reads_their_shared_ancestors_once(repo: ExecutionRepository) -> None:
+    base = execution(runs=3)
+    outer = task_run(base, "outer")
+    first, second = task_run(base, "a", parent=outer), task_run(base, "b", parent=outer)
+    created = base.model_copy(update={"task_run_list": (*base.task_run_list, outer, first, second)})
+    repo.create(created)
+    lineage = repo.get_lineage(created.id, [second.id, first.id, "missing"])
+    assert lineage is not None
+    assert [run.id for run in lineage.task_run_list] == [outer.id, first.id, second.id]
+
+
+def test_claim_many_takes_the_free_current_attempts_and_release_gives_back_its_own(db: Database) -> None:
+    repo, leases = ExecutionRepository(db), LeaseRepository(db)
+    created = execution(runs=4)
+    dispatched = [run.model_copy(update={"attempts": (Attempt(state=StateRecord.start(State.CREATED, at(1))),)})
+                  for run in created.task_run_list]
+    repo.create(created.model_copy(update={"task_run_list": tuple(dispatched)}))
+    first, second, third, fourth = (run.id for run in dispatched)
+    assert leases.claim(second, 1, "other", at(30))
+    with db.transaction() as tx:
+        taken = leases.claim_many([(first, 1), (second, 1), (third, 2), (fourth, 1)], "me", at(30), session=tx)
+    assert taken == {first, fourth}  # second: another worker's; third: not its current attempt
+    leases.release([(first, 1), (second, 1)], "me", at(60))  # only its own claims are given back
+    assert leases.lease(first) == (1, None, at(60))
+    assert leases.lease(second) == (1, "other", at(30))
+    with db.transaction() as tx:
+        assert leases.claim_many([(first, 1)], "again", at(90), session=tx) == {first}
+
+
+def test_put_results_keeps_several_results_and_counts_them_up_to_a_limit(db: Database) -> None:
+    leases = LeaseRepository(db)
+    results = [PendingResult("e1", f"r{i}", 1, {"i": i}, at(i), at(60)) for i in range(3)]
+    leases.put_results(results)
+    leases.put_results(results[:1])  # the same attempt again replaces
+    assert leases.pending_results() == 3
+    assert leases.waiting_results("e1", 10) == 3 and leases.waiting_results("e1", 2) == 2
+    assert leases.waiting_results("e2", 10) == 0
+    with db.transaction() as tx:
+        taken = leases.take_results("e1", ("r0", 1), limit=10, session=tx)
+    assert [result.task_run_id for result in taken] == ["r1", "r2"]  # oldest first, without its own
 
 
 def test_a_step_reuses_the_execution_this_process_saved_while_its_version_holds(

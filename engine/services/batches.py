@@ -1,0 +1,117 @@
+"""L3: a batch: the attempts of one execution that one worker message runs, one after the other.
+
+A no-op task run used to cost a worker, besides the task itself, one transaction to claim it, one
+to put its result in the outbox and two publishes (the result to the executor, the next message),
+and the executor one step per result: five to ten times what raw Celery pays per task. A batch
+pays those once for all its attempts:
+
+- its attempts are read (one lineage query) and claimed (one UPDATE) in one transaction;
+- their results go to the outbox together (``ResultBuffer``) and one event tells the executor,
+  which takes the others from the outbox in the same step (``take_waiting_results``).
+
+Batches come from two places: a fan-out dispatched in chunks (``podium.run_task_runs``, see
+worker/dispatch.py) and a chain link running the links after it in its own process instead of
+publishing each (``podium.run_task_run`` looks at its Celery chain).
+
+The budget, ``worker.batch_seconds`` (B), keeps what batches save from costing parallelism and
+fairness: once a batch has run for B, it gives back what it has not started (``Batch``): a chunk's
+attempts go back to the queue as single messages (``stop`` runs from a timer too, so a long task
+holds its chunk's siblings back by B at most, never by its own duration); a chain goes on as a
+normal Celery chain from the next link, behind the other messages in the queue. Results are
+written every B too, so a batch's progress shows with the same delay. A claim held by a batch is
+never held longer than B before its attempt runs or is given back, far less than the lease.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from engine.dispatch import TaskRunRef
+from engine.executor import events as ev
+from engine.persistence.logs import LogEntry
+
+if TYPE_CHECKING:
+    from engine.services.leases import LeaseKeeper
+
+
+class Batch:
+    """The attempts of one message, taken in order until done or until the budget is spent.
+
+    ``give_back`` receives the attempts left when the budget ran out (from the timer thread while
+    an attempt still runs, or from ``take``) or when the batch stopped early (``close``). ``spent``
+    runs on the timer thread when the budget runs out while an attempt still runs: the results
+    held so far are written then, before their leases could lapse behind a long attempt."""
+
+    def __init__(self, refs: Sequence[TaskRunRef], budget: float,
+                 give_back: Callable[[list[TaskRunRef]], None], spent: Callable[[], None] = lambda: None) -> None:
+        self._waiting = deque(refs)
+        self._give_back, self._spent = give_back, spent
+        self._deadline = time.monotonic() + budget
+        self._lock = threading.Lock()
+        self.taken = 0
+        self._timer: threading.Timer | None = None
+        if len(refs) > 1:
+            self._timer = threading.Timer(max(budget, 0.0), self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        """The timer: the budget is spent while an attempt still runs."""
+        self.stop()
+        self._spent()
+
+    def take(self) -> TaskRunRef | None:
+        """The next attempt to run; None when there is none left or the budget is spent (the
+        first attempt is always run: it is the message's own)."""
+        with self._lock:
+            if self._waiting and (self.taken == 0 or time.monotonic() < self._deadline):
+                self.taken += 1
+                return self._waiting.popleft()
+        self.stop()
+        return None
+
+    def stop(self) -> None:
+        """Gives back every attempt not taken yet, but the message's own before it was taken."""
+        self._cut(keep=1)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._cut(keep=0)
+
+    def _cut(self, keep: int) -> None:
+        with self._lock:
+            kept = keep if self.taken == 0 else 0
+            rest = list(self._waiting)[kept:]
+            self._waiting = deque(list(self._waiting)[:kept])
+        if rest:
+            self._give_back(rest)
+
+
+class ResultBuffer:
+    """The terminal results of a batch's attempts: written to the outbox together every
+    ``every`` seconds (and on ``flush``), each time with one event for the executor."""
+
+    def __init__(self, keeper: LeaseKeeper, execution_id: str, every: float) -> None:
+        self._keeper, self._execution_id, self._every = keeper, execution_id, every
+        self._held: list[tuple[ev.TaskRunResult, list[LogEntry], datetime]] = []
+        self._since = time.monotonic()
+        self._lock = threading.Lock()  # the batch's timer flushes too
+
+    def add(self, event: ev.TaskRunResult, logs: Sequence[LogEntry], ended: datetime) -> None:
+        with self._lock:
+            self._held.append((event, list(logs), ended))
+            due = time.monotonic() - self._since >= self._every
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+            self._since = time.monotonic()
+            # Written under the lock: two flushes never overtake each other (result order).
+            if held:
+                self._keeper.report_many(self._execution_id, held)

@@ -1,0 +1,216 @@
+"""Batches (engine/services/batches.py): a fan-out's chunk and a chain link running the links after
+it claim their attempts together, write their results together and tell the executor once; what
+the budget leaves is given back, claimable again."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import event
+
+from engine.dispatch import TaskRunRef
+from engine.persistence.leases import LeaseRepository
+from engine.services.batches import Batch
+from engine.state import State
+from tests.services.conftest import Engine, Holding, one_run, runs
+
+FAN_OUT = """
+id: fan
+namespace: tests.batches
+tasks:
+  - id: fan
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+{items}
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: after
+"""
+
+CHAIN = """
+id: chain
+namespace: tests.batches
+tasks:
+  - {id: t1, type: io.kestra.plugin.core.debug.Return, format: a}
+  - {id: t2, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.t1.value }}b"}
+  - {id: t3, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.t2.value }}c"}
+"""
+
+FAILING_CHAIN = """
+id: failing
+namespace: tests.batches
+tasks:
+  - {id: t1, type: io.kestra.plugin.core.debug.Return, format: a}
+  - {id: t2, type: io.kestra.plugin.core.execution.Fail, errorMessage: boom}
+  - {id: t3, type: io.kestra.plugin.core.debug.Return, format: c}
+"""
+
+
+def fan_out(n: int) -> str:
+    items = "".join(f"      - {{id: p{i}, type: io.kestra.plugin.core.debug.Return, format: v{i}}}\n"
+                    for i in range(n))
+    return FAN_OUT.format(items=items.rstrip("\n")).replace("id: fan\nnamespace", f"id: fan{n}\nnamespace")
+
+
+class Events:
+    """Counts the events the services send to the executor (they still reach it on drain)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        send = engine.dispatcher.send_event
+
+        def counting(execution_id: str, message: dict[str, Any]) -> None:
+            self.count += 1
+            send(execution_id, message)
+
+        engine.dispatcher.send_event = counting  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+    bind = engine.services.env.db.engine
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(bind, "before_cursor_execute", record)
+    yield seen
+    event.remove(bind, "before_cursor_execute", record)
+
+
+def held_fan_out(engine: Engine, n: int) -> tuple[str, list[TaskRunRef], Holding]:
+    holding = engine.hold(*(f"p{i}" for i in range(n)))
+    execution = engine.run(fan_out(n))
+    refs, holding.held = list(holding.held), []
+    assert len(refs) == n
+    return execution.id, refs, holding
+
+
+def held_chain(engine: Engine, source: str) -> tuple[str, list[TaskRunRef]]:
+    holding = engine.hold("t1")
+    execution = engine.run(source)
+    (links,) = holding.held
+    return execution.id, list(links)
+
+
+def test_a_chunk_runs_its_attempts_and_tells_the_executor_once(engine: Engine) -> None:
+    execution_id, refs, _ = held_fan_out(engine, 6)
+    events = Events(engine)
+    engine.services.run_task_runs(refs)
+    assert events.count == 1
+    assert LeaseRepository(engine.services.env.db).pending_results() == 6
+    engine.drain()  # the one event applies the six results; `after` then runs
+    done = engine.get(execution_id)
+    assert done.state.current == State.SUCCESS
+    assert {run.task_id: run.outputs["value"] for run in done.task_run_list if run.task_id.startswith("p")} == \
+        {f"p{i}": f"v{i}" for i in range(6)}
+    assert all(len(run.attempts) == 1 for run in done.task_run_list if run.task_id != "fan")
+
+
+def test_a_chunk_costs_the_same_statements_whatever_its_size(engine: Engine, statements: list[str]) -> None:
+    counts = []
+    for n in (2, 8):
+        _, refs, _ = held_fan_out(engine, n)
+        statements.clear()
+        engine.services.run_task_runs(refs)
+        counts.append(len(statements))
+        engine.drain()
+    assert counts[0] == counts[1], statements
+
+
+def test_a_chunk_skips_an_attempt_another_worker_holds(engine: Engine) -> None:
+    execution_id, refs, _ = held_fan_out(engine, 3)
+    leases = LeaseRepository(engine.services.env.db)
+    assert leases.claim(refs[1].task_run_id, 1, "other-worker", engine.clock())
+    engine.services.run_task_runs(refs)
+    engine.drain()
+    execution = engine.get(execution_id)
+    assert one_run(execution, refs[1].task_id).state.current == State.CREATED  # left to its holder
+    assert leases.lease(refs[1].task_run_id)[1] == "other-worker"
+    assert [one_run(execution, ref.task_id).state.current for ref in (refs[0], refs[2])] == [State.SUCCESS] * 2
+
+
+def test_a_spent_budget_gives_the_rest_back_claimable_and_dispatched_again(engine: Engine) -> None:
+    engine.services.env.settings.worker.batch_seconds = 0
+    execution_id, refs, holding = held_fan_out(engine, 4)
+    engine.services.run_task_runs(refs)
+    leases = LeaseRepository(engine.services.env.db)
+    assert sorted(ref.task_run_id for ref in holding.held) == sorted(ref.task_run_id for ref in refs[1:])
+    assert all(leases.lease(ref.task_run_id)[1] is None for ref in refs[1:])  # released
+    engine.drain()
+    assert one_run(engine.get(execution_id), refs[0].task_id).state.current == State.SUCCESS
+    holding.release()  # the given-back attempts run as the dispatcher sends them again
+    engine.drain()
+    assert engine.get(execution_id).state.current == State.SUCCESS
+
+
+def test_a_chain_link_runs_the_links_after_it_with_their_outputs(engine: Engine) -> None:
+    execution_id, links = held_chain(engine, CHAIN)
+    events = Events(engine)
+    result, taken = engine.services.run_links(links)
+    assert taken == 3 and events.count == 1
+    assert result == {"runs": {links[0].task_run_id: {"value": "a"}, links[1].task_run_id: {"value": "ab"},
+                               links[2].task_run_id: {"value": "abc"}}}
+    engine.drain()
+    done = engine.get(execution_id)
+    assert done.state.current == State.SUCCESS and one_run(done, "t3").outputs == {"value": "abc"}
+
+
+def test_a_failing_link_stops_the_links_after_it(engine: Engine) -> None:
+    execution_id, links = held_chain(engine, FAILING_CHAIN)
+    assert engine.services.run_links(links) == (False, 2)
+    assert LeaseRepository(engine.services.env.db).lease(links[2].task_run_id)[1] is None  # released
+    engine.drain()
+    done = engine.get(execution_id)
+    assert done.state.current == State.FAILED
+    assert [run.task_id for run in done.task_run_list] == ["t1", "t2"]  # t3 never started: dropped
+
+
+def test_a_killed_link_stops_the_chain_before_it_runs(engine: Engine) -> None:
+    execution_id, links = held_chain(engine, CHAIN)
+    result, taken = engine.services.run_links(links, None, lambda ref: ref.task_id == "t2")
+    assert (result, taken) == (False, 2)
+    engine.drain()
+    assert runs(engine.get(execution_id), "t1")[0].state.current == State.SUCCESS
+    assert runs(engine.get(execution_id), "t2")[0].state.current == State.CREATED
+
+
+def test_a_spent_budget_ends_a_chain_here_and_leaves_the_rest_to_its_next_message(engine: Engine) -> None:
+    engine.services.env.settings.worker.batch_seconds = 0
+    _, links = held_chain(engine, CHAIN)
+    result, taken = engine.services.run_links(links)
+    assert taken == 1 and result == {"runs": {links[0].task_run_id: {"value": "a"}}}
+    leases = LeaseRepository(engine.services.env.db)
+    assert [leases.lease(link.task_run_id)[1] for link in links[1:]] == [None, None]
+
+
+def ref(task_run_id: str) -> TaskRunRef:
+    return TaskRunRef("e", task_run_id, 1, task_run_id, "Return", "ns.f")
+
+
+def test_the_budget_gives_back_the_rest_while_a_long_attempt_still_runs() -> None:
+    given_back: list[list[TaskRunRef]] = []
+    returned = threading.Event()
+
+    def give_back(rest: list[TaskRunRef]) -> None:
+        given_back.append(rest)
+        returned.set()
+
+    batch = Batch([ref("long"), ref("b"), ref("c")], 0.05, give_back)
+    assert batch.take() == ref("long")
+    assert returned.wait(10)  # "long" still runs: its siblings went back meanwhile
+    assert given_back == [[ref("b"), ref("c")]]
+    assert batch.take() is None
+    batch.close()
+    assert given_back == [[ref("b"), ref("c")]]
+
+
+def test_the_budget_never_gives_back_the_message_s_own_attempt() -> None:
+    given_back: list[list[TaskRunRef]] = []
+    batch = Batch([ref("own"), ref("b")], 0.0, given_back.append)
+    batch.stop()  # the timer fired before the first take
+    assert batch.take() == ref("own")
+    batch.close()
+    assert given_back == [[ref("b")]]
