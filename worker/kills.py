@@ -101,8 +101,10 @@ def podium_kill(state: Any, task_run_ids: list[str], attempt_ids: list[str],
 
 
 def _terminate_running(pool: BasePool, attempt_ids: set[str], execution_ids: set[str]) -> int:
-    if type(pool).terminate_job is BasePool.terminate_job:
-        return 0  # threads/solo pools cannot terminate; the cooperative kill above applies
+    # Prefork sets terminate_job on the instance when its pool starts; threads and solo keep
+    # BasePool's, which raises: the cooperative kill above applies there.
+    if getattr(pool.terminate_job, "__func__", None) is BasePool.terminate_job:
+        return 0
     running = [request for request in list(worker_state.active_requests)
                if request.id in attempt_ids or _runs_batch_of(request, execution_ids)]
     for request in running:

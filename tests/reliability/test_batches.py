@@ -1,0 +1,82 @@
+"""Batches with real processes (engine/services/batches.py): a worker killed -9 while it runs
+chunks of a fan-out loses no attempt and records none twice; a kill reaches an attempt a prefork
+child runs as a later link of its chain (worker/kills.py)."""
+from __future__ import annotations
+
+from engine.state import State
+from tests.reliability.conftest import Cluster, wait_until
+from tests.reliability.test_no_lost_work import (NS, _assert_attempts_recorded_once, _assert_nothing_left,
+                                                 _deploy, _start, _wait_all_ended)
+
+WIDE = f"""
+id: wide
+namespace: {NS}
+tasks:
+  - id: fan
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+""" + "".join(f"""      - id: p{i}
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{{{ taskrun.id }}}}"
+""" for i in range(120)) + """  - id: join
+    type: io.kestra.plugin.core.debug.Return
+    format: joined
+"""
+
+CHAIN_WITH_A_SLEEP = f"""
+id: chain_with_a_sleep
+namespace: {NS}
+tasks:
+  - {{id: first, type: io.kestra.plugin.core.debug.Return, format: one}}
+  - {{id: slow, type: io.kestra.plugin.core.flow.Sleep, duration: PT120S}}
+  - {{id: last, type: io.kestra.plugin.core.debug.Return, format: three}}
+"""
+
+
+def test_a_worker_killed_among_chunks_of_a_fan_out(cluster: Cluster) -> None:
+    _deploy(cluster, WIDE)
+    cluster.executor()
+    cluster.beat()
+    worker = cluster.worker(concurrency=4)
+    ids = _start(cluster, "wide", 6)
+
+    def items_done() -> int:
+        return sum(1 for e in cluster.executions(ids) for run in e.task_run_list
+                   if run.task_id.startswith("p") and run.state.current.is_terminated)
+
+    wait_until(lambda: items_done() >= 50, 120, step=0.05, what="50 items to end")
+    assert items_done() < 6 * 120, "all items ended before the kill; the test proves nothing"
+    Cluster.kill9(worker)  # with chunks claimed, results held, messages unacknowledged
+    cluster.worker(concurrency=4)
+
+    executions = _wait_all_ended(cluster, ids, 180)
+    for execution in executions:
+        assert execution.state.current == State.SUCCESS, execution.describe()
+        items = [run for run in execution.task_run_list if run.task_id.startswith("p")]
+        assert len(items) == 120 and len({run.task_id for run in items}) == 120
+        for run in items:
+            assert run.state.current == State.SUCCESS and run.outputs == {"value": run.id}
+            assert run.attempts[-1].state.current == State.SUCCESS
+            _assert_attempts_recorded_once(run)
+    _assert_nothing_left(cluster, executions)
+
+
+def test_a_kill_stops_a_later_link_a_prefork_child_runs(cluster: Cluster) -> None:
+    _deploy(cluster, CHAIN_WITH_A_SLEEP)
+    cluster.executor()
+    cluster.beat()
+    cluster.worker(concurrency=2, pool="prefork")
+    (execution_id,) = _start(cluster, "chain_with_a_sleep", 1)
+
+    def sleeping() -> bool:
+        runs = {run.task_id: run for run in cluster.services.get_execution(execution_id).task_run_list}
+        return "slow" in runs and runs["slow"].state.current == State.RUNNING
+
+    wait_until(sleeping, 60, what="the sleep to run")
+    cluster.services.kill(execution_id)
+    # Far less than the sleep: the child running it was stopped, not waited for.
+    wait_until(lambda: cluster.services.get_execution(execution_id).state.current == State.KILLED, 60,
+               what="the execution to end KILLED")
+    execution = cluster.services.get_execution(execution_id)
+    assert {run.task_id: run.state.current for run in execution.task_run_list} == {
+        "first": State.SUCCESS, "slow": State.KILLED}
