@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
 from engine.log_config import bind_ids
+from engine.metrics import message_sent_at
 from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
@@ -98,6 +99,7 @@ class TaskRunService:
                     if outcome.state != State.SUCCESS:
                         return False, batch.taken
                     self._link.carried = {**self._link.carried, ref.task_run_id: dict(outcome.outputs)}
+                    message_sent_at.set(time.time())  # a Celery chain would send the next link now
                 elif killed(ref) or not self._carry_recorded(ref):
                     return False, batch.taken
             return {"runs": self._link.carried}, batch.taken
