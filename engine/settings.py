@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 #: The broker of a persistent instance when none is configured: message folders under
@@ -34,6 +34,16 @@ class WorkerSettings(BaseModel):
         0.2, ge=0, description="How long one message may run the attempts of a fan-out chunk, or the links "
                                "after its own in a chain, before it gives the rest back to the queue "
                                "(docs/celery.md, \"Batches\"); 0: one attempt per message.")
+
+
+    @model_validator(mode="after")
+    def _batches_end_before_their_claims_lapse(self) -> "WorkerSettings":
+        if self.batch_seconds >= self.lease_seconds / 3:
+            raise ValueError(f"worker.batch_seconds ({self.batch_seconds}) must be less than a third of "
+                             f"worker.lease_seconds ({self.lease_seconds}): a batch holds the claims of "
+                             "attempts it has not started that long, and nobody renews them; lower "
+                             "batch_seconds or raise lease_seconds")
+        return self
 
 
 class ExecutorSettings(BaseModel):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from engine.settings import IN_PROCESS_BROKER_URL, Settings, load_settings
+from engine.cli.client import settings_from
+from engine.settings import IN_PROCESS_BROKER_URL, Settings
 
 if TYPE_CHECKING:
     from engine.services import Services
@@ -32,7 +33,7 @@ def open_instance(data_dir: Path | None = None, settings: Settings | None = None
     from worker.embedded import EmbeddedRuntime
 
     if settings is None:
-        settings = load_settings(**({"data_dir": data_dir} if data_dir is not None else {}))
+        settings = settings_from(None, data_dir)
     settings = settings.model_copy(update={"broker_url": broker_url})
 
     def provide(dispatcher: Any) -> "Services":

@@ -23,6 +23,7 @@ never held longer than B before its attempt runs or is given back, far less than
 """
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections import deque
@@ -54,7 +55,8 @@ class Batch:
         self.taken = 0
         self._timer: threading.Timer | None = None
         if len(refs) > 1:
-            self._timer = threading.Timer(max(budget, 0.0), self._expire)
+            # In the caller's context: what it sends keeps its priority, what it logs its ids.
+            self._timer = threading.Timer(max(budget, 0.0), contextvars.copy_context().run, (self._expire,))
             self._timer.daemon = True
             self._timer.start()
 

@@ -126,7 +126,9 @@ class TaskRunService:
             results.flush()
 
     def _claim(self, refs: Sequence[TaskRunRef], results: ResultBuffer) -> "_Claimed":
-        """Reads the attempts' lineage and claims those due, in one transaction."""
+        """Reads the attempts' lineage and claims those due, in one transaction. If the execution
+        is being killed, none is claimed and each is reported KILLED (chain links after the first
+        too: the executor drops those results with the links, engine/executor/chains.py)."""
         execution_id = refs[0].execution_id
         with self.env.db.transaction() as tx:
             execution = self.env.executions.get_lineage(execution_id, [ref.task_run_id for ref in refs], session=tx)

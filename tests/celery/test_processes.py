@@ -149,3 +149,15 @@ def test_invalid_settings_are_reported_without_a_traceback(module: str, tmp_path
     assert result.returncode == 2, result.stderr
     assert "invalid settings" in result.stderr and "executor.concurrency" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_batch_budget_longer_than_a_third_of_the_lease_is_refused_by_podium_run(tmp_path: Path) -> None:
+    flow = tmp_path / "hello.yml"
+    flow.write_text("id: hello\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: hi}\n")
+    result = subprocess.run([str(Path(sys.executable).parent / "podium"), "run", str(flow)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60,
+                            env={**env_for("memory://", tmp_path), "PODIUM_WORKER__BATCH_SECONDS": "20"})
+    assert result.returncode != 0
+    assert "invalid settings" in result.stderr and "worker.batch_seconds (20.0)" in result.stderr
+    assert "lower batch_seconds or raise lease_seconds" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -214,3 +214,25 @@ def test_the_budget_never_gives_back_the_message_s_own_attempt() -> None:
     assert batch.take() == ref("own")
     batch.close()
     assert given_back == [[ref("b")]]
+
+
+def test_a_chain_killed_before_delivery_keeps_only_its_first_link(engine: Engine) -> None:
+    execution_id, links = held_chain(engine, CHAIN)
+    engine.services.kill(execution_id)
+    engine.drain()
+    assert engine.services.run_links(links) == (False, 1)
+    engine.drain()
+    done = engine.get(execution_id)
+    assert done.state.current == State.KILLED
+    assert {run.task_id: run.state.current for run in done.task_run_list} == {"t1": State.KILLED}
+
+
+def test_a_chunk_killed_before_delivery_answers_for_every_attempt(engine: Engine) -> None:
+    execution_id, refs, _ = held_fan_out(engine, 3)
+    engine.services.kill(execution_id)
+    engine.drain()
+    engine.services.run_task_runs(refs)
+    engine.drain()
+    done = engine.get(execution_id)
+    assert done.state.current == State.KILLED
+    assert [one_run(done, ref.task_id).state.current for ref in refs] == [State.KILLED] * 3
