@@ -73,7 +73,7 @@ class PodiumTasks:
 
 
 def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> PodiumTasks:
-    """Defines ``podium.run_task_run`` and ``podium.process_event`` on ``app``."""
+    """Defines ``podium.run_task_run``, ``podium.run_task_runs`` and ``podium.process_event`` on ``app``."""
     services: LazyServices[Services] = LazyServices(services_provider)
     kills = kill_switch(app)
     attach_services(app, services.peek)
@@ -97,15 +97,15 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
             return None
         ref = TaskRunRef(execution_id=execution_id, task_run_id=task_run_id, attempt=attempt,
                          task_id=task_id, task_type=task_type, flow=flow, queue=queue)
-        following = _following_links(self.request.chain)
+        links = [ref, *_following_links(self.request.chain)]
         # The result goes to the executor at this message's priority (a fan-out's is low).
         with _event_priority(self):
-            outcome, taken = services.get().run_links([ref, *following], carried, is_killed)
+            outcome, taken = services.get().run_links(links, carried, is_killed)
         if taken > 1:
             self.request.chain = self.request.chain[:-(taken - 1)]  # the next link is the last
         # False: "the attempt did not succeed: stop the chain"; a dict goes to the next link. A
-        # kill that arrived while the attempt ran also ends the chain it belongs to.
-        if outcome is False or kills.is_killed(task_run_id, attempt):
+        # kill that arrived while the attempts ran also ends the chain they belong to.
+        if outcome is False or any(is_killed(link) for link in links[:taken]):
             self.request.chain = None
             return None
         return outcome if isinstance(outcome, dict) else None

@@ -178,3 +178,22 @@ def test_messages_show_their_ids_task_type_and_flow_not_their_payload(redis_url:
     shown = json.loads(raw)["headers"]["kwargsrepr"]
     assert "'type': 'TaskRunResult'" in shown and "'state': 'SUCCESS'" in shown and "xxxxx" not in shown
     client.delete("shown_runs", "executor")
+
+
+def test_a_chunk_message_shows_its_flow_and_each_task_run_it_carries(redis_url: str) -> None:
+    import json
+
+    import redis
+
+    dispatcher = CeleryDispatcher(make_celery(Settings(broker_url=redis_url)))
+    fan_out = [ref(f"item{i}", queue="shown_chunks") for i in range(40)]
+    dispatcher.dispatch_task_runs(fan_out)
+    client = redis.Redis.from_url(redis_url)
+    raws = [raw for key in client.keys("shown_chunks*") for raw in client.lrange(key, 0, -1)]
+    assert len(raws) == len(chunks(fan_out)) == 8
+    headers = [json.loads(raw)["headers"] for raw in raws]
+    assert {h["task"] for h in headers} == {"podium.run_task_runs"}
+    shown = " ".join(h["kwargsrepr"] for h in headers)
+    assert "'flow': 'company.team.hello'" in shown
+    assert all(f"'item{i}'" in shown for i in range(40))
+    client.delete(*client.keys("shown_chunks*"))
