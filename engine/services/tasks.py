@@ -59,6 +59,7 @@ class TaskRunService:
         self.executions = executions
         self.triggers = TriggerSwitch(env, catalog)
         self._running: dict[str, threading.Event] = {}
+        self._held: dict[str, set[ResultBuffer]] = {}  # the result buffers of running batches, by execution
         self._lock = threading.Lock()
         self.leases = LeaseKeeper(env, WORKER_ID)
         self._link = threading.local()  # the chain link this thread runs (run_link)
@@ -118,10 +119,16 @@ class TaskRunService:
                 give_back(kept)
 
         batch = Batch(refs, budget, give_back_claimed, spent=results.flush)
+        with self._lock:  # log.Fetch writes what batches hold first (find)
+            self._held.setdefault(refs[0].execution_id, set()).add(results)
         try:
             yield batch, claimed
         finally:
             self._link.carried = {}
+            with self._lock:
+                self._held[refs[0].execution_id].discard(results)
+                if not self._held[refs[0].execution_id]:
+                    del self._held[refs[0].execution_id]
             batch.close()
             results.flush()
 
@@ -314,6 +321,10 @@ class TaskRunService:
 
     def find(self, namespace: str, flow_id: str, execution_id: str, *, task_id: str | None,
              min_level: LogLevel) -> Iterable[Mapping[str, Any]]:
+        with self._lock:  # the logs batches of this execution hold are read too (tasks run in threads)
+            held = list(self._held.get(execution_id, ()))
+        for results in held:
+            results.flush()
         return [entry.to_json() for entry in self.env.logs.for_execution(
             execution_id, min_level=min_level, task_id=task_id)]
 

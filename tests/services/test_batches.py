@@ -236,3 +236,20 @@ def test_a_chunk_killed_before_delivery_answers_for_every_attempt(engine: Engine
     done = engine.get(execution_id)
     assert done.state.current == State.KILLED
     assert [one_run(done, ref.task_id).state.current for ref in refs] == [State.KILLED] * 3
+
+
+FETCHING_CHAIN = """
+id: fetching
+namespace: tests.batches
+tasks:
+  - {id: t1, type: io.kestra.plugin.core.log.Log, message: first line}
+  - {id: fetch, type: io.kestra.plugin.core.log.Fetch, tasksId: [t1]}
+"""
+
+
+def test_log_fetch_reads_the_lines_of_links_its_batch_still_holds(engine: Engine) -> None:
+    execution_id, links = held_chain(engine, FETCHING_CHAIN)
+    _, taken = engine.services.run_links(links)
+    assert taken == 2  # one batch: t1's line was held, not written, when fetch ran
+    engine.drain()
+    assert one_run(engine.get(execution_id), "fetch").outputs["size"] == 1
