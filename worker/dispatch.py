@@ -70,9 +70,13 @@ def chunks(refs: Sequence[TaskRunRef]) -> list[list[TaskRunRef]]:
         by_queue.setdefault((ref.execution_id, ref.queue), []).append(ref)
     cut: list[list[TaskRunRef]] = []
     for same_queue in by_queue.values():
-        count = max(CHUNKS, -(-len(same_queue) // MAX_CHUNK))
-        size = max(1, -(-len(same_queue) // count))
-        cut.extend(same_queue[start:start + size] for start in range(0, len(same_queue), size))
+        count = min(len(same_queue), max(CHUNKS, -(-len(same_queue) // MAX_CHUNK)))
+        size, bigger = divmod(len(same_queue), count)  # sizes differ by one at most
+        start = 0
+        for index in range(count):
+            end = start + size + (index < bigger)
+            cut.append(same_queue[start:end])
+            start = end
     return cut
 
 
