@@ -24,6 +24,7 @@ never held longer than B before its attempt runs or is given back, far less than
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 import time
 from collections import deque
@@ -36,6 +37,8 @@ from engine.persistence.logs import LogEntry
 
 if TYPE_CHECKING:
     from engine.services.leases import LeaseKeeper
+
+log = logging.getLogger("podium.worker")
 
 
 class Batch:
@@ -62,8 +65,13 @@ class Batch:
 
     def _expire(self) -> None:
         """The timer: the budget is spent while an attempt still runs."""
-        self.stop()
-        self._spent()
+        try:
+            self.stop()
+            self._spent()
+        except Exception:  # noqa: BLE001 - a timer thread has nobody to raise to
+            # What was not given back keeps its claim until it lapses (beat resubmits it then);
+            # results not written stay held for the batch's last write.
+            log.warning("a batch could not give back its rest or write its results yet", exc_info=True)
 
     def take(self) -> TaskRunRef | None:
         """The next attempt to run; None when there is none left or the budget is spent (the
@@ -116,4 +124,8 @@ class ResultBuffer:
             self._since = time.monotonic()
             # Written under the lock: two flushes never overtake each other (result order).
             if held:
-                self._keeper.report_many(self._execution_id, held)
+                try:
+                    self._keeper.report_many(self._execution_id, held)
+                except BaseException:
+                    self._held[:0] = held  # kept for the next write
+                    raise

@@ -253,3 +253,24 @@ def test_log_fetch_reads_the_lines_of_links_its_batch_still_holds(engine: Engine
     assert taken == 2  # one batch: t1's line was held, not written, when fetch ran
     engine.drain()
     assert one_run(engine.get(execution_id), "fetch").outputs["size"] == 1
+
+
+def test_results_a_failed_write_kept_are_written_by_the_next_with_a_fake_failing_outbox(engine: Engine) -> None:
+    from engine.services.batches import ResultBuffer
+    from engine.executor import events as ev
+
+    calls: list[int] = []
+
+    class FlakyKeeper:
+        def report_many(self, execution_id: str, held: list[Any]) -> None:
+            calls.append(len(held))
+            if len(calls) == 1:
+                raise ConnectionError("database away")
+
+    buffer = ResultBuffer(FlakyKeeper(), "e", every=60)  # type: ignore[arg-type]
+    buffer.add(ev.TaskRunResult("r1", 1, State.SUCCESS, {}), (), engine.clock())
+    with pytest.raises(ConnectionError):
+        buffer.flush()
+    buffer.add(ev.TaskRunResult("r2", 1, State.SUCCESS, {}), (), engine.clock())
+    buffer.flush()
+    assert calls == [1, 2]  # r1 kept, written with r2
