@@ -250,7 +250,10 @@ def take_waiting_results(env: Env, execution_id: str, event: Any, session: Any) 
     fan-out's results are applied in one step, not one step each."""
     if event is not None and not isinstance(event, ev.TaskRunResult):
         return []
-    own = (event.task_run_id, event.attempt_number) if event is not None else None
+    # Only a terminal event is its own row: a RUNNING report stepped after the attempt's end was
+    # written must take that end as a waiting result, or the row is deleted unapplied (lost when
+    # the end's own message was left to another thread's turn).
+    own = (event.task_run_id, event.attempt_number) if event is not None and event.state.is_terminated else None
     taken = LeaseRepository(env.db).take_results(execution_id, own, limit=RESULTS_PER_STEP, session=session)
     return [decode_event(dict(result.event)) for result in taken]
 

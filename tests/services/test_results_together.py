@@ -141,3 +141,19 @@ def test_a_turn_taken_by_one_thread_makes_the_others_defer_and_the_owner_come_ba
     assert not turns.take("other")
     turns.abandon("other")          # a failed step ends the turn, asked or not
     assert turns.take("other")
+
+
+def test_a_running_report_stepped_after_the_end_was_written_applies_that_end(engine: Engine) -> None:
+    # The RUNNING report and the end travel separately: the end's row may be in the outbox before
+    # the RUNNING is stepped, and the end's own message may then be left to another thread's turn.
+    holding = engine.hold("item")
+    execution = engine.run(FAN_OUT)
+    first = runs(execution, "item")[0]
+    holding.held.clear()
+    _report(engine, execution.id, first.id, "a")  # the end, in the outbox; its message not delivered
+    running = encode_event(ev.TaskRunResult(first.id, 1, State.RUNNING, worker_id="w"))
+    engine.services.handle_event(execution.id, running)
+    done = engine.get(execution.id)
+    assert done.task_run(first.id).state.current == State.SUCCESS
+    assert done.task_run(first.id).outputs == {"value": "a"}
+    assert LeaseRepository(engine.services.env.db).pending_results() == 0
