@@ -31,6 +31,8 @@ from celery.concurrency.base import BasePool
 from celery.worker import state as worker_state
 from celery.worker.control import control_command
 
+from worker.celery_app import RUN_TASK_RUN, RUN_TASK_RUNS
+
 KILL_COMMAND = "podium_kill"
 _APP_ATTRIBUTE = "podium_kill_switch"
 _SERVICES_ATTRIBUTE = "podium_local_services"
@@ -121,4 +123,4 @@ def _runs_batch_of(request: Any, execution_ids: set[str]) -> bool:
     return kwargs.get("execution_id") in execution_ids
 
 
-_BATCH_TASKS = frozenset({"podium.run_task_run", "podium.run_task_runs"})
+_BATCH_TASKS = frozenset({RUN_TASK_RUN, RUN_TASK_RUNS})
