@@ -80,6 +80,11 @@ def chunks(refs: Sequence[TaskRunRef]) -> list[list[TaskRunRef]]:
     return cut
 
 
+def priority_option(priority: int | None) -> dict[str, Any]:
+    """A message's ``priority`` option, or none (the queue's default)."""
+    return {} if priority is None else {"priority": priority}
+
+
 def readable(kwargs: dict[str, Any], args: str = "()") -> dict[str, Any]:
     """How a message's arguments show in ``celery inspect`` and Flower, given to Celery ready-made:
     Celery's own ``saferepr`` of each message's arguments cost a tenth of a worker's CPU."""
@@ -102,22 +107,20 @@ class CeleryDispatcher:
 
     def task_run_signature(self, ref: TaskRunRef, *, receives_previous: bool = False,
                            priority: int | None = None) -> Signature:
-        options: dict[str, Any] = {} if priority is None else {"priority": priority}
         kwargs = task_run_kwargs(ref)
         return self.app.signature(RUN_TASK_RUN, kwargs=kwargs, immutable=not receives_previous,
                                   queue=ref.queue, task_id=celery_task_id(ref),
                                   **readable(kwargs, "(<the outputs the previous links carry>,)" if receives_previous
-                                             else "()"), **options)
+                                             else "()"), **priority_option(priority))
 
     def chunk_signature(self, refs: Sequence[TaskRunRef], *, priority: int | None = None) -> Signature:
         if len(refs) == 1:
             return self.task_run_signature(refs[0], priority=priority)
-        options: dict[str, Any] = {} if priority is None else {"priority": priority}
         kwargs = chunk_kwargs(refs)
         # Its own id: revoking one attempt's id must not drop its siblings (kills: worker/kills.py).
         return self.app.signature(RUN_TASK_RUNS, kwargs=kwargs, queue=refs[0].queue,
                                   task_id=f"{celery_task_id(refs[0])}+{len(refs) - 1}",
-                                  **readable(kwargs), **options)
+                                  **readable(kwargs), **priority_option(priority))
 
     def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False) -> None:
         if not refs:
@@ -148,10 +151,9 @@ class CeleryDispatcher:
             return None
 
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
-        priority = EVENT_PRIORITY.get()
-        options: dict[str, Any] = {} if priority is None else {"priority": priority}
         self.app.signature(PROCESS_EVENT, kwargs={"execution_id": execution_id, "event": event},
-                           queue=EXECUTOR_QUEUE, **readable(event_summary(execution_id, event)), **options).apply_async()
+                           queue=EXECUTOR_QUEUE, **readable(event_summary(execution_id, event)),
+                           **priority_option(EVENT_PRIORITY.get())).apply_async()
 
     def kill_task_runs(self, refs: Sequence[TaskRunRef]) -> None:
         if not refs:

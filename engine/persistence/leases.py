@@ -158,10 +158,6 @@ class LeaseRepository(Repository):
                                row.replay_at) for row in rows if (row.task_run_id, row.attempt) != own]
         return sorted(taken, key=lambda result: result.created)
 
-    def has_waiting_results(self, execution_id: str) -> bool:
-        with self.db.transaction(write=False) as tx:
-            return tx.execute(_ANY_WAITING, {"_execution": execution_id}).first() is not None
-
     def waiting_results(self, execution_id: str, limit: int) -> int:
         """How many results of the execution wait in the outbox, counted up to ``limit``."""
         with self.db.transaction(write=False) as tx:
@@ -224,8 +220,6 @@ _TAKE = (delete(task_run_results)
 _COUNT_WAITING = select(func.count()).select_from(
     select(task_run_results.c.task_run_id).where(task_run_results.c.execution_id == bindparam("_execution"))
     .limit(bindparam("_limit")).subquery())
-_ANY_WAITING = (select(task_run_results.c.task_run_id)
-                .where(task_run_results.c.execution_id == bindparam("_execution")).limit(1))
 
 
 def _attempt_created(attempts: Any) -> datetime | None:

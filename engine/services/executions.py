@@ -184,9 +184,11 @@ class ExecutionService:
             # A step of a wide execution costs O(its task runs): waiting as long as the last step
             # took lets its results gather, so this execution gets at most half of a CPU and the
             # workers producing the results the rest. Not when a full step's worth already waits.
-            if outbox.waiting_results(execution_id, RESULTS_PER_STEP) < RESULTS_PER_STEP:
+            waiting = outbox.waiting_results(execution_id, RESULTS_PER_STEP)
+            if waiting < RESULTS_PER_STEP:
                 time.sleep(min(took, MAX_LINGER_SECONDS))
-            if outbox.has_waiting_results(execution_id):
+                waiting = outbox.waiting_results(execution_id, 1)
+            if waiting:
                 again = time.perf_counter()
                 self._step(execution_id, None, again)
                 took = time.perf_counter() - again

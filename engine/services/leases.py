@@ -1,6 +1,6 @@
 """L3: the worker's side of "no lost work" (docs/reliability.md).
 
-- ``claim(ref)``: before running an attempt the worker takes it with one conditional UPDATE of
+- ``claim_many(refs)``: before running attempts the worker takes them with one conditional UPDATE of
   the task run row; a duplicate message (redelivery, re-dispatch of the same attempt) finds it
   taken and is dropped, so an attempt runs on one worker at a time.
 - ``start_heartbeat(ref, cancel, announce)``: the process's heartbeat thread sends the RUNNING
@@ -156,9 +156,6 @@ class LeaseKeeper:
 
     def _until(self) -> datetime:
         return self.env.clock() + timedelta(seconds=self.seconds)
-
-    def claim(self, ref: TaskRunRef, *, session: Any = None) -> bool:
-        return self.repository.claim(ref.task_run_id, ref.attempt, self.worker_id, self._until(), session=session)
 
     def claim_many(self, refs: Sequence[TaskRunRef], *, session: Any) -> set[str]:
         """``claim`` of a batch's attempts in one statement: the task run ids taken."""

@@ -62,7 +62,7 @@ class TaskRunService:
         self._held: dict[str, set[ResultBuffer]] = {}  # the result buffers of running batches, by execution
         self._lock = threading.Lock()
         self.leases = LeaseKeeper(env, WORKER_ID)
-        self._link = threading.local()  # the chain link this thread runs (run_link)
+        self._link = threading.local()  # what the chain links this thread runs carry (run_links)
         self._reads_cache: dict[tuple[str, str, int, str], bool] = {}
         self._shared_renderer = Renderer(SwitchedIO(), default_timezone=env.settings.timezone)
 

@@ -68,9 +68,11 @@ class Events:
 
 
 @pytest.fixture(autouse=True)
-def roomy_budget(engine: Engine) -> None:
-    """A budget no loaded machine spends on these few no-op attempts: tests that need it spent set 0."""
-    engine.services.env.settings.worker.batch_seconds = 5.0
+def roomy_budget(request: pytest.FixtureRequest) -> None:
+    """A budget no loaded machine spends on these few no-op attempts: tests that need it spent set 0.
+    (Only for the tests on the engine: the tests of ``Batch`` alone need no database.)"""
+    if "engine" in request.fixturenames:
+        request.getfixturevalue("engine").services.env.settings.worker.batch_seconds = 5.0
 
 
 @pytest.fixture
