@@ -37,15 +37,17 @@ def test_a_worker_killed_among_chunks_of_a_fan_out(cluster: Cluster) -> None:
     _deploy(cluster, WIDE)
     cluster.executor()
     cluster.beat()
+    # Started before the worker, and twelve of them: the kill must land while chunks still run,
+    # even when the first poll below comes late on a loaded machine.
+    ids = _start(cluster, "wide", 12)
     worker = cluster.worker(concurrency=4)
-    ids = _start(cluster, "wide", 6)
 
     def items_done() -> int:
         return sum(1 for e in cluster.executions(ids) for run in e.task_run_list
                    if run.task_id.startswith("p") and run.state.current.is_terminated)
 
     wait_until(lambda: items_done() >= 50, 120, step=0.05, what="50 items to end")
-    assert items_done() < 6 * 120, "all items ended before the kill; the test proves nothing"
+    assert items_done() < 12 * 120, "all items ended before the kill; the test proves nothing"
     Cluster.kill9(worker)  # with chunks claimed, results held, messages unacknowledged
     cluster.worker(concurrency=4)
 
