@@ -184,6 +184,11 @@ def run_reference(redis_url: str, redis_pid: int, args: argparse.Namespace, resu
         results.errors.append(f"raw celery: {err!r}")
         print(f"raw celery FAILED: {err!r}\n{tail(root / 'celery-ref.log')}", flush=True)
     finally:
+        # Results the driver never waited for (a chord's header) stay subscribed until collected,
+        # which may be at exit, after Redis stopped: a traceback. Unsubscribed from here on.
+        consumer = app.backend.result_consumer
+        consumer.stop()
+        consumer.subscribed_to.clear()
         sampler.watch({"raw celery": []})
         worker.terminate()
         try:

@@ -31,7 +31,7 @@ class InlineDispatcher:
     def bind(self, services: _Services) -> None:
         self._services = services
 
-    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False) -> None:
+    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False, spread: bool = False) -> None:
         if chain and len(refs) > 1:
             links = tuple(refs)
             self._queue.append(lambda s: self._run_link(s, links, None))

@@ -3,7 +3,8 @@
 - ``dispatch_task_runs(refs)``: a fan-out, as one ``group`` of ``podium.run_task_runs``
   signatures, each a *chunk* of its attempts (a batch, engine/services/batches.py: claimed,
   reported and announced together), or of ``podium.run_task_run`` signatures when there are too few
-  to share (``chunks(refs)``); with ``chain=True`` a ``chain`` of ``podium.run_task_run``, so task
+  to share (``chunks(refs, at_least)``); ``spread=True`` for attempts a chunk gave back, which go
+  out wider; with ``chain=True`` a ``chain`` of ``podium.run_task_run``, so task
   N+1 starts on a worker right after N returned, without a round trip through the executor. Links
   after the first are mutable: each receives what the previous link returned (the outputs the
   executor may not have recorded yet). A link runs the links after it itself while its batch budget
@@ -61,16 +62,16 @@ def chunk_refs(execution_id: str, flow: str, queue: str, attempts: Sequence[Sequ
             for task_run_id, attempt, task_id, task_type in attempts]
 
 
-def chunks(refs: Sequence[TaskRunRef]) -> list[list[TaskRunRef]]:
-    """A fan-out cut into chunks: at least ``CHUNKS`` of them (so that as many worker slots share
+def chunks(refs: Sequence[TaskRunRef], at_least: int) -> list[list[TaskRunRef]]:
+    """A fan-out cut into chunks: at least ``at_least`` of them (so that as many worker slots share
     it), of at most ``MAX_CHUNK`` attempts, attempts of one execution and queue (worker group)
-    each: a fan-out of ``CHUNKS`` attempts or fewer stays in single messages."""
+    each: a fan-out of ``at_least`` attempts or fewer stays in single messages."""
     by_queue: dict[tuple[str, str], list[TaskRunRef]] = {}
     for ref in refs:
         by_queue.setdefault((ref.execution_id, ref.queue), []).append(ref)
     cut: list[list[TaskRunRef]] = []
     for same_queue in by_queue.values():
-        count = min(len(same_queue), max(CHUNKS, -(-len(same_queue) // MAX_CHUNK)))
+        count = min(len(same_queue), max(at_least, -(-len(same_queue) // MAX_CHUNK)))
         size, bigger = divmod(len(same_queue), count)  # sizes differ by one at most
         start = 0
         for index in range(count):
@@ -122,7 +123,7 @@ class CeleryDispatcher:
                                   task_id=f"{celery_task_id(refs[0])}+{len(refs) - 1}",
                                   **readable(kwargs), **priority_option(priority))
 
-    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False) -> None:
+    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False, spread: bool = False) -> None:
         if not refs:
             return
         if chain and len(refs) > 1:
@@ -133,7 +134,7 @@ class CeleryDispatcher:
             self.task_run_signature(refs[0]).apply_async()
             return
         priority = BULK_PRIORITY if len(refs) >= BULK_SIZE else None
-        parts = chunks(refs) if self.batches else [[ref] for ref in refs]
+        parts = chunks(refs, CHUNKS if spread else FIRST_CHUNKS) if self.batches else [[ref] for ref in refs]
         # Groups of at most GROUP_SIZE: a 10,000-wide fan-out never holds 10,000 signatures at once.
         for start in range(0, len(parts), GROUP_SIZE):
             group([self.chunk_signature(part, priority=priority)
@@ -174,8 +175,11 @@ class CeleryDispatcher:
 #: The priority of the events this thread sends: that of the task run message it is running.
 EVENT_PRIORITY: ContextVar[int | None] = ContextVar("podium_event_priority", default=None)
 GROUP_SIZE = 500
-#: A fan-out goes out in at least this many chunks (a worker's default slots, twice), each of at
-#: most MAX_CHUNK attempts: docs/celery.md, "Batches".
+#: A fan-out goes out in at least FIRST_CHUNKS chunks of at most MAX_CHUNK attempts. A chunk runs
+#: its attempts one after the other only while each proves quick: once one runs longer than
+#: engine.services.batches.SPREAD_AFTER_SECONDS, the rest goes back out, in at least CHUNKS chunks
+#: (a worker's default slots, twice). docs/celery.md, "Batches".
+FIRST_CHUNKS = 2
 CHUNKS = 8
 MAX_CHUNK = 32
 BULK_SIZE = 20

@@ -15,11 +15,16 @@ publishing each (``podium.run_task_run`` looks at its Celery chain).
 
 The budget, ``worker.batch_seconds`` (B), keeps what batches save from costing parallelism and
 fairness: once a batch has run for B, it gives back what it has not started (``Batch``): a chunk's
-attempts go back to the queue as single messages (``stop`` runs from a timer too, so a long task
-holds its chunk's siblings back by B at most, never by its own duration); a chain goes on as a
-normal Celery chain from the next link, behind the other messages in the queue. Results are
-written every B too, so a batch's progress shows with the same delay. A claim held by a batch is
-never held longer than B before its attempt runs or is given back, far less than the lease.
+attempts go back to the queue, cut in chunks again (``stop`` runs from a watcher thread too, so a
+long task never holds its chunk's siblings back by its own duration); a chain goes on as a normal
+Celery chain from the next link, behind the other messages in the queue. Results are written
+every B too, so a batch's progress shows with the same delay. A claim held by a batch is never
+held longer than B before its attempt runs or is given back, far less than the lease.
+
+A chunk is also impatient: a fan-out first goes out in few chunks (worker/dispatch.py), which is
+cheapest while its tasks are quick; once one attempt has run ``SPREAD_AFTER_SECONDS``, the chunk
+gives back what it has not started at once, and it goes out spread over more chunks, so slow
+tasks reach idle worker slots after that short wait, not after B.
 """
 from __future__ import annotations
 
@@ -39,39 +44,58 @@ if TYPE_CHECKING:
     from engine.services.leases import LeaseKeeper
 
 log = logging.getLogger("podium.worker")
+#: A chunk runs its attempts one after the other only while each is quick: once one has run this
+#: long, the attempts it has not started go back to the queue, for idle worker slots.
+SPREAD_AFTER_SECONDS = 0.05
 
 
 class Batch:
     """The attempts of one message, taken in order until done or until the budget is spent.
 
-    ``give_back`` receives the attempts left when the budget ran out (from the timer thread while
-    an attempt still runs, or from ``take``) or when the batch stopped early (``close``). ``spent``
-    runs on the timer thread when the budget runs out while an attempt still runs: the results
-    held so far are written then, before their leases could lapse behind a long attempt."""
+    ``give_back`` receives the attempts left when the budget ran out (from the watcher thread
+    while an attempt still runs, or from ``take``), when an attempt ran longer than ``patience``
+    (a chunk: its rest is better spread over idle worker slots), or when the batch stopped early
+    (``close``). ``spent`` runs on the watcher thread when the budget runs out while an attempt
+    still runs: the results held so far are written then, before their leases could lapse behind
+    a long attempt."""
 
     def __init__(self, refs: Sequence[TaskRunRef], budget: float,
-                 give_back: Callable[[list[TaskRunRef]], None], spent: Callable[[], None] = lambda: None) -> None:
+                 give_back: Callable[[list[TaskRunRef]], None], spent: Callable[[], None] = lambda: None,
+                 patience: float | None = None) -> None:
         self._waiting = deque(refs)
         self._give_back, self._spent = give_back, spent
         self._deadline = time.monotonic() + budget
+        self._patience = patience
         self._lock = threading.Lock()
         self.taken = 0
-        self._timer: threading.Timer | None = None
+        self._taken_at = time.monotonic()  # when the attempt that runs now was taken
+        self._closed = threading.Event()
         if len(refs) > 1:
             # In the caller's context: what it sends keeps its priority, what it logs its ids.
-            self._timer = threading.Timer(max(budget, 0.0), contextvars.copy_context().run, (self._expire,))
-            self._timer.daemon = True
-            self._timer.start()
+            threading.Thread(target=contextvars.copy_context().run, args=(self._watch,), daemon=True,
+                             name="podium-batch").start()
 
-    def _expire(self) -> None:
-        """The timer: the budget is spent while an attempt still runs."""
+    def _watch(self) -> None:
+        """Gives back the rest when the budget is spent or an attempt outlasts the patience."""
         try:
-            self.stop()
-            self._spent()
-        except Exception:  # noqa: BLE001 - a timer thread has nobody to raise to
+            while not self._closed.wait(max(self._next_check() - time.monotonic(), 0.0)):
+                now = time.monotonic()
+                if now >= self._deadline:
+                    self.stop()
+                    self._spent()
+                    return
+                if self._patience is not None and now - self._taken_at >= self._patience:
+                    self.stop()
+        except Exception:  # noqa: BLE001 - a watcher thread has nobody to raise to
             # What was not given back keeps its claim until it lapses (beat resubmits it then);
             # results not written stay held for the batch's last write.
             log.warning("a batch could not give back its rest or write its results yet", exc_info=True)
+
+    def _next_check(self) -> float:
+        with self._lock:
+            if self._patience is None or not self._waiting:
+                return self._deadline  # nothing left to spread: only the results to write
+            return min(self._deadline, self._taken_at + self._patience)
 
     def take(self) -> TaskRunRef | None:
         """The next attempt to run; None when there is none left or the budget is spent (the
@@ -79,6 +103,7 @@ class Batch:
         with self._lock:
             if self._waiting and (self.taken == 0 or time.monotonic() < self._deadline):
                 self.taken += 1
+                self._taken_at = time.monotonic()
                 return self._waiting.popleft()
         self.stop()
         return None
@@ -88,8 +113,7 @@ class Batch:
         self._cut(keep=1)
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self._closed.set()
         self._cut(keep=0)
 
     def _cut(self, keep: int) -> None:

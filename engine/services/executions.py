@@ -171,27 +171,30 @@ class ExecutionService:
         if not self.turns.take(execution_id):
             return  # another thread of this process steps it; this result waits in the outbox for it
         try:
+            cpu = time.thread_time()
             self._step(execution_id, event, started)
-            self._step_while_asked(execution_id, time.perf_counter() - started)
+            self._step_while_asked(execution_id, time.thread_time() - cpu)
         except BaseException:
             self.turns.abandon(execution_id)  # a result left waiting is re-sent by beat from the outbox
             raise
 
-    def _step_while_asked(self, execution_id: str, took: float) -> None:
+    def _step_while_asked(self, execution_id: str, cpu: float) -> None:
         """The owner's turn goes on while other threads left it results (ExecutionTurns)."""
         outbox = LeaseRepository(self.env.db)
         while self.turns.release(execution_id):
-            # A step of a wide execution costs O(its task runs): waiting as long as the last step
-            # took lets its results gather, so this execution gets at most half of a CPU and the
-            # workers producing the results the rest. Not when a full step's worth already waits.
+            # A step of a wide execution costs O(its task runs) of CPU: waiting as long as the last
+            # step used lets its results gather, so this execution gets at most half of a CPU and
+            # the workers producing the results the rest. The CPU time, not the wall time: a small
+            # execution's step mostly waits for the database, and waiting as long again only
+            # delayed its next step. Not when a full step's worth already waits.
             waiting = outbox.waiting_results(execution_id, RESULTS_PER_STEP)
             if waiting < RESULTS_PER_STEP:
-                time.sleep(min(took, MAX_LINGER_SECONDS))
+                time.sleep(min(cpu, MAX_LINGER_SECONDS))
                 waiting = outbox.waiting_results(execution_id, 1)
             if waiting:
-                again = time.perf_counter()
+                again, cpu = time.perf_counter(), time.thread_time()
                 self._step(execution_id, None, again)
-                took = time.perf_counter() - again
+                cpu = time.thread_time() - cpu
 
     def _step(self, execution_id: str, event: ev.Event | None, started: float) -> None:
         """One executor step: ``event`` (None: only the results waiting in the outbox) and the

@@ -25,7 +25,7 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
 from engine.services.attempt_logs import AttemptLogs
-from engine.services.batches import Batch, ResultBuffer
+from engine.services.batches import SPREAD_AFTER_SECONDS, Batch, ResultBuffer
 from engine.services.flow_triggers import TriggerSwitch
 from engine.services.flows import FlowCatalog
 from engine.services.leases import LeaseKeeper
@@ -69,14 +69,14 @@ class TaskRunService:
     # -- entry points -------------------------------------------------------------------------
     def run_chunk(self, refs: Sequence[TaskRunRef], is_killed: Killed | None = None) -> None:
         """A fan-out's chunk (engine/services/batches.py): every attempt runs whatever the
-        others' outcome; those left when the budget is spent go back to the queue, cut in chunks
-        again (so a long task's siblings spread over the workers within a few budgets)."""
+        others' outcome; those left when the budget is spent or when one attempt ran long go back
+        to the queue, spread over more chunks (so a long task's siblings reach idle workers)."""
         def give_back(rest: list[TaskRunRef]) -> None:
             self.leases.release(rest)
-            self.env.dispatcher.dispatch_task_runs(rest)
+            self.env.dispatcher.dispatch_task_runs(rest, spread=True)
 
         killed = is_killed or _never
-        with self._batch(refs, give_back) as (batch, claimed):
+        with self._batch(refs, give_back, patience=SPREAD_AFTER_SECONDS) as (batch, claimed):
             while (ref := batch.take()) is not None:
                 if ref.task_run_id in claimed.ids and not killed(ref):
                     claimed.run(ref)
@@ -106,8 +106,8 @@ class TaskRunService:
             return {"runs": self._link.carried}, batch.taken
 
     @contextlib.contextmanager
-    def _batch(self, refs: Sequence[TaskRunRef], give_back: Callable[[list[TaskRunRef]], None]
-               ) -> Iterator[tuple[Batch, "_Claimed"]]:
+    def _batch(self, refs: Sequence[TaskRunRef], give_back: Callable[[list[TaskRunRef]], None],
+               patience: float | None = None) -> Iterator[tuple[Batch, "_Claimed"]]:
         """Claims ``refs`` and runs the body; then writes the results and gives back (releases)
         the claimed attempts the body did not take."""
         budget = self.env.settings.worker.batch_seconds
@@ -118,7 +118,7 @@ class TaskRunService:
             if kept := [ref for ref in rest if ref.task_run_id in claimed.ids]:
                 give_back(kept)
 
-        batch = Batch(refs, budget, give_back_claimed, spent=results.flush)
+        batch = Batch(refs, budget, give_back_claimed, spent=results.flush, patience=patience)
         with self._lock:  # log.Fetch writes what batches hold first (find)
             self._held.setdefault(refs[0].execution_id, set()).add(results)
         try:

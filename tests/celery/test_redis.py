@@ -13,7 +13,7 @@ from engine.settings import Settings
 from tests.celery.fakes import FakeServices
 from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
 from worker.celery_app import make_celery
-from worker.dispatch import BULK_SIZE, CeleryDispatcher, celery_task_id, chunks
+from worker.dispatch import BULK_SIZE, FIRST_CHUNKS, CeleryDispatcher, celery_task_id, chunks
 from worker.embedded import WorkerThread
 from worker.kills import kill_switch
 from worker.tasks import register_tasks
@@ -121,8 +121,8 @@ def test_queue_depth_counts_the_messages_waiting_in_a_queue(redis_url: str) -> N
     # No worker consumes "backlog": beat reads its depth before re-sending an unclaimed attempt.
     dispatcher = CeleryDispatcher(make_celery(Settings(broker_url=redis_url)))
     assert dispatcher.queue_depth("backlog") == 0
-    dispatcher.dispatch_task_runs([ref(f"r{i}", queue="backlog") for i in range(3)])
-    assert dispatcher.queue_depth("backlog") == 3
+    dispatcher.dispatch_task_runs([ref(f"r{i}", queue="backlog") for i in range(3)], spread=True)
+    assert dispatcher.queue_depth("backlog") == 3  # three messages (few: spread, one each)
     assert CeleryDispatcher(make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))).queue_depth("x") is None
 
 
@@ -135,7 +135,7 @@ def test_a_single_task_run_overtakes_a_waiting_fan_out(redis_url: str) -> None:
     items = [ref(f"item{i}", queue="fair") for i in range(BULK_SIZE)]
     dispatcher.dispatch_task_runs(items)
     dispatcher.dispatch_task_runs([ref("probe", queue="fair")])
-    assert dispatcher.queue_depth("fair") == len(chunks(items)) + 1  # the fan-out goes out in chunks
+    assert dispatcher.queue_depth("fair") == len(chunks(items, FIRST_CHUNKS)) + 1  # the fan-out goes out in chunks
     with WorkerThread(app, ["fair"], concurrency=1):
         runs = services.wait_for("run", BULK_SIZE + 1)
     assert runs[0].task_run_id == "probe"
@@ -190,7 +190,7 @@ def test_a_chunk_message_shows_its_flow_and_each_task_run_it_carries(redis_url: 
     dispatcher.dispatch_task_runs(fan_out)
     client = redis.Redis.from_url(redis_url)
     raws = [raw for key in client.keys("shown_chunks*") for raw in client.lrange(key, 0, -1)]
-    assert len(raws) == len(chunks(fan_out)) == 8
+    assert len(raws) == len(chunks(fan_out, FIRST_CHUNKS)) == 2
     headers = [json.loads(raw)["headers"] for raw in raws]
     assert {h["task"] for h in headers} == {"podium.run_task_runs"}
     shown = " ".join(h["kwargsrepr"] for h in headers)

@@ -135,7 +135,7 @@ class Holding:
         self._send = dispatcher.dispatch_task_runs
         dispatcher.dispatch_task_runs = self._dispatch  # type: ignore[method-assign]
 
-    def _dispatch(self, refs: Any, *, chain: bool = False) -> None:
+    def _dispatch(self, refs: Any, *, chain: bool = False, spread: bool = False) -> None:
         if chain:  # a chain runs up to its first held link; that link and the rest wait together
             cut = next((i for i, ref in enumerate(refs) if ref.task_id in self.task_ids), len(refs))
             self._send(list(refs[:cut]), chain=True)

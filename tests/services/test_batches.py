@@ -4,6 +4,7 @@ the budget leaves is given back, claimable again."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -213,6 +214,34 @@ def test_the_budget_gives_back_the_rest_while_a_long_attempt_still_runs() -> Non
     assert batch.take() is None
     batch.close()
     assert given_back == [[ref("b"), ref("c")]]
+
+
+def test_a_chunk_gives_back_its_rest_once_an_attempt_outlasts_its_patience_long_before_the_budget() -> None:
+    given_back: list[list[TaskRunRef]] = []
+    returned = threading.Event()
+
+    def give_back(rest: list[TaskRunRef]) -> None:
+        given_back.append(rest)
+        returned.set()
+
+    batch = Batch([ref("quick"), ref("slow"), ref("c")], 3600, give_back, patience=0.05)
+    assert batch.take() == ref("quick")
+    assert batch.take() == ref("slow")  # "quick" returned at once: nothing was given back
+    assert given_back == []
+    assert returned.wait(10)  # "slow" still runs, an hour before the budget is spent
+    assert given_back == [[ref("c")]]
+    assert batch.take() is None
+    batch.close()
+
+
+def test_a_chain_has_no_patience_only_its_budget() -> None:
+    given_back: list[list[TaskRunRef]] = []
+    batch = Batch([ref("long"), ref("b")], 3600, given_back.append)
+    assert batch.take() == ref("long")
+    time.sleep(0.2)  # a chunk's patience would have given "b" back by now
+    assert given_back == []
+    assert batch.take() == ref("b")
+    batch.close()
 
 
 def test_the_budget_never_gives_back_the_message_s_own_attempt() -> None:
