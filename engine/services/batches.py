@@ -70,10 +70,12 @@ class Batch:
         self.taken = 0
         self._taken_at = time.monotonic()  # when the attempt that runs now was taken
         self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
         if len(refs) > 1:
             # In the caller's context: what it sends keeps its priority, what it logs its ids.
-            threading.Thread(target=contextvars.copy_context().run, args=(self._watch,), daemon=True,
-                             name="podium-batch").start()
+            self._watcher = threading.Thread(target=contextvars.copy_context().run, args=(self._watch,),
+                                             daemon=True, name="podium-batch")
+            self._watcher.start()
 
     def _watch(self) -> None:
         """Gives back the rest when the budget is spent or an attempt outlasts the patience."""
@@ -113,7 +115,11 @@ class Batch:
         self._cut(keep=1)
 
     def close(self) -> None:
+        """Ends the batch once the watcher is done: a give-back it started is complete (released
+        claims) before the message ends, and the next link's message cannot find them still held."""
         self._closed.set()
+        if self._watcher is not None:
+            self._watcher.join()
         self._cut(keep=0)
 
     def _cut(self, keep: int) -> None:
