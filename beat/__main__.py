@@ -37,6 +37,7 @@ def run_beat(settings: Settings, interval: float, *, lease: float = 5.0, leader_
     from beat.clock import clock_from_env
     from beat.leader import LeaderElection
     from beat.loop import Beat
+    from engine.heap import freeze_startup_objects, tune_collector
     from engine.persistence.leader import LeaderRepository
     from engine.log_config import configure_logging
     from engine.services import build_services
@@ -48,6 +49,8 @@ def run_beat(settings: Settings, interval: float, *, lease: float = 5.0, leader_
     services = build_services(settings, CeleryDispatcher(make_celery(settings)), clock=clock)
     leader = LeaderElection(LeaderRepository(services.env.db), lease=lease) if leader_lock else None
     beat = Beat(services, interval=interval, clock=clock, leader=leader)
+    tune_collector()
+    freeze_startup_objects()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         beat.stop()

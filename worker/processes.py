@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from engine.dispatch import EXECUTOR_QUEUE
+from engine.heap import freeze_startup_objects, tune_collector
 from engine.settings import Settings
 from worker.celery_app import build_cli_app
 from worker.embedded import forget_mailbox
@@ -53,6 +54,8 @@ def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: in
     (``_WorkerLife``).
     """
     require_shared_broker(settings)
+    tune_collector()
+    worker_ready.connect(lambda **_: freeze_startup_objects(), weak=False)
     app = build_cli_app(settings, process=name)
     app.conf.worker_send_task_events = task_events and app.conf.worker_send_task_events
     if settings.resolved_broker_url.startswith(FS_SCHEME):
