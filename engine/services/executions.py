@@ -42,6 +42,9 @@ from engine.variables import build_variables
 
 log = logging.getLogger("podium.executor")
 MAX_LINGER_SECONDS = 1.0  # the longest an executor thread waits for more results of one execution
+# An execution with fewer unfinished task runs than this after a step is stepped again at once:
+# the few results still to come are not worth gathering (a fan-out's join, a chain's last link).
+GATHER_MIN_UNFINISHED = 16
 
 
 class InputsInvalid(PodiumError, ValueError):
@@ -172,33 +175,34 @@ class ExecutionService:
             return  # another thread of this process steps it; this result waits in the outbox for it
         try:
             cpu = time.thread_time()
-            self._step(execution_id, event, started)
-            self._step_while_asked(execution_id, time.thread_time() - cpu)
+            unfinished = self._step(execution_id, event, started)
+            self._step_while_asked(execution_id, time.thread_time() - cpu, unfinished)
         except BaseException:
             self.turns.abandon(execution_id)  # a result left waiting is re-sent by beat from the outbox
             raise
 
-    def _step_while_asked(self, execution_id: str, cpu: float) -> None:
+    def _step_while_asked(self, execution_id: str, cpu: float, unfinished: int) -> None:
         """The owner's turn goes on while other threads left it results (ExecutionTurns)."""
         outbox = LeaseRepository(self.env.db)
         while self.turns.release(execution_id):
             # A step of a wide execution costs O(its task runs) of CPU: waiting as long as the last
             # step used lets its results gather, so this execution gets at most half of a CPU and
             # the workers producing the results the rest. The CPU time, not the wall time: a small
-            # execution's step mostly waits for the database, and waiting as long again only
-            # delayed its next step. Not when a full step's worth already waits.
+            # execution's step mostly waits for the database. Not when a full step's worth already
+            # waits, nor when too few results are still to come to be worth gathering.
             waiting = outbox.waiting_results(execution_id, RESULTS_PER_STEP)
-            if waiting < RESULTS_PER_STEP:
+            if waiting < RESULTS_PER_STEP and unfinished >= GATHER_MIN_UNFINISHED:
                 time.sleep(min(cpu, MAX_LINGER_SECONDS))
                 waiting = outbox.waiting_results(execution_id, 1)
             if waiting:
                 again, cpu = time.perf_counter(), time.thread_time()
-                self._step(execution_id, None, again)
+                unfinished = self._step(execution_id, None, again)
                 cpu = time.thread_time() - cpu
 
-    def _step(self, execution_id: str, event: ev.Event | None, started: float) -> None:
+    def _step(self, execution_id: str, event: ev.Event | None, started: float) -> int:
         """One executor step: ``event`` (None: only the results waiting in the outbox) and the
-        results waiting with it, applied under the execution's row lock."""
+        results waiting with it, applied under the execution's row lock; returns how many of the
+        execution's task runs are unfinished after it."""
         with self.env.executions.lock(execution_id) as locked:
             applied: list[ev.Event] = []
             if event is not None:
@@ -217,10 +221,12 @@ class ExecutionService:
                 later = self.commands.in_transaction(locked.session, step)
         self.applied.add(waiting)
         name = type(event).__name__ if event is not None else "TaskRunResult"
+        unfinished = sum(1 for run in step.execution.task_run_list if not run.state.current.is_terminated)
         if not changed:
             self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=name)
-            return
+            return unfinished
         self._after_step(before, step, flow, later, name, started)
+        return unfinished
 
     def _after_step(self, before: Execution, step: Step, flow: Flow, later: list[Any], name: str,
                     started: float) -> None:
