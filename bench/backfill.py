@@ -79,7 +79,8 @@ class CountingDispatcher:
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
         self.events += 1
 
-    def dispatch_task_runs(self, refs: Sequence[Any], *, chain: bool = False, spread: bool = False) -> None:
+    def dispatch_task_runs(self, refs: Sequence[Any], *, chain: bool = False, spread: bool = False,
+                           join: Any = None) -> None:
         pass
 
     def kill_task_runs(self, refs: Sequence[Any]) -> None:

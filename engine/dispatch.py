@@ -34,11 +34,15 @@ class TaskRunRef:
 
 
 class Dispatcher(Protocol):
-    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False, spread: bool = False) -> None:
+    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False, spread: bool = False,
+                           join: TaskRunRef | None = None) -> None:
         """Sends ready task runs to workers: a group for a fan-out (in chunks a worker runs as one
         batch, where the dispatcher does), or a chain where each starts after the previous one
         succeeded on the worker, without a round trip to the executor. ``spread``: attempts a
-        batch gave back because one of its attempts ran long, to share among more worker slots."""
+        batch gave back because one of its attempts ran long, to share among more worker slots.
+        ``join``: the task run to start once every one of ``refs`` succeeded, by the worker that
+        writes the last success (engine/executor/joins.py); a dispatcher may ignore it, the
+        executor then starts it itself."""
 
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
         """Queues an event (a task run result, a timer, a kill...) for the executor."""

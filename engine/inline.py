@@ -31,7 +31,10 @@ class InlineDispatcher:
     def bind(self, services: _Services) -> None:
         self._services = services
 
-    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False, spread: bool = False) -> None:
+    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False, spread: bool = False,
+                           join: TaskRunRef | None = None) -> None:
+        # A join is left to the executor, which sends it once the fan-out ended (as it would if
+        # a worker had not claimed it): each attempt here runs on its own, not in a chunk.
         if chain and len(refs) > 1:
             links = tuple(refs)
             self._queue.append(lambda s: self._run_link(s, links, None))

@@ -48,18 +48,23 @@ def task_run_kwargs(ref: TaskRunRef) -> dict[str, Any]:
             "task_id": ref.task_id, "task_type": ref.task_type, "flow": ref.flow, "queue": ref.queue}
 
 
-def chunk_kwargs(refs: Sequence[TaskRunRef]) -> dict[str, Any]:
+def chunk_kwargs(refs: Sequence[TaskRunRef], join: TaskRunRef | None = None) -> dict[str, Any]:
     """A chunk's arguments: what its attempts share once, then (task run id, attempt, task id,
-    task type) of each."""
+    task type) of each, and of the fan-out's join if it has one (engine/executor/joins.py)."""
     first = refs[0]
-    return {"execution_id": first.execution_id, "flow": first.flow, "queue": first.queue,
-            "attempts": [[ref.task_run_id, ref.attempt, ref.task_id, ref.task_type] for ref in refs]}
+    kwargs = {"execution_id": first.execution_id, "flow": first.flow, "queue": first.queue,
+              "attempts": [_attempt_of(ref) for ref in refs]}
+    return kwargs if join is None else {**kwargs, "join": _attempt_of(join)}
 
 
 def chunk_refs(execution_id: str, flow: str, queue: str, attempts: Sequence[Sequence[Any]]) -> list[TaskRunRef]:
     return [TaskRunRef(execution_id=execution_id, task_run_id=str(task_run_id), attempt=int(attempt),
                        task_id=str(task_id), task_type=str(task_type), flow=flow, queue=queue)
             for task_run_id, attempt, task_id, task_type in attempts]
+
+
+def _attempt_of(ref: TaskRunRef) -> list[Any]:
+    return [ref.task_run_id, ref.attempt, ref.task_id, ref.task_type]
 
 
 def chunks(refs: Sequence[TaskRunRef], at_least: int) -> list[list[TaskRunRef]]:
@@ -114,30 +119,33 @@ class CeleryDispatcher:
                                   **readable(kwargs, "(<the outputs the previous links carry>,)" if receives_previous
                                              else "()"), **priority_option(priority))
 
-    def chunk_signature(self, refs: Sequence[TaskRunRef], *, priority: int | None = None) -> Signature:
-        if len(refs) == 1:
+    def chunk_signature(self, refs: Sequence[TaskRunRef], *, priority: int | None = None,
+                        join: TaskRunRef | None = None) -> Signature:
+        if len(refs) == 1 and join is None:
             return self.task_run_signature(refs[0], priority=priority)
-        kwargs = chunk_kwargs(refs)
+        kwargs = chunk_kwargs(refs, join)
         # Its own id: revoking one attempt's id must not drop its siblings (kills: worker/kills.py).
         return self.app.signature(RUN_TASK_RUNS, kwargs=kwargs, queue=refs[0].queue,
                                   task_id=f"{celery_task_id(refs[0])}+{len(refs) - 1}",
                                   **readable(kwargs), **priority_option(priority))
 
-    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False, spread: bool = False) -> None:
+    def dispatch_task_runs(self, refs: Sequence[TaskRunRef], *, chain: bool = False, spread: bool = False,
+                           join: TaskRunRef | None = None) -> None:
         if not refs:
             return
         if chain and len(refs) > 1:
             links = [self.task_run_signature(ref, receives_previous=index > 0) for index, ref in enumerate(refs)]
             _chain(*links).apply_async()
             return
-        if len(refs) == 1:
+        if len(refs) == 1 and (join is None or not self.batches):
             self.task_run_signature(refs[0]).apply_async()
             return
         priority = BULK_PRIORITY if len(refs) >= BULK_SIZE else None
         parts = chunks(refs, CHUNKS if spread else FIRST_CHUNKS) if self.batches else [[ref] for ref in refs]
+        join = join if self.batches else None  # only chunks carry it: the executor sends it then
         # Groups of at most GROUP_SIZE: a 10,000-wide fan-out never holds 10,000 signatures at once.
         for start in range(0, len(parts), GROUP_SIZE):
-            group([self.chunk_signature(part, priority=priority)
+            group([self.chunk_signature(part, priority=priority, join=join)
                    for part in parts[start:start + GROUP_SIZE]]).apply_async()
 
     def queue_depth(self, queue: str) -> int | None:

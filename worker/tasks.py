@@ -31,6 +31,7 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 
 from engine.dispatch import TaskRunRef
+from engine.heap import freeze_startup_objects
 from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
 from worker.dispatch import EVENT_PRIORITY, chunk_refs
 from worker.kills import attach_services, kill_switch
@@ -83,6 +84,7 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
             services.get()
         except Exception:  # noqa: BLE001 - the first task builds them again, and says why if it fails
             log.warning("could not build the services of this worker process yet", exc_info=True)
+        freeze_startup_objects()
 
     worker_process_init.connect(build_in_child, weak=False)
 
@@ -111,9 +113,11 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
         return outcome if isinstance(outcome, dict) else None
 
     @app.task(name=RUN_TASK_RUNS, bind=True, shared=False)
-    def run_task_runs(self: Task, *, execution_id: str, flow: str, queue: str, attempts: list[list[Any]]) -> None:
+    def run_task_runs(self: Task, *, execution_id: str, flow: str, queue: str, attempts: list[list[Any]],
+                      join: list[Any] | None = None) -> None:
+        joined = chunk_refs(execution_id, flow, queue, [join])[0] if join else None
         with _event_priority(self):
-            services.get().run_task_runs(chunk_refs(execution_id, flow, queue, attempts), is_killed)
+            services.get().run_task_runs(chunk_refs(execution_id, flow, queue, attempts), is_killed, joined)
 
     @app.task(name=PROCESS_EVENT, shared=False)
     def process_event(execution_id: str, event: dict[str, Any]) -> None:

@@ -52,7 +52,7 @@ def successors(work: Work, run: TaskRun) -> list[rs.Resolved]:
     if found is None:
         return []
     sequence, index, siblings = found
-    group = _group(work.tree.task(run.task_id))
+    group = group_of(work.tree.task(run.task_id))
     chained: list[rs.Resolved] = []
     for resolved in sequence[index + 1:]:
         if len(chained) + 1 >= MAX_CHAIN or not _chainable(work, resolved.task, group):
@@ -145,9 +145,10 @@ def _sequence(work: Work, run: TaskRun) -> tuple[Sequence[rs.Resolved], int, lis
 def _chainable(work: Work, task: Any, group: str | None) -> bool:
     node = work.tree.node(task.id)
     return (node.spec is not None and node.kind == PluginKind.RUNNABLE and task.run_if is None
-            and _group(task) == group)
+            and group_of(task) == group)
 
 
-def _group(task: Any) -> str | None:
+def group_of(task: Any) -> str | None:
+    """The worker group (queue) a task runs on; None: the default."""
     group = getattr(task, "worker_group", None)
     return None if group is None else str(getattr(group, "key", group))

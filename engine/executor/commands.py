@@ -18,11 +18,17 @@ class DispatchTaskRuns:
     """Send these task runs (their last attempt) to workers.
 
     ``chain`` True: run them in order on a worker, each only after the previous one succeeded.
-    False: a group, all at once. The executor currently always emits groups (see docs/executor.md).
+    False: a group, all at once.
+    ``join``: the task run created to follow this fan-out (engine/executor/joins.py): the worker
+    that writes the last of the fan-out's successes runs it.
+    ``unless_claimed``: send only the attempts no worker claimed yet (a join the executor starts
+    itself, which the worker ending the fan-out may have taken).
     """
 
     task_run_ids: tuple[str, ...]
     chain: bool = False
+    join: str | None = None
+    unless_claimed: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.executor import chains, special
+from engine.executor import chains, joins, special
 from engine.executor import resolve as rs
 from engine.executor.commands import (CancelTimers, DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns,
                                       Log)
@@ -33,6 +33,7 @@ def settle(work: Work) -> None:
         # the end of the execution may start afterExecution tasks, hence one more round
         if not progressed and not special.finish_execution(work):
             break
+    to_dispatch = joins.plan(work, to_dispatch)
     if to_dispatch:
         work.emit(DispatchTaskRuns(tuple(to_dispatch)))
 
@@ -51,6 +52,7 @@ def end_flowables(work: Work) -> bool:
             state = _flowable_state(work, task, run, runs)
         if state is not None:
             work.set_state(run, state)
+            joins.after_end(work, work.run(run.id), state)
             progressed = True
     return progressed
 

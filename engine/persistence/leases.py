@@ -86,6 +86,13 @@ class LeaseRepository(Repository):
                                              "_until": until})
         return {row.id for row in rows}
 
+    def unclaimed(self, task_run_ids: Sequence[str]) -> builtins.list[str]:
+        """Those of ``task_run_ids`` no worker holds, in the same order."""
+        with self.db.transaction(write=False) as tx:
+            held = {row.id for row in tx.execute(select(task_runs.c.id).where(
+                task_runs.c.id.in_(list(task_run_ids)), task_runs.c.worker_id.is_not(None)))}
+        return [task_run_id for task_run_id in task_run_ids if task_run_id not in held]
+
     def release(self, attempts: Sequence[tuple[str, int]], worker_id: str, deadline: datetime) -> None:
         """Gives claimed attempts that were not started back: unclaimed again, to be claimed by
         ``deadline`` (a batch handing back what it will not run)."""
@@ -134,11 +141,12 @@ class LeaseRepository(Repository):
         with the attempt's log lines not written yet: one commit for both."""
         self.put_results([PendingResult(execution_id, task_run_id, attempt, event, now, replay_at)], logs=logs)
 
-    def put_results(self, results: Sequence[PendingResult], *, logs: Sequence[LogEntry] = ()) -> None:
+    def put_results(self, results: Sequence[PendingResult], *, logs: Sequence[LogEntry] = (),
+                    session: Session | None = None) -> None:
         """``put_result`` of several results (a batch's), with their log lines: one commit."""
         if not results:
             return
-        with self.db.transaction() as tx:
+        with self._tx(session) as tx:
             LogRepository(self.db).append(logs, session=tx)
             rows = [{"task_run_id": result.task_run_id, "attempt": result.attempt, "execution_id": result.execution_id,
                      "event": result.event, "created": result.created, "replay_at": result.replay_at}
@@ -157,6 +165,15 @@ class LeaseRepository(Repository):
         taken = [PendingResult(row.execution_id, row.task_run_id, row.attempt, row.event, row.created,
                                row.replay_at) for row in rows if (row.task_run_id, row.attempt) != own]
         return sorted(taken, key=lambda result: result.created)
+
+    def waiting_outputs(self, execution_id: str) -> dict[str, dict[str, Any]]:
+        """The outputs of the execution's SUCCESS results not applied yet, by task run id (what a
+        join renders before the executor caught up)."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(select(task_run_results.c.event).where(task_run_results.c.execution_id == execution_id))
+            events = [row.event for row in rows]
+        return {str(event["task_run_id"]): dict(event.get("outputs") or {}) for event in events
+                if event.get("state") == "SUCCESS"}
 
     def waiting_results(self, execution_id: str, limit: int) -> int:
         """How many results of the execution wait in the outbox, counted up to ``limit``."""

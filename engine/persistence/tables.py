@@ -113,6 +113,17 @@ task_run_results = Table(
     Index(None, "execution_id"),
 )
 
+# The task after a fan-out, created with it (a join): how many of the fan-out's children still have
+# to end SUCCESS before the worker that writes the last of them runs it; NULL once one did not
+# (the executor then decides). docs/celery.md, "Joins".
+task_run_joins = Table(
+    "task_run_joins", metadata,
+    Column("task_run_id", ID, primary_key=True),
+    Column("execution_id", ID, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
+    Column("remaining", Integer),
+    Index(None, "execution_id"),
+)
+
 # Commands of an executor step that leave the process (a subflow's child, a ForEachItem's split
 # and merge, an execution's end as its parent and Flow triggers see it), saved with the step: the
 # row goes when the command's reply is applied (or, for a command without one, when it is done);

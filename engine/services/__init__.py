@@ -103,9 +103,11 @@ class Services:
         needs or False, how many links ran here) (engine/services/batches.py)."""
         return self.task_runs.run_links(refs, carried, is_killed)
 
-    def run_task_runs(self, refs: Sequence[TaskRunRef], is_killed: Callable[[TaskRunRef], bool] | None = None) -> None:
-        """A fan-out's chunk of attempts of one execution (engine/services/batches.py)."""
-        self.task_runs.run_chunk(refs, is_killed)
+    def run_task_runs(self, refs: Sequence[TaskRunRef], is_killed: Callable[[TaskRunRef], bool] | None = None,
+                      join: TaskRunRef | None = None) -> None:
+        """A fan-out's chunk of attempts of one execution (engine/services/batches.py), and the
+        fan-out's join if this chunk writes its last success (engine/executor/joins.py)."""
+        self.task_runs.run_chunk(refs, is_killed, join)
 
     def kill_local_task_runs(self, task_run_ids: list[str]) -> None:
         self.task_runs.kill(task_run_ids)

@@ -135,8 +135,10 @@ class ResultBuffer:
     """The terminal results of a batch's attempts: written to the outbox together every
     ``every`` seconds (and on ``flush``), each time with one event for the executor."""
 
-    def __init__(self, keeper: LeaseKeeper, execution_id: str, every: float) -> None:
+    def __init__(self, keeper: LeaseKeeper, execution_id: str, every: float, join: TaskRunRef | None = None) -> None:
         self._keeper, self._execution_id, self._every = keeper, execution_id, every
+        self._join = join
+        self.joined = False  # a write of these results claimed the fan-out's join: run it next
         self._held: list[tuple[ev.TaskRunResult, list[LogEntry], datetime]] = []
         self._since = time.monotonic()
         self._lock = threading.Lock()  # the batch's timer flushes too
@@ -155,7 +157,7 @@ class ResultBuffer:
             # Written under the lock: two flushes never overtake each other (result order).
             if held:
                 try:
-                    self._keeper.report_many(self._execution_id, held)
+                    self.joined = self._keeper.report_many(self._execution_id, held, self._join) or self.joined
                 except BaseException:
                     self._held[:0] = held  # kept for the next write
                     raise

@@ -21,6 +21,7 @@ from engine.model.execution import Execution, ExecutionTrigger, TaskRun
 from engine.services.items import merge_outputs, split_items
 from engine.services.leases import dispatch_deadline
 from engine.services.pending_commands import KeepAlive, child_id
+from engine.persistence.joins import JoinRepository
 from engine.persistence.leases import LeaseRepository
 from engine.persistence.logs import LogEntry
 from engine.persistence.timers import Timer
@@ -65,6 +66,10 @@ class CommandRunner:
             elif isinstance(command, cmd.Log):
                 self.env.logs.append([self._log_row(step.execution, command)], session=session)
             else:
+                if isinstance(command, cmd.DispatchTaskRuns) and command.join is not None:
+                    # The counter is saved with the step that created the join (engine/executor/joins.py).
+                    JoinRepository(self.env.db).create(command.join, step.execution.id, len(command.task_run_ids),
+                                                       session=session)
                 later.append(command)
         # A deadline for a worker to claim each dispatched attempt, saved with the step: if the
         # message is lost (broker restarted, crash before the send), beat dispatches it again.
@@ -94,8 +99,13 @@ class CommandRunner:
 
     def _DispatchTaskRuns(self, execution: Execution, flow: Any, command: cmd.DispatchTaskRuns) -> None:
         by_id = {run.id: run for run in execution.task_run_list}  # once: a fan-out names thousands
-        refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in command.task_run_ids]
-        self.env.dispatcher.dispatch_task_runs(refs, chain=command.chain)
+        ids = command.task_run_ids
+        if command.unless_claimed:
+            # Committed before the result that ended the fan-out, so a worker's claim shows here.
+            ids = LeaseRepository(self.env.db).unclaimed(ids)
+        refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in ids]
+        join = self.ref(execution, flow, command.join, by_id) if command.join is not None else None
+        self.env.dispatcher.dispatch_task_runs(refs, chain=command.chain, join=join)
 
     def _DispatchWorkingDirectory(self, execution: Execution, flow: Any,
                                   command: cmd.DispatchWorkingDirectory) -> None:

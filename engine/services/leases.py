@@ -29,10 +29,12 @@ from typing import Any, Callable, Sequence
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
+from engine.persistence.joins import JoinRepository
 from engine.persistence.leases import LeaseRepository, PendingResult
 from engine.persistence.logs import LogEntry
 from engine.services.messages import decode_event, encode_event
 from engine.services.runtime import Env
+from engine.state import State
 
 log = logging.getLogger("podium.leases")
 # How many waiting results one executor step applies at most: bounds the step's transaction.
@@ -192,19 +194,32 @@ class LeaseKeeper:
             log.warning("could not send the %s report of %s.%s; the lease covers it", event.state.value,
                         event.task_run_id, event.attempt_number, exc_info=True)
 
-    def report_many(self, execution_id: str,
-                    results: Sequence[tuple[ev.TaskRunResult, Sequence[LogEntry], datetime]]) -> None:
+    def report_many(self, execution_id: str, results: Sequence[tuple[ev.TaskRunResult, Sequence[LogEntry], datetime]],
+                    join: TaskRunRef | None = None) -> bool:
         """Terminal results of one execution (event, its attempt's unwritten logs, when it ended),
         put in the outbox in one transaction and announced by one event, the first: the executor
-        applies it with the others waiting in the outbox, oldest first (one step)."""
+        applies it with the others waiting in the outbox, oldest first (one step).
+
+        ``join``: the results are children of a fan-out with that join; they count it down in
+        the same transaction, and True means they were its last successes: the join is claimed
+        for this worker, to run now (engine/executor/joins.py)."""
         pending = [PendingResult(execution_id, event.task_run_id, event.attempt_number, encode_event(event),
                                  ended, ended + timedelta(seconds=self.seconds)) for event, _, ended in results]
-        self.repository.put_results(pending, logs=[line for _, logs, _ in results for line in logs])
+        with self.env.db.transaction() as tx:
+            self.repository.put_results(pending, logs=[line for _, logs, _ in results for line in logs], session=tx)
+            joined = join is not None and self._count_down(join, [event for event, _, _ in results], tx)
         try:
             self.env.dispatcher.send_event(execution_id, pending[0].event)
         except Exception:  # noqa: BLE001 - broker away: beat re-sends the results from the outbox
             log.warning("could not send the results of %d task run(s) of %s; beat will re-send them",
                         len(pending), execution_id, exc_info=True)
+        return joined
+
+    def _count_down(self, join: TaskRunRef, events: Sequence[ev.TaskRunResult], session: Any) -> bool:
+        succeeded = sum(1 for event in events if event.state == State.SUCCESS)
+        return JoinRepository(self.env.db).count_down(join.task_run_id, succeeded, succeeded < len(events),
+                                                      session=session) and \
+            self.repository.claim(join.task_run_id, join.attempt, self.worker_id, self._until(), session=session)
 
 
 def forget_applied(env: Env, event: Any, session: Any) -> None:

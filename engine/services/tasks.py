@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from functools import partial
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import AbstractSet, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
@@ -67,19 +67,35 @@ class TaskRunService:
         self._shared_renderer = Renderer(SwitchedIO(), default_timezone=env.settings.timezone)
 
     # -- entry points -------------------------------------------------------------------------
-    def run_chunk(self, refs: Sequence[TaskRunRef], is_killed: Killed | None = None) -> None:
+    def run_chunk(self, refs: Sequence[TaskRunRef], is_killed: Killed | None = None,
+                  join: TaskRunRef | None = None) -> None:
         """A fan-out's chunk (engine/services/batches.py): every attempt runs whatever the
         others' outcome; those left when the budget is spent or when one attempt ran long go back
-        to the queue, spread over more chunks (so a long task's siblings reach idle workers)."""
+        to the queue, spread over more chunks (so a long task's siblings reach idle workers).
+        ``join``: the fan-out's join, run here next if this chunk's results are its last
+        successes (engine/executor/joins.py)."""
         def give_back(rest: list[TaskRunRef]) -> None:
             self.leases.release(rest)
-            self.env.dispatcher.dispatch_task_runs(rest, spread=True)
+            self.env.dispatcher.dispatch_task_runs(rest, spread=True, join=join)
 
         killed = is_killed or _never
-        with self._batch(refs, give_back, patience=SPREAD_AFTER_SECONDS) as (batch, claimed):
+        with self._batch(refs, give_back, patience=SPREAD_AFTER_SECONDS, join=join) as (batch, claimed):
             while (ref := batch.take()) is not None:
                 if ref.task_run_id in claimed.ids and not killed(ref):
                     claimed.run(ref)
+        if join is not None and claimed.results.joined:
+            self._run_join(join, killed, claimed.execution)
+
+    def _run_join(self, join: TaskRunRef, killed: Killed, lineage: Execution | None) -> None:
+        """Runs the join this worker claimed with the fan-out's last results, with the outputs of
+        the children the executor has not applied yet overlaid (as a chain link's carried ones)
+        if it reads them."""
+        flow = self.catalog.get(lineage.namespace, lineage.flow_id, lineage.flow_revision) if lineage else None
+        if flow is not None and self._reads_other_runs(flow, flow.find_task(join.task_id)):
+            self._link.carried = self.leases.repository.waiting_outputs(join.execution_id)
+        with self._batch([join], self.leases.release, held={join.task_run_id}) as (batch, claimed):
+            if (ref := batch.take()) is not None and ref.task_run_id in claimed.ids and not killed(ref):
+                claimed.run(ref)
 
     def run_links(self, refs: Sequence[TaskRunRef], carried: Mapping[str, Any] | None = None,
                   is_killed: Killed | None = None) -> tuple[dict[str, Any] | bool, int]:
@@ -107,12 +123,13 @@ class TaskRunService:
 
     @contextlib.contextmanager
     def _batch(self, refs: Sequence[TaskRunRef], give_back: Callable[[list[TaskRunRef]], None],
-               patience: float | None = None) -> Iterator[tuple[Batch, "_Claimed"]]:
-        """Claims ``refs`` and runs the body; then writes the results and gives back (releases)
-        the claimed attempts the body did not take."""
+               patience: float | None = None, join: TaskRunRef | None = None,
+               held: AbstractSet[str] = frozenset()) -> Iterator[tuple[Batch, "_Claimed"]]:
+        """Claims ``refs`` (but ``held``, claimed already) and runs the body; then writes the
+        results and gives back (releases) the claimed attempts the body did not take."""
         budget = self.env.settings.worker.batch_seconds
-        results = ResultBuffer(self.leases, refs[0].execution_id, budget)
-        claimed = self._claim(refs, results)
+        results = ResultBuffer(self.leases, refs[0].execution_id, budget, join)
+        claimed = self._claim(refs, results, held)
 
         def give_back_claimed(rest: list[TaskRunRef]) -> None:
             if kept := [ref for ref in rest if ref.task_run_id in claimed.ids]:
@@ -132,7 +149,7 @@ class TaskRunService:
             batch.close()
             results.flush()
 
-    def _claim(self, refs: Sequence[TaskRunRef], results: ResultBuffer) -> "_Claimed":
+    def _claim(self, refs: Sequence[TaskRunRef], results: ResultBuffer, held: AbstractSet[str] = frozenset()) -> "_Claimed":
         """Reads the attempts' lineage and claims those due, in one transaction. If the execution
         is being killed, none is claimed and each is reported KILLED (chain links after the first
         too: the executor drops those results with the links, engine/executor/chains.py)."""
@@ -144,7 +161,9 @@ class TaskRunService:
             runs = {run.id: run for run in execution.task_run_list}
             due = [ref for ref in refs if ref.task_run_id in runs and self._is_due(runs[ref.task_run_id], ref.attempt)]
             killed = execution.state.current in (State.KILLING, State.KILLED)
-            ids = set() if killed else self.leases.claim_many(due, session=tx)
+            taken = {ref.task_run_id for ref in due} & held
+            ids = set() if killed else taken | self.leases.claim_many(
+                [ref for ref in due if ref.task_run_id not in taken], session=tx)
             carried = getattr(self._link, "carried", None)
             if carried and not killed:
                 # Links the database shows ended need not travel further down the chain.
@@ -348,11 +367,11 @@ class _Claimed:
 
     def __init__(self, service: TaskRunService, execution: Execution | None, ids: set[str],
                  results: ResultBuffer) -> None:
-        self._service, self._execution, self.ids, self._results = service, execution, ids, results
+        self._service, self.execution, self.ids, self.results = service, execution, ids, results
 
     def run(self, ref: TaskRunRef) -> TaskOutcome:
-        assert self._execution is not None  # nothing is claimed without it
-        return self._service.run_attempt(self._execution, ref, self._results)
+        assert self.execution is not None  # nothing is claimed without it
+        return self._service.run_attempt(self.execution, ref, self.results)
 
 
 def _never(ref: TaskRunRef) -> bool:

@@ -31,7 +31,7 @@ class OneAttemptPerMessage:
         run: Callable[..., Any] = self.run_task_run  # type: ignore[attr-defined]
         return (run(refs[0]) if carried is None else run(refs[0], carried)), 1
 
-    def run_task_runs(self, refs: Sequence[TaskRunRef], is_killed: Any = None) -> None:
+    def run_task_runs(self, refs: Sequence[TaskRunRef], is_killed: Any = None, join: Any = None) -> None:
         for ref in refs:
             self.run_task_run(ref)  # type: ignore[attr-defined]
 

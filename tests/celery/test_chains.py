@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from engine.model.execution import Execution
+from engine.persistence.joins import JoinRepository
 from engine.services import Services, build_services
 from engine.settings import Settings
 from engine.state import State
@@ -133,8 +134,19 @@ def test_a_wide_fan_out_goes_out_in_chunks_and_every_attempt_is_recorded_once(se
     assert states(execution)["join"] == State.SUCCESS
 
 
+def test_the_worker_ending_a_fan_out_runs_its_join_with_the_outputs_it_reads(services: Services) -> None:
+    source = wide(12).replace("format: joined", "format: \"{{ outputs.p0.value }}-{{ outputs.p11.value }}\"")
+    services.deploy_source(source)
+    execution = wait_until(services, services.start_execution("tests.chains", "wide").id, ended)
+    assert execution.state.current == State.SUCCESS
+    join = next(run for run in execution.task_run_list if run.task_id == "join")
+    assert join.outputs == {"value": "v0-v11"} and len(join.attempts) == 1
+    # Counted down to zero by the chunks: the worker that wrote the last success claimed it.
+    assert JoinRepository(services.env.db).remaining(join.id) == 0
+
+
 def test_a_long_task_does_not_hold_back_the_siblings_of_its_chunk(services: Services) -> None:
-    # Chunks of two: p0 shares a chunk with the Sleep; the budget gives p0 back while it sleeps.
+    # p0 shares a chunk with the Sleep: the chunk gives p0 back while it sleeps.
     sleeper = "      - {id: slow, type: io.kestra.plugin.core.flow.Sleep, duration: PT3S}\n"
     services.deploy_source(wide(15, first=sleeper))
     execution = wait_until(services, services.start_execution("tests.chains", "wide").id, ended)

@@ -36,7 +36,7 @@ def clean_env() -> dict[str, str]:
 class ReadOnly:
     """The dispatcher of the test's own services: they only read, so any message is a test bug."""
 
-    def dispatch_task_runs(self, refs: Any, *, chain: bool = False, spread: bool = False) -> None:
+    def dispatch_task_runs(self, refs: Any, *, chain: bool = False, spread: bool = False, join: Any = None) -> None:
         raise AssertionError("the test's services must not dispatch")
 
     def send_event(self, execution_id: str, event: Any) -> None:

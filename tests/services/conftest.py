@@ -132,10 +132,13 @@ class Holding:
     def __init__(self, dispatcher: InlineDispatcher, task_ids: set[str]) -> None:
         self.dispatcher, self.task_ids = dispatcher, task_ids
         self.held: list[Any] = []
+        self.join: Any = None
         self._send = dispatcher.dispatch_task_runs
         dispatcher.dispatch_task_runs = self._dispatch  # type: ignore[method-assign]
 
-    def _dispatch(self, refs: Any, *, chain: bool = False, spread: bool = False) -> None:
+    def _dispatch(self, refs: Any, *, chain: bool = False, spread: bool = False, join: Any = None) -> None:
+        if join is not None:
+            self.join = join  # the join of the last fan-out dispatched (engine/executor/joins.py)
         if chain:  # a chain runs up to its first held link; that link and the rest wait together
             cut = next((i for i, ref in enumerate(refs) if ref.task_id in self.task_ids), len(refs))
             self._send(list(refs[:cut]), chain=True)

@@ -299,10 +299,11 @@ def test_results_a_failed_write_kept_are_written_by_the_next_with_a_fake_failing
     calls: list[int] = []
 
     class FlakyKeeper:
-        def report_many(self, execution_id: str, held: list[Any]) -> None:
+        def report_many(self, execution_id: str, held: list[Any], join: Any = None) -> bool:
             calls.append(len(held))
             if len(calls) == 1:
                 raise ConnectionError("database away")
+            return False
 
     buffer = ResultBuffer(FlakyKeeper(), "e", every=60)  # type: ignore[arg-type]
     buffer.add(ev.TaskRunResult("r1", 1, State.SUCCESS, {}), (), engine.clock())

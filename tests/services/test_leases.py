@@ -160,7 +160,7 @@ def test_a_lost_first_dispatch_is_sent_again(engine: Engine) -> None:
     engine.deploy(ONE_STEP)
     dispatcher = engine.dispatcher
     sent = dispatcher.dispatch_task_runs
-    dispatcher.dispatch_task_runs = lambda refs, chain=False: None  # type: ignore[method-assign]
+    dispatcher.dispatch_task_runs = lambda refs, **options: None  # type: ignore[method-assign]
     execution = engine.start("tests.leases", "one_step")
     dispatcher.dispatch_task_runs = sent  # type: ignore[method-assign]
     assert execution.state.current == State.RUNNING

@@ -1,0 +1,101 @@
+"""Joins on the worker side (engine/executor/joins.py, docs/celery.md "Joins"): the chunk that
+writes a fan-out's last success claims the task after it in the same transaction and runs it,
+with the children's outputs the executor has not applied yet."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.dispatch import TaskRunRef
+from engine.persistence.joins import JoinRepository
+from engine.persistence.leases import LeaseRepository
+from engine.state import State
+from tests.services.conftest import Engine, one_run
+from tests.services.test_batches import FAN_OUT, held_fan_out
+
+READING_JOIN = FAN_OUT.replace("format: after", "format: \"{{ outputs.p0.value }}+{{ outputs.p2.value }}\"")
+
+
+class Sent:
+    """The task runs the executor dispatched after the fan-out."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.ids: list[str] = []
+        send = engine.dispatcher.dispatch_task_runs
+
+        def recording(refs: Any, **options: Any) -> None:
+            self.ids += [ref.task_run_id for ref in refs]
+            send(refs, **options)
+
+        engine.dispatcher.dispatch_task_runs = recording  # type: ignore[method-assign]
+
+
+def remaining(engine: Engine, join: TaskRunRef) -> int | None:
+    return JoinRepository(engine.services.env.db).remaining(join.task_run_id)
+
+
+def test_the_chunk_writing_the_last_success_runs_the_join_itself(engine: Engine) -> None:
+    execution_id, refs, holding = held_fan_out(engine, 4)
+    join = holding.join
+    assert join is not None and join.task_id == "after" and remaining(engine, join) == 4
+    sent = Sent(engine)
+    engine.services.run_task_runs(refs[:3], join=join)
+    assert remaining(engine, join) == 1
+    assert LeaseRepository(engine.services.env.db).lease(join.task_run_id)[1] is None  # not yet
+    engine.services.run_task_runs(refs[3:], join=join)
+    assert remaining(engine, join) == 0
+    engine.drain()
+    execution = engine.get(execution_id)
+    assert execution.state.current == State.SUCCESS
+    assert one_run(execution, "after").outputs == {"value": "after"}
+    assert join.task_run_id not in sent.ids  # the executor never had to send it
+
+
+def test_the_join_reads_the_outputs_of_children_the_executor_has_not_applied(engine: Engine) -> None:
+    holding = engine.hold(*(f"p{i}" for i in range(3)))
+    execution = engine.run(READING_JOIN.replace("{items}", "\n".join(
+        f"      - {{id: p{i}, type: io.kestra.plugin.core.debug.Return, format: v{i}}}" for i in range(3))))
+    refs, holding.held = list(holding.held), []
+    engine.services.run_task_runs(refs, join=holding.join)  # no drain: the outbox holds the results
+    assert one_run(engine.get(execution.id), "p0").state.current == State.CREATED
+    engine.drain()
+    execution = engine.get(execution.id)
+    assert execution.state.current == State.SUCCESS
+    assert one_run(execution, "after").outputs == {"value": "v0+v2"}
+
+
+def test_a_child_that_did_not_succeed_leaves_the_join_to_the_executor(engine: Engine) -> None:
+    source = FAN_OUT.replace("{items}", "      - {id: p0, type: io.kestra.plugin.core.debug.Return, format: a}\n"
+                                        "      - {id: p1, type: io.kestra.plugin.core.execution.Fail}")
+    holding = engine.hold("p0", "p1")
+    execution = engine.run(source)
+    refs, holding.held = list(holding.held), []
+    engine.services.run_task_runs(refs, join=holding.join)
+    assert remaining(engine, holding.join) is None
+    engine.drain()
+    execution = engine.get(execution.id)
+    assert execution.state.current == State.FAILED
+    assert [run.task_id for run in execution.task_run_list if run.task_id == "after"] == []  # never existed
+
+
+def test_a_killed_execution_runs_no_join(engine: Engine) -> None:
+    execution_id, refs, holding = held_fan_out(engine, 2)
+    engine.services.run_task_runs(refs[:1], join=holding.join)
+    engine.services.kill(execution_id)
+    engine.drain()
+    engine.services.run_task_runs(refs[1:], join=holding.join)  # delivered after the kill
+    engine.drain()
+    execution = engine.get(execution_id)
+    assert execution.state.current == State.KILLED
+    assert [run.task_id for run in execution.task_run_list if run.task_id == "after"] == []
+
+
+def test_a_retried_child_carries_no_join_and_the_executor_sends_it(engine: Engine) -> None:
+    execution_id, refs, holding = held_fan_out(engine, 2)
+    sent = Sent(engine)
+    engine.services.run_task_runs(refs[:1], join=holding.join)
+    engine.services.run_task_runs(refs[1:])  # as beat re-sends an attempt: without the join
+    engine.drain()
+    execution = engine.get(execution_id)
+    assert execution.state.current == State.SUCCESS
+    assert sent.ids == [holding.join.task_run_id]
+    assert one_run(execution, "after").state.current == State.SUCCESS
