@@ -1,6 +1,6 @@
 """Batches with real processes (engine/services/batches.py): a worker killed -9 while it runs
-chunks of a fan-out loses no attempt and records none twice; a kill reaches an attempt a prefork
-child runs as a later link of its chain (worker/kills.py)."""
+chunks of a fan-out loses no attempt, records none twice and runs each join once; a kill reaches
+an attempt a prefork child runs as a later link of its chain (worker/kills.py)."""
 from __future__ import annotations
 
 from engine.state import State
@@ -60,6 +60,12 @@ def test_a_worker_killed_among_chunks_of_a_fan_out(cluster: Cluster) -> None:
             assert run.state.current == State.SUCCESS and run.outputs == {"value": run.id}
             assert run.attempts[-1].state.current == State.SUCCESS
             _assert_attempts_recorded_once(run)
+        # The join (engine/executor/joins.py): once, whether the worker that ended the fan-out ran
+        # it, the executor sent it, or a killed worker's claim lapsed and it ran again.
+        (join,) = [run for run in execution.task_run_list if run.task_id == "join"]
+        assert join.state.current == State.SUCCESS and join.outputs == {"value": "joined"}
+        assert join.attempts[-1].state.current == State.SUCCESS
+        _assert_attempts_recorded_once(join)
     _assert_nothing_left(cluster, executions)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.dispatch import TaskRunRef
+from engine.executor import events as ev
 from engine.persistence.joins import JoinRepository
 from engine.persistence.leases import LeaseRepository
 from engine.state import State
@@ -99,3 +100,24 @@ def test_a_retried_child_carries_no_join_and_the_executor_sends_it(engine: Engin
     assert execution.state.current == State.SUCCESS
     assert sent.ids == [holding.join.task_run_id]
     assert one_run(execution, "after").state.current == State.SUCCESS
+
+
+def test_a_join_claimed_by_a_worker_that_died_runs_again_once_its_lease_lapsed(engine: Engine) -> None:
+    execution_id, refs, holding = held_fan_out(engine, 2)
+    keeper = engine.services.task_runs.leases
+    # A chunk's last write: the children's successes, which claim the join; then the worker dies.
+    ended = engine.clock()
+    results = [(ev.TaskRunResult(ref.task_run_id, ref.attempt, State.SUCCESS, {"value": "v"}, worker_id="dead"),
+                (), ended) for ref in refs]
+    assert keeper.report_many(execution_id, results, holding.join) is True
+    engine.drain()
+    execution = engine.get(execution_id)
+    assert one_run(execution, "fan").state.current == State.SUCCESS
+    assert one_run(execution, "after").state.current == State.CREATED  # claimed: the executor waits
+    engine.clock.advance(seconds=61)  # past the lease: beat finds the claim lapsed
+    engine.services.reap_expired_leases(engine.clock())
+    engine.drain()
+    execution = engine.get(execution_id)
+    assert execution.state.current == State.SUCCESS
+    after = one_run(execution, "after")
+    assert [attempt.state.current for attempt in after.attempts] == [State.KILLED, State.SUCCESS]
