@@ -137,12 +137,12 @@ class CeleryDispatcher:
             links = [self.task_run_signature(ref, receives_previous=index > 0) for index, ref in enumerate(refs)]
             _chain(*links).apply_async()
             return
-        if len(refs) == 1 and (join is None or not self.batches):
+        join = join if self.batches else None  # only chunks carry it: the executor sends it then
+        if len(refs) == 1 and join is None:
             self.task_run_signature(refs[0]).apply_async()
             return
         priority = BULK_PRIORITY if len(refs) >= BULK_SIZE else None
         parts = chunks(refs, CHUNKS if spread else FIRST_CHUNKS) if self.batches else [[ref] for ref in refs]
-        join = join if self.batches else None  # only chunks carry it: the executor sends it then
         # Groups of at most GROUP_SIZE: a 10,000-wide fan-out never holds 10,000 signatures at once.
         for start in range(0, len(parts), GROUP_SIZE):
             group([self.chunk_signature(part, priority=priority, join=join)

@@ -4,14 +4,15 @@
   runs one task run attempt on a worker (keyword arguments, so ``celery inspect active`` and
   Flower show which flow and task it is); the result goes back to the executor as an event sent
   by ``services.run_task_run`` itself.
-- ``podium.run_task_runs(execution_id, flow, queue, attempts)`` runs a fan-out's chunk of
-  attempts as one batch (engine/services/batches.py).
+- ``podium.run_task_runs(execution_id, flow, queue, attempts, join=None)`` runs a fan-out's
+  chunk of attempts as one batch (engine/services/batches.py), then the fan-out's join if this
+  chunk wrote its last success (engine/executor/joins.py).
 - ``podium.process_event(execution_id, event)`` applies one event on the executor queue.
 
 Services are built once per process, never at import: a prefork child builds its own as soon as it
 is forked (``worker_process_init``), so its first task run does not wait for the database
-connection, the schema check and the task registry; other pools build them on the first task. ``run_task_run`` may return ``False`` (the attempt did not succeed) to stop the rest of a
-chain: Celery only continues a chain after a link returned normally. Otherwise it returns what the
+connection, the schema check and the task registry; other pools build them on the first task.
+``run_task_run`` may return ``False`` (the attempt did not succeed) to stop the rest of a chain: Celery only continues a chain after a link returned normally. Otherwise it returns what the
 next link of its chain needs (outputs the executor may not have recorded yet): links after the
 first are mutable signatures, so Celery passes that result as their first argument (``carried``).
 Before it runs, a link hands the links after it in ``request.chain`` to the services too, which run

@@ -166,14 +166,11 @@ class LeaseRepository(Repository):
                                row.replay_at) for row in rows if (row.task_run_id, row.attempt) != own]
         return sorted(taken, key=lambda result: result.created)
 
-    def waiting_outputs(self, execution_id: str) -> dict[str, dict[str, Any]]:
-        """The outputs of the execution's SUCCESS results not applied yet, by task run id (what a
-        join renders before the executor caught up)."""
+    def waiting_events(self, execution_id: str) -> builtins.list[dict[str, Any]]:
+        """The encoded results of the execution that wait in the outbox, without taking them."""
         with self.db.transaction(write=False) as tx:
             rows = tx.execute(select(task_run_results.c.event).where(task_run_results.c.execution_id == execution_id))
-            events = [row.event for row in rows]
-        return {str(event["task_run_id"]): dict(event.get("outputs") or {}) for event in events
-                if event.get("state") == "SUCCESS"}
+            return [dict(row.event) for row in rows]
 
     def waiting_results(self, execution_id: str, limit: int) -> int:
         """How many results of the execution wait in the outbox, counted up to ``limit``."""

@@ -215,6 +215,12 @@ class LeaseKeeper:
                         len(pending), execution_id, exc_info=True)
         return joined
 
+    def waiting_outputs(self, execution_id: str) -> dict[str, dict[str, Any]]:
+        """The outputs of the execution's SUCCESS results the executor has not applied yet, by
+        task run id (what a join renders before the executor caught up)."""
+        events = [decode_event(event) for event in self.repository.waiting_events(execution_id)]
+        return {event.task_run_id: dict(event.outputs) for event in events if event.state == State.SUCCESS}
+
     def _count_down(self, join: TaskRunRef, events: Sequence[ev.TaskRunResult], session: Any) -> bool:
         succeeded = sum(1 for event in events if event.state == State.SUCCESS)
         return JoinRepository(self.env.db).count_down(join.task_run_id, succeeded, succeeded < len(events),

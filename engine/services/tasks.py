@@ -92,7 +92,7 @@ class TaskRunService:
         if it reads them."""
         flow = self.catalog.get(lineage.namespace, lineage.flow_id, lineage.flow_revision) if lineage else None
         if flow is not None and self._reads_other_runs(flow, flow.find_task(join.task_id)):
-            self._link.carried = self.leases.repository.waiting_outputs(join.execution_id)
+            self._link.carried = self.leases.waiting_outputs(join.execution_id)
         with self._batch([join], self.leases.release, held={join.task_run_id}) as (batch, claimed):
             if (ref := batch.take()) is not None and ref.task_run_id in claimed.ids and not killed(ref):
                 claimed.run(ref)
