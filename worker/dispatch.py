@@ -183,11 +183,11 @@ class CeleryDispatcher:
 #: The priority of the events this thread sends: that of the task run message it is running.
 EVENT_PRIORITY: ContextVar[int | None] = ContextVar("podium_event_priority", default=None)
 GROUP_SIZE = 500
-#: A fan-out goes out in at least FIRST_CHUNKS chunks of at most MAX_CHUNK attempts. A chunk runs
-#: its attempts one after the other only while each proves quick: once one runs longer than
+#: A fan-out goes out in chunks of at most MAX_CHUNK attempts (FIRST_CHUNKS at least). A chunk
+#: runs its attempts one after the other only while they prove quick: once it has run longer than
 #: engine.services.batches.SPREAD_AFTER_SECONDS, the rest goes back out, in at least CHUNKS chunks
 #: (a worker's default slots, twice). docs/celery.md, "Batches".
-FIRST_CHUNKS = 2
+FIRST_CHUNKS = 1
 CHUNKS = 8
 MAX_CHUNK = 32
 BULK_SIZE = 20

@@ -86,9 +86,9 @@ class LeaseRepository(Repository):
                                              "_until": until})
         return {row.id for row in rows}
 
-    def unclaimed(self, task_run_ids: Sequence[str]) -> builtins.list[str]:
+    def unclaimed(self, task_run_ids: Sequence[str], *, session: Session | None = None) -> builtins.list[str]:
         """Those of ``task_run_ids`` no worker holds, in the same order."""
-        with self.db.transaction(write=False) as tx:
+        with self._tx(session, write=False) as tx:
             held = {row.id for row in tx.execute(select(task_runs.c.id).where(
                 task_runs.c.id.in_(list(task_run_ids)), task_runs.c.worker_id.is_not(None)))}
         return [task_run_id for task_run_id in task_run_ids if task_run_id not in held]

@@ -22,9 +22,9 @@ every B too, so a batch's progress shows with the same delay. A claim held by a 
 held longer than B before its attempt runs or is given back, far less than the lease.
 
 A chunk is also impatient: a fan-out first goes out in few chunks (worker/dispatch.py), which is
-cheapest while its tasks are quick; once one attempt has run ``SPREAD_AFTER_SECONDS``, the chunk
-gives back what it has not started at once, and it goes out spread over more chunks, so slow
-tasks reach idle worker slots after that short wait, not after B.
+cheapest while its tasks are quick; once the chunk has run ``SPREAD_AFTER_SECONDS``, it gives back
+what it has not started at once, and that goes out spread over more chunks, so tasks that are not
+quick reach idle worker slots after that short wait, not after B.
 """
 from __future__ import annotations
 
@@ -34,17 +34,18 @@ import threading
 import time
 from collections import deque
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
 from engine.persistence.logs import LogEntry
+from engine.services.messages import encode_event
 
 if TYPE_CHECKING:
     from engine.services.leases import LeaseKeeper
 
 log = logging.getLogger("podium.worker")
-#: A chunk runs its attempts one after the other only while each is quick: once one has run this
+#: A chunk runs its attempts one after the other only while they are quick: once it has run this
 #: long, the attempts it has not started go back to the queue, for idle worker slots.
 SPREAD_AFTER_SECONDS = 0.05
 
@@ -53,8 +54,8 @@ class Batch:
     """The attempts of one message, taken in order until done or until the budget is spent.
 
     ``give_back`` receives the attempts left when the budget ran out (from the watcher thread
-    while an attempt still runs, or from ``take``), when an attempt ran longer than ``patience``
-    (a chunk: its rest is better spread over idle worker slots), or when the batch stopped early
+    while an attempt still runs, or from ``take``), once the batch has run ``patience`` (a chunk:
+    its rest is better spread over idle worker slots), or when the batch stopped early
     (``close``). ``spent`` runs on the watcher thread when the budget runs out while an attempt
     still runs: the results held so far are written then, before their leases could lapse behind
     a long attempt."""
@@ -68,7 +69,7 @@ class Batch:
         self._patience = patience
         self._lock = threading.Lock()
         self.taken = 0
-        self._taken_at = time.monotonic()  # when the attempt that runs now was taken
+        self._started_at = time.monotonic()  # when the first attempt was taken
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
         if len(refs) > 1:
@@ -78,7 +79,7 @@ class Batch:
             self._watcher.start()
 
     def _watch(self) -> None:
-        """Gives back the rest when the budget is spent or an attempt outlasts the patience."""
+        """Gives back the rest when the budget is spent or the batch outlasts its patience."""
         try:
             while not self._closed.wait(max(self._next_check() - time.monotonic(), 0.0)):
                 now = time.monotonic()
@@ -86,7 +87,7 @@ class Batch:
                     self.stop()
                     self._spent()
                     return
-                if self._patience is not None and now - self._taken_at >= self._patience:
+                if self._patience is not None and now - self._started_at >= self._patience:
                     self.stop()
         except Exception:  # noqa: BLE001 - a watcher thread has nobody to raise to
             # What was not given back keeps its claim until it lapses (beat resubmits it then);
@@ -97,15 +98,16 @@ class Batch:
         with self._lock:
             if self._patience is None or not self._waiting:
                 return self._deadline  # nothing left to spread: only the results to write
-            return min(self._deadline, self._taken_at + self._patience)
+            return min(self._deadline, self._started_at + self._patience)
 
     def take(self) -> TaskRunRef | None:
         """The next attempt to run; None when there is none left or the budget is spent (the
         first attempt is always run: it is the message's own)."""
         with self._lock:
             if self._waiting and (self.taken == 0 or time.monotonic() < self._deadline):
+                if self.taken == 0:
+                    self._started_at = time.monotonic()
                 self.taken += 1
-                self._taken_at = time.monotonic()
                 return self._waiting.popleft()
         self.stop()
         return None
@@ -139,6 +141,8 @@ class ResultBuffer:
         self._keeper, self._execution_id, self._every = keeper, execution_id, every
         self._join = join
         self.joined = False  # a write of these results claimed the fan-out's join: run it next
+        self.unannounced: dict[str, Any] | None = None  # the event of that write, not sent yet
+        self.written = False
         self._held: list[tuple[ev.TaskRunResult, list[LogEntry], datetime]] = []
         self._since = time.monotonic()
         self._lock = threading.Lock()  # the batch's timer flushes too
@@ -157,7 +161,39 @@ class ResultBuffer:
             # Written under the lock: two flushes never overtake each other (result order).
             if held:
                 try:
-                    self.joined = self._keeper.report_many(self._execution_id, held, self._join) or self.joined
+                    if self._keeper.report_many(self._execution_id, held, self._join):
+                        self.joined, self.unannounced = True, encode_event(held[0][0])
+                    self.written = True
                 except BaseException:
                     self._held[:0] = held  # kept for the next write
                     raise
+
+
+class Announcement:
+    """The event of a fan-out's last results, held while the worker runs the join they claimed:
+    the join's own result, if it comes within ``after`` seconds, announces them too (the executor
+    takes every waiting result in one step); otherwise they are announced then, so the fan-out's
+    progress never waits for a long join."""
+
+    def __init__(self, keeper: LeaseKeeper, execution_id: str, event: dict[str, Any], after: float) -> None:
+        self._send = lambda: keeper.announce(execution_id, event)
+        self._sent = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(after, self._announce)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _announce(self) -> None:
+        with self._lock:
+            if self._sent:
+                return
+            self._sent = True
+        self._send()
+
+    def settle(self, superseded: bool) -> None:
+        """The join is done: ``superseded`` if its result was written (and announced)."""
+        self._timer.cancel()
+        if superseded:
+            with self._lock:
+                self._sent = True
+        self._announce()

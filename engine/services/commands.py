@@ -8,6 +8,7 @@ others that must not be lost (engine/services/pending_commands.py), so beat can 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -65,11 +66,19 @@ class CommandRunner:
                         self.env.timers.delete(timer.id, session=session)
             elif isinstance(command, cmd.Log):
                 self.env.logs.append([self._log_row(step.execution, command)], session=session)
-            else:
-                if isinstance(command, cmd.DispatchTaskRuns) and command.join is not None:
+            elif isinstance(command, cmd.DispatchTaskRuns):
+                if command.join is not None:
                     # The counter is saved with the step that created the join (engine/executor/joins.py).
                     JoinRepository(self.env.db).create(command.join, step.execution.id, len(command.task_run_ids),
                                                        session=session)
+                if command.unless_claimed:
+                    # A claim is committed with the result that ended the fan-out, which this step
+                    # applied, so it shows here: a join the worker took is neither marked nor sent.
+                    ids = LeaseRepository(self.env.db).unclaimed(command.task_run_ids, session=session)
+                    command = replace(command, task_run_ids=tuple(ids), unless_claimed=False)
+                if command.task_run_ids:
+                    later.append(command)
+            else:
                 later.append(command)
         # A deadline for a worker to claim each dispatched attempt, saved with the step: if the
         # message is lost (broker restarted, crash before the send), beat dispatches it again.
@@ -99,11 +108,7 @@ class CommandRunner:
 
     def _DispatchTaskRuns(self, execution: Execution, flow: Any, command: cmd.DispatchTaskRuns) -> None:
         by_id = {run.id: run for run in execution.task_run_list}  # once: a fan-out names thousands
-        ids = command.task_run_ids
-        if command.unless_claimed:
-            # Committed before the result that ended the fan-out, so a worker's claim shows here.
-            ids = LeaseRepository(self.env.db).unclaimed(ids)
-        refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in ids]
+        refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in command.task_run_ids]
         join = self.ref(execution, flow, command.join, by_id) if command.join is not None else None
         self.env.dispatcher.dispatch_task_runs(refs, chain=command.chain, join=join)
 

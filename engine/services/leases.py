@@ -202,18 +202,23 @@ class LeaseKeeper:
 
         ``join``: the results are children of a fan-out with that join; they count it down in
         the same transaction, and True means they were its last successes: the join is claimed
-        for this worker, to run now (engine/executor/joins.py)."""
+        for this worker, to run now (engine/executor/joins.py). Their event is then not sent: the
+        caller announces them (``announce``) unless the join's own result does it first."""
         pending = [PendingResult(execution_id, event.task_run_id, event.attempt_number, encode_event(event),
                                  ended, ended + timedelta(seconds=self.seconds)) for event, _, ended in results]
         with self.env.db.transaction() as tx:
             self.repository.put_results(pending, logs=[line for _, logs, _ in results for line in logs], session=tx)
             joined = join is not None and self._count_down(join, [event for event, _, _ in results], tx)
-        try:
-            self.env.dispatcher.send_event(execution_id, pending[0].event)
-        except Exception:  # noqa: BLE001 - broker away: beat re-sends the results from the outbox
-            log.warning("could not send the results of %d task run(s) of %s; beat will re-send them",
-                        len(pending), execution_id, exc_info=True)
+        if not joined:
+            self.announce(execution_id, pending[0].event)
         return joined
+
+    def announce(self, execution_id: str, event: dict[str, Any]) -> None:
+        """Tells the executor that results wait in the outbox: it takes them all in its next step."""
+        try:
+            self.env.dispatcher.send_event(execution_id, event)
+        except Exception:  # noqa: BLE001 - broker away: beat re-sends the results from the outbox
+            log.warning("could not announce results of %s; beat will re-send them", execution_id, exc_info=True)
 
     def waiting_outputs(self, execution_id: str) -> dict[str, dict[str, Any]]:
         """The outputs of the execution's SUCCESS results the executor has not applied yet, by

@@ -25,7 +25,7 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry as StoredLog
 from engine.services.attempt_logs import AttemptLogs
-from engine.services.batches import SPREAD_AFTER_SECONDS, Batch, ResultBuffer
+from engine.services.batches import SPREAD_AFTER_SECONDS, Announcement, Batch, ResultBuffer
 from engine.services.flow_triggers import TriggerSwitch
 from engine.services.flows import FlowCatalog
 from engine.services.leases import LeaseKeeper
@@ -83,19 +83,26 @@ class TaskRunService:
             while (ref := batch.take()) is not None:
                 if ref.task_run_id in claimed.ids and not killed(ref):
                     claimed.run(ref)
-        if join is not None and claimed.results.joined:
-            self._run_join(join, killed, claimed.execution)
+        if join is not None and claimed.results.joined and claimed.results.unannounced is not None:
+            announcement = Announcement(self.leases, join.execution_id, claimed.results.unannounced,
+                                        SPREAD_AFTER_SECONDS)
+            written = False
+            try:
+                written = self._run_join(join, killed, claimed.execution)
+            finally:
+                announcement.settle(superseded=written)
 
-    def _run_join(self, join: TaskRunRef, killed: Killed, lineage: Execution | None) -> None:
+    def _run_join(self, join: TaskRunRef, killed: Killed, lineage: Execution | None) -> bool:
         """Runs the join this worker claimed with the fan-out's last results, with the outputs of
         the children the executor has not applied yet overlaid (as a chain link's carried ones)
-        if it reads them."""
+        if it reads them; True if its result was written."""
         flow = self.catalog.get(lineage.namespace, lineage.flow_id, lineage.flow_revision) if lineage else None
         if flow is not None and self._reads_other_runs(flow, flow.find_task(join.task_id)):
             self._link.carried = self.leases.waiting_outputs(join.execution_id)
         with self._batch([join], self.leases.release, held={join.task_run_id}) as (batch, claimed):
             if (ref := batch.take()) is not None and ref.task_run_id in claimed.ids and not killed(ref):
                 claimed.run(ref)
+        return claimed.results.written
 
     def run_links(self, refs: Sequence[TaskRunRef], carried: Mapping[str, Any] | None = None,
                   is_killed: Killed | None = None) -> tuple[dict[str, Any] | bool, int]:

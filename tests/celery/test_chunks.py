@@ -25,7 +25,8 @@ def test_a_fan_out_is_shared_by_at_least_chunks_of_at_most_max_chunk_attempts() 
 
 def test_a_fan_out_first_goes_out_in_fewer_chunks_than_what_a_chunk_gives_back() -> None:
     # Few chunks are cheapest while tasks are quick; given back, a slow task's siblings spread.
-    assert [len(part) for part in chunks(refs(10), FIRST_CHUNKS)] == [5, 5]
+    assert [len(part) for part in chunks(refs(10), FIRST_CHUNKS)] == [10]
+    assert [len(part) for part in chunks(refs(100), FIRST_CHUNKS)] == [25] * 4  # MAX_CHUNK at most
     assert len(chunks(refs(10), CHUNKS)) == CHUNKS
 
 

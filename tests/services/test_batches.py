@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from engine.dispatch import TaskRunRef
 from engine.persistence.leases import LeaseRepository
-from engine.services.batches import Batch
+from engine.services.batches import Announcement, Batch
 from engine.state import State
 from tests.services.conftest import Engine, Holding, one_run, runs
 
@@ -216,7 +216,7 @@ def test_the_budget_gives_back_the_rest_while_a_long_attempt_still_runs() -> Non
     assert given_back == [[ref("b"), ref("c")]]
 
 
-def test_a_chunk_gives_back_its_rest_once_an_attempt_outlasts_its_patience_long_before_the_budget() -> None:
+def test_a_chunk_gives_back_its_rest_once_it_outlasts_its_patience_long_before_the_budget() -> None:
     given_back: list[list[TaskRunRef]] = []
     returned = threading.Event()
 
@@ -232,6 +232,41 @@ def test_a_chunk_gives_back_its_rest_once_an_attempt_outlasts_its_patience_long_
     assert given_back == [[ref("c")]]
     assert batch.take() is None
     batch.close()
+
+
+class Announced:
+    """Records what an Announcement sends, in place of a LeaseKeeper."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.sent = threading.Event()
+
+    def announce(self, execution_id: str, event: dict[str, Any]) -> None:
+        self.events.append((execution_id, event))
+        self.sent.set()
+
+
+def test_a_join_s_result_written_in_time_announces_the_fan_out_s_last_results_too() -> None:
+    keeper = Announced()
+    announcement = Announcement(keeper, "e", {"n": 1}, after=0.05)  # type: ignore[arg-type]
+    announcement.settle(superseded=True)
+    assert not keeper.sent.wait(0.2)  # past the delay: the timer was cancelled
+    assert keeper.events == []
+
+
+def test_a_join_without_a_result_announces_them_when_it_is_done() -> None:
+    keeper = Announced()
+    Announcement(keeper, "e", {"n": 1}, after=3600).settle(superseded=False)  # type: ignore[arg-type]
+    assert keeper.events == [("e", {"n": 1})]
+
+
+def test_a_long_join_lets_them_be_announced_once_after_the_delay() -> None:
+    keeper = Announced()
+    announcement = Announcement(keeper, "e", {"n": 1}, after=0.05)  # type: ignore[arg-type]
+    assert keeper.sent.wait(10)  # the join still runs
+    announcement.settle(superseded=True)
+    announcement.settle(superseded=False)
+    assert keeper.events == [("e", {"n": 1})]
 
 
 def test_a_chain_has_no_patience_only_its_budget() -> None:

@@ -11,7 +11,7 @@ from engine.persistence.joins import JoinRepository
 from engine.persistence.leases import LeaseRepository
 from engine.state import State
 from tests.services.conftest import Engine, one_run
-from tests.services.test_batches import FAN_OUT, held_fan_out
+from tests.services.test_batches import FAN_OUT, fan_out, held_fan_out
 
 READING_JOIN = FAN_OUT.replace("format: after", "format: \"{{ outputs.p0.value }}+{{ outputs.p2.value }}\"")
 
@@ -28,6 +28,20 @@ class Sent:
             send(refs, **options)
 
         engine.dispatcher.dispatch_task_runs = recording  # type: ignore[method-assign]
+
+
+class Announced:
+    """The task run named by each event the services send the executor (delivered on drain)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.task_run_ids: list[str] = []
+        send = engine.dispatcher.send_event
+
+        def recording(execution_id: str, message: dict[str, Any]) -> None:
+            self.task_run_ids.append(message.get("task_run_id", ""))
+            send(execution_id, message)
+
+        engine.dispatcher.send_event = recording  # type: ignore[method-assign]
 
 
 def remaining(engine: Engine, join: TaskRunRef) -> int | None:
@@ -111,13 +125,39 @@ def test_a_join_claimed_by_a_worker_that_died_runs_again_once_its_lease_lapsed(e
                 (), ended) for ref in refs]
     assert keeper.report_many(execution_id, results, holding.join) is True
     engine.drain()
-    execution = engine.get(execution_id)
-    assert one_run(execution, "fan").state.current == State.SUCCESS
-    assert one_run(execution, "after").state.current == State.CREATED  # claimed: the executor waits
-    engine.clock.advance(seconds=61)  # past the lease: beat finds the claim lapsed
+    # Their event was the join's to send (Announcement): the outbox keeps them for beat.
+    assert one_run(engine.get(execution_id), "fan").state.current == State.RUNNING
+    engine.clock.advance(seconds=61)  # past the lease: beat replays the results, finds the claim lapsed
     engine.services.reap_expired_leases(engine.clock())
     engine.drain()
     execution = engine.get(execution_id)
     assert execution.state.current == State.SUCCESS
     after = one_run(execution, "after")
     assert [attempt.state.current for attempt in after.attempts] == [State.KILLED, State.SUCCESS]
+
+
+def test_the_join_s_result_announces_the_fan_out_s_last_results_too(engine: Engine) -> None:
+    execution_id, refs, holding = held_fan_out(engine, 3)
+    announced = Announced(engine)
+    engine.services.run_task_runs(refs, join=holding.join)
+    assert announced.task_run_ids == [holding.join.task_run_id]  # one executor step applies all four
+    engine.drain()
+    execution = engine.get(execution_id)
+    assert execution.state.current == State.SUCCESS
+    assert [run.state.current for run in execution.task_run_list] == [State.SUCCESS] * 5
+
+
+def test_a_long_join_lets_the_fan_out_s_results_be_announced_while_it_runs(engine: Engine) -> None:
+    source = fan_out(2).replace("type: io.kestra.plugin.core.debug.Return\n    format: after",
+                                "type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.5S")
+    holding = engine.hold("p0", "p1")
+    execution = engine.run(source)
+    refs, holding.held = list(holding.held), []
+    announced = Announced(engine)
+    engine.services.run_task_runs(refs, join=holding.join)
+    # The children's event went out once, after SPREAD_AFTER_SECONDS, while the join slept (it
+    # sends its start, then its result).
+    first, *rest = announced.task_run_ids
+    assert first == refs[0].task_run_id and rest and set(rest) == {holding.join.task_run_id}
+    engine.drain()
+    assert engine.get(execution.id).state.current == State.SUCCESS
