@@ -143,6 +143,9 @@ class CeleryDispatcher:
             return
         priority = BULK_PRIORITY if len(refs) >= BULK_SIZE else None
         parts = chunks(refs, CHUNKS if spread else FIRST_CHUNKS) if self.batches else [[ref] for ref in refs]
+        if len(parts) == 1:  # a group of one costs a group's bookkeeping for nothing
+            self.chunk_signature(parts[0], priority=priority, join=join).apply_async()
+            return
         # Groups of at most GROUP_SIZE: a 10,000-wide fan-out never holds 10,000 signatures at once.
         for start in range(0, len(parts), GROUP_SIZE):
             group([self.chunk_signature(part, priority=priority, join=join)

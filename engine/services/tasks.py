@@ -99,7 +99,9 @@ class TaskRunService:
         flow = self.catalog.get(lineage.namespace, lineage.flow_id, lineage.flow_revision) if lineage else None
         if flow is not None and self._reads_other_runs(flow, flow.find_task(join.task_id)):
             self._link.carried = self.leases.waiting_outputs(join.execution_id)
-        with self._batch([join], self.leases.release, held={join.task_run_id}) as (batch, claimed):
+        # The chunk's claim read the join's lineage too, and its last write claimed the join.
+        known = lineage if lineage is not None and _find(lineage, join.task_run_id) is not None else None
+        with self._batch([join], self.leases.release, held={join.task_run_id}, lineage=known) as (batch, claimed):
             if (ref := batch.take()) is not None and ref.task_run_id in claimed.ids and not killed(ref):
                 claimed.run(ref)
         return claimed.results.written
@@ -131,12 +133,17 @@ class TaskRunService:
     @contextlib.contextmanager
     def _batch(self, refs: Sequence[TaskRunRef], give_back: Callable[[list[TaskRunRef]], None],
                patience: float | None = None, join: TaskRunRef | None = None,
-               held: AbstractSet[str] = frozenset()) -> Iterator[tuple[Batch, "_Claimed"]]:
+               held: AbstractSet[str] = frozenset(), lineage: Execution | None = None
+               ) -> Iterator[tuple[Batch, "_Claimed"]]:
         """Claims ``refs`` (but ``held``, claimed already) and runs the body; then writes the
-        results and gives back (releases) the claimed attempts the body did not take."""
+        results and gives back (releases) the claimed attempts the body did not take.
+        ``lineage``: ``refs`` are all held and their lineage was read already: no transaction."""
         budget = self.env.settings.worker.batch_seconds
         results = ResultBuffer(self.leases, refs[0].execution_id, budget, join)
-        claimed = self._claim(refs, results, held)
+        if lineage is not None:
+            claimed = _Claimed(self, lineage, {ref.task_run_id for ref in refs} & held, results)
+        else:
+            claimed = self._claim(refs, results, held, also_read=[join.task_run_id] if join is not None else [])
 
         def give_back_claimed(rest: list[TaskRunRef]) -> None:
             if kept := [ref for ref in rest if ref.task_run_id in claimed.ids]:
@@ -156,13 +163,16 @@ class TaskRunService:
             batch.close()
             results.flush()
 
-    def _claim(self, refs: Sequence[TaskRunRef], results: ResultBuffer, held: AbstractSet[str] = frozenset()) -> "_Claimed":
-        """Reads the attempts' lineage and claims those due, in one transaction. If the execution
-        is being killed, none is claimed and each is reported KILLED (chain links after the first
-        too: the executor drops those results with the links, engine/executor/chains.py)."""
+    def _claim(self, refs: Sequence[TaskRunRef], results: ResultBuffer, held: AbstractSet[str] = frozenset(),
+               also_read: Sequence[str] = ()) -> "_Claimed":
+        """Reads the attempts' lineage (and that of ``also_read``: a join this batch may run
+        next) and claims those due, in one transaction. If the execution is being killed, none
+        is claimed and each is reported KILLED (chain links after the first too: the executor
+        drops those results with the links, engine/executor/chains.py)."""
         execution_id = refs[0].execution_id
         with self.env.db.transaction() as tx:
-            execution = self.env.executions.get_lineage(execution_id, [ref.task_run_id for ref in refs], session=tx)
+            execution = self.env.executions.get_lineage(execution_id, [ref.task_run_id for ref in refs] + list(also_read),
+                                                        session=tx)
             if execution is None:
                 return _Claimed(self, None, set(), results)  # deleted meanwhile: nothing to report to
             runs = {run.id: run for run in execution.task_run_list}
