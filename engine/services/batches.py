@@ -22,9 +22,10 @@ every B too, so a batch's progress shows with the same delay. A claim held by a 
 held longer than B before its attempt runs or is given back, far less than the lease.
 
 A chunk is also impatient: a fan-out first goes out in few chunks (worker/dispatch.py), which is
-cheapest while its tasks are quick; once the chunk has run ``SPREAD_AFTER_SECONDS``, it gives back
-what it has not started at once, and that goes out spread over more chunks, so tasks that are not
-quick reach idle worker slots after that short wait, not after B.
+cheapest while its tasks are quick; once one attempt, or the chunk on attempts that were not quick
+(``QUICK_SECONDS``), has run ``SPREAD_AFTER_SECONDS``, it gives back what it has not started at
+once, and that goes out spread over more chunks, so tasks that are not quick reach idle worker
+slots after that short wait, not after B.
 """
 from __future__ import annotations
 
@@ -45,17 +46,29 @@ if TYPE_CHECKING:
     from engine.services.leases import LeaseKeeper
 
 log = logging.getLogger("podium.worker")
-#: A chunk runs its attempts one after the other only while they are quick: once it has run this
-#: long, the attempts it has not started go back to the queue, for idle worker slots.
+#: A chunk runs its attempts one after the other only while they are quick: once one attempt has
+#: run this long, or the chunk has on attempts of QUICK_SECONDS or more on average, the attempts it
+#: has not started go back to the queue, for idle worker slots.
 SPREAD_AFTER_SECONDS = 0.05
+#: No-op attempts take about a millisecond, several on a loaded machine: a chunk of those stays
+#: whole until the budget, as spreading them would cost more messages, claims and writes than it saves.
+QUICK_SECONDS = 0.005
+
+
+def outlasted(patience: float, *, ran: float, current: float, taken: int) -> bool:
+    """Whether a chunk that ``ran`` seconds, ``current`` of them on the attempt it runs now (its
+    ``taken``-th), outlasted its patience: that attempt has run it, or the chunk has, on attempts
+    that were not quick on average."""
+    return current >= patience or (ran >= patience and ran >= taken * QUICK_SECONDS)
 
 
 class Batch:
     """The attempts of one message, taken in order until done or until the budget is spent.
 
     ``give_back`` receives the attempts left when the budget ran out (from the watcher thread
-    while an attempt still runs, or from ``take``), once the batch has run ``patience`` (a chunk:
-    its rest is better spread over idle worker slots), or when the batch stopped early
+    while an attempt still runs, or from ``take``), once an attempt, or the batch on attempts that
+    were not quick, has run ``patience`` (a chunk: its rest is better spread over idle worker
+    slots), or when the batch stopped early
     (``close``). ``spent`` runs on the watcher thread when the budget runs out while an attempt
     still runs: the results held so far are written then, before their leases could lapse behind
     a long attempt."""
@@ -69,7 +82,7 @@ class Batch:
         self._patience = patience
         self._lock = threading.Lock()
         self.taken = 0
-        self._started_at = time.monotonic()  # when the first attempt was taken
+        self._started_at = self._taken_at = time.monotonic()  # when the first, the latest attempt was taken
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
         if len(refs) > 1:
@@ -87,7 +100,7 @@ class Batch:
                     self.stop()
                     self._spent()
                     return
-                if self._patience is not None and now - self._started_at >= self._patience:
+                if self._impatient(now):
                     self.stop()
         except Exception:  # noqa: BLE001 - a watcher thread has nobody to raise to
             # What was not given back keeps its claim until it lapses (beat resubmits it then);
@@ -98,16 +111,26 @@ class Batch:
         with self._lock:
             if self._patience is None or not self._waiting:
                 return self._deadline  # nothing left to spread: only the results to write
-            return min(self._deadline, self._started_at + self._patience)
+            slow = self._started_at + max(self._patience, self.taken * QUICK_SECONDS)
+            return min(self._deadline, self._taken_at + self._patience, slow)
+
+    def _impatient(self, now: float) -> bool:
+        if self._patience is None:
+            return False
+        with self._lock:
+            return outlasted(self._patience, ran=now - self._started_at, current=now - self._taken_at,
+                             taken=self.taken)
 
     def take(self) -> TaskRunRef | None:
         """The next attempt to run; None when there is none left or the budget is spent (the
         first attempt is always run: it is the message's own)."""
         with self._lock:
             if self._waiting and (self.taken == 0 or time.monotonic() < self._deadline):
+                now = time.monotonic()
                 if self.taken == 0:
-                    self._started_at = time.monotonic()
+                    self._started_at = now
                 self.taken += 1
+                self._taken_at = now
                 return self._waiting.popleft()
         self.stop()
         return None

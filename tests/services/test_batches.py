@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from engine.dispatch import TaskRunRef
 from engine.persistence.leases import LeaseRepository
-from engine.services.batches import Announcement, Batch
+from engine.services.batches import Announcement, Batch, outlasted
 from engine.state import State
 from tests.services.conftest import Engine, Holding, one_run, runs
 
@@ -232,6 +232,13 @@ def test_a_chunk_gives_back_its_rest_once_it_outlasts_its_patience_long_before_t
     assert given_back == [[ref("c")]]
     assert batch.take() is None
     batch.close()
+
+
+def test_a_chunk_of_quick_attempts_stays_whole_past_its_patience_and_one_of_slow_ones_does_not() -> None:
+    assert outlasted(0.05, ran=0.06, current=0.06, taken=1)  # one attempt ran long
+    assert not outlasted(0.05, ran=0.06, current=0.001, taken=30)  # 2 ms each: spreading costs more
+    assert outlasted(0.05, ran=0.06, current=0.01, taken=3)  # 20 ms each: idle slots would help
+    assert not outlasted(0.05, ran=0.04, current=0.02, taken=2)  # not yet
 
 
 class Announced:
