@@ -26,6 +26,7 @@ from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings, load_settings
 from worker.fs_transport import FS_SCHEME, fs_transport_options, register_fs_transport
 from worker.observability import log_through_podium, stamp_messages
+from worker.redis_transport import TRANSPORT as REDIS_TRANSPORT
 
 RUN_TASK_RUN = "podium.run_task_run"
 RUN_TASK_RUNS = "podium.run_task_runs"
@@ -44,6 +45,8 @@ def make_celery(settings: Settings, *, name: str = "podium") -> Celery:
         register_fs_transport()
     app = Celery(name, broker=broker_url, set_as_current=False)
     app.conf.update(_base_config(settings, broker_url))
+    if broker_url.startswith(("redis://", "rediss://")):
+        app.conf.broker_transport = REDIS_TRANSPORT  # a publish without a new client each time
     stamp_messages()  # podium_sent_at on task run messages (worker/observability.py)
     return app
 

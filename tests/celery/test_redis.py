@@ -15,6 +15,7 @@ from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
 from worker.celery_app import make_celery
 from worker.dispatch import BULK_SIZE, FIRST_CHUNKS, CeleryDispatcher, celery_task_id, chunks
 from worker.embedded import WorkerThread
+from worker import redis_transport
 from worker.kills import kill_switch
 from worker.tasks import register_tasks
 
@@ -197,3 +198,15 @@ def test_a_chunk_message_shows_its_flow_and_each_task_run_it_carries(redis_url: 
     assert "'flow': 'company.team.hello'" in shown
     assert all(f"'item{i}'" in shown for i in range(40))
     client.delete(*client.keys("shown_chunks*"))
+
+
+def test_publishes_share_one_redis_client_until_kombu_replaces_the_pool(redis_url: str) -> None:
+    app = make_celery(Settings(broker_url=redis_url))
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        assert isinstance(channel, redis_transport.Channel)
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second and first.ping()
+        channel._disconnect_pools()  # what kombu does after a connection error
+        with channel.conn_or_acquire() as third:
+            assert third is not first and third.ping()
