@@ -187,9 +187,9 @@ class CeleryDispatcher:
 EVENT_PRIORITY: ContextVar[int | None] = ContextVar("podium_event_priority", default=None)
 GROUP_SIZE = 500
 #: A fan-out goes out in chunks of at most MAX_CHUNK attempts (FIRST_CHUNKS at least). A chunk
-#: runs its attempts one after the other only while they prove quick: once it has run longer than
-#: engine.services.batches.SPREAD_AFTER_SECONDS, the rest goes back out, in at least CHUNKS chunks
-#: (a worker's default slots, twice). docs/celery.md, "Batches".
+#: runs its attempts one after the other only while they prove quick (engine.services.batches
+#: ``outlasted``); then the rest goes back out, in at least CHUNKS chunks (a worker's default
+#: slots, twice). docs/celery.md, "Batches".
 FIRST_CHUNKS = 1
 CHUNKS = 8
 MAX_CHUNK = 32

@@ -163,8 +163,8 @@ class ResultBuffer:
     def __init__(self, keeper: LeaseKeeper, execution_id: str, every: float, join: TaskRunRef | None = None) -> None:
         self._keeper, self._execution_id, self._every = keeper, execution_id, every
         self._join = join
-        self.joined = False  # a write of these results claimed the fan-out's join: run it next
-        self.unannounced: dict[str, Any] | None = None  # the event of that write, not sent yet
+        # The event of the write that claimed the fan-out's join, not sent: the join runs next.
+        self.joined: dict[str, Any] | None = None
         self.written = False
         self._held: list[tuple[ev.TaskRunResult, list[LogEntry], datetime]] = []
         self._since = time.monotonic()
@@ -185,7 +185,7 @@ class ResultBuffer:
             if held:
                 try:
                     if self._keeper.report_many(self._execution_id, held, self._join):
-                        self.joined, self.unannounced = True, encode_event(held[0][0])
+                        self.joined = encode_event(held[0][0])
                     self.written = True
                 except BaseException:
                     self._held[:0] = held  # kept for the next write

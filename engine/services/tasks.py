@@ -83,9 +83,8 @@ class TaskRunService:
             while (ref := batch.take()) is not None:
                 if ref.task_run_id in claimed.ids and not killed(ref):
                     claimed.run(ref)
-        if join is not None and claimed.results.joined and claimed.results.unannounced is not None:
-            announcement = Announcement(self.leases, join.execution_id, claimed.results.unannounced,
-                                        SPREAD_AFTER_SECONDS)
+        if join is not None and claimed.results.joined is not None:
+            announcement = Announcement(self.leases, join.execution_id, claimed.results.joined, SPREAD_AFTER_SECONDS)
             written = False
             try:
                 written = self._run_join(join, killed, claimed.execution)
