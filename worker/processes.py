@@ -47,7 +47,7 @@ def worker_argv(queues: Sequence[str], concurrency: int, *, pool: str, name: str
 
 
 def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: int, *,
-                      pool: str, name: str, task_events: bool = True) -> None:
+                      pool: str, name: str) -> None:
     """Runs a Celery worker in the foreground until Ctrl-C / SIGTERM (warm shutdown).
 
     Exits with the Celery worker's exit code, or starts the process again after a crash
@@ -57,7 +57,6 @@ def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: in
     tune_collector()
     worker_ready.connect(lambda **_: freeze_startup_objects(), weak=False)
     app = build_cli_app(settings, process=name)
-    app.conf.worker_send_task_events = task_events and app.conf.worker_send_task_events
     if settings.resolved_broker_url.startswith(FS_SCHEME):
         # On podium-fs each worker needs its own remote-control queue (one queue = one reader, so
         # two workers named alike would split the kill broadcasts), removed again on shutdown.
@@ -131,11 +130,9 @@ def _start_again(name: str, code: object, *, ran_for: float) -> None:
 
 
 def run_executor(settings: Settings) -> None:
-    # Threads: the executor's work is short database transactions, no CPU-bound code. No task
-    # events: one per executor event cost 8% of its CPU in a 10,000-item ForEach, and Flower's
-    # task list is about task runs (`celery control enable_events` turns them on at runtime).
+    # Threads: the executor's work is short database transactions, no CPU-bound code.
     run_celery_worker(settings, [EXECUTOR_QUEUE], settings.executor.concurrency, pool="threads",
-                      name="executor", task_events=False)
+                      name="executor")
 
 
 def run_worker(settings: Settings, queues: Sequence[str] | None = None, concurrency: int | None = None,

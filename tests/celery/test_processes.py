@@ -64,7 +64,7 @@ def test_the_worker_runs_at_the_configured_log_level(monkeypatch: pytest.MonkeyP
     import worker.processes as processes
 
     started: list[list[str]] = []
-    app = SimpleNamespace(conf=SimpleNamespace(worker_send_task_events=True), worker_main=started.append)
+    app = SimpleNamespace(conf=SimpleNamespace(), worker_main=started.append)
     named: list[str] = []
     monkeypatch.setattr(processes, "build_cli_app", lambda settings, process: named.append(process) or app)
     with pytest.raises(SystemExit):

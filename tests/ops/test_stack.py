@@ -118,6 +118,7 @@ def test_operators_see_the_running_flow_and_the_web_reports_it(stack: Stack) -> 
     hello = stack.run_flow("hello")
     assert wait_until(lambda: stack.state(hello) == State.SUCCESS, DEADLINE), stack.logs()
 
+    hellos = 1 + _wait_for_flower_events(stack)
     slow = stack.run_flow("slow")
     assert wait_until(lambda: _running_sleep(stack, slow), DEADLINE), stack.logs()
     _check_inspect_active(stack, slow)
@@ -137,15 +138,15 @@ def test_operators_see_the_running_flow_and_the_web_reports_it(stack: Stack) -> 
     # so the executor's KILLED duration alone can come first).
     def flushed(text: str) -> bool:
         return ('podium_task_run_duration_seconds_count{state="KILLED"} 1.0' in text
-                and 'podium_task_run_phase_seconds_count{phase="started_to_finished"} 2.0' in text)
+                and f'podium_task_run_phase_seconds_count{{phase="started_to_finished"}} {hellos + 1}.0' in text)
 
     assert wait_until(lambda: flushed(metrics()), DEADLINE), metrics() + stack.logs()
     lines = set(metrics().splitlines())
-    assert 'podium_executions{state="SUCCESS"} 1.0' in lines
+    assert f'podium_executions{{state="SUCCESS"}} {hellos}.0' in lines
     assert 'podium_executions{state="KILLED"} 1.0' in lines
-    assert 'podium_task_run_duration_seconds_count{state="SUCCESS"} 1.0' in lines
+    assert f'podium_task_run_duration_seconds_count{{state="SUCCESS"}} {hellos}.0' in lines
     for phase in ("created_to_dispatched", "dispatched_to_started", "started_to_finished"):
-        assert f'podium_task_run_phase_seconds_count{{phase="{phase}"}} 2.0' in lines, phase
+        assert f'podium_task_run_phase_seconds_count{{phase="{phase}"}} {hellos + 1}.0' in lines, phase
     assert 'podium_queue_messages{queue="default"} 0.0' in lines
     _check_json_logs(stack, hello)
 
@@ -172,6 +173,27 @@ def _check_inspect_active(stack: Stack, execution_id: str) -> None:
     assert "podium.run_task_run" in text and "company.team.slow" in text and "'task_id': 'nap'" in text
 
 
+def _flower_task(stack: Stack, execution_id: str) -> dict[str, Any] | None:
+    status, body = stack.get(stack.flower_port, "/api/tasks?taskname=podium.run_task_run")
+    tasks = json.loads(body).values() if status == 200 else []
+    return next((t for t in tasks if execution_id in str(t.get("kwargs"))), None)
+
+
+def _wait_for_flower_events(stack: Stack) -> int:
+    """Workers send task events once Flower turned them on (it does every 5 s, Celery's way):
+    until then, a task shows in Flower without its name. A hello run at a time until one shows;
+    returns how many ran, once they all succeeded."""
+    started: list[str] = []
+
+    def shown() -> bool:
+        started.append(stack.run_flow("hello"))
+        return wait_until(lambda: _flower_task(stack, started[-1]) is not None, 2.0)
+
+    assert wait_until(shown, DEADLINE), stack.logs()
+    assert wait_until(lambda: all(stack.state(run) == State.SUCCESS for run in started), DEADLINE), stack.logs()
+    return len(started)
+
+
 def _check_flower(stack: Stack, execution_id: str) -> None:
     def workers() -> dict[str, Any]:
         status, body = stack.get(stack.flower_port, "/api/workers?refresh=1")
@@ -179,14 +201,8 @@ def _check_flower(stack: Stack, execution_id: str) -> None:
 
     assert wait_until(lambda: {name.split("@")[0] for name in workers()} >= {"executor", "worker"}, DEADLINE), \
         stack.logs()
-
-    def sleep_task() -> dict[str, Any] | None:
-        status, body = stack.get(stack.flower_port, "/api/tasks?taskname=podium.run_task_run")
-        tasks = json.loads(body).values() if status == 200 else []
-        return next((t for t in tasks if execution_id in str(t.get("kwargs"))), None)
-
-    assert wait_until(lambda: sleep_task() is not None, DEADLINE), stack.logs()
-    task = sleep_task()
+    assert wait_until(lambda: _flower_task(stack, execution_id) is not None, DEADLINE), stack.logs()
+    task = _flower_task(stack, execution_id)
     assert task is not None and task["name"] == "podium.run_task_run"
     assert "company.team.slow" in task["kwargs"] and task["worker"].startswith("worker@")
 
