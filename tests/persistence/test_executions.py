@@ -148,6 +148,25 @@ def test_a_step_reuses_the_execution_this_process_saved_while_its_version_holds(
         assert locked.load(leases_of=[]).task_run(second.id) == finish(second, at(6))
 
 
+def test_an_execution_never_saved_since_its_creation_is_read_in_one_query_with_its_leases(
+        db: Database, statements: list[tuple[str, int]]) -> None:
+    creator, executor = ExecutionRepository(db), ExecutionRepository(db)
+    created = execution(runs=3)
+    run = created.task_run_list[1]
+    dispatched = run.model_copy(update={"attempts": (Attempt(state=StateRecord.start(State.CREATED, at(1))),)})
+    creator.create(created.with_task_run(dispatched))
+    assert LeaseRepository(db).claim(run.id, 1, "worker-1", at(30))
+    statements.clear()
+    with executor.lock(created.id) as locked:
+        loaded = locked.load(leases_of=[run.id])
+    # The row under its lock, then its runs whole: no heads first (SQLite's BEGIN IMMEDIATE aside).
+    assert [sql for sql in statements if sql[0] != "BEGIN "] == [("SELECT ", 1)] * 2
+    assert loaded == creator.get(created.id)
+    assert (loaded.task_run(run.id).attempts[-1].worker_id, loaded.task_run(run.id).attempts[-1].lease_until) == \
+        ("worker-1", at(30))
+    assert [r.value for r in loaded.task_run_list] == ["0", "1", "2"]
+
+
 def test_a_reused_execution_carries_the_leases_workers_wrote_since(db: Database) -> None:
     repo = ExecutionRepository(db)
     created = execution(runs=3)
