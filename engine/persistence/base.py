@@ -38,6 +38,15 @@ class Repository:
         with self.db.transaction(write=write) as own:
             yield own
 
+    @contextmanager
+    def _statement(self, session: Session | None) -> Iterator[Session]:
+        """``session``, or one for a single read statement (``Database.statement``)."""
+        if session is not None:
+            yield session
+            return
+        with self.db.statement() as own:
+            yield own
+
 
 def insert_for(session: Session, table: Table) -> Any:
     """An INSERT supporting ``on_conflict_do_nothing/update`` on the session's dialect."""

@@ -79,7 +79,7 @@ class FlowRepository(Repository):
     def latest_revision(self, namespace: str, flow_id: str, *,
                         session: Session | None = None) -> tuple[int, bool] | None:
         """(number, deleted) of the latest revision, without its source; None if no revision."""
-        with self._tx(session, write=False) as tx:
+        with self._statement(session) as tx:
             row = tx.execute(_LATEST, {"_namespace": namespace, "_flow_id": flow_id}).first()
         return (int(row.revision), bool(row.deleted)) if row else None
 

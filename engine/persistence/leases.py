@@ -120,7 +120,7 @@ class LeaseRepository(Repository):
                  .join(executions, executions.c.id == task_runs.c.execution_id)
                  .where(task_runs.c.lease_until <= now, task_runs.c.state.not_in(_ENDED), ~pending)
                  .order_by(task_runs.c.lease_until).limit(limit))
-        with self.db.transaction(write=False) as tx:
+        with self.db.statement() as tx:
             rows = tx.execute(query).all()
         return [ExpiredLease(row.execution_id, row.id, row.attempt, row.worker_id, row.lease_until,
                              _attempt_created(row.attempts), row.task_id,
@@ -174,13 +174,13 @@ class LeaseRepository(Repository):
 
     def waiting_results(self, execution_id: str, limit: int) -> int:
         """How many results of the execution wait in the outbox, counted up to ``limit``."""
-        with self.db.transaction(write=False) as tx:
+        with self.db.statement() as tx:
             return int(tx.execute(_COUNT_WAITING, {"_execution": execution_id, "_limit": limit}).scalar_one())
 
     def due_results(self, now: datetime, *, limit: int = 500) -> builtins.list[PendingResult]:
         query = (select(task_run_results).where(task_run_results.c.replay_at <= now)
                  .order_by(task_run_results.c.replay_at).limit(limit))
-        with self.db.transaction(write=False) as tx:
+        with self.db.statement() as tx:
             rows = tx.execute(query).all()
         return [PendingResult(row.execution_id, row.task_run_id, row.attempt, row.event, row.created,
                               row.replay_at) for row in rows]

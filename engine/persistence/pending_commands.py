@@ -59,7 +59,7 @@ class PendingCommandRepository(Repository):
     def due(self, now: datetime, *, limit: int = 500) -> builtins.list[PendingCommand]:
         query = (select(pending_commands).where(pending_commands.c.replay_at <= now)
                  .order_by(pending_commands.c.replay_at).limit(limit))
-        with self.db.transaction(write=False) as tx:
+        with self.db.statement() as tx:
             return [_command(row) for row in tx.execute(query)]
 
     def postpone(self, command_id: str, now: datetime, until: datetime) -> bool:

@@ -91,7 +91,7 @@ class TriggerStateRepository(Repository):
         query = (select(trigger_state)
                  .where(trigger_state.c.next_date <= now, trigger_state.c.disabled.is_(False))
                  .order_by(trigger_state.c.next_date).limit(limit))
-        with self._tx(session, write=False) as tx:
+        with self._statement(session) as tx:
             return [_state(row) for row in tx.execute(query).all()]
 
     def delete(self, namespace: str, flow_id: str, trigger_id: str | None = None, *,

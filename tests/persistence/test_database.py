@@ -85,3 +85,20 @@ def test_a_pooled_postgres_connection_used_a_moment_ago_is_not_pinged(postgres_d
         tx.execute(text("SELECT 2"))
     assert pings == [] and statements == ["SELECT 2"]
     database.dispose()
+
+
+def test_a_one_statement_read_runs_outside_any_transaction_on_postgresql(db: Database) -> None:
+    with db.transaction() as tx:
+        tx.execute(text("CREATE TABLE IF NOT EXISTS probe (n INTEGER)"))
+        tx.execute(text("INSERT INTO probe VALUES (7)"))
+    with db.statement() as session:
+        assert session.execute(text("SELECT n FROM probe")).scalar_one() == 7  # committed rows
+        raw = session.connection().connection.dbapi_connection
+        if db.dialect == "postgresql":
+            from psycopg import pq
+            assert raw.info.transaction_status == pq.TransactionStatus.IDLE  # autocommit: no BEGIN sent
+    with db.transaction(write=False) as tx:  # the pooled connection is back to transactions
+        tx.execute(text("SELECT n FROM probe")).all()
+        raw = tx.connection().connection.dbapi_connection
+        if db.dialect == "postgresql":
+            assert raw.info.transaction_status == pq.TransactionStatus.INTRANS
