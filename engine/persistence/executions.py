@@ -134,18 +134,19 @@ class ExecutionRepository(Repository):
             rows = tx.execute(_LINEAGE[is_postgres(tx)], {"lineage_of": ids, "lineage_in": execution_id}).all()
             if not rows or rows[0].deleted:
                 return None
-            memo, runs = self.memo, []
-            for full in rows:
-                if full.id is None:
-                    continue
-                lease = (full.attempt, full.worker_id, full.lease_until_raw)
-                run = memo.current(full.id, full.revision, lease)
-                if run is None:
-                    content = task_run_content(full._mapping)
-                    memo.put(full.id, full.revision, content)
-                    run = memo.current(full.id, full.revision, lease) or with_raw_lease(content, lease)
-                runs.append(run)
+            runs = [self._from_whole_row(full) for full in rows if full.id is not None]
             return execution_from_row({"body": rows[0].execution_body}, runs)
+
+    def _from_whole_row(self, full: Row[Any]) -> TaskRun:
+        """The run of a whole task run row (with ``lease_until_raw``): the memo's if it parsed this
+        revision, else parsed and kept there; with the row's lease."""
+        memo, lease = self.memo, (full.attempt, full.worker_id, full.lease_until_raw)
+        run = memo.current(full.id, full.revision, lease)
+        if run is None:
+            content = task_run_content(full._mapping)
+            memo.put(full.id, full.revision, content)
+            run = memo.current(full.id, full.revision, lease) or with_raw_lease(content, lease)
+        return run
 
     @contextmanager
     def lock(self, execution_id: str) -> Iterator[LockedExecution]:
@@ -181,16 +182,7 @@ class ExecutionRepository(Repository):
         return execution_from_row(row._mapping, self._load_runs(tx, row.id))
 
     def _load_new_runs(self, tx: Session, execution_id: str) -> list[TaskRun]:
-        memo, runs = self.memo, []
-        for full in tx.execute(_WHOLE_RUNS_OF_ONE, {"_execution": execution_id}):
-            lease = (full.attempt, full.worker_id, full.lease_until_raw)
-            run = memo.current(full.id, full.revision, lease)
-            if run is None:
-                content = task_run_content(full._mapping)
-                memo.put(full.id, full.revision, content)
-                run = memo.current(full.id, full.revision, lease) or with_raw_lease(content, lease)
-            runs.append(run)
-        return runs
+        return [self._from_whole_row(full) for full in tx.execute(_WHOLE_RUNS_OF_ONE, {"_execution": execution_id})]
 
     def _reuse(self, tx: Session, row: Row[Any], leases_of: Iterable[str]) -> Execution:
         cached = self.steps.get(row.id, row.version)

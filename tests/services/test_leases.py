@@ -127,7 +127,7 @@ def test_a_lost_dispatch_message_is_sent_again_with_the_same_attempt(engine: Eng
     holding.held.clear()  # the broker lost the message
     assert _reap(engine, seconds=30) == 0
     assert _reap(engine, seconds=31) == 1  # 2 × lease after the dispatch
-    assert len(holding.held) == 1 and holding.held[0].attempt == 1
+    assert len(holding.held) == 1 and (holding.held[0].task_run_id, holding.held[0].attempt) == (run.id, 1)
     holding.held.append(holding.held[0])  # a duplicate too: only one claim wins
     holding.release()
     engine.drain()
