@@ -39,7 +39,7 @@ class Dispatcher(Protocol):
         """Sends ready task runs to workers: a group for a fan-out (in chunks a worker runs as one
         batch, where the dispatcher does), or a chain where each starts after the previous one
         succeeded on the worker, without a round trip to the executor. ``spread``: attempts a
-        batch gave back because one of its attempts ran long, to share among more worker slots.
+        chunk gave back once it outlasted its patience, to share among more worker slots.
         ``join``: the task run to start once every one of ``refs`` succeeded, by the worker that
         writes the last success (engine/executor/joins.py); a dispatcher may ignore it, the
         executor then starts it itself."""

@@ -12,7 +12,8 @@
 Services are built once per process, never at import: a prefork child builds its own as soon as it
 is forked (``worker_process_init``), so its first task run does not wait for the database
 connection, the schema check and the task registry; other pools build them on the first task.
-``run_task_run`` may return ``False`` (the attempt did not succeed) to stop the rest of a chain: Celery only continues a chain after a link returned normally. Otherwise it returns what the
+``run_task_run`` may return ``False`` (the attempt did not succeed) to stop the rest of a chain:
+Celery only continues a chain after a link returned normally. Otherwise it returns what the
 next link of its chain needs (outputs the executor may not have recorded yet): links after the
 first are mutable signatures, so Celery passes that result as their first argument (``carried``).
 Before it runs, a link hands the links after it in ``request.chain`` to the services too, which run

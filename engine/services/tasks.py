@@ -70,8 +70,9 @@ class TaskRunService:
     def run_chunk(self, refs: Sequence[TaskRunRef], is_killed: Killed | None = None,
                   join: TaskRunRef | None = None) -> None:
         """A fan-out's chunk (engine/services/batches.py): every attempt runs whatever the
-        others' outcome; those left when the budget is spent or when one attempt ran long go back
-        to the queue, spread over more chunks (so a long task's siblings reach idle workers).
+        others' outcome; those left when the budget is spent or when the chunk outlasts its
+        patience (batches.outlasted) go back to the queue, spread over more chunks (so the
+        siblings of tasks that are not quick reach idle workers).
         ``join``: the fan-out's join, run here next if this chunk's results are its last
         successes (engine/executor/joins.py)."""
         def give_back(rest: list[TaskRunRef]) -> None:

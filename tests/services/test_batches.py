@@ -199,37 +199,37 @@ def ref(task_run_id: str) -> TaskRunRef:
     return TaskRunRef("e", task_run_id, 1, task_run_id, "Return", "ns.f")
 
 
+class GivenBack:
+    """A batch's ``give_back``: records what it receives and signals the first time."""
+
+    def __init__(self) -> None:
+        self.rests: list[list[TaskRunRef]] = []
+        self.returned = threading.Event()
+
+    def __call__(self, rest: list[TaskRunRef]) -> None:
+        self.rests.append(rest)
+        self.returned.set()
+
+
 def test_the_budget_gives_back_the_rest_while_a_long_attempt_still_runs() -> None:
-    given_back: list[list[TaskRunRef]] = []
-    returned = threading.Event()
-
-    def give_back(rest: list[TaskRunRef]) -> None:
-        given_back.append(rest)
-        returned.set()
-
-    batch = Batch([ref("long"), ref("b"), ref("c")], 0.05, give_back)
+    given_back = GivenBack()
+    batch = Batch([ref("long"), ref("b"), ref("c")], 0.05, given_back)
     assert batch.take() == ref("long")
-    assert returned.wait(10)  # "long" still runs: its siblings went back meanwhile
-    assert given_back == [[ref("b"), ref("c")]]
+    assert given_back.returned.wait(10)  # "long" still runs: its siblings went back meanwhile
+    assert given_back.rests == [[ref("b"), ref("c")]]
     assert batch.take() is None
     batch.close()
-    assert given_back == [[ref("b"), ref("c")]]
+    assert given_back.rests == [[ref("b"), ref("c")]]
 
 
 def test_a_chunk_gives_back_its_rest_once_it_outlasts_its_patience_long_before_the_budget() -> None:
-    given_back: list[list[TaskRunRef]] = []
-    returned = threading.Event()
-
-    def give_back(rest: list[TaskRunRef]) -> None:
-        given_back.append(rest)
-        returned.set()
-
-    batch = Batch([ref("quick"), ref("slow"), ref("c")], 3600, give_back, patience=0.05)
+    given_back = GivenBack()
+    batch = Batch([ref("quick"), ref("slow"), ref("c")], 3600, given_back, patience=0.05)
     assert batch.take() == ref("quick")
     assert batch.take() == ref("slow")  # "quick" returned at once: nothing was given back
-    assert given_back == []
-    assert returned.wait(10)  # "slow" still runs, an hour before the budget is spent
-    assert given_back == [[ref("c")]]
+    assert given_back.rests == []
+    assert given_back.returned.wait(10)  # "slow" still runs, an hour before the budget is spent
+    assert given_back.rests == [[ref("c")]]
     assert batch.take() is None
     batch.close()
 
