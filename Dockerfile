@@ -15,6 +15,8 @@ COPY app ./app
 COPY worker ./worker
 COPY executor ./executor
 COPY beat ./beat
+COPY messaging ./messaging
+COPY cli ./cli
 RUN pip install ".[ops,postgres]" \
     && useradd --create-home --uid 1000 podium \
     && mkdir -p /data && chown podium:podium /data

@@ -123,7 +123,7 @@ class EmbeddedMode(PodiumMode):
     name = "embedded"
 
     def __init__(self, root: Path) -> None:
-        from worker.embedded import EmbeddedRuntime
+        from cli.embedded import EmbeddedRuntime
 
         import logging
 
@@ -183,8 +183,8 @@ class RedisPgMode(PodiumMode):
     def _start(self, root: Path, redis_url: str, database: Callable[[], str]) -> None:
         self.base, self.redis_url, self.database = root, redis_url, database
         database_url = database()
-        from worker.celery_app import make_celery
-        from worker.dispatch import CeleryDispatcher
+        from messaging.celery_app import make_celery
+        from messaging.dispatch import CeleryDispatcher
 
         self.root = root / "redis-pg"
         self.root.mkdir(parents=True)

@@ -1,6 +1,6 @@
 """L1 contract: how the services layer hands work to the processes, without knowing Celery.
 
-``engine.services`` is given a :class:`Dispatcher`; ``worker.dispatch.CeleryDispatcher`` is the
+``engine.services`` is given a :class:`Dispatcher`; ``messaging.dispatch.CeleryDispatcher`` is the
 production one (Celery canvases on Redis or the embedded broker), and tests may use an inline one.
 Every message carries ids only, and every call happens after the database commit that created
 the work, so a message never refers to something that is not saved yet.

@@ -2,7 +2,7 @@
 
 Each part is ``UP`` or ``DOWN: <reason>`` after calling its probe; ``status`` is ``UP`` only when
 every part is. Served by the web process (``app/health.py``) and by ``podium server local``
-(``worker/health.py``).
+(``cli/health_server.py``).
 """
 from __future__ import annotations
 

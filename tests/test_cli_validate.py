@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from engine.cli import main
+from cli import main
 
 ROOT = Path(__file__).parent.parent
 INVALID = ROOT / "tests" / "flows" / "invalid"
@@ -64,7 +64,7 @@ def test_unserved_worker_group_is_refused_unless_declared(tmp_path: Path) -> Non
 
 
 def test_real_process_never_prints_a_traceback() -> None:
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "flow", "validate", str(INVALID)],
+    proc = subprocess.run([sys.executable, "-m", "cli", "flow", "validate", str(INVALID)],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

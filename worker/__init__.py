@@ -1,9 +1,10 @@
 """The worker process: Celery workers that run runnable task runs (Log, HTTP, scripts, SQL...).
 
-Celery tasks are thin and pass ids; the Celery app comes from ``make_celery(settings)``.
+- ``command.py``: ``podium worker`` (``python -m worker`` runs the same command);
+- ``process.py``: the process, a Celery worker on the task run queues (prefork pool);
+- ``tasks.py``: its thin Celery tasks, ``podium.run_task_run`` and ``podium.run_task_runs``;
+- ``celery_app.py``: its app for ``celery -A worker.celery_app`` (and Flower).
 
-Modules: ``celery_app`` (``make_celery(settings)``, lazy ``app`` for the CLI), ``tasks`` (the thin
-``podium.run_task_run`` / ``podium.process_event``), ``dispatch`` (``CeleryDispatcher``), ``kills``,
-``embedded`` (``EmbeddedRuntime``: everything in one process on memory://), ``fs_transport``
-(``podium-fs://``), ``processes`` and ``health``. See docs/celery.md.
+The Celery app factory, the dispatcher and the transports that every process shares are in
+``messaging/``. See docs/celery.md.
 """

@@ -1,133 +1,17 @@
-"""L4: the Celery app factory, ``make_celery(settings)``, and the lazy ``app`` for the Celery CLI.
-
-No module-level ``Celery(...)`` is built at import: every process builds its own app from one
-:class:`~engine.settings.Settings`. Only the ``celery -A worker.celery_app ...`` command line needs
-a module attribute; :func:`__getattr__` builds it on first access from :func:`load_settings`, with
-the task functions registered and the real services built lazily in each worker process.
-
-Choices (docs/celery.md explains them):
-
-- no result backend: task run results travel as events to the executor queue;
-- ``task_acks_late`` + ``worker_prefetch_multiplier=1`` + ``task_reject_on_worker_lost``: a message
-  is removed only once its task finished, and a worker holds one message per free slot;
-- JSON only: messages carry ids and short strings;
-- Redis ``visibility_timeout`` of 12 h: longer than any sane task run, because an unacked message
-  is redelivered when it expires; lost work is recovered earlier by leases and the reaper.
-"""
+"""The worker's app for Celery's own command line: ``celery -A worker.celery_app worker -Q default``
+is ``podium worker``; ``inspect``, ``control`` and ``flower`` work with it too."""
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 from celery import Celery
-from kombu import Exchange, Queue
 
-from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
-from engine.settings import Settings, load_settings
-from worker.fs_transport import FS_SCHEME, fs_transport_options, register_fs_transport
-from worker.observability import log_through_podium, stamp_messages
-from worker.redis_transport import TRANSPORT as REDIS_TRANSPORT
+from messaging.processes import LazyApp
+from worker.tasks import register_worker_tasks
 
-RUN_TASK_RUN = "podium.run_task_run"
-RUN_TASK_RUNS = "podium.run_task_runs"
-PROCESS_EVENT = "podium.process_event"
-
-#: Polling interval of the virtual transports (memory, podium-fs): kombu's default of 1 s would
-#: make every hop between executor and worker cost a second.
-POLLING_INTERVAL_SECONDS = 0.01
-REDIS_VISIBILITY_TIMEOUT_SECONDS = 12 * 3600
-
-
-def make_celery(settings: Settings, *, name: str = "podium") -> Celery:
-    """A configured Celery app for ``settings``; tasks are added by ``worker.tasks.register_tasks``."""
-    broker_url = settings.resolved_broker_url
-    if broker_url.startswith(FS_SCHEME):
-        register_fs_transport()
-    app = Celery(name, broker=broker_url, set_as_current=False)
-    app.conf.update(_base_config(settings, broker_url))
-    if broker_url.startswith(("redis://", "rediss://")):
-        app.conf.broker_transport = REDIS_TRANSPORT  # a publish without a new client each time
-    stamp_messages()  # podium_sent_at on task run messages (worker/observability.py)
-    return app
-
-
-def _base_config(settings: Settings, broker_url: str) -> dict[str, Any]:
-    return {
-        "result_backend": None,
-        "task_ignore_result": True,
-        "task_serializer": "json",
-        "result_serializer": "json",
-        "accept_content": ["json"],
-        "task_acks_late": True,
-        "worker_prefetch_multiplier": 1,
-        "task_reject_on_worker_lost": True,
-        # A broker blip must not kill a long script; the redelivered duplicate is absorbed by the
-        # per-attempt idempotency of run_task_run.
-        "worker_cancel_long_running_tasks_on_connection_loss": False,
-        "broker_connection_retry_on_startup": True,
-        "task_queues": _queues(),
-        "task_default_queue": DEFAULT_QUEUE,
-        "task_create_missing_queues": True,  # worker groups: any queue name works
-        "task_routes": {PROCESS_EVENT: {"queue": EXECUTOR_QUEUE}, RUN_TASK_RUN: {"queue": DEFAULT_QUEUE},
-                        RUN_TASK_RUNS: {"queue": DEFAULT_QUEUE}},
-        "broker_transport_options": _transport_options(settings, broker_url),
-        # No task events unless someone watches (Celery's default): three publishes per task run
-        # otherwise, about a millisecond of CPU. Flower turns them on by itself every 5 s
-        # (`enable_events`), `celery -A worker.celery_app control enable_events` too. No
-        # "task-sent" events: one more publish per dispatched task run (6% of the executor's CPU
-        # in a 10,000-item ForEach) for a state Flower shows only until the task is received.
-        "worker_send_task_events": False,
-        "task_send_sent_event": False,
-        "worker_hijack_root_logger": False,
-        "timezone": settings.timezone,
-        "enable_utc": True,
-    }
-
-
-def _queues() -> tuple[Queue, ...]:
-    return tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)
-                 for name in (EXECUTOR_QUEUE, DEFAULT_QUEUE))
-
-
-def _transport_options(settings: Settings, broker_url: str) -> dict[str, Any]:
-    if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
-        return {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS}
-    if broker_url.startswith(FS_SCHEME):
-        return {**fs_transport_options(settings.data_dir / "broker"),
-                "polling_interval": POLLING_INTERVAL_SECONDS}
-    if broker_url.startswith("memory://"):
-        return {"polling_interval": POLLING_INTERVAL_SECONDS}
-    return {}
-
-
-_lazy_lock = threading.Lock()
-_lazy: dict[str, Celery] = {}
-
-
-def build_cli_app(settings: Settings | None = None, *, process: str = "worker") -> Celery:
-    """The app of a standalone process: tasks registered, real services built on first use;
-    ``process`` names the process in its log lines (``executor`` or ``worker``)."""
-    from worker.dispatch import CeleryDispatcher  # noqa: PLC0415 - avoids a cycle at import
-    from worker.tasks import register_tasks  # noqa: PLC0415
-
-    settings = settings or load_settings()
-    app = make_celery(settings)
-
-    def build_real_services() -> Any:
-        # Imported here: engine.services pulls the database layer, needed only once a task runs.
-        from engine.services import build_services  # noqa: PLC0415
-        return build_services(settings, CeleryDispatcher(app, batches=settings.worker.batch_seconds > 0))
-
-    register_tasks(app, build_real_services)
-    log_through_podium(app, settings, process)
-    return app
+_lazy_app = LazyApp("worker", register_worker_tasks)
 
 
 def __getattr__(name: str) -> Celery:
-    """``worker.celery_app.app`` for ``celery -A worker.celery_app``, built once, on first access."""
-    if name not in ("app", "celery"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    with _lazy_lock:
-        if "app" not in _lazy:
-            _lazy["app"] = build_cli_app()
-        return _lazy["app"]
+    """``app`` (or ``celery``), built from the environment's settings on first access."""
+    if name in ("app", "celery"):
+        return _lazy_app.get()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

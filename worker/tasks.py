@@ -7,7 +7,7 @@
 - ``podium.run_task_runs(execution_id, flow, queue, attempts, join=None)`` runs a fan-out's
   chunk of attempts as one batch (engine/services/batches.py), then the fan-out's join if this
   chunk wrote its last success (engine/executor/joins.py).
-- ``podium.process_event(execution_id, event)`` applies one event on the executor queue.
+(``podium.process_event``, the executor's task, is in executor/tasks.py.)
 
 Services are built once per process, never at import: a prefork child builds its own as soon as it
 is forked (``worker_process_init``), so its first task run does not wait for the database
@@ -24,60 +24,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Iterator
 
 from celery import Celery, Task
 from celery.signals import worker_process_init
 
 from engine.dispatch import TaskRunRef
 from engine.heap import freeze_startup_objects
-from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
-from worker.dispatch import EVENT_PRIORITY, chunk_refs
-from worker.kills import attach_services, kill_switch
+from messaging.task_names import RUN_TASK_RUN, RUN_TASK_RUNS
+from messaging.dispatch import EVENT_PRIORITY, chunk_refs
+from messaging.kills import attach_services, kill_switch
+from messaging.lazy_services import LazyServices
 
 if TYPE_CHECKING:
     from engine.services import Services
 
-S = TypeVar("S")
 log = logging.getLogger("podium.worker")
 
 
-class LazyServices(Generic[S]):
-    """Builds the services on first use, once per process (a forked child builds its own)."""
-
-    def __init__(self, provider: Callable[[], S]) -> None:
-        self._provider = provider
-        self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._services: S | None = None
-
-    def get(self) -> S:
-        with self._lock:
-            # Database pools must not cross a fork, hence the pid check.
-            if self._services is None or self._pid != os.getpid():
-                self._services = self._provider()
-                self._pid = os.getpid()
-            return self._services
-
-    def peek(self) -> S | None:
-        """The services if this process built them already, else None (never builds)."""
-        with self._lock:
-            return self._services if self._pid == os.getpid() else None
-
-
-@dataclass(frozen=True)
-class PodiumTasks:
-    run_task_run: Task
-    run_task_runs: Task
-    process_event: Task
-
-
-def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> PodiumTasks:
-    """Defines ``podium.run_task_run``, ``podium.run_task_runs`` and ``podium.process_event`` on ``app``."""
-    services: LazyServices[Services] = LazyServices(services_provider)
+def register_worker_tasks(app: Celery, services: "LazyServices[Services]") -> None:
+    """Defines ``podium.run_task_run`` and ``podium.run_task_runs`` on ``app``."""
     kills = kill_switch(app)
     attach_services(app, services.peek)
 
@@ -120,12 +86,6 @@ def register_tasks(app: Celery, services_provider: Callable[[], "Services"]) -> 
         joined = chunk_refs(execution_id, flow, queue, [join])[0] if join else None
         with _event_priority(self):
             services.get().run_task_runs(chunk_refs(execution_id, flow, queue, attempts), is_killed, joined)
-
-    @app.task(name=PROCESS_EVENT, shared=False)
-    def process_event(execution_id: str, event: dict[str, Any]) -> None:
-        services.get().handle_event(execution_id, event)
-
-    return PodiumTasks(run_task_run=run_task_run, run_task_runs=run_task_runs, process_event=process_event)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ pays those once for all its attempts:
   which takes the others from the outbox in the same step (``take_waiting_results``).
 
 Batches come from two places: a fan-out dispatched in chunks (``podium.run_task_runs``, see
-worker/dispatch.py) and a chain link running the links after it in its own process instead of
+messaging/dispatch.py) and a chain link running the links after it in its own process instead of
 publishing each (``podium.run_task_run`` looks at its Celery chain).
 
 The budget, ``worker.batch_seconds`` (B), keeps what batches save from costing parallelism and
@@ -21,7 +21,7 @@ Celery chain from the next link, behind the other messages in the queue. Results
 every B too, so a batch's progress shows with the same delay. A claim held by a batch is never
 held longer than B before its attempt runs or is given back, far less than the lease.
 
-A chunk is also impatient: a fan-out first goes out in few chunks (worker/dispatch.py), which is
+A chunk is also impatient: a fan-out first goes out in few chunks (messaging/dispatch.py), which is
 cheapest while its tasks are quick; once one attempt, or the chunk on attempts that were not quick
 (``QUICK_SECONDS``), has run ``SPREAD_AFTER_SECONDS``, it gives back what it has not started at
 once, and that goes out spread over more chunks, so tasks that are not quick reach idle worker

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.cli.triggers import describe_triggers
+from cli.trigger_commands import describe_triggers
 from tests.services.conftest import Engine
 
 CORPUS = Path("/work/shared/conformance/kestra-core")

@@ -24,8 +24,8 @@ from celery import chain
 
 from engine.services import build_services
 from engine.settings import Settings
-from worker.celery_app import make_celery
-from worker.embedded import EmbeddedRuntime, WorkerThread
+from messaging.celery_app import make_celery
+from cli.embedded import EmbeddedRuntime, WorkerThread
 
 RUNS = 3
 

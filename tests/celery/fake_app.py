@@ -12,8 +12,8 @@ from celery import Celery
 
 from engine.settings import load_settings
 from tests.celery.fakes import RecordingServices
-from worker.celery_app import make_celery
-from worker.tasks import register_tasks
+from messaging.celery_app import make_celery
+from cli.embedded import register_tasks
 
 _built: dict[str, Celery] = {}
 

@@ -14,10 +14,10 @@ from engine.persistence.joins import JoinRepository
 from engine.services import Services, build_services
 from engine.settings import Settings
 from engine.state import State
-from worker.celery_app import make_celery
-from worker.dispatch import CeleryDispatcher
-from worker.embedded import EmbeddedRuntime, WorkerThread
-from worker.tasks import register_tasks
+from messaging.celery_app import make_celery
+from messaging.dispatch import CeleryDispatcher
+from cli.embedded import EmbeddedRuntime, WorkerThread
+from cli.embedded import register_tasks
 
 
 def returns(n: int) -> str:

@@ -1,9 +1,9 @@
-"""How a fan-out is cut into chunks (worker/dispatch.py ``chunks``): enough chunks for the worker
+"""How a fan-out is cut into chunks (messaging/dispatch.py ``chunks``): enough chunks for the worker
 slots to share it, none too big, never mixing worker groups or executions."""
 from __future__ import annotations
 
 from engine.dispatch import TaskRunRef
-from worker.dispatch import CHUNKS, FIRST_CHUNKS, MAX_CHUNK, chunk_kwargs, chunk_refs, chunks
+from messaging.dispatch import CHUNKS, FIRST_CHUNKS, MAX_CHUNK, chunk_kwargs, chunk_refs, chunks
 
 
 def refs(n: int, queue: str = "default", execution: str = "e1") -> list[TaskRunRef]:

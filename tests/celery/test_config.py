@@ -11,7 +11,7 @@ from kombu.transport import TRANSPORT_ALIASES
 
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings
-from worker.celery_app import PROCESS_EVENT, REDIS_VISIBILITY_TIMEOUT_SECONDS, RUN_TASK_RUN, make_celery
+from messaging.celery_app import PROCESS_EVENT, REDIS_VISIBILITY_TIMEOUT_SECONDS, RUN_TASK_RUN, make_celery
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ def test_broker_from_settings_and_transport_options(tmp_path: Path) -> None:
     redis = make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))
     assert redis.conf.broker_transport_options["visibility_timeout"] == REDIS_VISIBILITY_TIMEOUT_SECONDS
     files = make_celery(Settings(broker_url="podium-fs://", data_dir=tmp_path))
-    assert TRANSPORT_ALIASES["podium-fs"] == "worker.fs_transport:Transport"
+    assert TRANSPORT_ALIASES["podium-fs"] == "messaging.fs_transport:Transport"
     assert Path(files.conf.broker_transport_options["data_folder_in"]).is_dir()
     assert str(tmp_path.resolve() / "broker") in files.conf.broker_transport_options["control_folder"]
 
@@ -60,7 +60,7 @@ def test_each_call_makes_a_separate_app() -> None:
 
 
 def test_module_app_is_lazy_and_has_the_tasks() -> None:
-    code = ("import sys, worker.celery_app as m\n"
+    code = ("import sys, messaging.celery_app as m\n"
             "assert 'celery' in sys.modules\n"
             "assert '_lazy' in vars(m) and not m._lazy\n"  # nothing built at import
             "from celery import Celery; app = m.app; assert isinstance(app, Celery) and m.app is app\n"
@@ -73,7 +73,7 @@ def test_module_app_is_lazy_and_has_the_tasks() -> None:
 
 def test_tasks_are_not_shared_with_other_apps() -> None:
     from tests.celery.fakes import FakeServices
-    from worker.tasks import register_tasks
+    from cli.embedded import register_tasks
 
     app = make_celery(MEMORY)
     register_tasks(app, FakeServices)

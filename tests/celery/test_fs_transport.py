@@ -11,15 +11,15 @@ import pytest
 from engine.settings import Settings
 from tests.celery.fakes import read_records
 from tests.celery.procs import ROOT, env_for, start_worker, stop, wait_until
-from worker.celery_app import make_celery
-from worker.fs_transport import Channel, write_atomically
+from messaging.celery_app import make_celery
+from messaging.fs_transport import Channel, write_atomically
 
 PRODUCER = """
 import sys
 from engine.dispatch import TaskRunRef
 from engine.settings import load_settings
-from worker.celery_app import make_celery
-from worker.dispatch import CeleryDispatcher
+from messaging.celery_app import make_celery
+from messaging.dispatch import CeleryDispatcher
 
 name, count = sys.argv[1], int(sys.argv[2])
 dispatcher = CeleryDispatcher(make_celery(load_settings()))

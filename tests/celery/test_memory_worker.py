@@ -10,7 +10,7 @@ from celery.signals import task_prerun
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE, TaskRunRef
 from engine.settings import Settings
 from tests.celery.fakes import FakeServices
-from worker.embedded import EmbeddedRuntime
+from cli.embedded import EmbeddedRuntime
 
 MEMORY = Settings(broker_url="memory://")  # the in-process broker; the default is podium-fs://
 

@@ -1,6 +1,7 @@
 """Process entry points: beat loop, health endpoint, and refusing memory:// for separate processes."""
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -17,9 +18,9 @@ from beat.loop import Beat
 from engine.settings import Settings
 from tests.celery.fakes import FakeServices
 from tests.celery.procs import ROOT, env_for, stop
-from worker.embedded import EmbeddedRuntime
-from worker.health import HealthServer, health_check
-from worker.processes import (EmbeddedBrokerError, _safe_url, _WorkerLife, require_shared_broker,
+from cli.embedded import EmbeddedRuntime
+from cli.health_server import HealthServer, health_check
+from messaging.processes import (EmbeddedBrokerError, _safe_url, _WorkerLife, require_shared_broker,
                               worker_argv)
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -59,18 +60,16 @@ def test_worker_argv_and_password_free_url() -> None:
     assert _safe_url("redis://user:s3cret@host:6379/0") == "redis://user:***@host:6379/0"
 
 
-def test_the_worker_runs_at_the_configured_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_worker_runs_at_the_configured_log_level() -> None:
     # PODIUM_LOG_LEVEL=WARNING used to be overridden by a fixed `-l INFO` for every worker.
-    import worker.processes as processes
+    import messaging.processes as processes
 
     started: list[list[str]] = []
     app = SimpleNamespace(conf=SimpleNamespace(), worker_main=started.append)
-    named: list[str] = []
-    monkeypatch.setattr(processes, "build_cli_app", lambda settings, process: named.append(process) or app)
     with pytest.raises(SystemExit):
-        processes.run_celery_worker(Settings(broker_url="redis://127.0.0.1:1/0", log_level="WARNING"),
+        processes.run_celery_worker(Settings(broker_url="redis://127.0.0.1:1/0", log_level="WARNING"), app,
                                     ["default"], 2, pool="prefork", name="worker")
-    assert started[0][-2:] == ["-l", "WARNING"] and named == ["worker"]  # its log lines say process=worker
+    assert started[0][-2:] == ["-l", "WARNING"]
 
 
 def test_health_endpoint_reports_parts(tmp_path: object) -> None:
@@ -96,7 +95,8 @@ CRASHES_ONCE = """
 import os, sys
 from celery.signals import worker_ready
 from engine.settings import Settings
-from worker.processes import RESTARTS_VARIABLE, run_celery_worker
+from messaging.processes import RESTARTS_VARIABLE, build_process_app, run_celery_worker
+from worker.tasks import register_worker_tasks
 
 @worker_ready.connect
 def crash_once(sender, **_):
@@ -106,7 +106,9 @@ def crash_once(sender, **_):
             raise AttributeError("'NoneType' object has no attribute 'hostname'")  # kombu's race
         sender.connection.drain_events = broken
 
-run_celery_worker(Settings(data_dir=sys.argv[1]), ["default"], 1, pool="threads", name="crashy")
+settings = Settings(data_dir=sys.argv[1])
+app = build_process_app(settings, "crashy", register_worker_tasks)
+run_celery_worker(settings, app, ["default"], 1, pool="threads", name="crashy")
 """
 
 
@@ -161,3 +163,18 @@ def test_a_batch_budget_longer_than_a_third_of_the_lease_is_refused_by_podium_ru
     assert "invalid settings" in result.stderr and "worker.batch_seconds (20.0)" in result.stderr
     assert "lower batch_seconds or raise lease_seconds" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("module", "own", "foreign"), [
+    ("executor.celery_app", "podium.process_event", "podium.run_task_run"),
+    ("worker.celery_app", "podium.run_task_run", "podium.process_event"),
+])
+def test_each_process_app_registers_its_own_tasks_only(module: str, own: str, foreign: str,
+                                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # What `celery -A executor.celery_app` / `celery -A worker.celery_app` load.
+    monkeypatch.setenv("PODIUM_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(tmp_path))
+    app = importlib.import_module(module).app
+    assert own in app.tasks and foreign not in app.tasks
+    with pytest.raises(AttributeError):
+        importlib.import_module(module).not_an_app  # noqa: B018 - the module's __getattr__ refuses it

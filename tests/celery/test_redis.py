@@ -12,12 +12,12 @@ from engine.dispatch import DEFAULT_QUEUE, TaskRunRef
 from engine.settings import Settings
 from tests.celery.fakes import FakeServices
 from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
-from worker.celery_app import make_celery
-from worker.dispatch import BULK_SIZE, FIRST_CHUNKS, CeleryDispatcher, celery_task_id, chunks
-from worker.embedded import WorkerThread
-from worker import redis_transport
-from worker.kills import kill_switch
-from worker.tasks import register_tasks
+from messaging.celery_app import make_celery
+from messaging.dispatch import BULK_SIZE, FIRST_CHUNKS, CeleryDispatcher, celery_task_id, chunks
+from cli.embedded import WorkerThread
+from messaging import redis_transport
+from messaging.kills import kill_switch
+from cli.embedded import register_tasks
 
 
 def ref(task_run_id: str, attempt: int = 1, queue: str = DEFAULT_QUEUE) -> TaskRunRef:
@@ -105,7 +105,8 @@ def test_celery_cli_inspect_ping_and_registered(redis_url: str, tmp_path: Path) 
             ping = _celery(env, "inspect", "ping", "--timeout", "2")
         assert "pong" in ping.stdout, ping.stdout + ping.stderr
         registered = _celery(env, "inspect", "registered", "--timeout", "5")
-        assert "podium.run_task_run" in registered.stdout and "podium.process_event" in registered.stdout
+        assert "podium.run_task_run" in registered.stdout and "podium.run_task_runs" in registered.stdout
+        assert "podium.process_event" not in registered.stdout  # the executor's: executor.celery_app
         queues = _celery(env, "inspect", "active_queues", "--timeout", "5")
         assert "'default'" in queues.stdout or '"default"' in queues.stdout
     finally:

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT.parent / "shared" / "conformance" / "run.py"
-CLI = f"{sys.executable} -m engine.cli"
+CLI = f"{sys.executable} -m cli"
 
 # Run cases known to fail, each for a reason documented in the engine issue's closing notes.
 KNOWN_FAILURES = {

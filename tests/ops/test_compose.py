@@ -91,5 +91,5 @@ def test_dockerfile_installs_podium_with_its_production_extras() -> None:
             assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is not in the repository"
     assert re.search(r"^USER podium$", text, re.M)
     assert 'CMD ["gunicorn", "--bind", "0.0.0.0:8080", "app:create_app()"]' in text
-    for package in ("engine", "app", "worker", "executor", "beat"):
+    for package in ("engine", "app", "worker", "executor", "beat", "messaging", "cli"):
         assert f"COPY {package} ./{package}" in text

@@ -88,8 +88,8 @@ def stack(tmp_path: Path, postgres_database_url: str, redis_url: str) -> Iterato
            "PODIUM_DATA_DIR": str(tmp_path / "data"), "PODIUM_LOG_FORMAT": "json",
            "PODIUM_METRICS_FLUSH_SECONDS": "0.2", "PYTHONPATH": str(ROOT)}
     settings = Settings(database_url=postgres_database_url, broker_url=redis_url, data_dir=tmp_path / "data")
-    from worker.celery_app import make_celery
-    from worker.dispatch import CeleryDispatcher
+    from messaging.celery_app import make_celery
+    from messaging.dispatch import CeleryDispatcher
 
     services = build_services(settings, CeleryDispatcher(make_celery(settings)))
     for source in FLOWS:

@@ -13,7 +13,7 @@ from app import create_app
 from engine.inline import InlineDispatcher
 from engine.services import build_services
 from engine.settings import Settings
-from worker.celery_app import RUN_TASK_RUN, make_celery
+from messaging.celery_app import RUN_TASK_RUN, make_celery
 
 FLOW = """
 id: hello

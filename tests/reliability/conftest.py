@@ -107,8 +107,8 @@ class Cluster:
     def services(self) -> Services:
         """Services for the test itself (deploy, start executions, read the database)."""
         if self._services is None:
-            from worker.celery_app import make_celery
-            from worker.dispatch import CeleryDispatcher
+            from messaging.celery_app import make_celery
+            from messaging.dispatch import CeleryDispatcher
 
             settings = Settings(data_dir=self.root / "data", database_url=self.database_url,
                                 broker_url=self.broker_url, worker={"lease_seconds": LEASE_SECONDS})

@@ -20,9 +20,9 @@ from engine.services import build_services
 from engine.settings import Settings
 from tests.celery.fakes import FakeServices
 from tests.server.helpers import Server, log_flow, write_flow
-from worker.celery_app import make_celery
-from worker.dispatch import CeleryDispatcher
-from worker.embedded import EmbeddedRuntime
+from messaging.celery_app import make_celery
+from messaging.dispatch import CeleryDispatcher
+from cli.embedded import EmbeddedRuntime
 
 ROUND_TRIPS = 50
 RUNS = 20

@@ -7,7 +7,7 @@ import sys
 import click
 
 from engine.plugins.base import PluginKind, UnknownType
-from engine.cli.client import load_registry
+from cli.client import load_registry
 from engine.schema import flow_schema, plugin_schema
 
 

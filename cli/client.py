@@ -48,8 +48,8 @@ def open_services(settings: Settings, *, needs_executor: bool = False) -> "Servi
                                    "unset PODIUM_BROKER_URL (default podium-fs://) or name the server's broker, "
                                    "or use `podium run FLOW_FILE` to run a flow in this process")
     from engine.services import build_services
-    from worker.celery_app import make_celery
-    from worker.dispatch import CeleryDispatcher
+    from messaging.celery_app import make_celery
+    from messaging.dispatch import CeleryDispatcher
 
     return build_services(settings, CeleryDispatcher(make_celery(settings)))
 

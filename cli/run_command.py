@@ -13,8 +13,8 @@ import click
 from rich.console import Console
 from rich.live import Live
 
-from engine.cli.display import execution_summary, execution_tree
-from engine.cli.instance import open_instance
+from cli.display import execution_summary, execution_tree
+from cli.instance import open_instance
 from engine.errors import PodiumError
 from engine.model.execution import Execution
 from engine.state import State

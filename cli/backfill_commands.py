@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.errors import PodiumError
 from engine.settings import Settings
 
@@ -98,7 +98,7 @@ def start_command(namespace: str, flow_id: str, trigger_id: str, start_text: str
 
 def _run_in_process(settings: Settings, key: tuple[str, str, str], start_text: str, end_text: str,
                     options: dict[str, Any], as_json: bool) -> None:
-    from engine.cli.instance import open_instance
+    from cli.instance import open_instance
 
     with open_instance(settings=settings) as instance:
         status = _create(instance.services, key, start_text, end_text, options)

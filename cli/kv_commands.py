@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from engine.cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.durations import DurationError, parse_duration
 from engine.errors import NotFound
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from engine.cli.client import settings_from
+from cli.client import settings_from
 from engine.settings import IN_PROCESS_BROKER_URL, Settings
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def open_instance(data_dir: Path | None = None, settings: Settings | None = None
     """Starts Podium in this process on ``broker_url`` (an embedded one); stops it on exit."""
     # Celery and the services are only imported by the commands that run flows.
     from engine.services import build_services
-    from worker.embedded import EmbeddedRuntime
+    from cli.embedded import EmbeddedRuntime
 
     if settings is None:
         settings = settings_from(None, data_dir)

@@ -1,9 +1,8 @@
-"""L4: ``podium executor | worker | beat | server local``: start Podium's processes.
-
-``server local`` runs everything in this process on the embedded broker (``podium-fs://``, folders
-under the data folder, so CLI commands and extra ``podium worker`` processes on this machine join
-it), plus a ``GET /health`` endpoint; the others are the separate processes of a shared broker
-deployment. Each prints what it started and stops cleanly on Ctrl-C.
+"""``podium server local``: executor, worker and beat in this process on the embedded broker
+(``podium-fs://``, folders under the data folder, so CLI commands and extra ``podium worker``
+processes on this machine join it), plus a ``GET /health`` endpoint. It prints what it started and
+stops cleanly on Ctrl-C. The separate processes of a shared broker have their own folders and
+commands (``podium executor``, ``podium worker``, ``podium beat``).
 """
 from __future__ import annotations
 
@@ -15,72 +14,8 @@ from typing import Any
 
 import click
 
-from engine.settings import Settings, load_settings
-
-CONFIG_OPTION = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                             help="YAML settings file (default: PODIUM_CONFIG).")
-
-
-DATA_DIR_OPTION = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Data folder of the instance: its database, podium-fs:// broker and files (default: settings.data_dir).")
-
-
-def _settings(config_file: Path | None, **overrides: Any) -> Settings:
-    try:
-        return load_settings(config_file, **{k: v for k, v in overrides.items() if v is not None})
-    except ValueError as err:
-        raise click.ClickException(f"invalid settings: {err}") from None
-
-
-def _run_or_explain(start: Any, *args: Any, **kwargs: Any) -> None:
-    from worker.processes import EmbeddedBrokerError
-
-    try:
-        start(*args, **kwargs)
-    except EmbeddedBrokerError as err:
-        raise click.ClickException(str(err)) from err
-
-
-@click.command("executor")
-@CONFIG_OPTION
-@DATA_DIR_OPTION
-def executor_command(config_file: Path | None, data_dir: Path | None) -> None:
-    """Run the executor: a Celery worker on the executor queue."""
-    from worker.processes import run_executor
-
-    _run_or_explain(run_executor, _settings(config_file, data_dir=data_dir))
-
-
-@click.command("worker")
-@CONFIG_OPTION
-@click.option("-Q", "--queues", help="Comma-separated queues (worker groups); default: settings.worker.queues.")
-@click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Task runs at once.")
-@click.option("-P", "--pool", type=click.Choice(["prefork", "threads", "solo"]), default="prefork",
-              show_default=True, help="Celery pool; prefork lets a kill stop a running task run.")
-@DATA_DIR_OPTION
-def worker_command(config_file: Path | None, queues: str | None, concurrency: int | None, pool: str,
-                   data_dir: Path | None) -> None:
-    """Run a worker: Celery consuming task runs from the default queue or worker groups."""
-    from worker.processes import run_worker
-
-    queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
-    _run_or_explain(run_worker, _settings(config_file, data_dir=data_dir), queue_list, concurrency, pool)
-
-
-@click.command("beat")
-@CONFIG_OPTION
-@click.option("--interval", type=float, default=0.2, show_default=True, help="Seconds between ticks.")
-@DATA_DIR_OPTION
-def beat_command(config_file: Path | None, interval: float, data_dir: Path | None) -> None:
-    """Run beat: fires timers (retries, pauses, schedules) and reaps lost task runs."""
-    from beat.__main__ import run_beat
-    from worker.processes import require_shared_broker
-
-    settings = _settings(config_file, data_dir=data_dir)
-    _run_or_explain(require_shared_broker, settings)
-    run_beat(settings, interval)
-
+from engine.command_options import CONFIG_OPTION, DATA_DIR_OPTION, Refused, settings_or_refuse
+from engine.settings import Settings
 
 @click.group("server")
 def server_group() -> None:
@@ -108,9 +43,9 @@ def server_local_command(config_file: Path | None, flows_dir: Path | None, port:
 
 
 def _local_settings(config_file: Path | None, data_dir: Path | None) -> Settings:
-    settings = _settings(config_file, data_dir=data_dir)
+    settings = settings_or_refuse(config_file, data_dir=data_dir)
     if not settings.is_embedded_broker:
-        raise click.ClickException(
+        raise Refused(
             f"server local hosts the embedded broker (podium-fs://, the default), but the settings name "
             f"{settings.resolved_broker_url}; unset PODIUM_BROKER_URL (or broker_url in the settings file), "
             "or start `podium executor`, `podium worker` and `podium beat` for that broker.")
@@ -119,8 +54,8 @@ def _local_settings(config_file: Path | None, data_dir: Path | None) -> Settings
 
 def _serve_local(settings: Settings, flows_dir: Path | None, port: int) -> None:
     from engine.services import build_services
-    from worker.embedded import EmbeddedRuntime
-    from worker.health import HealthServer
+    from cli.embedded import EmbeddedRuntime
+    from cli.health_server import HealthServer
 
     # Bind the port first (a busy port fails fast); the check is known once the runtime started.
     check: list[Any] = []
@@ -155,10 +90,10 @@ def _bind_health(server_type: Any, check: Any, port: int) -> Any:
 
 
 def _announce(settings: Settings) -> None:
-    from worker.processes import broker_label
+    from messaging.processes import broker_label, database_label
 
     click.echo(f"podium server local: executor + worker ({settings.worker.concurrency} slots) + beat "
-               f"on {broker_label(settings)}, database {settings.resolved_database_url}")
+               f"on {broker_label(settings)}, database {database_label(settings)}")
     if settings.is_in_process_broker:
         click.echo("  note: on memory:// other processes cannot reach this server (podium execution "
                    "kill/resume..., podium worker); unset PODIUM_BROKER_URL to use podium-fs://", err=True)
@@ -202,7 +137,7 @@ def _print_watch_event(event: Any) -> None:
 def _local_health(settings: Settings, runtime: Any) -> Any:
     from sqlalchemy import create_engine, text
 
-    from worker.health import health_check
+    from cli.health_server import health_check
 
     engine = create_engine(settings.resolved_database_url)
 
@@ -217,4 +152,4 @@ def _local_health(settings: Settings, runtime: Any) -> Any:
     return health_check(database, broker, settings.resolved_broker_url)
 
 
-commands = [executor_command, worker_command, beat_command, server_group]
+commands = [server_group]

@@ -31,7 +31,7 @@ from celery.concurrency.base import BasePool
 from celery.worker import state as worker_state
 from celery.worker.control import control_command
 
-from worker.celery_app import RUN_TASK_RUN, RUN_TASK_RUNS
+from messaging.task_names import RUN_TASK_RUN, RUN_TASK_RUNS
 
 KILL_COMMAND = "podium_kill"
 _APP_ATTRIBUTE = "podium_kill_switch"

@@ -20,6 +20,7 @@ the task run's lease expires and the reaper re-dispatches it.
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -27,10 +28,13 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from celery import Celery
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
+
+_log = logging.getLogger("podium.broker")
 
 FS_SCHEME = "podium-fs://"
 FS_ALIAS = "podium-fs"
@@ -133,3 +137,13 @@ class Transport(filesystem.Transport):
     global_state = virtual.BrokerState()  # our own, not shared with the stock transport
     driver_type = "podium-fs"
     driver_name = "podium-fs"
+
+
+def forget_mailbox(app: Celery, hostname: str) -> None:
+    """Unbinds the worker's remote-control queue: virtual transports (podium-fs://) never
+    auto-delete it, and broadcasts (kills) would keep filling it after this worker is gone."""
+    try:
+        with app.connection_for_write() as connection:
+            app.control.mailbox.get_queue(hostname)(connection.default_channel).delete()
+    except Exception:  # noqa: BLE001 - a stopped worker must not fail its stop over housekeeping
+        _log.warning("could not remove the remote-control queue of %s", hostname, exc_info=True)

@@ -10,7 +10,7 @@ import click
 from engine.loader import validate_source
 from engine.model.flow import Flow
 from engine.plugins.base import Registry
-from engine.cli.client import load_registry
+from cli.client import load_registry
 from engine.settings import load_settings
 from engine.validation import Position, Problem
 

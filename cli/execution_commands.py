@@ -10,8 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from engine.cli.client import echo_json, instance_options, open_services, settings_from, user_errors
-from engine.cli.display import execution_summary, format_seconds, logs_table, state_text
+from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from cli.display import execution_summary, format_seconds, logs_table, state_text
 from engine.errors import PodiumError
 from engine.model.execution import Execution
 from engine.state import State
@@ -162,7 +162,7 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
       podium execution start company.team hello -i user=Ada
       podium execution start company.team hello --inputs '{"n": 3}' --wait
     """
-    from engine.cli.run import _parse_json_option, _parse_pairs
+    from cli.run_command import _parse_json_option, _parse_pairs
 
     inputs = {**_parse_json_option(inputs_json, "--inputs"), **_parse_pairs(input_pairs)}
     labels = _parse_json_option(labels_json, "--labels")
@@ -240,7 +240,7 @@ def _deploy_one(services, path: Path):  # type: ignore[no-untyped-def]
 
 def _attach_deploy() -> None:
     try:
-        from engine.cli.flow import flow_group
+        from cli.flow_commands import flow_group
     except ImportError:
         return
     flow_group.add_command(deploy_command)

@@ -21,10 +21,10 @@ from celery.signals import before_task_publish, setup_logging, task_postrun, tas
 from engine.log_config import configure_logging
 from engine.metrics import message_sent_at
 from engine.settings import Settings
+from messaging.task_names import RUN_TASK_RUN, RUN_TASK_RUNS
 
 SENT_AT_HEADER = "podium_sent_at"
-RUN_TASK_RUN = "podium.run_task_run"
-_STAMPED = frozenset({RUN_TASK_RUN, "podium.run_task_runs"})
+_STAMPED = frozenset({RUN_TASK_RUN, RUN_TASK_RUNS})
 
 
 def _stamp(sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:

@@ -1,4 +1,4 @@
-"""L4: ``EmbeddedRuntime``, executor + worker + beat inside one process on an embedded broker.
+"""``EmbeddedRuntime``, executor + worker + beat inside one process on an embedded broker.
 
 Used by ``podium server local`` (on ``podium-fs://``, folders under ``data_dir/broker`` that
 other processes of this machine share: CLI commands, extra ``podium worker`` processes) and by
@@ -28,10 +28,13 @@ from celery.worker import state as worker_state
 
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings
-from worker.celery_app import make_celery
-from worker.dispatch import CeleryDispatcher
-from worker.kills import attach_services
-from worker.tasks import LazyServices, register_tasks
+from messaging.celery_app import make_celery
+from messaging.dispatch import CeleryDispatcher
+from messaging.fs_transport import forget_mailbox
+from messaging.kills import attach_services
+from executor.tasks import register_executor_tasks
+from messaging.lazy_services import LazyServices
+from worker.tasks import register_worker_tasks
 
 if TYPE_CHECKING:
     from engine.dispatch import Dispatcher
@@ -136,7 +139,7 @@ class EmbeddedRuntime:
         self.app: Celery = make_celery(settings, name="podium-embedded")
         self.dispatcher = CeleryDispatcher(self.app, batches=settings.worker.batch_seconds > 0)
         self._services = LazyServices(lambda: services_provider(self.dispatcher))
-        register_tasks(self.app, self._services.get)
+        register_tasks(self.app, self._services)
         # Kills must reach services built by anyone (a command may build them before any task).
         attach_services(self.app, self._services.peek)
         self.queues = _default_queues(settings)
@@ -201,22 +204,20 @@ class EmbeddedRuntime:
 
 
 
+def register_tasks(app: Celery, services: "LazyServices[Services] | Callable[[], Services]") -> "LazyServices[Services]":
+    """Every Podium task on one app: the executor's and the worker's, as one process runs both."""
+    lazy = services if isinstance(services, LazyServices) else LazyServices(services)
+    register_executor_tasks(app, lazy)
+    register_worker_tasks(app, lazy)
+    return lazy
+
+
 def _purge(app: Celery, queues: list[str]) -> None:
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         for queue in queues:
             channel.queue_declare(queue)
             channel.queue_purge(queue)
-
-
-def forget_mailbox(app: Celery, hostname: str) -> None:
-    """Unbinds the worker's remote-control queue: virtual transports (podium-fs://) never
-    auto-delete it, and broadcasts (kills) would keep filling it after this worker is gone."""
-    try:
-        with app.connection_for_write() as connection:
-            app.control.mailbox.get_queue(hostname)(connection.default_channel).delete()
-    except Exception:  # noqa: BLE001 - a stopped worker must not fail its stop over housekeeping
-        logger.warning("could not remove the remote-control queue of %s", hostname, exc_info=True)
 
 
 def _wake() -> None:

@@ -1,6 +1,6 @@
-"""L4: starting the standalone Podium processes (executor, worker, beat) on a shared broker.
+"""What the standalone processes (executor, worker, beat) share to start on a shared broker: the
+refusal of ``memory://``, a process's Celery app with its tasks, and the Celery worker's life.
 
-``python -m executor``, ``python -m beat`` and ``podium executor|worker|beat`` all end up here.
 A standalone process needs a broker other processes can reach: the embedded default
 ``podium-fs://`` (folders under ``data_dir/broker``, one machine) or Redis. ``memory://`` only
 connects threads of one process, so it is refused with a hint.
@@ -11,17 +11,26 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from celery import Celery
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
-from engine.dispatch import EXECUTOR_QUEUE
 from engine.heap import freeze_startup_objects, tune_collector
-from engine.settings import Settings
-from worker.celery_app import build_cli_app
-from worker.embedded import forget_mailbox
-from worker.fs_transport import FS_SCHEME
+from engine.settings import Settings, load_settings
+from messaging.celery_app import make_celery
+from messaging.dispatch import CeleryDispatcher
+from messaging.fs_transport import FS_SCHEME, forget_mailbox
+from messaging.lazy_services import LazyServices
+from messaging.observability import log_through_podium
+
+if TYPE_CHECKING:
+    from engine.services import Services
+
+#: Adds a process's Celery tasks to its app; they reach the services through the LazyServices.
+TaskRegistration = Callable[[Celery, "LazyServices[Services]"], None]
 
 EMBEDDED_HINT = ("the broker is memory://, which only connects the threads of one process. "
                  "Unset PODIUM_BROKER_URL (or broker_url in the settings file) to use the default "
@@ -46,7 +55,40 @@ def worker_argv(queues: Sequence[str], concurrency: int, *, pool: str, name: str
             "-n", f"{name}@{socket.gethostname()}", "-l", loglevel]
 
 
-def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: int, *,
+def build_process_app(settings: Settings, process: str, register: TaskRegistration) -> Celery:
+    """The Celery app of one standalone process: its tasks registered, the real services built on
+    first use (in each prefork child), its log lines naming ``process``."""
+    app = make_celery(settings)
+    dispatcher = CeleryDispatcher(app, batches=settings.worker.batch_seconds > 0)
+
+    def build_real_services() -> "Services":
+        # Imported on first use: the database layer is not needed to start or to print --help.
+        from engine.services import build_services
+        return build_services(settings, dispatcher)
+
+    register(app, LazyServices(build_real_services))
+    log_through_podium(app, settings, process)
+    return app
+
+
+class LazyApp:
+    """The module attribute ``app`` that ``celery -A executor.celery_app`` (or worker's) reads,
+    built on first access from the settings of the environment."""
+
+    def __init__(self, process: str, register: TaskRegistration) -> None:
+        self._process = process
+        self._register = register
+        self._lock = threading.Lock()
+        self._app: Celery | None = None
+
+    def get(self) -> Celery:
+        with self._lock:
+            if self._app is None:
+                self._app = build_process_app(load_settings(), self._process, self._register)
+            return self._app
+
+
+def run_celery_worker(settings: Settings, app: Celery, queues: Sequence[str], concurrency: int, *,
                       pool: str, name: str) -> None:
     """Runs a Celery worker in the foreground until Ctrl-C / SIGTERM (warm shutdown).
 
@@ -56,7 +98,6 @@ def run_celery_worker(settings: Settings, queues: Sequence[str], concurrency: in
     require_shared_broker(settings)
     tune_collector()
     worker_ready.connect(lambda **_: freeze_startup_objects(), weak=False)
-    app = build_cli_app(settings, process=name)
     if settings.resolved_broker_url.startswith(FS_SCHEME):
         # On podium-fs each worker needs its own remote-control queue (one queue = one reader, so
         # two workers named alike would split the kill broadcasts), removed again on shutdown.
@@ -129,19 +170,6 @@ def _start_again(name: str, code: object, *, ran_for: float) -> None:
     os.execv(sys.executable, sys.orig_argv)
 
 
-def run_executor(settings: Settings) -> None:
-    # Threads: the executor's work is short database transactions, no CPU-bound code.
-    run_celery_worker(settings, [EXECUTOR_QUEUE], settings.executor.concurrency, pool="threads",
-                      name="executor")
-
-
-def run_worker(settings: Settings, queues: Sequence[str] | None = None, concurrency: int | None = None,
-               pool: str = "prefork") -> None:
-    # Prefork by default: a kill can then SIGTERM the child process running a task run.
-    run_celery_worker(settings, list(queues or settings.worker.queues),
-                      concurrency or settings.worker.concurrency, pool=pool, name="worker")
-
-
 def broker_label(settings: Settings) -> str:
     """The broker for printing: no password; the folder of ``podium-fs://``."""
     url = settings.resolved_broker_url
@@ -150,8 +178,13 @@ def broker_label(settings: Settings) -> str:
     return _safe_url(url)
 
 
+def database_label(settings: Settings) -> str:
+    """The database URL for printing: no password."""
+    return _safe_url(settings.resolved_database_url)
+
+
 def _safe_url(url: str) -> str:
-    """The broker URL without its password, for printing."""
+    """The URL without its password, for printing."""
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
     if not at:

@@ -10,7 +10,7 @@
   executor may not have recorded yet). A link runs the links after it itself while its batch budget
   lasts (worker/tasks.py), and leaves the rest of the chain to Celery.
 - ``send_event``: ``podium.process_event`` on the executor queue.
-- ``kill_task_runs``: revoke + the ``podium_kill`` broadcast (see ``worker.kills``).
+- ``kill_task_runs``: revoke + the ``podium_kill`` broadcast (see ``messaging.kills``).
 
 Each signature goes to ``ref.queue`` (worker groups are queues) and gets a deterministic Celery
 task id, ``celery_task_id(ref)``, so a kill can revoke it without any lookup.
@@ -34,8 +34,8 @@ from celery.canvas import Signature
 from celery.worker import state as worker_state
 
 from engine.dispatch import EXECUTOR_QUEUE, TaskRunRef
-from worker.celery_app import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
-from worker.kills import KILL_COMMAND, attempt_key, deliver_kill
+from messaging.task_names import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
+from messaging.kills import KILL_COMMAND, attempt_key, deliver_kill
 
 
 def celery_task_id(ref: TaskRunRef) -> str:
@@ -124,7 +124,7 @@ class CeleryDispatcher:
         if len(refs) == 1 and join is None:
             return self.task_run_signature(refs[0], priority=priority)
         kwargs = chunk_kwargs(refs, join)
-        # Its own id: revoking one attempt's id must not drop its siblings (kills: worker/kills.py).
+        # Its own id: revoking one attempt's id must not drop its siblings (kills: messaging/kills.py).
         return self.app.signature(RUN_TASK_RUNS, kwargs=kwargs, queue=refs[0].queue,
                                   task_id=f"{celery_task_id(refs[0])}+{len(refs) - 1}",
                                   **readable(kwargs), **priority_option(priority))

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from engine.cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.errors import NotFound
 
 UPCOMING = 5

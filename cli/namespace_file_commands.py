@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.storage.uris import namespace_file_uri, namespace_files_root
 
 

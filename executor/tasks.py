@@ -1,0 +1,22 @@
+"""The executor's one Celery task: ``podium.process_event(execution_id, event)`` applies one event
+(a task run's result, a timer, a kill...) to its execution through the services' step shell.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery
+
+from messaging.task_names import PROCESS_EVENT
+from messaging.lazy_services import LazyServices
+
+if TYPE_CHECKING:
+    from engine.services import Services
+
+
+def register_executor_tasks(app: Celery, services: "LazyServices[Services]") -> None:
+    """Defines ``podium.process_event`` on ``app``."""
+
+    @app.task(name=PROCESS_EVENT, shared=False)
+    def process_event(execution_id: str, event: dict[str, Any]) -> None:
+        services.get().handle_event(execution_id, event)
