@@ -8,14 +8,14 @@ so two beats started at different moments still agree on "now" (tests/beat/test_
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 
 ENV_VAR = "PODIUM_BEAT_FAKE_CLOCK"
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def clock_from_env(environ: Mapping[str, str]) -> Callable[[], datetime]:

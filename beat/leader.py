@@ -12,8 +12,8 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from engine.persistence.leader import LeaderRepository
 
@@ -28,7 +28,7 @@ def default_holder() -> str:
 
 class LeaderElection:
     def __init__(self, locks: LeaderRepository, *, name: str = LOCK_NAME, holder: str | None = None,
-                 lease: float = 5.0, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 lease: float = 5.0, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.locks = locks
         self.name = name
         self.holder = holder or default_holder()
@@ -40,7 +40,7 @@ class LeaderElection:
         """Takes or renews the lease; False (standby) when another live beat holds it."""
         try:
             held = self.locks.acquire(self.name, self.holder, self.clock(), self.lease)
-        except Exception:  # noqa: BLE001 - database away: act as standby until it is back
+        except Exception:  # database away: act as standby until it is back
             logger.exception("beat: cannot reach the leader lock")
             held = False
         if held != self.is_leader:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Protocol
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from beat.leader import LeaderElection
@@ -30,7 +31,7 @@ class BeatServices(Protocol):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Beat:
@@ -55,7 +56,7 @@ class Beat:
             reaped = self.services.reap_expired_leases(now)
             scheduled = self.services.fire_schedules(now)
             backfilled = self.services.advance_backfills(now)
-        except Exception:  # noqa: BLE001 - the database may be briefly away; try again next tick
+        except Exception:  # the database may be briefly away; try again next tick
             logger.exception("beat tick failed")
             return max(self.interval, 1.0)
         if fired or reaped or scheduled or backfilled:

@@ -19,22 +19,22 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import report as perf_doc  # noqa: E402
-
 from engine.services import Services, build_services  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
 TARGET_SECONDS = 5.0
 PER_TICK = 500
-START, END = datetime(2014, 1, 1, tzinfo=timezone.utc), datetime(2023, 12, 31, 23, tzinfo=timezone.utc)
+START, END = datetime(2014, 1, 1, tzinfo=UTC), datetime(2023, 12, 31, 23, tzinfo=UTC)
 FLOW = """
 id: nightly
 namespace: bench.backfill
@@ -112,7 +112,7 @@ def _measure(services: Services, dispatcher: CountingDispatcher) -> Run:
     services.backfills.create("bench.backfill", "nightly", "daily", START, END)
     created = time.perf_counter()
     steps = 0
-    while services.advance_backfills(datetime.now(timezone.utc), per_tick=PER_TICK):
+    while services.advance_backfills(datetime.now(UTC), per_tick=PER_TICK):
         steps += 1
     ended = time.perf_counter()
     page = services.env.executions.list(namespace="bench.backfill", flow_id="nightly", size=1)
@@ -189,7 +189,7 @@ def section(rows: list[dict[str, Any]], runs: int, host: str) -> str:
     for row in rows:
         lines.append(f"| {row['database']} | {row['executions']} | {row['create']:.2f} s | "
                      f"{row['median']:.2f} s | {row['best']:.2f} s | {row['steps']} |")
-    lines += ["", f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {host}; {versions()}.",
+    lines += ["", f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {host}; {versions()}.",
               "", *FINDINGS, SECTION_END]
     return "\n".join(lines) + "\n"
 

@@ -12,8 +12,9 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -123,9 +124,9 @@ class EmbeddedMode(PodiumMode):
     name = "embedded"
 
     def __init__(self, root: Path) -> None:
-        from cli.embedded import EmbeddedRuntime
-
         import logging
+
+        from cli.embedded import EmbeddedRuntime
 
         self._counter = _CountingHandler()
         reaper = logging.getLogger("podium.reaper")

@@ -1,8 +1,9 @@
 """The rows bench/run.py measures: one per workload and case, a value per mode, a target and its verdict."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -13,7 +14,7 @@ class Row:
     values: dict[str, float | str] = field(default_factory=dict)   # mode or "raw celery" -> value
     higher_is_better: bool = False
     ratio: bool = True             # report mode / raw celery
-    target: tuple[str, Callable[["Row"], bool | None]] | None = None  # (text, check on redis-pg)
+    target: tuple[str, Callable[[Row], bool | None]] | None = None  # (text, check on redis-pg)
     note: str = ""
 
     def add_note(self, text: str) -> None:

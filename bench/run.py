@@ -38,8 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # Run as a script (``python bench/run.py``), only bench/ is on sys.path: the repository's root
 # must be too, for ``bench.*`` and Podium's packages.
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             if need_redis:
                 try:
                     redis = start_redis()
-                except BaseException as err:  # noqa: BLE001 - pytest's skip is a BaseException
+                except BaseException as err:  # pytest's skip is a BaseException
                     if "redis-pg" in args.modes:
                         raise
                     print(f"raw celery skipped: {err}", flush=True)

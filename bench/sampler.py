@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 try:
     import psutil
@@ -50,7 +51,7 @@ class Sampler:
         with self._lock:
             self._roles.update(roles)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._thread.start()
         return self
 

@@ -18,7 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ from engine.persistence.triggers import TriggerState  # noqa: E402
 from engine.services import Services, build_services  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
-NOW = datetime(2025, 1, 6, 9, 0, 0, 200000, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 6, 9, 0, 0, 200000, tzinfo=UTC)
 SOURCE = """id: {flow_id}
 namespace: bench.schedules
 tasks:
@@ -129,7 +129,7 @@ def append(text: str) -> None:
     if not path.exists():
         path.write_text("# Performance\n\nMeasured results of the scripts in bench/, newest last.\n")
     machine = f"{platform.node()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}"
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     with path.open("a") as out:
         out.write(f"\n## Schedule tick ({stamp}, {machine})\n\n`.venv/bin/python bench/schedule_tick.py`: "
                   "one beat tick over 10,000 scheduled flows (target: under 100 ms).\n\n" + text + "\n")

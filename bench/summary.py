@@ -7,7 +7,7 @@ import os
 import platform
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report as perf_doc
@@ -107,7 +107,7 @@ def section(results: Results, modes: list[str], rss: list[Row], host: dict[str, 
              "`date_done`); W1/W2 small sizes are the median of 3 runs, W3 submits from 4 threads. "
              "Ratios are Podium / raw Celery; targets apply to redis-pg on a 2-core machine.", "",
              *markdown_table(results, modes, rss), ""]
-    lines.append(f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {host['cpus']} CPUs ({host['cpu']}), "
+    lines.append(f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {host['cpus']} CPUs ({host['cpu']}), "
                  f"{host['memory']} RAM; load average {host['load']} at the start, {load_end} at the end, "
                  f"1-minute load up to {load_max:.1f} while measuring; {versions()}.")
     if busy:

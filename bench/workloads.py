@@ -33,7 +33,7 @@ def repeats_for(config: dict[str, Any], n: int) -> int:
 
 
 def podium_workloads(mode: PodiumMode, only: list[str], config: dict[str, Any], results: Results,
-                     profiler: "Profiler | None") -> None:
+                     profiler: Profiler | None) -> None:
     timeout = config["timeout"]
 
     def timed(row: Row, namespace: str, flow_id: str, n: int) -> None:

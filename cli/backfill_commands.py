@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 from rich.console import Console
@@ -153,7 +154,7 @@ def _follow(services: Any, status: Any, *, drive: bool, quiet: bool = False) -> 
     """Shows created and finished executions until the backfill is done; drives it if asked."""
     key = status.key
     advance: Callable[[], None] = (
-        (lambda: services.backfills.advance_one(key, datetime.now(timezone.utc), PER_TICK))
+        (lambda: services.backfills.advance_one(key, datetime.now(UTC), PER_TICK))
         if drive else (lambda: None))
     console = Console(stderr=quiet, quiet=quiet)
     console.print(f"backfill of {key}: {status.cursor.total or 'many'} fire time(s), "

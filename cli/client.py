@@ -5,8 +5,9 @@ import functools
 import json
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -37,7 +38,7 @@ def settings_from(config_file: str | None, data_dir: Path | None) -> Settings:
         raise click.ClickException(f"invalid settings: {err}") from None
 
 
-def open_services(settings: Settings, *, needs_executor: bool = False) -> "Services":
+def open_services(settings: Settings, *, needs_executor: bool = False) -> Services:
     """Services talking to the instance's broker (so the executor of a running server acts).
 
     ``needs_executor``: the command hands work to a server's executor, which an in-process
@@ -66,7 +67,7 @@ def user_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def load_registry() -> "Registry":
+def load_registry() -> Registry:
     """The plugin registry; a broken third-party plugin is reported as a warning line, not a crash."""
     from engine.plugins.registry import default_registry
 

@@ -17,9 +17,10 @@ import logging
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery import _state as celery_state
@@ -28,11 +29,11 @@ from celery.worker import state as worker_state
 
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings
+from executor.tasks import register_executor_tasks
 from messaging.celery_app import make_celery
 from messaging.dispatch import CeleryDispatcher
 from messaging.fs_transport import forget_mailbox
 from messaging.kills import attach_services
-from executor.tasks import register_executor_tasks
 from messaging.lazy_services import LazyServices
 from worker.tasks import register_worker_tasks
 
@@ -112,7 +113,7 @@ class WorkerThread:
         if alive:
             raise RuntimeError(f"the Celery worker {self.hostname} did not stop")
 
-    def __enter__(self) -> "WorkerThread":
+    def __enter__(self) -> WorkerThread:
         self.start()
         return self
 
@@ -129,7 +130,7 @@ class EmbeddedRuntime:
     once, lazily, from the first task or beat tick (or from :attr:`services`).
     """
 
-    def __init__(self, settings: Settings, services_provider: Callable[["Dispatcher"], "Services"], *,
+    def __init__(self, settings: Settings, services_provider: Callable[[Dispatcher], Services], *,
                  beat: bool = True, beat_interval: float = 0.1, quiet: bool = True) -> None:
         if not settings.is_embedded_broker:
             raise ValueError(f"the embedded runtime runs on podium-fs:// or memory://, not "
@@ -154,10 +155,10 @@ class EmbeddedRuntime:
         self._stopping = threading.Event()
 
     @property
-    def services(self) -> "Services":
+    def services(self) -> Services:
         return self._services.get()
 
-    def __enter__(self) -> "EmbeddedRuntime":
+    def __enter__(self) -> EmbeddedRuntime:
         self.start()
         return self
 
@@ -191,20 +192,20 @@ class EmbeddedRuntime:
     def _beat_loop(self) -> None:
         delay = self.beat_interval
         while not self._stopping.wait(delay):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             try:
                 self.services.fire_due_timers(now)
                 self.services.reap_expired_leases(now)
                 self.services.fire_schedules(now)
                 self.services.advance_backfills(now)
                 delay = self.beat_interval
-            except Exception:  # noqa: BLE001 - one bad tick must not stop the beat
+            except Exception:  # one bad tick must not stop the beat
                 logger.exception("embedded beat tick failed")
                 delay = max(self.beat_interval, BEAT_RETRY_SECONDS)  # don't flood the console
 
 
 
-def register_tasks(app: Celery, services: "LazyServices[Services] | Callable[[], Services]") -> "LazyServices[Services]":
+def register_tasks(app: Celery, services: LazyServices[Services] | Callable[[], Services]) -> LazyServices[Services]:
     """Every Podium task on one app: the executor's and the worker's, as one process runs both."""
     lazy = services if isinstance(services, LazyServices) else LazyServices(services)
     register_executor_tasks(app, lazy)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -42,7 +42,7 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
     if as_json:
         echo_json([e.to_json() for e in page.items])
         return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     table = Table(header_style="bold")
     for column in ("id", "flow", "state", "started", "duration"):
         table.add_column(column)
@@ -68,7 +68,7 @@ def show_command(execution_id: str, as_json: bool, config_file: str | None, data
     if as_json:
         echo_json({**execution.to_json(), "logs": logs})
         return
-    Console().print(execution_summary(execution, logs, datetime.now(timezone.utc)))
+    Console().print(execution_summary(execution, logs, datetime.now(UTC)))
 
 
 @execution_group.command("logs")
@@ -183,7 +183,7 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
     if as_json:
         echo_json({**execution.to_json(), "logs": logs})
     else:
-        Console().print(execution_summary(execution, logs, datetime.now(timezone.utc)))
+        Console().print(execution_summary(execution, logs, datetime.now(UTC)))
     sys.exit(0 if execution.state.current in (State.SUCCESS, State.WARNING) else 1)
 
 

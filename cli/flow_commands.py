@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import click
 
+from cli.client import load_registry
 from engine.loader import validate_source
 from engine.model.flow import Flow
 from engine.plugins.base import Registry
-from cli.client import load_registry
 from engine.settings import load_settings
 from engine.validation import Position, Problem
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from engine.health import health_report
 
@@ -17,7 +18,7 @@ Check = Callable[[], dict[str, Any]]
 
 def _handler_for(check: Check) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:  # the stdlib's name
             if self.path.split("?")[0] != "/health":
                 self._send(404, {"error": f"no route {self.path}; try GET /health"})
                 return
@@ -50,7 +51,7 @@ class HealthServer:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def __enter__(self) -> "HealthServer":
+    def __enter__(self) -> HealthServer:
         self._thread.start()
         return self
 

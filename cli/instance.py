@@ -6,10 +6,11 @@ or Redis broker is never touched, even when ``--data-dir`` points at that server
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from cli.client import settings_from
 from engine.settings import IN_PROCESS_BROKER_URL, Settings
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 @dataclass
 class Instance:
     settings: Settings
-    services: "Services"
+    services: Services
 
 
 @contextmanager
@@ -29,14 +30,14 @@ def open_instance(data_dir: Path | None = None, settings: Settings | None = None
                   broker_url: str = IN_PROCESS_BROKER_URL) -> Iterator[Instance]:
     """Starts Podium in this process on ``broker_url`` (an embedded one); stops it on exit."""
     # Celery and the services are only imported by the commands that run flows.
-    from engine.services import build_services
     from cli.embedded import EmbeddedRuntime
+    from engine.services import build_services
 
     if settings is None:
         settings = settings_from(None, data_dir)
     settings = settings.model_copy(update={"broker_url": broker_url})
 
-    def provide(dispatcher: Any) -> "Services":
+    def provide(dispatcher: Any) -> Services:
         return build_services(settings, dispatcher)
 
     with EmbeddedRuntime(settings, provide) as runtime:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ def set_command(namespace: str, key: str, value: str | None, value_file: Path | 
         raise click.UsageError("give the value either as an argument or with --file")
     text = value_file.read_text() if value_file is not None else str(value)
     services = open_services(settings_from(config_file, data_dir))
-    services.env.kv.set(namespace, key, _value_of(text, as_string), datetime.now(timezone.utc), ttl=_ttl(ttl))
+    services.env.kv.set(namespace, key, _value_of(text, as_string), datetime.now(UTC), ttl=_ttl(ttl))
     click.echo(f"{namespace}/{key} set")
 
 
@@ -68,7 +68,7 @@ def set_command(namespace: str, key: str, value: str | None, value_file: Path | 
 def get_command(namespace: str, key: str, config_file: str | None, data_dir: Path | None) -> None:
     """Print the value of KEY in NAMESPACE (as JSON)."""
     services = open_services(settings_from(config_file, data_dir))
-    entry = services.env.kv.get(namespace, key, datetime.now(timezone.utc))
+    entry = services.env.kv.get(namespace, key, datetime.now(UTC))
     if entry is None:
         raise NotFound(f"no key '{key}' in namespace {namespace}; list them with `podium kv list {namespace}`")
     echo_json(entry.value)
@@ -82,7 +82,7 @@ def get_command(namespace: str, key: str, config_file: str | None, data_dir: Pat
 def list_command(namespace: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """The keys of NAMESPACE with their type, update date and expiry."""
     services = open_services(settings_from(config_file, data_dir))
-    entries = services.env.kv.list(namespace, datetime.now(timezone.utc))
+    entries = services.env.kv.list(namespace, datetime.now(UTC))
     if as_json:
         echo_json([{"key": e.key, "type": e.type, "updated": e.updated, "expirationDate": e.expiration}
                    for e in entries])

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from engine.plugins.base import PluginKind, UnknownType
 from cli.client import load_registry
+from engine.plugins.base import PluginKind, UnknownType
 from engine.schema import flow_schema, plugin_schema
 
 

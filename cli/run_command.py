@@ -5,7 +5,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ def run_command(flow_file: Path, flows_dir: Path | None, inputs_json: str | None
     if as_json:
         click.echo(json.dumps({**execution.to_json(), "logs": logs}, default=str))
         return
-    Console().print(execution_summary(execution, logs, datetime.now(timezone.utc)))
+    Console().print(execution_summary(execution, logs, datetime.now(UTC)))
 
 
 def _run(flow_file: Path, flows_dir: Path | None, inputs: dict[str, Any], labels: dict[str, Any],
@@ -108,7 +108,7 @@ def _wait(services: Any, execution: Execution, timeout: float, live: bool) -> Ex
             pause = min(pause * 1.25, 0.25)
             execution = services.get_execution(execution.id)
             if live:
-                screen.update(execution_tree(execution, datetime.now(timezone.utc)))
+                screen.update(execution_tree(execution, datetime.now(UTC)))
     return execution
 
 
@@ -120,7 +120,7 @@ def _waits_for_a_person(services: Any, execution: Execution) -> bool:
 
 
 class _NoLive:
-    def __enter__(self) -> "_NoLive":
+    def __enter__(self) -> _NoLive:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,6 +17,7 @@ import click
 from engine.command_options import CONFIG_OPTION, DATA_DIR_OPTION, Refused, settings_or_refuse
 from engine.settings import Settings
 
+
 @click.group("server")
 def server_group() -> None:
     """Run Podium servers."""
@@ -53,9 +54,9 @@ def _local_settings(config_file: Path | None, data_dir: Path | None) -> Settings
 
 
 def _serve_local(settings: Settings, flows_dir: Path | None, port: int) -> None:
-    from engine.services import build_services
     from cli.embedded import EmbeddedRuntime
     from cli.health_server import HealthServer
+    from engine.services import build_services
 
     # Bind the port first (a busy port fails fast); the check is known once the runtime started.
     check: list[Any] = []

@@ -6,7 +6,7 @@ their type and state only. Last fire and last execution come from the trigger's 
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def triggers_group() -> None:
 def list_command(namespace: str | None, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """Every trigger with its type, next 5 fire times, last fire and last execution."""
     services = open_services(settings_from(config_file, data_dir))
-    rows = describe_triggers(services, namespace, datetime.now(timezone.utc))
+    rows = describe_triggers(services, namespace, datetime.now(UTC))
     if as_json:
         echo_json(rows)
         return

@@ -3,8 +3,9 @@ settings they load; bad settings end the command with exit code 2 and one line, 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 

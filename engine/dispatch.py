@@ -7,8 +7,9 @@ the work, so a message never refers to something that is not saved yet.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 EXECUTOR_QUEUE = "executor"
 DEFAULT_QUEUE = "default"

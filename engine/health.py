@@ -6,7 +6,8 @@ every part is. Served by the web process (``app/health.py``) and by ``podium ser
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 def health_report(probes: Mapping[str, Callable[[], None]], *, error_names: bool = False,

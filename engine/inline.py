@@ -7,7 +7,8 @@ milliseconds without a broker (dramatiq's StubBroker and huey's immediate mode a
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from engine.dispatch import TaskRunRef
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, time, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any
 
 from engine.durations import DurationError, format_duration, parse_duration
 
@@ -155,7 +156,7 @@ def temporal_key(type_name: str, text: str) -> Any:
 
 def format_instant(moment: datetime) -> str:
     """A UTC instant the way Java's ``Instant.toString`` prints it (``2024-01-01T10:00:00Z``)."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     # Java prints the fraction in groups of three digits: millis, or micros when needed.
     if utc.microsecond % 1000:
@@ -182,7 +183,7 @@ def input_error(input_id: str, message: str, value: Any) -> str:
 
 # ----------------------------------------------------------------------------- resolution
 
-def resolve_inputs(flow: "Flow", raw: Mapping[str, Any], *, store_file: StoreFile | None = None,
+def resolve_inputs(flow: Flow, raw: Mapping[str, Any], *, store_file: StoreFile | None = None,
                    render: Render | None = None) -> dict[str, Any]:
     """The typed inputs of a new execution of ``flow``, nested by dotted ids.
 
@@ -216,7 +217,7 @@ def resolve_inputs(flow: "Flow", raw: Mapping[str, Any], *, store_file: StoreFil
     return nest(ordered)
 
 
-def _resolve_one(spec: "InputBase", raw: Mapping[str, Any], context: Mapping[str, Any],
+def _resolve_one(spec: InputBase, raw: Mapping[str, Any], context: Mapping[str, Any],
                  store_file: StoreFile | None, render: Render | None) -> Any:
     value = raw.get(spec.id)
     if value is None or value == "" and spec.type != "STRING":
@@ -242,8 +243,8 @@ def _rendered(value: Any, context: Mapping[str, Any], render: Render | None) -> 
     return value
 
 
-def _with_rendered_choices(spec: "InputBase", context: Mapping[str, Any],
-                           render: Render | None) -> "InputBase":
+def _with_rendered_choices(spec: InputBase, context: Mapping[str, Any],
+                           render: Render | None) -> InputBase:
     expression = getattr(spec, "expression", None)
     if expression is None or render is None:
         return spec
@@ -253,7 +254,7 @@ def _with_rendered_choices(spec: "InputBase", context: Mapping[str, Any],
     return spec.model_copy(update={"values": [as_string(c) for c in choices]})
 
 
-def _is_enabled(spec: "InputBase", enabled: set[str], context: Mapping[str, Any],
+def _is_enabled(spec: InputBase, enabled: set[str], context: Mapping[str, Any],
                 render: Render | None, problems: list[str]) -> bool:
     depends = spec.depends_on
     if depends is None:
@@ -271,14 +272,14 @@ def _is_enabled(spec: "InputBase", enabled: set[str], context: Mapping[str, Any]
     return outcome is True or str(outcome).strip().lower() == "true"
 
 
-def _dependency_order(specs: list["InputBase"]) -> list["InputBase"]:
+def _dependency_order(specs: list[InputBase]) -> list[InputBase]:
     """Inputs with their dependencies first; declaration order otherwise (cycles are refused
     when the flow is validated, so they can only be ignored here)."""
     by_id = {s.id: s for s in specs}
-    ordered: list["InputBase"] = []
+    ordered: list[InputBase] = []
     seen: set[str] = set()
 
-    def visit(spec: "InputBase", trail: frozenset[str]) -> None:
+    def visit(spec: InputBase, trail: frozenset[str]) -> None:
         if spec.id in seen or spec.id in trail:
             return
         for dep in spec.depends_on.inputs if spec.depends_on else []:
@@ -307,7 +308,7 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def resolve_outputs(flow: "Flow", rendered: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_outputs(flow: Flow, rendered: Mapping[str, Any]) -> dict[str, Any]:
     """Flow outputs, each rendered value parsed by its declared type.
 
     Raises:

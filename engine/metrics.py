@@ -26,10 +26,11 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from engine.persistence.metrics import MetricsRepository, Rollup
 
@@ -105,7 +106,7 @@ class MetricsRecorder:
     ``flush_seconds`` 0 flushes on every observation (tests); ``db`` None keeps them in memory only.
     """
 
-    def __init__(self, db: "Database | None", *, flush_seconds: float = 10.0, source: str | None = None) -> None:
+    def __init__(self, db: Database | None, *, flush_seconds: float = 10.0, source: str | None = None) -> None:
         self._repo = MetricsRepository(db) if db is not None else None
         self.flush_seconds = flush_seconds
         self._source = source
@@ -154,7 +155,7 @@ class MetricsRecorder:
             source = self.source
             rollups = [series.rollup(name, labels) for (name, labels), series in self._series.items()]
         try:
-            self._repo.save(source, rollups, datetime.now(timezone.utc))
+            self._repo.save(source, rollups, datetime.now(UTC))
         except Exception as err:  # noqa: BLE001 - metrics must never break the executor or a worker
             with self._lock:
                 self._dirty = True
@@ -162,7 +163,7 @@ class MetricsRecorder:
 
     # -- what the executor and workers observe -------------------------------------------------
 
-    def executor_step(self, event: str, seconds: float, before: "Execution", after: "Execution",
+    def executor_step(self, event: str, seconds: float, before: Execution, after: Execution,
                       changed: Sequence[str], dispatched: Iterable[str], now: datetime) -> None:
         """One ``handle_event``: its duration, the task runs it ended and the attempts it dispatched."""
         self.observe(EXECUTOR_EVENT, seconds, event=event)

@@ -9,7 +9,8 @@ precedence over the global ones passed in (Kestra's ``kestra.plugins.defaults``)
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from engine.plugins.base import Registry
 

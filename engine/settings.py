@@ -37,7 +37,7 @@ class WorkerSettings(BaseModel):
 
 
     @model_validator(mode="after")
-    def _batches_end_before_their_claims_lapse(self) -> "WorkerSettings":
+    def _batches_end_before_their_claims_lapse(self) -> WorkerSettings:
         if self.batch_seconds >= self.lease_seconds / 3:
             raise ValueError(f"worker.batch_seconds ({self.batch_seconds}) must be less than a third of "
                              f"worker.lease_seconds ({self.lease_seconds}): a batch holds the claims of "

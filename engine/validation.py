@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -111,9 +112,7 @@ def _resolve(loc: Loc, data: Any) -> tuple[Loc, Loc, bool]:
     node: Any = data
     found, from_union = True, False
     for part in loc:
-        if found and isinstance(node, dict) and part in node:
-            node = node[part]
-        elif found and isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if found and isinstance(node, dict) and part in node or found and isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
         elif found and isinstance(node, dict) and isinstance(part, int) and part < len(node):
             part = list(node)[part]  # a map the model turned into a list (labels)

@@ -6,8 +6,9 @@ sees the same variables wherever it is rendered. See reference/kestra-features.m
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from engine.inputs import format_instant
 from engine.model.execution import Execution, TaskRun

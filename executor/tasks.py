@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
-from messaging.task_names import PROCESS_EVENT
 from messaging.lazy_services import LazyServices
+from messaging.task_names import PROCESS_EVENT
 
 if TYPE_CHECKING:
     from engine.services import Services
 
 
-def register_executor_tasks(app: Celery, services: "LazyServices[Services]") -> None:
+def register_executor_tasks(app: Celery, services: LazyServices[Services]) -> None:
     """Defines ``podium.process_event`` on ``app``."""
 
     @app.task(name=PROCESS_EVENT, shared=False)

@@ -28,7 +28,6 @@ from messaging.observability import stamp_messages
 from messaging.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from messaging.task_names import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
 
-
 #: Polling interval of the virtual transports (memory, podium-fs): kombu's default of 1 s would
 #: make every hop between executor and worker cost a second.
 POLLING_INTERVAL_SECONDS = 0.01

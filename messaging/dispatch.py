@@ -25,8 +25,9 @@ The filesystem and memory brokers ignore priorities (one process, one queue).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import Any, Sequence
+from typing import Any
 
 from amqp.exceptions import ChannelError
 from celery import Celery, chain, group
@@ -34,8 +35,8 @@ from celery.canvas import Signature
 from celery.worker import state as worker_state
 
 from engine.dispatch import EXECUTOR_QUEUE, TaskRunRef
-from messaging.task_names import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
 from messaging.kills import KILL_COMMAND, attempt_key, deliver_kill
+from messaging.task_names import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
 
 
 def celery_task_id(ref: TaskRunRef) -> str:

@@ -29,8 +29,7 @@ from queue import Empty
 from typing import Any
 
 from celery import Celery
-from kombu.transport import TRANSPORT_ALIASES
-from kombu.transport import filesystem, virtual
+from kombu.transport import TRANSPORT_ALIASES, filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 

@@ -13,7 +13,8 @@ import socket
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
@@ -61,7 +62,7 @@ def build_process_app(settings: Settings, process: str, register: TaskRegistrati
     app = make_celery(settings)
     dispatcher = CeleryDispatcher(app, batches=settings.worker.batch_seconds > 0)
 
-    def build_real_services() -> "Services":
+    def build_real_services() -> Services:
         # Imported on first use: the database layer is not needed to start or to print --help.
         from engine.services import build_services
         return build_services(settings, dispatcher)

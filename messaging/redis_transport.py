@@ -11,8 +11,9 @@ one when kombu replaced the pool (after a connection error). Everything else is 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from kombu.transport import redis as kombu_redis
 

@@ -15,7 +15,7 @@ INVALID = ROOT / "tests" / "flows" / "invalid"
 GOOD = "id: ok\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
 
 
-def run(*args: str) -> "object":
+def run(*args: str) -> object:
     return CliRunner().invoke(main, list(args))
 
 

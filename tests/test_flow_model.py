@@ -74,7 +74,7 @@ def test_task_ids_unique_across_nesting() -> None:
 def test_dag_entries_count_for_unique_ids() -> None:
     errors = errors_of(tasks=[log("a"), {"id": "dag", "type": "io.kestra.plugin.core.flow.Dag",
                                          "tasks": [{"task": log("a")}]}])
-    assert (("tasks", 1, "tasks", 0, "task", "id"), ) == tuple(loc for loc, m in errors if "duplicate" in m)
+    assert tuple(loc for loc, m in errors if "duplicate" in m) == (("tasks", 1, "tasks", 0, "task", "id"), )
 
 
 def test_unique_input_output_and_trigger_ids() -> None:

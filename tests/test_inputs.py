@@ -1,7 +1,8 @@
 """Inputs: the models' validation properties and the runtime resolution of values."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from pydantic import ValidationError

@@ -1,7 +1,7 @@
 """Date filters and now(): Java patterns, named formats, time zones, parsing, dateAdd."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -9,10 +9,10 @@ import pytest
 from engine.templating import ExpressionError, Renderer
 from tests.test_templating_support import FakeIO
 
-CLOCK = datetime(2024, 7, 9, 6, 17, 1, 171193, tzinfo=timezone.utc)
+CLOCK = datetime(2024, 7, 9, 6, 17, 1, 171193, tzinfo=UTC)
 CTX: dict[str, Any] = {
     "d": "2024-01-15T10:30:00Z", "ms": "2024-01-15T10:30:00.123Z", "pm": "2024-01-15T15:05:09Z",
-    "dt": datetime(2024, 1, 15, 10, 30, tzinfo=timezone.utc), "day": date(2024, 1, 15),
+    "dt": datetime(2024, 1, 15, 10, 30, tzinfo=UTC), "day": date(2024, 1, 15),
     "epoch": 1705314600,
 }
 

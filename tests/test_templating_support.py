@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.templating import ExpressionError
@@ -10,7 +10,7 @@ from engine.templating import ExpressionError
 
 @dataclass
 class FakeIO:
-    clock: datetime = datetime(2024, 7, 9, 6, 17, 1, 171193, tzinfo=timezone.utc)
+    clock: datetime = datetime(2024, 7, 9, 6, 17, 1, 171193, tzinfo=UTC)
     secrets: dict[str, str] = field(default_factory=dict)
     store: dict[tuple[str, str], Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)

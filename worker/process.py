@@ -1,7 +1,7 @@
 """The worker process: a Celery worker consuming task runs from its queues until Ctrl-C."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from engine.settings import Settings
 from messaging.processes import build_process_app, require_shared_broker, run_celery_worker

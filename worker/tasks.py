@@ -24,17 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_init
 
 from engine.dispatch import TaskRunRef
 from engine.heap import freeze_startup_objects
-from messaging.task_names import RUN_TASK_RUN, RUN_TASK_RUNS
 from messaging.dispatch import EVENT_PRIORITY, chunk_refs
 from messaging.kills import attach_services, kill_switch
 from messaging.lazy_services import LazyServices
+from messaging.task_names import RUN_TASK_RUN, RUN_TASK_RUNS
 
 if TYPE_CHECKING:
     from engine.services import Services
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("podium.worker")
 
 
-def register_worker_tasks(app: Celery, services: "LazyServices[Services]") -> None:
+def register_worker_tasks(app: Celery, services: LazyServices[Services]) -> None:
     """Defines ``podium.run_task_run`` and ``podium.run_task_runs`` on ``app``."""
     kills = kill_switch(app)
     attach_services(app, services.peek)
@@ -50,7 +51,7 @@ def register_worker_tasks(app: Celery, services: "LazyServices[Services]") -> No
     def build_in_child(**_: Any) -> None:
         try:
             services.get()
-        except Exception:  # noqa: BLE001 - the first task builds them again, and says why if it fails
+        except Exception:  # the first task builds them again, and says why if it fails
             log.warning("could not build the services of this worker process yet", exc_info=True)
         freeze_startup_objects()
 

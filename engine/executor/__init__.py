@@ -4,14 +4,46 @@
 executor shell needs; ``create_execution``, ``restart``, ``replay``, ``change_task_run_state`` and
 ``resume`` are the operations of reference §4. See docs/executor.md.
 """
-from engine.executor.commands import (CancelTimers, Command, DispatchTaskRuns, DispatchWorkingDirectory,
-                                      ExecutionEnded, ExecutionPaused, KillTaskRuns, Log, MergeItemsOutputs,
-                                      ResumeExecution, RetryExecution, ScheduleTimer, SplitItems, StartSubflow)
+from engine.executor.commands import (
+                                      CancelTimers,
+                                      Command,
+                                      DispatchTaskRuns,
+                                      DispatchWorkingDirectory,
+                                      ExecutionEnded,
+                                      ExecutionPaused,
+                                      KillTaskRuns,
+                                      Log,
+                                      MergeItemsOutputs,
+                                      ResumeExecution,
+                                      RetryExecution,
+                                      ScheduleTimer,
+                                      SplitItems,
+                                      StartSubflow,
+)
 from engine.executor.core import advance, advance_all
-from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, Resume, Start, SubflowEnded,
-                                    SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
-from engine.executor.operations import (OperationRefused, change_task_run_state, create_execution, replay,
-                                        restart, resume, retry_execution)
+from engine.executor.events import (
+                                      Event,
+                                      ItemsMerged,
+                                      ItemsSplit,
+                                      Kill,
+                                      Resume,
+                                      Start,
+                                      SubflowEnded,
+                                      SubflowStarted,
+                                      TaskRunResult,
+                                      TimerFired,
+                                      TimerKind,
+                                      Wake,
+)
+from engine.executor.operations import (
+                                      OperationRefused,
+                                      change_task_run_state,
+                                      create_execution,
+                                      replay,
+                                      restart,
+                                      resume,
+                                      retry_execution,
+)
 from engine.executor.work import Step
 
 __all__ = [

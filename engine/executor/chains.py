@@ -25,7 +25,8 @@ not ``afterExecution``. Only while the execution is RUNNING.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from engine.executor import resolve as rs
 from engine.executor import special

@@ -7,13 +7,27 @@ the new execution with the commands to carry out. No I/O; the clock is an argume
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from engine.executor import chains, progress, results, special
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, MergeItemsOutputs, ResumeExecution
-from engine.executor.events import (Event, ItemsMerged, ItemsSplit, Kill, LeaseExpired, Resume, Start,
-                                    SubflowEnded, SubflowStarted, TaskRunResult, TimerFired, TimerKind, Wake)
+from engine.executor.events import (
+    Event,
+    ItemsMerged,
+    ItemsSplit,
+    Kill,
+    LeaseExpired,
+    Resume,
+    Start,
+    SubflowEnded,
+    SubflowStarted,
+    TaskRunResult,
+    TimerFired,
+    TimerKind,
+    Wake,
+)
 from engine.executor.flowables import short_type
 from engine.executor.operations import resume as resume_execution
 from engine.executor.tree import flow_tree

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.executor import resolve as rs
 from engine.executor.resolve import Branches, Resolved

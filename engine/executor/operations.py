@@ -6,8 +6,9 @@ values; after saving one, the services layer calls ``advance`` with ``Start`` (n
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from engine.executor.tree import FlowTree, flow_tree
 from engine.ids import new_id

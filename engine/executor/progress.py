@@ -10,8 +10,7 @@ from typing import Any
 
 from engine.executor import chains, joins, special
 from engine.executor import resolve as rs
-from engine.executor.commands import (CancelTimers, DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns,
-                                      Log)
+from engine.executor.commands import CancelTimers, DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns, Log
 from engine.executor.flowables import START_HOOKS, FlowableError, branches_of, nexts_of, short_type, state_of
 from engine.executor.work import Work, is_truthy
 from engine.model.execution import TaskRun

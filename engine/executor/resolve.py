@@ -8,8 +8,9 @@ need a new task run; :func:`resolve_state` says whether the owner has ended, and
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from engine.model.execution import TaskRun
 from engine.state import State

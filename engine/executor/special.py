@@ -8,8 +8,7 @@ from typing import Any
 
 from engine.durations import parse_duration
 from engine.executor import resolve as rs
-from engine.executor.commands import (ExecutionEnded, ExecutionPaused, Log, ScheduleTimer, SplitItems,
-                                      StartSubflow)
+from engine.executor.commands import ExecutionEnded, ExecutionPaused, Log, ScheduleTimer, SplitItems, StartSubflow
 from engine.executor.events import TimerKind
 from engine.executor.flowables import short_type
 from engine.executor.work import Work, is_truthy

@@ -6,9 +6,10 @@ enclosing flowable tasks (retry precedence, errors), and reads each flowable's c
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from engine.executor import resolve as rs
 from engine.model.task import TaskOptions

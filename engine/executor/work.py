@@ -6,9 +6,10 @@ Nothing outlives the call, so ``advance`` stays a pure function of its arguments
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from engine.executor.commands import Command
 from engine.executor.tree import FlowTree

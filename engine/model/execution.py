@@ -41,10 +41,10 @@ class StateRecord(Record):
     histories: tuple[StateHistory, ...] = ()
 
     @classmethod
-    def start(cls, state: State, now: datetime) -> "StateRecord":
+    def start(cls, state: State, now: datetime) -> StateRecord:
         return cls(current=state, histories=(StateHistory(state=state, date=now),))
 
-    def with_state(self, target: State, now: datetime, record: str = "record") -> "StateRecord":
+    def with_state(self, target: State, now: datetime, record: str = "record") -> StateRecord:
         """A copy in ``target``; raises IllegalTransition; the same state again is a no-op."""
         if target == self.current:
             return self
@@ -95,7 +95,7 @@ class TaskRun(Record):
         value = f"[{self.value}]" if self.value is not None else ""
         return f"task run {self.id} ({self.task_id}{value})"
 
-    def with_state(self, target: State, now: datetime) -> "TaskRun":
+    def with_state(self, target: State, now: datetime) -> TaskRun:
         return self.model_copy(update={"state": self.state.with_state(target, now, self.describe())})
 
 
@@ -148,7 +148,7 @@ class Execution(Record):
             data.pop("outputs", None)  # Kestra leaves outputs null when the flow produced none
         return data
 
-    def with_state(self, target: State, now: datetime) -> "Execution":
+    def with_state(self, target: State, now: datetime) -> Execution:
         return self.model_copy(update={"state": self.state.with_state(target, now, self.describe())})
 
     def task_run(self, task_run_id: str) -> TaskRun:
@@ -157,7 +157,7 @@ class Execution(Record):
                 return run
         raise KeyError(f"{self.describe()} has no task run {task_run_id}")
 
-    def with_task_run(self, changed: TaskRun) -> "Execution":
+    def with_task_run(self, changed: TaskRun) -> Execution:
         """A copy where the task run with ``changed.id`` is replaced, or appended if new."""
         runs = list(self.task_run_list)
         for index, run in enumerate(runs):

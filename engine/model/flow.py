@@ -9,19 +9,20 @@ each with its location. ``engine.loader`` reads YAML with line numbers; this mod
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import Enum
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from engine.inputs import as_list
+from engine.model.flow_rules import flow_problems
 from engine.model.input_types import InputBase
 from engine.model.inputs import INPUT_TYPES, OUTPUT_TYPES, Input, invalid_type_message
 from engine.model.task import Duration, Retry, TaskOptions, WorkerGroup
 from engine.plugins.base import Condition, Options, TaskList, Trigger
-from engine.model.flow_rules import flow_problems
 
 FLOW_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"
 NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -111,7 +112,7 @@ class Sla(Options):
     assert_: str | None = Field(None, description="EXECUTION_ASSERTION: expression that must stay true.")
 
     @model_validator(mode="after")
-    def _has_its_property(self) -> "Sla":
+    def _has_its_property(self) -> Sla:
         needed = "duration" if self.type is SlaType.MAX_DURATION else "assert_"
         if getattr(self, needed) is None:
             name = needed.rstrip("_")
@@ -182,7 +183,7 @@ class Flow(Options):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _flow_rules(cls, data: Any, handler: Any, info: ValidationInfo) -> "Flow":
+    def _flow_rules(cls, data: Any, handler: Any, info: ValidationInfo) -> Flow:
         problems = flow_problems(data, info.context or {}) if isinstance(data, dict) else []
         try:
             flow = handler(data)

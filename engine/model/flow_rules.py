@@ -6,7 +6,8 @@ flow, WorkingDirectory children, known worker groups.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 Loc = tuple[Any, ...]
 Problem = tuple[Loc, str]

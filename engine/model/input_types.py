@@ -18,8 +18,21 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from engine.durations import DurationError, parse_duration
-from engine.inputs import (as_boolean, as_date, as_datetime, as_duration, as_email, as_float, as_int,
-                           as_list, as_string, as_time, as_uri, java_list, temporal_key)
+from engine.inputs import (
+    as_boolean,
+    as_date,
+    as_datetime,
+    as_duration,
+    as_email,
+    as_float,
+    as_int,
+    as_list,
+    as_string,
+    as_time,
+    as_uri,
+    java_list,
+    temporal_key,
+)
 from engine.model.task import Duration, is_expression
 from engine.plugins.base import Options
 
@@ -65,7 +78,7 @@ class InputBase(Options):
         return data
 
     @model_validator(mode="after")
-    def _defaults_match_type(self) -> "InputBase":
+    def _defaults_match_type(self) -> InputBase:
         if self.defaults is None:
             return self
         if not self.accepts_defaults:
@@ -101,7 +114,7 @@ class _Regex(InputBase):
     validator: str | None = Field(None, description="Regular expression the whole value must match.")
 
     @model_validator(mode="after")
-    def _validator_compiles(self) -> "_Regex":
+    def _validator_compiles(self) -> _Regex:
         try:
             _compiles(self.validator)
         except ValueError as err:
@@ -175,7 +188,7 @@ class SelectInput(_Choice):
     is_radio: bool = False
 
     @model_validator(mode="after")
-    def _needs_values(self) -> "SelectInput":
+    def _needs_values(self) -> SelectInput:
         if self.values is None and self.expression is None:
             raise field_error("values", "a SELECT input needs `values` or `expression`", None)
         return self
@@ -193,7 +206,7 @@ class MultiselectInput(_Choice):
     allow_custom_value: bool = False
 
     @model_validator(mode="after")
-    def _needs_values(self) -> "MultiselectInput":
+    def _needs_values(self) -> MultiselectInput:
         if self.values is None and self.options is None and self.expression is None:
             raise field_error("values", "a MULTISELECT input needs `values` or `expression`", None)
         if self.item_type in ("ARRAY", "MULTISELECT"):
@@ -276,7 +289,7 @@ class _Temporal(InputBase):
     before: str | None = None
 
     @model_validator(mode="after")
-    def _bounds_parse(self) -> "_Temporal":
+    def _bounds_parse(self) -> _Temporal:
         for name in ("after", "before"):
             bound = getattr(self, name)
             if bound is not None and not is_expression(bound):

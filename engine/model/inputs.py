@@ -12,10 +12,28 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, WrapValidator, model_validator
 
 from engine.inputs import as_list, kind
-from engine.model.input_types import (BooleanInput, BoolInput, DateInput, DatetimeInput, DurationInput,
-                                      EmailInput, EnumInput, FileInput, FloatInput, InputBase, IntInput,
-                                      JsonInput, MultiselectInput, SecretInput, SelectInput, StringInput,
-                                      TimeInput, UriInput, YamlInput, field_error)
+from engine.model.input_types import (
+    BooleanInput,
+    BoolInput,
+    DateInput,
+    DatetimeInput,
+    DurationInput,
+    EmailInput,
+    EnumInput,
+    FileInput,
+    FloatInput,
+    InputBase,
+    IntInput,
+    JsonInput,
+    MultiselectInput,
+    SecretInput,
+    SelectInput,
+    StringInput,
+    TimeInput,
+    UriInput,
+    YamlInput,
+    field_error,
+)
 
 
 class ArrayInput(InputBase):
@@ -24,7 +42,7 @@ class ArrayInput(InputBase):
     item_type: str = Field(description="Type of every item; any input type but ARRAY.")
 
     @model_validator(mode="after")
-    def _item_type_known(self) -> "ArrayInput":
+    def _item_type_known(self) -> ArrayInput:
         if self.item_type == "ARRAY":
             raise field_error("itemType", "`itemType` cannot be `ARRAY`", self.item_type)
         if self.item_type not in INPUT_TYPES:

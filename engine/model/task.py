@@ -7,7 +7,7 @@ Plugin options models subclass :class:`TaskOptions` (tasks), :class:`FlowableOpt
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -79,7 +79,7 @@ class RandomRetry(_RetryBase):
     max_interval: Duration
 
 
-Retry = Annotated[Union[ConstantRetry, ExponentialRetry, RandomRetry], Field(discriminator="type")]
+Retry = Annotated[ConstantRetry | ExponentialRetry | RandomRetry, Field(discriminator="type")]
 
 
 class WorkerGroupFallback(str, Enum):

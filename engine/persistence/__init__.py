@@ -4,8 +4,7 @@ See docs/persistence.md. Repositories take a :class:`Database` and return engine
 """
 from engine.persistence.base import NotFound, PersistenceError
 from engine.persistence.db import Database
-from engine.persistence.executions import (ExecutionNotFound, ExecutionRepository,
-                                           LockedExecution, Page, SaveStats)
+from engine.persistence.executions import ExecutionNotFound, ExecutionRepository, LockedExecution, Page, SaveStats
 from engine.persistence.flows import FlowNotFound, FlowRepository, FlowRevision
 from engine.persistence.kv import KVExpired, KVRepository, KVValue
 from engine.persistence.logs import LogEntry, LogRepository

@@ -20,6 +20,7 @@ from engine.persistence.codec import execution_row, task_run_row
 from engine.persistence.tables import execution_labels, executions, fired, task_runs, trigger_state
 from engine.state import State
 
+
 class BackfillRepository(Repository):
     """Every method works in the given session: the caller commits the whole step at once."""
 

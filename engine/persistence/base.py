@@ -1,8 +1,9 @@
 """L2 adapter: what every repository shares (transactions, dialect-specific inserts, errors)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, cast
+from typing import Any, cast
 
 from sqlalchemy import ARRAY, Column, CursorResult, Result, String, Table, any_, bindparam, literal_column
 from sqlalchemy.dialects import postgresql, sqlite

@@ -6,7 +6,8 @@ Reading is ``model_validate`` of that JSON, so the rows round-trip the model exa
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engine.model.execution import Execution, TaskRun
 from engine.persistence.types import utc

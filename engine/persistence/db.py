@@ -12,9 +12,10 @@ wrote in between; taking the write lock at BEGIN makes writers queue on the busy
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -163,7 +164,7 @@ def _ping_idle_connections(engine: Engine) -> None:
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
-        except Exception as error:  # noqa: BLE001 - any failure means "not usable"
+        except Exception as error:  # any failure means "not usable"
             raise exc.DisconnectionError(str(error)) from error
         if not alive:
             raise exc.DisconnectionError("the pooled connection is closed")  # the pool tries a new one

@@ -10,23 +10,22 @@ process (Celery dispatch) must be sent only after the ``with`` block, i.e. after
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import DateTime, Row, bindparam, delete, exists, func, select, true, type_coerce, update
 from sqlalchemy.orm import Session
 
 from engine.model.execution import Execution, TaskRun
 from engine.persistence.base import NotFound, Repository, affected, among, is_postgres
-from engine.persistence.codec import (execution_from_row, execution_row, task_run_content,
-                                      task_run_row, with_raw_lease)
+from engine.persistence.codec import execution_from_row, execution_row, task_run_content, task_run_row, with_raw_lease
 from engine.persistence.db import Database
 from engine.persistence.execution_writes import INSERT_RUNS, SaveStats, insert_labels, write_changes
-from engine.persistence.tables import execution_labels, executions, task_runs
 from engine.persistence.step_cache import StepCache, with_runs
+from engine.persistence.tables import execution_labels, executions, task_runs
 from engine.persistence.task_run_memo import TaskRunMemo
 from engine.state import State
 
@@ -59,7 +58,7 @@ class LockedExecution:
     The execution is read on first use of ``execution``, or by ``load`` (which may reuse the one
     this process saved last, see engine/persistence/step_cache.py)."""
 
-    def __init__(self, session: Session, repository: "ExecutionRepository", row: Row[Any]) -> None:
+    def __init__(self, session: Session, repository: ExecutionRepository, row: Row[Any]) -> None:
         self.session = session
         self.version: int = row.version
         self._repository, self._row = repository, row

@@ -8,10 +8,11 @@ ResourceExpired); expired keys are hidden from ``list`` unless asked for.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
@@ -173,7 +174,7 @@ class KVRepository(Repository):
         with self._tx(session) as tx:
             return affected(tx.execute(delete(kv).where(kv.c.expiration <= now)))
 
-    def as_store(self, clock: Callable[[], datetime]) -> "RepositoryKVStore":
+    def as_store(self, clock: Callable[[], datetime]) -> RepositoryKVStore:
         """This repository behind the task layer's ``KVStore`` protocol."""
         return RepositoryKVStore(self, clock)
 

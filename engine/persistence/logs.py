@@ -73,7 +73,7 @@ class LogRepository(Repository):
         with self._tx(session) as tx:
             return affected(tx.execute(delete(logs).where(logs.c.execution_id == execution_id)))
 
-    def as_reader(self) -> "RepositoryLogReader":
+    def as_reader(self) -> RepositoryLogReader:
         """This repository behind the task layer's ``LogReader`` protocol (``log.Fetch``)."""
         return RepositoryLogReader(self)
 

@@ -7,9 +7,9 @@ The web process sums every source's rows; rows of processes that ended stay, so 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from sqlalchemy import func, select
 

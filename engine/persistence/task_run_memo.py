@@ -10,8 +10,9 @@ models, so sharing one between threads and executions is safe.
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, Hashable, Iterable
+from typing import Any
 
 from engine.model.execution import TaskRun
 from engine.persistence.codec import with_raw_lease

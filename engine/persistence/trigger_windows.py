@@ -13,9 +13,10 @@ condition, and have the second write lose the first one's.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, select, text, update
 from sqlalchemy.orm import Session

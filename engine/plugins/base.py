@@ -16,9 +16,10 @@ Conventions every options model follows:
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any, Callable, Iterable
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, WrapValidator
 from pydantic.alias_generators import to_camel

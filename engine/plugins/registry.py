@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import warnings
+from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 
 from engine.plugins.base import PluginSpec, Registry
 

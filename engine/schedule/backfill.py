@@ -11,10 +11,11 @@ claims each fire time, creates the executions and saves the cursor in one transa
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import Field
 
@@ -24,7 +25,7 @@ from engine.schedule.cron import CronSchedule, FireTime, zone_of
 # Counting the fire times of a huge backfill (every minute for ten years) would stall the
 # command that creates it; past this many the total is left unknown (None).
 COUNT_LIMIT = 100_000
-_END_OF_TIME = datetime(9999, 1, 1, tzinfo=timezone.utc)
+_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 _STEP = timedelta(microseconds=1)  # ``current_date`` moves just past the last fire walked
 
 
@@ -73,7 +74,7 @@ class BackfillCursor(Record):
         return "PAUSED" if self.paused else "RUNNING"
 
     @classmethod
-    def load(cls, stored: dict[str, Any]) -> "BackfillCursor":
+    def load(cls, stored: dict[str, Any]) -> BackfillCursor:
         return cls.model_validate(stored)
 
 
@@ -177,4 +178,4 @@ def parse_moment(text: str, zone_name: str, *, what: str = "date") -> datetime:
     if value.tzinfo is not None:
         return value
     zone = zone_of(zone_name)
-    return value.replace(tzinfo=zone).astimezone(timezone.utc).astimezone(zone)
+    return value.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)

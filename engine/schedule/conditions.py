@@ -10,8 +10,9 @@ the fire time; any other value is rendered with the ``render`` function the call
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from engine.executor.work import is_truthy
 from engine.plugins.core import conditions as kinds

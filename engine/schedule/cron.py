@@ -17,9 +17,10 @@ triggers list`` can say so. No clock is read here: every method takes the moment
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import TYPE_CHECKING, Iterator
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
@@ -61,7 +62,7 @@ def zone_of(name: str | None) -> tzinfo:
     """An IANA zone, ``UTC``/``Z``, or a fixed offset (``+02:00``, ``UTC+2``, ``GMT-05:30``)."""
     text = (name or "UTC").strip()
     if text in ("Z", "UTC", "GMT", "UT"):
-        return timezone.utc
+        return UTC
     match = _OFFSET.match(text)
     if match:
         sign = -1 if match.group(1) == "-" else 1
@@ -161,7 +162,7 @@ class CronSchedule:
         """The UTC instant of a wall-clock slot under the DST rules of the module docstring."""
         first = wall.replace(tzinfo=self.zone, fold=0)
         if _round_trips(first):
-            return first.astimezone(timezone.utc)  # fold=0: the first of a repeated time
+            return first.astimezone(UTC)  # fold=0: the first of a repeated time
         return self._gap_end(wall)
 
     def _gap_end(self, wall: datetime) -> datetime:
@@ -172,11 +173,11 @@ class CronSchedule:
         low, high = min(bounds), max(bounds)
         while high - low > 1:
             middle = (low + high) // 2
-            if self._wall(datetime.fromtimestamp(middle, timezone.utc)) >= wall:
+            if self._wall(datetime.fromtimestamp(middle, UTC)) >= wall:
                 high = middle
             else:
                 low = middle
-        return datetime.fromtimestamp(high, timezone.utc)
+        return datetime.fromtimestamp(high, UTC)
 
     def _fire(self, walls: list[datetime], at: datetime | None = None) -> FireTime:
         at = at or self._instant(walls[0])
@@ -204,7 +205,7 @@ def schedule_from_options(options: Schedule, default_zone: str = "UTC") -> CronS
 
 
 def _round_trips(value: datetime) -> bool:
-    back = value.astimezone(timezone.utc).astimezone(value.tzinfo)
+    back = value.astimezone(UTC).astimezone(value.tzinfo)
     return back.replace(tzinfo=None) == value.replace(tzinfo=None)
 
 

@@ -14,13 +14,20 @@ A flow never triggers itself (Kestra's ``FlowService.removeUnwanted``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from engine.executor.work import is_truthy
 from engine.plugins.core import conditions as c
-from engine.plugins.core.triggers import (FilterField, FilterType, FlowTrigger, PreconditionFilter,
-                                          PreconditionWhere, UpstreamFlow)
+from engine.plugins.core.triggers import (
+    FilterField,
+    FilterType,
+    FlowTrigger,
+    PreconditionFilter,
+    PreconditionWhere,
+    UpstreamFlow,
+)
 from engine.schedule.flow_window import WindowSpec, legacy_spec, precondition_spec
 from engine.state import TERMINATED, State
 

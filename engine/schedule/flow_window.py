@@ -14,9 +14,10 @@ full window stays and every later event that meets one of its conditions fires a
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from engine.durations import parse_duration
 from engine.plugins.core.conditions import MultipleCondition
@@ -101,7 +102,7 @@ def _time(text: str | None, what: str) -> time:
 
 def bounds(spec: WindowSpec, now: datetime) -> tuple[datetime, datetime] | None:
     """The new window an event at ``now`` opens, or None when no window holds ``now``."""
-    midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if spec.kind == TimeWindowType.SLIDING_WINDOW:
         return now, now + spec.window
     if spec.kind == TimeWindowType.DURATION_WINDOW:
@@ -115,8 +116,8 @@ def bounds(spec: WindowSpec, now: datetime) -> tuple[datetime, datetime] | None:
 
 def _at(midnight: datetime, moment: time | None) -> datetime:
     assert moment is not None, "a daily window always has its times (checked by precondition_spec)"
-    at = datetime.combine(midnight.date(), moment.replace(tzinfo=moment.tzinfo or timezone.utc))
-    return at.astimezone(timezone.utc)
+    at = datetime.combine(midnight.date(), moment.replace(tzinfo=moment.tzinfo or UTC))
+    return at.astimezone(UTC)
 
 
 def current_or_new(spec: WindowSpec, stored: Window | None, now: datetime) -> Window | None:

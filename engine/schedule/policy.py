@@ -17,9 +17,10 @@ tick: the decision then fires nothing and moves ``next_date`` forward to continu
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Callable, Iterable, Protocol
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Protocol
 
 from engine.plugins.core.triggers import RecoverMissedSchedules
 from engine.schedule.conditions import parse_moment
@@ -155,7 +156,7 @@ class DateList:
         self.fires = sorted({fire.at: fire for fire in fires}.values(), key=lambda fire: fire.at)
 
     @classmethod
-    def parse(cls, values: Iterable[str | datetime], zone: tzinfo) -> "DateList":
+    def parse(cls, values: Iterable[str | datetime], zone: tzinfo) -> DateList:
         """ISO-8601 date-times; one without an offset is read in ``zone``."""
         fires = []
         for value in values:
@@ -163,7 +164,7 @@ class DateList:
                 parse_moment(str(value), zone, what=f"date '{value}' of ScheduleOnDates")
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=zone)
-            fires.append(FireTime(at=moment.astimezone(timezone.utc), local=moment.astimezone(zone)))
+            fires.append(FireTime(at=moment.astimezone(UTC), local=moment.astimezone(zone)))
         return cls(fires)
 
     def next_after(self, moment: datetime) -> FireTime | None:

@@ -6,9 +6,10 @@ never touch the database or the executor directly.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from engine.dispatch import Dispatcher, TaskRunRef
 from engine.model.execution import Execution, ExecutionTrigger

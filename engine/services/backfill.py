@@ -19,9 +19,10 @@ running, and runs the others again (failed, killed, cancelled, warning, or delet
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 

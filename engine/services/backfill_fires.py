@@ -11,8 +11,9 @@ expression; inputs without expressions or FILE inputs are resolved once per batc
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from engine import executor
 from engine.errors import PodiumError

@@ -34,8 +34,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
@@ -102,7 +103,7 @@ class Batch:
                     return
                 if self._impatient(now):
                     self.stop()
-        except Exception:  # noqa: BLE001 - a watcher thread has nobody to raise to
+        except Exception:  # a watcher thread has nobody to raise to
             # What was not given back keeps its claim until it lapses (beat resubmits it then);
             # results not written stay held for the batch's last write.
             log.warning("a batch could not give back its rest or write its results yet", exc_info=True)

@@ -8,9 +8,10 @@ others that must not be lost (engine/services/pending_commands.py), so beat can 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -19,13 +20,13 @@ from engine.executor import commands as cmd
 from engine.executor import events as ev
 from engine.executor.work import Step
 from engine.model.execution import Execution, ExecutionTrigger, TaskRun
-from engine.services.items import merge_outputs, split_items
-from engine.services.leases import dispatch_deadline
-from engine.services.pending_commands import KeepAlive, child_id
 from engine.persistence.joins import JoinRepository
 from engine.persistence.leases import LeaseRepository
 from engine.persistence.logs import LogEntry
 from engine.persistence.timers import Timer
+from engine.services.items import merge_outputs, split_items
+from engine.services.leases import dispatch_deadline
+from engine.services.pending_commands import KeepAlive, child_id
 from engine.services.runtime import Env
 from engine.state import State
 
@@ -44,7 +45,7 @@ def _dispatched_ids(command: Any) -> tuple[str, ...]:
 
 
 class CommandRunner:
-    def __init__(self, env: Env, executions: "ExecutionService") -> None:
+    def __init__(self, env: Env, executions: ExecutionService) -> None:
         self.env = env
         self.executions = executions
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
@@ -151,7 +152,7 @@ class ExecutionService:
             return executor.advance_all(execution, flow, [ev.Start()], self.env.clock(), registry=self.env.registry,
                                         renderer=self.env.renderer(execution.namespace),
                                         extra=self.extra_variables(), chains=self.env.settings.executor.chains)
-        except Exception:  # noqa: BLE001 - the executor meets the same error and reports it its usual way
+        except Exception:  # the executor meets the same error and reports it its usual way
             log.warning("the first step of %s failed; the executor takes it", execution.describe(), exc_info=True)
             return None
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class ExecutorIO(StorageIO):
-    def __init__(self, env: "Env", namespace: str | None) -> None:
+    def __init__(self, env: Env, namespace: str | None) -> None:
         super().__init__(env.storage, namespace, env.clock, env.kv.get_any, env.encryption_key)
 
     def secret(self, key: str) -> str:

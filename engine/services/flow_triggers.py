@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from threading import Lock
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import NotFound, PodiumError
 from engine.ids import derived_id
@@ -29,8 +30,15 @@ from engine.persistence.logs import LogEntry
 from engine.persistence.trigger_windows import EventKey, TriggerWindowRepository
 from engine.persistence.triggers import TriggerState, TriggerStateRepository
 from engine.plugins.core.triggers import FlowTrigger
-from engine.schedule.flow_trigger import (FLOW_TRIGGER_TYPE, Match, Upstream, label_pairs, listens_to,
-                                          match, render_inputs)
+from engine.schedule.flow_trigger import (
+    FLOW_TRIGGER_TYPE,
+    Match,
+    Upstream,
+    label_pairs,
+    listens_to,
+    match,
+    render_inputs,
+)
 from engine.schedule.flow_window import plan_windows
 from engine.services.flows import FlowCatalog
 from engine.services.runtime import Env
@@ -124,7 +132,7 @@ class FlowTriggerIndex:
 
 
 class FlowTriggerService:
-    def __init__(self, env: Env, catalog: FlowCatalog, executions: "ExecutionService") -> None:
+    def __init__(self, env: Env, catalog: FlowCatalog, executions: ExecutionService) -> None:
         self.env, self.executions = env, executions
         self.windows = TriggerWindowRepository(env.db)
         self.states = TriggerStateRepository(env.db)
@@ -152,7 +160,7 @@ class FlowTriggerService:
                 continue
             try:
                 child = self._evaluate(candidate, execution, upstream)
-            except Exception as err:  # noqa: BLE001 - isolate triggers from each other and the executor
+            except Exception as err:  # isolate triggers from each other and the executor
                 log.exception("Flow trigger %s failed", candidate.key.describe())
                 self._log(candidate, LogLevel.ERROR, f"Flow trigger failed for {execution.describe()}: {err}")
                 continue

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import FlowInvalid, NotFound
 from engine.loader import load_flow_text

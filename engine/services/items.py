@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-
 from engine.executor.commands import SplitItems
 from engine.model.execution import Execution
 from engine.storage.base import Storage

@@ -23,9 +23,10 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
@@ -62,7 +63,7 @@ class _Beat:
 class Heartbeat:
     """The handle of one attempt's heartbeat; ``stop()`` when the attempt ended."""
 
-    def __init__(self, heartbeats: "Heartbeats", beat: _Beat) -> None:
+    def __init__(self, heartbeats: Heartbeats, beat: _Beat) -> None:
         self._heartbeats, self._beat = heartbeats, beat
 
     def stop(self) -> None:
@@ -135,7 +136,7 @@ class Heartbeats:
         ref = beat.ref
         try:
             renewed = self._renew(ref)
-        except Exception:  # noqa: BLE001 - the database may be briefly away; the lease has slack
+        except Exception:  # the database may be briefly away; the lease has slack
             log.warning("heartbeat of %s.%s failed", ref.task_run_id, ref.attempt, exc_info=True)
             return
         if not renewed and not beat.stopped:
@@ -190,7 +191,7 @@ class LeaseKeeper:
             return
         try:
             self.env.dispatcher.send_event(execution_id, encode_event(event))
-        except Exception:  # noqa: BLE001 - broker away: RUNNING reports are best effort
+        except Exception:  # broker away: RUNNING reports are best effort
             log.warning("could not send the %s report of %s.%s; the lease covers it", event.state.value,
                         event.task_run_id, event.attempt_number, exc_info=True)
 
@@ -217,7 +218,7 @@ class LeaseKeeper:
         """Tells the executor that results wait in the outbox: it takes them all in its next step."""
         try:
             self.env.dispatcher.send_event(execution_id, event)
-        except Exception:  # noqa: BLE001 - broker away: beat re-sends the results from the outbox
+        except Exception:  # broker away: beat re-sends the results from the outbox
             log.warning("could not announce results of %s; beat will re-send them", execution_id, exc_info=True)
 
     def waiting_outputs(self, execution_id: str) -> dict[str, dict[str, Any]]:

@@ -10,8 +10,9 @@ executor keeps up.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from engine.model.execution import Execution, StateHistory, StateRecord
 from engine.state import State

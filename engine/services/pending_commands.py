@@ -28,8 +28,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -102,7 +103,7 @@ def waiting_parent(execution: Execution) -> ParentLink | None:
 
 
 class PendingCommands:
-    def __init__(self, env: Env, executions: "ExecutionService") -> None:
+    def __init__(self, env: Env, executions: ExecutionService) -> None:
         self.env, self.executions = env, executions
         self.repository = PendingCommandRepository(env.db)
 
@@ -200,7 +201,7 @@ class PendingCommands:
                 continue  # settled meanwhile, or another beat took it
             try:
                 ran += self._replay(pending)
-            except Exception:  # noqa: BLE001 - one broken command must not stop the others
+            except Exception:  # one broken command must not stop the others
                 log.exception("pending command %s of execution %s failed again", pending.id, pending.execution_id)
         return ran
 

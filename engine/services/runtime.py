@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from engine.dispatch import Dispatcher
 from engine.metrics import MetricsRecorder
@@ -21,13 +21,12 @@ from engine.storage.local import LocalStorage
 from engine.tasks.secrets import EnvSecrets
 from engine.templating import Renderer
 
-
 _RENDERERS = 256  # namespaces whose renderer is kept
 
 
 def utc_now() -> datetime:
     """The current UTC time at millisecond precision, as Kestra's Instant dates are."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 

@@ -20,9 +20,10 @@ in the schedule's own columns, so backfill cursors and concurrent beats are neve
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
@@ -31,7 +32,6 @@ from engine import executor
 from engine.durations import parse_duration
 from engine.errors import NotFound, PodiumError
 from engine.executor import events as ev
-from engine.services.messages import encode_event
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import Flow
 from engine.persistence.tables import trigger_state as table
@@ -42,6 +42,7 @@ from engine.schedule.cron import FireTime, schedule_from_options, zone_of
 from engine.schedule.policy import DateList, DateSequence, Decision, Policy, decide, first_date
 from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.flows import FlowCatalog
+from engine.services.messages import encode_event
 from engine.services.runtime import Env
 from engine.state import State
 
@@ -131,7 +132,7 @@ class ScheduleService:
                 continue
             try:
                 made += 1 if self.fire_one(state, now) is not None else 0
-            except Exception:  # noqa: BLE001 - one broken trigger must not stop the others
+            except Exception:  # one broken trigger must not stop the others
                 logger.exception("schedule %s.%s.%s failed", state.namespace, state.flow_id,
                                  state.trigger_id)
         return made

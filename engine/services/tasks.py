@@ -12,10 +12,11 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from functools import partial
-from typing import AbstractSet, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import AbstractSet, Any
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
@@ -31,12 +32,12 @@ from engine.services.flows import FlowCatalog
 from engine.services.leases import LeaseKeeper
 from engine.services.links import carried_runs, overlay
 from engine.services.runtime import Env
+from engine.services.working_directory import run_working_directory
 from engine.state import State
 from engine.tasks.context import RunContext, RunIdentity
 from engine.tasks.logger import LogEntry
 from engine.tasks.outcome import TaskOutcome
 from engine.tasks.runner import run_task
-from engine.services.working_directory import run_working_directory
 from engine.templating import Renderer
 from engine.templating.io import SwitchedIO
 from engine.templating.renderer import BoundRenderer
@@ -134,7 +135,7 @@ class TaskRunService:
     def _batch(self, refs: Sequence[TaskRunRef], give_back: Callable[[list[TaskRunRef]], None],
                patience: float | None = None, join: TaskRunRef | None = None,
                held: AbstractSet[str] = frozenset(), lineage: Execution | None = None
-               ) -> Iterator[tuple[Batch, "_Claimed"]]:
+               ) -> Iterator[tuple[Batch, _Claimed]]:
         """Claims ``refs`` (but ``held``, claimed already) and runs the body; then writes the
         results and gives back (releases) the claimed attempts the body did not take.
         ``lineage``: ``refs`` are all held and their lineage was read already: no transaction."""
@@ -164,7 +165,7 @@ class TaskRunService:
             results.flush()
 
     def _claim(self, refs: Sequence[TaskRunRef], results: ResultBuffer, held: AbstractSet[str] = frozenset(),
-               also_read: Sequence[str] = ()) -> "_Claimed":
+               also_read: Sequence[str] = ()) -> _Claimed:
         """Reads the attempts' lineage (and that of ``also_read``: a join this batch may run
         next) and claims those due, in one transaction. If the execution is being killed, none
         is claimed and each is reported KILLED (chain links after the first too: the executor

@@ -9,9 +9,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from engine.executor import events as ev
 from engine.dispatch import queue_of
 from engine.errors import PodiumError
+from engine.executor import events as ev
 from engine.persistence.leases import ExpiredLease, LeaseRepository
 from engine.services.leases import lease_seconds
 from engine.services.messages import encode_event
@@ -32,7 +32,7 @@ _BATCH = 500
 
 
 class TimerService:
-    def __init__(self, env: Env, executions: "ExecutionService | None" = None) -> None:
+    def __init__(self, env: Env, executions: ExecutionService | None = None) -> None:
         self.env = env
         self.executions = executions
         self.leases = LeaseRepository(env.db)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from engine.errors import FlowInvalid, NotFound
 from engine.services.flows import FLOW_SUFFIXES, Deployed, FlowCatalog
@@ -94,7 +95,7 @@ class FolderWatcher:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def __enter__(self) -> "FolderWatcher":
+    def __enter__(self) -> FolderWatcher:
         self.start()
         return self
 
@@ -105,7 +106,7 @@ class FolderWatcher:
         while not self._stop.wait(self.interval):
             try:
                 self.scan()
-            except Exception:  # noqa: BLE001 - one bad pass (folder gone, disk error) must not end the watch
+            except Exception:  # one bad pass (folder gone, disk error) must not end the watch
                 logger.exception("watching %s: one pass failed; trying again", self.folder)
 
     # -- one pass -------------------------------------------------------------------------------

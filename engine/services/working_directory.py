@@ -10,9 +10,10 @@ from __future__ import annotations
 import glob
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.ids import new_id
 from engine.model.execution import Attempt, Execution, StateRecord, TaskRun

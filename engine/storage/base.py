@@ -8,7 +8,8 @@ A path that tries to leave the storage root (``..``) is rejected with StoragePat
 """
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, Protocol
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
 
 SCHEME = "kestra://"
 

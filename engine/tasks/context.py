@@ -14,10 +14,11 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.errors import PodiumError
 from engine.model.task import LogLevel
@@ -26,8 +27,7 @@ from engine.storage.base import Storage
 from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LogEntry, LogSink, TaskLogger
 from engine.tasks.masking import Masker
-from engine.tasks.protocols import (ExecutionControl, KVStore, LogReader, Renderer, SecretSource,
-                                    StateStore)
+from engine.tasks.protocols import ExecutionControl, KVStore, LogReader, Renderer, SecretSource, StateStore
 from engine.tasks.state_store import StorageStateStore
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class RunContext:
                  log_reader: LogReader | None = None, executions: ExecutionControl | None = None,
                  registry: Any = None, cancel_event: threading.Event | None = None,
                  temp_root: str | None = None, working_dir: str | os.PathLike[str] | None = None,
-                 encryption_key: bytes | None = None, triggers: "TriggerControl | None" = None) -> None:
+                 encryption_key: bytes | None = None, triggers: TriggerControl | None = None) -> None:
         """Builds the context of one attempt of one task run.
 
         Args:
@@ -192,7 +192,7 @@ class RunContext:
         return self._need(self._executions, "execution control", "execution.Resume")
 
     @property
-    def triggers(self) -> "TriggerControl":
+    def triggers(self) -> TriggerControl:
         return self._need(self._triggers, "trigger control", "trigger.Toggle")
 
     def _need(self, value: Any, what: str, who: str) -> Any:
@@ -247,7 +247,7 @@ class RunContext:
             shutil.rmtree(self._working_dir, ignore_errors=True)
             self._working_dir = None
 
-    def __enter__(self) -> "RunContext":
+    def __enter__(self) -> RunContext:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,8 +7,9 @@ value is masked from then on), ``kv()`` reads the namespace KV store, ``read()``
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from engine.model.task import LogLevel
 from engine.storage import uris
@@ -62,7 +63,7 @@ class StorageIO:
 
 
 class RunContextIO(StorageIO):
-    def __init__(self, ctx: "RunContext", encryption_key: bytes | None = None) -> None:
+    def __init__(self, ctx: RunContext, encryption_key: bytes | None = None) -> None:
         # The KV store is looked up lazily: a task that never calls kv() needs none.
         super().__init__(ctx.storage, ctx.namespace, ctx.now, lambda ns, key: ctx.kv.get(ns, key),
                          encryption_key)

@@ -9,14 +9,21 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from engine.plugins.core.http import (AuthType, DownloadOptions, HttpConfiguration, HttpTaskOptions,
-                                      LoggingType, RequestOptions)
+from engine.plugins.core.http import (
+    AuthType,
+    DownloadOptions,
+    HttpConfiguration,
+    HttpTaskOptions,
+    LoggingType,
+    RequestOptions,
+)
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed
 from engine.tasks.props import as_bool, as_duration, as_int, as_text

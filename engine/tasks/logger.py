@@ -6,9 +6,10 @@ log sink (the worker's log writer, or a list in tests).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from engine.model.task import LogLevel
 from engine.tasks.masking import Masker

@@ -6,7 +6,8 @@ secret value the run context knows of, in every log message and in the outputs o
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MASK = "******"
 # A secret shorter than this would mask ordinary text (every "a", every "1"), so it is not masked.

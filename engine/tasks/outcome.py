@@ -22,7 +22,7 @@ class TaskOutcome:
     metrics: tuple[Any, ...] = ()
 
     @classmethod
-    def warning(cls, outputs: dict[str, Any] | None = None, reason: str | None = None) -> "TaskOutcome":
+    def warning(cls, outputs: dict[str, Any] | None = None, reason: str | None = None) -> TaskOutcome:
         return cls(State.WARNING, outputs or {}, reason)
 
 

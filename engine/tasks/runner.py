@@ -16,12 +16,13 @@ import importlib
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
-from functools import lru_cache
+from functools import cache
 from pathlib import PurePath
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from engine.durations import format_duration, parse_duration
 from engine.errors import PodiumError
@@ -44,7 +45,7 @@ class ImplementationError(PodiumError, ImportError):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_implementation(path: str) -> TaskFunction:
     """Imports ``module:function``; raises ImplementationError naming the plugin to fix."""
     module_name, _, function_name = path.partition(":")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from engine.errors import PodiumError
 

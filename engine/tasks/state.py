@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.plugins.core.state import StateDeleteOptions, StateGetOptions, StateSetOptions, BaseStateOptions
+from engine.plugins.core.state import BaseStateOptions, StateDeleteOptions, StateGetOptions, StateSetOptions
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed
 from engine.tasks.props import as_bool, as_text

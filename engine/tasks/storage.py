@@ -9,13 +9,20 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from engine.ids import new_id
-from engine.plugins.core.storage import (ConcatOptions, DeleteOptions, LocalFilesOptions,
-                                         PurgeCurrentExecutionFilesOptions, ReverseOptions,
-                                         SizeOptions, SplitOptions)
+from engine.plugins.core.storage import (
+    ConcatOptions,
+    DeleteOptions,
+    LocalFilesOptions,
+    PurgeCurrentExecutionFilesOptions,
+    ReverseOptions,
+    SizeOptions,
+    SplitOptions,
+)
 from engine.storage.base import SCHEME
 from engine.tasks.context import RunContext, safe_relative_path
 from engine.tasks.outcome import TaskFailed

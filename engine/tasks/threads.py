@@ -12,8 +12,8 @@ import contextvars
 import os
 import queue
 import threading
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 
 class ReusedThreads:
@@ -42,7 +42,7 @@ class ReusedThreads:
         threading.Thread(target=self._serve, args=(function, self._functions), daemon=True,
                          name=self._name).start()
 
-    def _serve(self, function: Callable[[], None], functions: "queue.SimpleQueue[Callable[[], None]]") -> None:
+    def _serve(self, function: Callable[[], None], functions: queue.SimpleQueue[Callable[[], None]]) -> None:
         while True:
             function()
             with self._lock:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
 from engine.templating.errors import ExpressionError
-from engine.templating.java_time import (format_pattern, offset_text, parse_pattern,
-                                         start_of_day, zone_id, zone_of)
+from engine.templating.java_time import format_pattern, offset_text, parse_pattern, start_of_day, zone_id, zone_of
 
 _PATTERNS = {
     "iso": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
@@ -63,11 +62,11 @@ def _offset(value: datetime) -> str:
 
 
 def _region(value: datetime) -> str:
-    return "" if value.tzinfo is timezone.utc or not hasattr(value.tzinfo, "key") else f"[{zone_id(value)}]"
+    return "" if value.tzinfo is UTC or not hasattr(value.tzinfo, "key") else f"[{zone_id(value)}]"
 
 
 def _instant(value: datetime) -> str:
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         fraction = f"{value.microsecond:06d}"
@@ -106,7 +105,7 @@ def to_datetime(value: Any, zone: tzinfo, existing_format: str | None = None) ->
     elif isinstance(value, date):
         result = start_of_day(value, zone)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        result = datetime.fromtimestamp(value, tz=timezone.utc)
+        result = datetime.fromtimestamp(value, tz=UTC)
     elif isinstance(value, str):
         result = _parse_string(value, zone, existing_format)
     elif value is None:
@@ -129,7 +128,7 @@ def _parse_string(text: str, zone: tzinfo, existing_format: str | None) -> datet
     if region:
         candidate = candidate[:region.start()]
     if re.fullmatch(r"-?\d+", candidate):
-        return datetime.fromtimestamp(int(candidate), tz=timezone.utc)
+        return datetime.fromtimestamp(int(candidate), tz=UTC)
     try:
         parsed = datetime.fromisoformat(candidate)
     except ValueError:
@@ -150,13 +149,13 @@ def add(value: datetime, amount: Any, unit: str) -> datetime:
         raise ExpressionError(f"dateAdd: the amount must be a number, not {amount!r}")
     delta = factory(int(amount))
     if isinstance(delta, timedelta):
-        return (value.astimezone(timezone.utc) + delta).astimezone(value.tzinfo)
+        return (value.astimezone(UTC) + delta).astimezone(value.tzinfo)
     return value + delta
 
 
 def epoch(value: datetime, unit: str) -> int:
     """Seconds, micro- or nanoseconds since the epoch."""
-    delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
     micros = (delta.days * 86400 + delta.seconds) * 10**6 + delta.microseconds
     if unit == "seconds":
         return micros // 10**6

@@ -6,9 +6,10 @@ fileSize, fileExists, now, encrypt/decrypt) call the ExpressionIO the caller pas
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from engine.templating.errors import ExpressionError
 

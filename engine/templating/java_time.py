@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.templating.errors import ExpressionError
@@ -58,7 +58,7 @@ def zone_of(name: str | None, default: str) -> tzinfo:
     name = name or default
     if name in ("Z", "UTC") or re.fullmatch(r"[+-]\d{2}(:?\d{2})?", name):
         if name in ("Z",):
-            return timezone.utc
+            return UTC
         if name == "UTC":
             return ZoneInfo("UTC")
         sign = -1 if name[0] == "-" else 1

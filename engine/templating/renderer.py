@@ -100,7 +100,7 @@ class Renderer:
             return tuple(self.render_value(v, context, typed=typed) for v in value)
         return value
 
-    def bound(self, io: ExpressionIO) -> "BoundRenderer":
+    def bound(self, io: ExpressionIO) -> BoundRenderer:
         """This renderer, rendering with ``io``: it must have been built on a SwitchedIO."""
         if not isinstance(self.io, SwitchedIO):
             raise TypeError("Renderer.bound needs a Renderer built with io=SwitchedIO()")

@@ -1,15 +1,14 @@
 """The pure backfill cursor: bounded steps, pause and resume, DST days, dates from the CLI."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.schedule.backfill import (BackfillCursor, advance, count, new_cursor, parse_moment,
-                                      plan)
+from engine.schedule.backfill import BackfillCursor, advance, count, new_cursor, parse_moment, plan
 from engine.schedule.cron import CronSchedule
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 DAILY = CronSchedule("0 0 * * *")
 

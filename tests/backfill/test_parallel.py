@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import textwrap
 import threading
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from engine.settings import Settings
 from tests.backfill.test_service import FLOW, FLOW_SOURCE, NS, TRIGGER
 from tests.services.conftest import FakeClock
 
-UTC = timezone.utc
+UTC = UTC
 BEATS = 2
 
 

@@ -2,7 +2,7 @@
 idempotency with the schedule, only-gaps, and errors."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from engine.services.backfill import BackfillInvalid
 from engine.state import State
 from tests.backfill.conftest import Engine
 
-UTC = timezone.utc
+UTC = UTC
 NS, FLOW, TRIGGER = "tests.backfill", "daily", "every_day"
 FLOW_SOURCE = f"""
 id: {FLOW}

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -33,7 +33,7 @@ from engine.settings import Settings
 from tests.services.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
-START = datetime(2024, 6, 3, 8, 0, tzinfo=timezone.utc)
+START = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=2)
 SPEED = 600.0  # ten simulated minutes per real second
 FLOWS = 3

@@ -6,7 +6,7 @@ due and runs the created executions inline to their end, as a beat plus executor
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from engine.services import Services
 from engine.state import State
 from tests.services.conftest import Engine
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def flow(triggers: str, *, flow_id: str = "daily", extra: str = "") -> str:

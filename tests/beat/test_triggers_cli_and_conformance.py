@@ -1,7 +1,7 @@
 """`podium triggers list` rows, and the conformance corpus' schedule flow (skipped without ../shared)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ triggers:
 
 
 def test_triggers_list_shows_next_fires_with_dst_notes(engine: Engine) -> None:
-    engine.clock.now = datetime(2025, 3, 7, 12, tzinfo=timezone.utc)
+    engine.clock.now = datetime(2025, 3, 7, 12, tzinfo=UTC)
     engine.deploy(NY_GAP)
     rows = describe_triggers(engine.services, "company", engine.clock.now)
     assert [(r["triggerId"], r["disabled"]) for r in rows] == [("gap", False), ("hook", False)]
@@ -47,12 +47,12 @@ def test_triggers_list_shows_next_fires_with_dst_notes(engine: Engine) -> None:
 def test_conformance_schedule_trigger_fires_every_minute_and_every_five(engine: Engine) -> None:
     expected = next(e for e in yaml.safe_load((CORPUS / "expected.yaml").read_text())["flows"]
                     if e["file"] == "schedule-trigger.yaml")
-    engine.clock.now = datetime(2024, 6, 3, 8, 0, 30, tzinfo=timezone.utc)
+    engine.clock.now = datetime(2024, 6, 3, 8, 0, 30, tzinfo=UTC)
     engine.deploy((CORPUS / "flows" / "schedule-trigger.yaml").read_text())
     made: list[str] = []
     for minute in range(1, 11):  # ten simulated minutes, a tick every 20 s
         for second in (0.2, 20, 40):
-            at = datetime(2024, 6, 3, 8, minute, tzinfo=timezone.utc) + timedelta(seconds=second)
+            at = datetime(2024, 6, 3, 8, minute, tzinfo=UTC) + timedelta(seconds=second)
             engine.clock.now = at
             engine.services.fire_schedules(at)
             engine.drain()

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from celery import chain
 
+from cli.embedded import EmbeddedRuntime, WorkerThread
 from engine.services import build_services
 from engine.settings import Settings
 from messaging.celery_app import make_celery
-from cli.embedded import EmbeddedRuntime, WorkerThread
 
 RUNS = 3
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from celery import Celery
 
-from engine.settings import load_settings
-from tests.celery.fakes import RecordingServices
-from messaging.celery_app import make_celery
 from cli.embedded import register_tasks
+from engine.settings import load_settings
+from messaging.celery_app import make_celery
+from tests.celery.fakes import RecordingServices
 
 _built: dict[str, Celery] = {}
 

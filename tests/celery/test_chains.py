@@ -4,11 +4,12 @@ rest with Kestra's counts; a kill in the middle keeps only the links that starte
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
+from cli.embedded import EmbeddedRuntime, WorkerThread, register_tasks
 from engine.model.execution import Execution
 from engine.persistence.joins import JoinRepository
 from engine.services import Services, build_services
@@ -16,8 +17,6 @@ from engine.settings import Settings
 from engine.state import State
 from messaging.celery_app import make_celery
 from messaging.dispatch import CeleryDispatcher
-from cli.embedded import EmbeddedRuntime, WorkerThread
-from cli.embedded import register_tasks
 
 
 def returns(n: int) -> str:

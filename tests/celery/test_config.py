@@ -72,8 +72,8 @@ def test_module_app_is_lazy_and_has_the_tasks() -> None:
 
 
 def test_tasks_are_not_shared_with_other_apps() -> None:
-    from tests.celery.fakes import FakeServices
     from cli.embedded import register_tasks
+    from tests.celery.fakes import FakeServices
 
     app = make_celery(MEMORY)
     register_tasks(app, FakeServices)

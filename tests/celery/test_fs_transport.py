@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from engine.settings import Settings
-from tests.celery.fakes import read_records
-from tests.celery.procs import ROOT, env_for, start_worker, stop, wait_until
 from messaging.celery_app import make_celery
 from messaging.fs_transport import Channel, write_atomically
+from tests.celery.fakes import read_records
+from tests.celery.procs import ROOT, env_for, start_worker, stop, wait_until
 
 PRODUCER = """
 import sys

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from celery.signals import task_prerun
 
+from cli.embedded import EmbeddedRuntime
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE, TaskRunRef
 from engine.settings import Settings
 from tests.celery.fakes import FakeServices
-from cli.embedded import EmbeddedRuntime
 
 MEMORY = Settings(broker_url="memory://")  # the in-process broker; the default is podium-fs://
 

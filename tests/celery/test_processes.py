@@ -8,22 +8,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
-from types import SimpleNamespace
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from beat.loop import Beat
-from engine.settings import Settings
-from tests.celery.fakes import FakeServices
-from tests.celery.procs import ROOT, env_for, stop
 from cli.embedded import EmbeddedRuntime
 from cli.health_server import HealthServer, health_check
-from messaging.processes import (EmbeddedBrokerError, _safe_url, _WorkerLife, require_shared_broker,
-                              worker_argv)
+from engine.settings import Settings
+from messaging.processes import EmbeddedBrokerError, _safe_url, _WorkerLife, require_shared_broker, worker_argv
+from tests.celery.fakes import FakeServices
+from tests.celery.procs import ROOT, env_for, stop
 
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 MEMORY = Settings(broker_url="memory://")  # the in-process broker; the default is podium-fs://
 

@@ -3,21 +3,20 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
+from cli.embedded import WorkerThread, register_tasks
 from engine.dispatch import DEFAULT_QUEUE, TaskRunRef
 from engine.settings import Settings
-from tests.celery.fakes import FakeServices
-from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
+from messaging import redis_transport
 from messaging.celery_app import make_celery
 from messaging.dispatch import BULK_SIZE, FIRST_CHUNKS, CeleryDispatcher, celery_task_id, chunks
-from cli.embedded import WorkerThread
-from messaging import redis_transport
 from messaging.kills import kill_switch
-from cli.embedded import register_tasks
+from tests.celery.fakes import FakeServices
+from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
 
 
 def ref(task_run_id: str, attempt: int = 1, queue: str = DEFAULT_QUEUE) -> TaskRunRef:

@@ -8,14 +8,23 @@ the fixed clock to the timer's date), and records every command. Test-only task 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from engine.executor import (DispatchTaskRuns, ScheduleTimer, Start, Step, StartSubflow, TaskRunResult,
-                             TimerFired, advance, create_execution)
+from engine.executor import (
+    DispatchTaskRuns,
+    ScheduleTimer,
+    Start,
+    StartSubflow,
+    Step,
+    TaskRunResult,
+    TimerFired,
+    advance,
+    create_execution,
+)
 from engine.executor.commands import Command
 from engine.executor.events import Event
 from engine.loader import load_flow_text
@@ -27,7 +36,7 @@ from engine.state import State
 from engine.templating import Renderer
 from engine.variables import build_variables
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 CONFORMANCE = Path("/work/shared/conformance/kestra-core/flows")
 FAKE = "podium.test.Echo"
 
@@ -95,11 +104,11 @@ class Harness:
                 self.timers.append(command)
         return step
 
-    def start(self) -> "Harness":
+    def start(self) -> Harness:
         self.send(Start())
         return self.work()
 
-    def work(self) -> "Harness":
+    def work(self) -> Harness:
         """Runs dispatched task runs on the fake worker until none is left.
 
         A chain runs link after link, each only once the previous one ended its attempt SUCCESS
@@ -140,7 +149,7 @@ class Harness:
         self.work()
         return timer
 
-    def run_timers(self, limit: int = 500) -> "Harness":
+    def run_timers(self, limit: int = 500) -> Harness:
         while self.timers and limit:
             self.fire_next_timer()
             limit -= 1

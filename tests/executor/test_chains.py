@@ -2,8 +2,7 @@
 task run counts and states when a link fails, is killed, is retried or reports out of order."""
 from __future__ import annotations
 
-from engine.executor import DispatchTaskRuns, Kill, KillTaskRuns, Start, TaskRunResult
-from engine.executor import chains
+from engine.executor import DispatchTaskRuns, Kill, KillTaskRuns, Start, TaskRunResult, chains
 from engine.state import State
 from tests.executor.helpers import Harness, load
 

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from engine.executor import (CancelTimers, DispatchWorkingDirectory, ItemsMerged, ItemsSplit, Kill, KillTaskRuns,
-                             MergeItemsOutputs, Resume, ScheduleTimer, SplitItems, StartSubflow, SubflowEnded,
-                             Start, SubflowStarted, TaskRunResult, TimerKind)
+from engine.executor import (
+    CancelTimers,
+    DispatchWorkingDirectory,
+    ItemsMerged,
+    ItemsSplit,
+    Kill,
+    KillTaskRuns,
+    MergeItemsOutputs,
+    Resume,
+    ScheduleTimer,
+    SplitItems,
+    Start,
+    StartSubflow,
+    SubflowEnded,
+    SubflowStarted,
+    TaskRunResult,
+    TimerKind,
+)
 from engine.state import State
 from tests.executor.helpers import T0, Harness, load, load_conformance
 

@@ -1,8 +1,9 @@
 """Pure evaluation of Flow triggers: conditions, preconditions filters, windows on a given clock."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from engine.schedule.flow_window import Window, bounds, plan_windows
 from engine.state import State
 from engine.templating import Renderer
 
-T0 = datetime(2024, 6, 3, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
 RENDER = Renderer().render_typed
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from engine.model.flow import Flow
 from engine.model.trigger_key import TriggerKey
@@ -15,7 +15,7 @@ from engine.schedule.flow_window import Window, plan_windows
 from engine.state import State
 from engine.templating import Renderer
 
-T0 = datetime(2024, 6, 3, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
 KEY = TriggerKey("company.team", "listener", "on")
 
 

@@ -6,8 +6,15 @@ import textwrap
 from pathlib import Path
 
 from engine.inline import InlineDispatcher
-from engine.metrics import (CREATED_TO_DISPATCHED, EXECUTOR_EVENT, STARTED_TO_FINISHED, TASK_RUN_DURATION,
-                            TASK_RUN_PHASE, MetricsRecorder, message_sent_at)
+from engine.metrics import (
+    CREATED_TO_DISPATCHED,
+    EXECUTOR_EVENT,
+    STARTED_TO_FINISHED,
+    TASK_RUN_DURATION,
+    TASK_RUN_PHASE,
+    MetricsRecorder,
+    message_sent_at,
+)
 from engine.persistence.db import Database
 from engine.persistence.metrics import MetricsRepository
 from engine.services import build_services

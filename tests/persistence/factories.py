@@ -1,12 +1,12 @@
 """Builders of execution records for the persistence tests."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from engine.model.execution import Attempt, Execution, Label, StateRecord, TaskRun
 from engine.state import State
 
-T0 = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -197,9 +198,8 @@ def test_a_soft_delete_invalidates_a_reused_execution(db: Database) -> None:
 
 
 def test_lock_of_a_missing_execution_raises(repo: ExecutionRepository) -> None:
-    with pytest.raises(ExecutionNotFound):
-        with repo.lock("nope"):
-            pass
+    with pytest.raises(ExecutionNotFound), repo.lock("nope"):
+        pass
 
 
 def test_save_writes_only_the_changed_task_run(repo: ExecutionRepository,
@@ -315,10 +315,9 @@ def test_removed_task_runs_are_deleted_and_order_kept(repo: ExecutionRepository)
 def test_an_exception_in_the_lock_rolls_back(repo: ExecutionRepository) -> None:
     created = execution(runs=1)
     repo.create(created)
-    with pytest.raises(RuntimeError):
-        with repo.lock(created.id) as locked:
-            locked.save(locked.execution.with_state(State.RUNNING, at(1)))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), repo.lock(created.id) as locked:
+        locked.save(locked.execution.with_state(State.RUNNING, at(1)))
+        raise RuntimeError("boom")
     stored = repo.get(created.id)
     assert stored is not None and stored.state.current == State.CREATED
 

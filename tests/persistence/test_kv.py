@@ -1,7 +1,7 @@
 """KVRepository contract: types, ttl and expiry, listing, the task-layer adapter."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ def kv(db: Database) -> KVRepository:
     (42, KVType.NUMBER),
     (1.5, KVType.NUMBER),
     (True, KVType.BOOLEAN),
-    (datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc), KVType.DATETIME),
+    (datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), KVType.DATETIME),
     (date(2024, 1, 2), KVType.DATE),
     (timedelta(minutes=5), KVType.DURATION),
     ({"a": [1, {"b": None}]}, KVType.JSON),

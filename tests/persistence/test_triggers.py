@@ -72,10 +72,9 @@ def test_fired_claim_is_idempotent(fired: FiredRepository) -> None:
 
 
 def test_fired_claim_rolls_back_with_its_session(db: Database, fired: FiredRepository) -> None:
-    with pytest.raises(RuntimeError):
-        with db.transaction() as session:
-            assert fired.claim("ns", "f", "t", at(60), at(61), session=session)
-            raise RuntimeError("creating the execution failed")
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        assert fired.claim("ns", "f", "t", at(60), at(61), session=session)
+        raise RuntimeError("creating the execution failed")
     assert fired.claim("ns", "f", "t", at(60), at(62)) is True
 
 

@@ -8,8 +8,14 @@ from sqlalchemy import func, select
 from engine.persistence.tables import task_run_results, task_runs
 from engine.state import State
 from tests.reliability.conftest import Cluster, wait_until
-from tests.reliability.test_no_lost_work import (NS, _assert_attempts_recorded_once, _assert_nothing_left,
-                                                 _deploy, _start, _wait_all_ended)
+from tests.reliability.test_no_lost_work import (
+    NS,
+    _assert_attempts_recorded_once,
+    _assert_nothing_left,
+    _deploy,
+    _start,
+    _wait_all_ended,
+)
 
 WIDE = f"""
 id: wide

@@ -1,7 +1,7 @@
 """Schedule conditions evaluated per fire date (real option models, real renderer)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ RENDER = Renderer(default_timezone="UTC").render
 
 def fire(day: int, hour: int = 9, month: int = 1) -> FireTime:
     local = datetime(2025, month, day, hour, tzinfo=PARIS)
-    return FireTime(at=local.astimezone(timezone.utc), local=local)
+    return FireTime(at=local.astimezone(UTC), local=local)
 
 
 def ctx(f: FireTime) -> dict[str, Any]:

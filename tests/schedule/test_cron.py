@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from engine.schedule import CronNeverFires, CronSchedule, FireTime
 from engine.schedule.cron import zone_of
 
-UTC = timezone.utc
+UTC = UTC
 NY, PARIS = "America/New_York", "Europe/Paris"
 # 2025 DST days: New York 03-09 (02:00 -> 03:00) and 11-02 (02:00 -> 01:00);
 # Paris 03-30 (02:00 -> 03:00) and 10-26 (03:00 -> 02:00).

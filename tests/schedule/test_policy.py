@@ -1,7 +1,7 @@
 """decide(): recoverMissedSchedules ALL / LAST / NONE, lateMaximumDelay, conditions, DateList."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,7 @@ from engine.plugins.core.triggers import RecoverMissedSchedules as Recover
 from engine.schedule import CronSchedule, FireTime
 from engine.schedule.policy import DateList, Policy, decide, first_date
 
-UTC = timezone.utc
+UTC = UTC
 DAILY = CronSchedule("0 9 * * *", "Europe/Paris")  # 08:00Z in winter
 
 

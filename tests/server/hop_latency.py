@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from cli.embedded import EmbeddedRuntime
 from engine.dispatch import TaskRunRef
 from engine.services import build_services
 from engine.settings import Settings
-from tests.celery.fakes import FakeServices
-from tests.server.helpers import Server, log_flow, write_flow
 from messaging.celery_app import make_celery
 from messaging.dispatch import CeleryDispatcher
-from cli.embedded import EmbeddedRuntime
+from tests.celery.fakes import FakeServices
+from tests.server.helpers import Server, log_flow, write_flow
 
 ROUND_TRIPS = 50
 RUNS = 20

@@ -8,10 +8,11 @@ needs: deploy a source, start and drain, fire the timers due after a move of the
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from engine.services import Services, build_services
 from engine.settings import Settings
 from engine.state import State
 
-T0 = datetime(2024, 6, 3, 8, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
 
 
 class FakeClock:
@@ -72,7 +73,7 @@ class Engine:
         self.drain()
         return fired
 
-    def hold(self, *task_ids: str) -> "Holding":
+    def hold(self, *task_ids: str) -> Holding:
         return Holding(self.dispatcher, set(task_ids))
 
     def logs(self, execution_id: str) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -335,8 +336,8 @@ def test_log_fetch_reads_the_lines_of_links_its_batch_still_holds(engine: Engine
 
 
 def test_results_a_failed_write_kept_are_written_by_the_next_with_a_fake_failing_outbox(engine: Engine) -> None:
-    from engine.services.batches import ResultBuffer
     from engine.executor import events as ev
+    from engine.services.batches import ResultBuffer
 
     calls: list[int] = []
 

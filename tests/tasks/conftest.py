@@ -2,8 +2,9 @@
 settable clock) and a ``run`` helper that parses a task from a YAML-like dict and runs it."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

@@ -8,18 +8,20 @@ implementations of ``engine.tasks.protocols`` kept in dicts and lists (not mocks
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from engine.model.task import LogLevel
 from engine.plugins.registry import default_registry
 from engine.storage.local import LocalStorage
-from engine.templating import Renderer
 from engine.tasks.context import RunContext, RunIdentity
 from engine.tasks.logger import LEVEL_ORDER, LogEntry
 from engine.tasks.protocols import KVEntry
 from engine.tasks.secrets import EnvSecrets
+from engine.templating import Renderer
+
 
 class InMemoryKVStore:
     def __init__(self) -> None:
@@ -71,7 +73,7 @@ class InMemoryExecutions:
         self.resumed[execution_id] = dict(inputs or {})
 
 
-FIXED_NOW = datetime(2024, 12, 20, 10, 0, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2024, 12, 20, 10, 0, tzinfo=UTC)
 
 
 @dataclass

@@ -10,14 +10,14 @@ import base64
 import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 CSV = b"id,name\n1,alice\n2,bob\n"
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "LocalHttpServer"
+    server: LocalHttpServer
 
     def log_message(self, format: str, *args: object) -> None:  # keep test output clean
         pass

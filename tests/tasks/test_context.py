@@ -10,7 +10,7 @@ import pytest
 
 from engine.model.task import LogLevel
 from engine.plugins.base import PluginKind
-from engine.tasks.context import SecretNotFound, MissingCollaborator
+from engine.tasks.context import MissingCollaborator, SecretNotFound
 from engine.tasks.masking import MASK, Masker, mask_value
 from engine.tasks.runner import load_implementation
 from engine.tasks.secrets import EnvSecrets, SecretDecodeError

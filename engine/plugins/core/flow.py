@@ -44,7 +44,7 @@ class Switch(FlowableOptions):
     defaults: TaskList | None = Field(None, description="Tasks run when no case matches.")
 
     @model_validator(mode="after")
-    def _needs_tasks(self) -> "Switch":
+    def _needs_tasks(self) -> Switch:
         # Kestra's SwitchTaskValidation: at least one case or the defaults must hold tasks.
         if not any(self.cases.values() if self.cases else ()) and not self.defaults:
             raise ValueError(SWITCH_EMPTY)
@@ -61,7 +61,7 @@ class Dag(FlowableOptions):
     concurrent: int = Field(0, ge=0, description="How many child tasks run at once; 0 means no limit.")
 
     @model_validator(mode="after")
-    def _valid_graph(self) -> "Dag":
+    def _valid_graph(self) -> Dag:
         if not self.tasks:
             raise ValueError(NO_TASK_DEFINED)
         unknown = dag_unknown_dependencies(self.tasks)

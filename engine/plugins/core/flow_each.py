@@ -31,7 +31,7 @@ class ForEach(FlowableOptions):
     tasks: TaskList = Field(min_length=1, description="Tasks run for each value, one after the other.")
 
     @model_validator(mode="after")
-    def _values_ok(self) -> "ForEach":
+    def _values_ok(self) -> ForEach:
         _check_values(self.values)
         return self
 
@@ -41,7 +41,7 @@ class EachSequential(FlowableOptions):
     tasks: TaskList = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _values_ok(self) -> "EachSequential":
+    def _values_ok(self) -> EachSequential:
         _check_values(self.value)
         return self
 
@@ -52,7 +52,7 @@ class EachParallel(FlowableOptions):
     concurrent: int = Field(0, ge=0, description="Task runs started at once; 0 means no limit.")
 
     @model_validator(mode="after")
-    def _values_ok(self) -> "EachParallel":
+    def _values_ok(self) -> EachParallel:
         _check_values(self.value)
         return self
 

@@ -43,7 +43,7 @@ class Batch(Options):
     separator: str = Field("\n", description="Item separator.")
 
     @model_validator(mode="after")
-    def _one_size(self) -> "Batch":
+    def _one_size(self) -> Batch:
         given = [n for n in ("rows", "bytes", "partitions") if getattr(self, n) is not None]
         if len(given) > 1:
             raise ValueError(f"batch takes only one of rows, bytes or partitions (got {', '.join(given)})")

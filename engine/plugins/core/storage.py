@@ -31,7 +31,7 @@ class SplitOptions(TaskOptions):
     separator: str = dynamic("\n", "Row separator.")
 
     @model_validator(mode="after")
-    def _one_split_rule(self) -> "SplitOptions":
+    def _one_split_rule(self) -> SplitOptions:
         chosen = [name for name in ("bytes", "partitions", "rows") if getattr(self, name) is not None]
         # Kestra's precedence when several are set: bytes, then partitions, then rows.
         if not chosen:

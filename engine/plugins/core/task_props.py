@@ -6,7 +6,7 @@ checked now, an expression is kept as text and checked by the task once rendered
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
@@ -31,6 +31,6 @@ def _expression_or_int_text(value: Any) -> Any:
 
 
 # bool first so that YAML booleans stay booleans; a string is "true"/"false" or an expression.
-DynBool = Annotated[Union[bool, str], AfterValidator(_expression_or_bool_text)]
+DynBool = Annotated[bool | str, AfterValidator(_expression_or_bool_text)]
 # int first; a string is a number written as text or an expression.
-DynInt = Annotated[Union[int, str], AfterValidator(_expression_or_int_text)]
+DynInt = Annotated[int | str, AfterValidator(_expression_or_int_text)]

@@ -93,7 +93,7 @@ class Schedule(_Timezoned):
     interval: Duration | None = Field(None, description="Ignored; kept for old flows.")
 
     @model_validator(mode="after")
-    def _valid_cron(self) -> "Schedule":
+    def _valid_cron(self) -> Schedule:
         try:
             check_cron(self.cron, self.with_seconds)
         except ValueError as err:

@@ -98,7 +98,7 @@ class CopyOut(_Copy):
     sql: str | None = dynamic(None, "A query to export instead of a table.")
 
     @model_validator(mode="after")
-    def _table_or_sql(self) -> "CopyOut":
+    def _table_or_sql(self) -> CopyOut:
         if self.table is None and self.sql is None:
             raise ValueError("CopyOut needs 'table' or 'sql'")
         return self

@@ -142,7 +142,7 @@ class CommandsTask(ScriptOptions):
     commands: list[str] | str = dynamic(..., "Commands run in order.")
 
     @model_validator(mode="after")
-    def _some_command(self) -> "CommandsTask":
+    def _some_command(self) -> CommandsTask:
         if isinstance(self.commands, list) and not self.commands:
             raise ValueError("'commands' must not be empty")
         return self
