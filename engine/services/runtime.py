@@ -9,12 +9,19 @@ from datetime import UTC, datetime
 
 from engine.dispatch import Dispatcher
 from engine.metrics import MetricsRecorder
+from engine.persistence.backfills import BackfillRepository
 from engine.persistence.db import Database
 from engine.persistence.executions import ExecutionRepository
 from engine.persistence.flows import FlowRepository
+from engine.persistence.joins import JoinRepository
 from engine.persistence.kv import KVRepository
+from engine.persistence.leader import LeaderRepository
+from engine.persistence.leases import LeaseRepository
 from engine.persistence.logs import LogRepository
+from engine.persistence.pending_commands import PendingCommandRepository
 from engine.persistence.timers import QueueRepository, TimerRepository
+from engine.persistence.trigger_windows import TriggerWindowRepository
+from engine.persistence.triggers import FiredRepository, TriggerStateRepository
 from engine.plugins.base import Registry
 from engine.settings import Settings
 from engine.storage.local import LocalStorage
@@ -44,6 +51,14 @@ class Env:
     kv: KVRepository = field(init=False)
     timers: TimerRepository = field(init=False)
     queue: QueueRepository = field(init=False)
+    leases: LeaseRepository = field(init=False)
+    joins: JoinRepository = field(init=False)
+    pending_commands: PendingCommandRepository = field(init=False)
+    trigger_states: TriggerStateRepository = field(init=False)
+    fired: FiredRepository = field(init=False)
+    trigger_windows: TriggerWindowRepository = field(init=False)
+    backfills: BackfillRepository = field(init=False)
+    leader: LeaderRepository = field(init=False)
     metrics: MetricsRecorder = field(init=False)
     secrets: EnvSecrets = field(init=False)
     envs: dict[str, str] = field(init=False)
@@ -61,6 +76,14 @@ class Env:
         self.kv = KVRepository(self.db)
         self.timers = TimerRepository(self.db)
         self.queue = QueueRepository(self.db)
+        self.leases = LeaseRepository(self.db)
+        self.joins = JoinRepository(self.db)
+        self.pending_commands = PendingCommandRepository(self.db)
+        self.trigger_states = TriggerStateRepository(self.db)
+        self.fired = FiredRepository(self.db)
+        self.trigger_windows = TriggerWindowRepository(self.db)
+        self.backfills = BackfillRepository(self.db)
+        self.leader = LeaderRepository(self.db)
         self.metrics = MetricsRecorder(self.db, flush_seconds=self.settings.metrics_flush_seconds)
 
     def renderer(self, namespace: str | None = None) -> Renderer:
