@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 from flask import Blueprint, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -108,4 +107,4 @@ def make_metrics_blueprint(db: Database, queues: QueueProbe) -> Blueprint:
     return blueprint
 
 
-__all__: list[Any] = ["PodiumCollector", "make_metrics_blueprint"]
+__all__ = ["PodiumCollector", "make_metrics_blueprint"]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    import redis
 
 _PRIORITY_SEP = "\x06\x16"
 _BINDING_PREFIX = "_kombu.binding."
@@ -24,7 +27,7 @@ class QueueProbe:
         self.url = settings.resolved_broker_url
         self.known = list(dict.fromkeys([EXECUTOR_QUEUE, DEFAULT_QUEUE, *settings.worker.queues]))
         self.fs_folder = (settings.data_dir / "broker" / "queue").resolve()
-        self._redis: Any = None
+        self._redis: redis.Redis | None = None
 
     @property
     def kind(self) -> str:
@@ -63,9 +66,9 @@ class QueueProbe:
             return self._fs_depths()
         return {}
 
-    def _client(self) -> Any:
+    def _client(self) -> redis.Redis:
         if self._redis is None:
-            import redis
+            import redis  # only a Redis broker needs it
 
             self._redis = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
         return self._redis

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+
+from beat.clock import utc_now
 
 if TYPE_CHECKING:
     from beat.leader import LeaderElection
@@ -28,10 +30,6 @@ class BeatServices(Protocol):
     def fire_schedules(self, now: datetime) -> int: ...
 
     def advance_backfills(self, now: datetime, per_tick: int = 500) -> int: ...
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Beat:

@@ -16,7 +16,6 @@ def run_beat(settings: Settings, interval: float, *, lease: float = 5.0, leader_
     from beat.loop import Beat
     from engine.heap import freeze_startup_objects, tune_collector
     from engine.log_config import configure_logging
-    from engine.persistence.leader import LeaderRepository
     from engine.services import build_services
     from messaging.celery_app import make_celery
     from messaging.dispatch import CeleryDispatcher
@@ -25,7 +24,7 @@ def run_beat(settings: Settings, interval: float, *, lease: float = 5.0, leader_
     configure_logging(settings.log_format, settings.log_level, process="beat")
     clock = clock_from_env(os.environ)
     services = build_services(settings, CeleryDispatcher(make_celery(settings)), clock=clock)
-    leader = LeaderElection(LeaderRepository(services.env.db), lease=lease) if leader_lock else None
+    leader = LeaderElection(services.env.leader, lease=lease) if leader_lock else None
     beat = Beat(services, interval=interval, clock=clock, leader=leader)
     tune_collector()
     freeze_startup_objects()

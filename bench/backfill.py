@@ -28,9 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import report as perf_doc  # noqa: E402
-from engine.services import Services, build_services  # noqa: E402
-from engine.settings import Settings  # noqa: E402
+from bench import report as perf_doc  # noqa: E402 - after the sys.path line above
+from engine.services import Services, build_services  # noqa: E402 - after the sys.path line above
+from engine.settings import Settings  # noqa: E402 - after the sys.path line above
 
 TARGET_SECONDS = 5.0
 PER_TICK = 500
@@ -99,7 +99,7 @@ def one_run(database_url: str | None) -> Run:
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as folder:
         settings = Settings(data_dir=Path(folder), **({"database_url": database_url} if database_url else {}))
         dispatcher = CountingDispatcher()
-        services = build_services(settings, dispatcher)  # type: ignore[arg-type]
+        services = build_services(settings, dispatcher)  # type: ignore[arg-type]  # counts, dispatches nothing
         try:
             services.deploy_source(textwrap.dedent(FLOW))
             return _measure(services, dispatcher)

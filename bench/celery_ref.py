@@ -105,10 +105,10 @@ def measure_many(app: Celery, m: int, timeout: float, submitters: int = 4,
     submitted = time.time() - first
     deadline = time.monotonic() + timeout
     ends = []
-    for at, result in sent:
+    for _, result in sent:
         result.get(timeout=max(0.1, deadline - time.monotonic()), interval=0.005)
         ends.append(_date_done(result))
-    latencies = [end - at for (at, _), end in zip(sent, ends)]
+    latencies = [end - at for (at, _), end in zip(sent, ends, strict=True)]
     return latencies, max(ends) - first, submitted
 
 

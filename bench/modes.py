@@ -65,7 +65,7 @@ class PodiumMode:
         """After a timeout: stop the execution so that it does not disturb what follows."""
         try:
             self.services.kill(execution_id)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - a failed kill must not stop the run
             print(f"  {self.name}: could not kill {execution_id}: {err}", flush=True)
 
     def replays(self) -> int:
@@ -229,7 +229,7 @@ class RedisPgMode(PodiumMode):
         for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()
-        for role, process in self.processes.items():
+        for process in self.processes.values():
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -42,7 +42,7 @@ class Profiler:
                     self.started.append((role, out, process))
 
             def __exit__(self, *exc: Any) -> None:
-                for role, out, process in self.started:
+                for _, _, process in self.started:
                     process.send_signal(2)  # SIGINT: py-spy writes its output and exits
                 for role, out, process in self.started:
                     try:

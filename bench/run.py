@@ -1,7 +1,8 @@
 """Production-mode benchmarks: Podium embedded and on Redis + PostgreSQL against raw Celery.
 
     .venv/bin/python bench/run.py [--quick] [--only W1,W3] [--modes embedded,redis-pg]
-                                  [--size W1=3,5] [--no-reference] [--profile] [--profile-dir DIR] [--write | --no-write]
+                                  [--size W1=3,5] [--no-reference] [--profile] [--profile-dir DIR]
+                                  [--write | --no-write]
 
 Starts what it needs, measures, stops everything, prints a table and (full runs, or ``--write``)
 rewrites the "Production mode" section of docs/performance.md (other sections are kept).
@@ -46,14 +47,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import report as perf_doc  # noqa: E402
-from bench.modes import EmbeddedMode, PodiumMode, RedisPgMode, create_database, postmaster_pid, tail  # noqa: E402
-from bench.profiler import Profiler  # noqa: E402
-from bench.results import Results, rss_rows  # noqa: E402
-from bench.sampler import Sampler, keep_rss  # noqa: E402
-from bench.summary import machine, print_table, section, write_section  # noqa: E402
-from bench.workloads import FULL, QUICK, WORKLOADS, podium_workloads, reference_workloads  # noqa: E402
-from engine.settings import Settings  # noqa: E402
+from bench import report as perf_doc  # noqa: E402 - after the sys.path line above
+from bench.modes import EmbeddedMode, PodiumMode, RedisPgMode, create_database, postmaster_pid, tail  # noqa: E402 - after the sys.path line above
+from bench.profiler import Profiler  # noqa: E402 - after the sys.path line above
+from bench.results import Results, rss_rows  # noqa: E402 - after the sys.path line above
+from bench.sampler import Sampler, keep_rss  # noqa: E402 - after the sys.path line above
+from bench.summary import machine, print_table, section, write_section  # noqa: E402 - after the sys.path line above
+from bench.workloads import FULL, QUICK, WORKLOADS, podium_workloads, reference_workloads  # noqa: E402 - after the sys.path line above
+from engine.settings import Settings  # noqa: E402 - after the sys.path line above
 
 # This file is the command line and the run's order; the pieces live beside it: flows.py (the flows
 # deployed), modes.py (Podium embedded / redis-pg and their processes), workloads.py (W1..W4, FE and
@@ -70,7 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--size", action="append", default=[], metavar="W=N,N",
                         help="override the sizes of a workload, e.g. --size W1=3,5 (W1, W2, W3, FE)")
     parser.add_argument("--no-reference", action="store_true", help="skip raw Celery (no Redis needed for embedded)")
-    parser.add_argument("--profile", action="store_true", help="py-spy the redis-pg executor/worker during W1, W2, W3, FE")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the redis-pg executor/worker during W1, W2, W3, FE")
     parser.add_argument("--profile-dir", help="--profile, keeping py-spy's raw (collapsed) stacks in this folder")
     parser.add_argument("--write", action="store_true", help="rewrite the section of docs/performance.md (default: "
                         "full runs only)")
@@ -136,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                     stack.append(cluster.stop)
                     # A separate Redis database: Podium's queues never meet the reference's.
                     mode = RedisPgMode(root, redis.url.rsplit("/", 1)[0] + "/1",
-                                       lambda cluster=cluster: create_database(cluster))  # type: ignore[union-attr]
-                    mode.extra_cpu = {"postgres": [postmaster_pid(cluster)], "redis": [redis.process.pid]}  # type: ignore[union-attr]
+                                       lambda cluster=cluster: create_database(cluster))  # type: ignore[union-attr]  # set on this branch
+                    mode.extra_cpu = {"postgres": [postmaster_pid(cluster)], "redis": [redis.process.pid]}  # type: ignore[union-attr]  # started above
                 sampler.rss.clear()
                 sampler.source = mode.roles
                 try:
@@ -170,7 +172,7 @@ def run_reference(redis_url: str, redis_pid: int, args: argparse.Namespace, resu
     import bench.celery_ref as ref
 
     concurrency = str(Settings().worker.concurrency)
-    log = open(root / "celery-ref.log", "wb")  # noqa: SIM115
+    log = open(root / "celery-ref.log", "wb")  # noqa: SIM115 - the worker writes to it until it stops
     worker = subprocess.Popen([sys.executable, str(Path(__file__).with_name("celery_ref.py")), redis_url, concurrency],
                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     app = ref.make_app(redis_url)

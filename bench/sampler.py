@@ -1,6 +1,7 @@
 """What bench/run.py samples from the processes it measures: CPU seconds, RSS and the load average."""
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -68,10 +69,8 @@ class Sampler:
                 roles = dict(self._roles)
             source = self.source
             if source is not None:
-                try:
+                with contextlib.suppress(Exception):  # a mode restarting
                     roles.update(source())
-                except Exception:  # noqa: BLE001 - a mode restarting
-                    pass
             for role, pids in roles.items():
                 sizes = []
                 for pid in pids:

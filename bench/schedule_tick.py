@@ -6,8 +6,8 @@ Set-up (not timed): 10,000 flow revisions with a daily Schedule and their trigge
 (next date tomorrow), plus ``--due`` flows deployed normally whose date has just come. Timed:
 ``Services.fire_schedules(now)`` on the first tick (fires the due ones: claims, executions,
 state updates; cold: each flow is parsed once), the next day's tick (warm: parsed flows are
-cached, the previous executions have ended) and on idle ticks (nothing due: one indexed query), and a whole ``Beat.tick``
-(timers, reaper, schedules). PostgreSQL is a throwaway cluster (tests/servers.py helpers).
+cached, the previous executions have ended) and on idle ticks (nothing due: one indexed query), and
+a whole ``Beat.tick`` (timers, reaper, schedules). PostgreSQL is a throwaway cluster (tests/servers.py helpers).
 ``--append`` adds the table to docs/performance.md with the machine and the date.
 """
 from __future__ import annotations
@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from beat.loop import Beat  # noqa: E402
-from engine.inline import InlineDispatcher  # noqa: E402
-from engine.persistence.triggers import TriggerState  # noqa: E402
-from engine.services import Services, build_services  # noqa: E402
-from engine.settings import Settings  # noqa: E402
+from beat.loop import Beat  # noqa: E402 - after the sys.path line above
+from engine.persistence.triggers import TriggerState  # noqa: E402 - after the sys.path line above
+from engine.services import Services, build_services  # noqa: E402 - after the sys.path line above
+from engine.settings import Settings  # noqa: E402 - after the sys.path line above
+from worker.inline import InlineDispatcher  # noqa: E402 - after the sys.path line above
 
 NOW = datetime(2025, 1, 6, 9, 0, 0, 200000, tzinfo=UTC)
 SOURCE = """id: {flow_id}
@@ -55,10 +55,10 @@ def populate(services: Services, flows: int, due: int) -> None:
                            session=session)
             services.schedules.states.save(TriggerState("bench.schedules", flow_id, "daily", next_date=later,
                                                         data={"kind": "schedule"}), NOW, session=session)
-    services.env.clock = lambda: NOW - timedelta(minutes=1)  # type: ignore[method-assign]
+    services.env.clock = lambda: NOW - timedelta(minutes=1)  # type: ignore[method-assign]  # a fixed clock
     for n in range(due):
         services.deploy_source(SOURCE.format(flow_id=f"due-{n}", cron="0 9 * * *"))
-    services.env.clock = lambda: NOW  # type: ignore[method-assign]
+    services.env.clock = lambda: NOW  # type: ignore[method-assign]  # a fixed clock
 
 
 def measure(url: str, flows: int, due: int, ticks: int) -> dict[str, float]:
@@ -96,7 +96,8 @@ def table(results: dict[str, dict[str, float]], flows: int, due: int) -> str:
     lines = [f"| database | tick firing {due} of {flows:,}, cold / warm (ms) | idle tick, median / max (ms) "
              "| whole Beat.tick, median (ms) |", "|---|---|---|---|"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['first']:.1f} / {r['warm']:.1f} | {r['idle']:.1f} / {r['idle_max']:.1f} | {r['beat']:.1f} |")
+        lines.append(f"| {name} | {r['first']:.1f} / {r['warm']:.1f} | {r['idle']:.1f} / {r['idle_max']:.1f} "
+                     f"| {r['beat']:.1f} |")
     return "\n".join(lines)
 
 

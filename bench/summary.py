@@ -88,7 +88,8 @@ def markdown_table(results: Results, modes: list[str], rss: list[Row]) -> list[s
 
 FINDINGS_FILE = Path(__file__).with_name("run_findings.md")
 USAGE = ("Usage: `.venv/bin/python bench/run.py [--quick] [--only W1,W2,W3,W4,FE] [--modes embedded,redis-pg] "
-         "[--size W1=3,5] [--no-reference] [--profile] [--profile-dir DIR] [--write | --no-write]`: it starts Redis, PostgreSQL and the "
+         "[--size W1=3,5] [--no-reference] [--profile] [--profile-dir DIR] [--write | --no-write]`: it starts "
+         "Redis, PostgreSQL and the "
          "Podium processes itself and stops them; a full run takes 3-18 min here, `--quick` 1-3 min (a quick run "
          "rewrites this section only with `--write`).")
 

@@ -96,7 +96,8 @@ def podium_workloads(mode: PodiumMode, only: list[str], config: dict[str, Any], 
         used = [run.outputs.get("value") for run in last.task_run_list if run.task_id == "use"]
         if used != [BIG_CHECK]:
             raise BenchError(f"the second task saw {used}, not a string of {BIG} characters")
-        results.row("W4", f"{BIG:,}-character output to the next task", "s").values[mode.name] = statistics.median(times)
+        row = results.row("W4", f"{BIG:,}-character output to the next task", "s")
+        row.values[mode.name] = statistics.median(times)
 
     def fe(sizes: list[int]) -> None:
         mode.deploy(ONE_TASK.format(flow_id="probe", namespace="bench.probe"))
@@ -188,7 +189,8 @@ def foreach(mode: PodiumMode, n: int, timeout: float, results: Results) -> None:
     progress = mode.progress(execution_id)
     if not isinstance(duration, float):
         mode.recover(execution_id)
-    results.row("FE", f"ForEach of {n:,} items", "s", ratio=False, note=f"{mode.name}: task runs at the end: {progress}",
+    results.row("FE", f"ForEach of {n:,} items", "s", ratio=False,
+                note=f"{mode.name}: task runs at the end: {progress}",
                 target=("finishes", value_check(lambda v: True))).values[mode.name] = duration
     to_running = [p[0] for p in probes if p[0] is not None]
     to_end = [p[1] for p in probes if p[1] is not None]

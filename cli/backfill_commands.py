@@ -14,16 +14,20 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.errors import PodiumError
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from engine.model.trigger_key import TriggerKey
+    from engine.services import Services
+    from engine.services.backfill_runs import BackfillStatus
 
 FOLLOW_POLL_SECONDS = 0.2
 PER_TICK = 500
@@ -108,14 +112,15 @@ def _run_in_process(settings: Settings, key: tuple[str, str, str], start_text: s
         echo_json(final.to_json())
 
 
-def _create(services: Any, key: tuple[str, str, str], start_text: str, end_text: str,
-            options: dict[str, Any]) -> Any:
+def _create(services: Services, key: tuple[str, str, str], start_text: str, end_text: str,
+            options: dict[str, Any]) -> BackfillStatus:
     start, end = _window(services, key, start_text, end_text)
     return services.backfills.create(*key, start, end, **options)
 
 
-def _window(services: Any, key: tuple[str, str, str], start_text: str, end_text: str) -> tuple[datetime, datetime]:
-    from engine.schedule.backfill import parse_moment
+def _window(services: Services, key: tuple[str, str, str], start_text: str,
+            end_text: str) -> tuple[datetime, datetime]:
+    from engine.schedule.backfill_cursor import parse_moment
 
     _, _, schedule = services.backfills.schedule_of(*key)
     try:
@@ -127,7 +132,11 @@ def _window(services: Any, key: tuple[str, str, str], start_text: str, end_text:
 
 # -- dry run ------------------------------------------------------------------------------------
 
-def _dry_run(services: Any, key: tuple[str, str, str], start_text: str, end_text: str, as_json: bool) -> None:
+def _dry_run(services: Services, key: tuple[str, str, str], start_text: str, end_text: str,
+             as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     start, end = _window(services, key, start_text, end_text)
     fires = services.backfills.plan(*key, start, end)
     if as_json:
@@ -150,10 +159,12 @@ def _dry_run(services: Any, key: tuple[str, str, str], start_text: str, end_text
 
 # -- following ----------------------------------------------------------------------------------
 
-def _follow(services: Any, status: Any, *, drive: bool, quiet: bool = False) -> Any:
+def _follow(services: Services, status: BackfillStatus, *, drive: bool, quiet: bool = False) -> BackfillStatus:
     """Shows created and finished executions until the backfill is done; drives it if asked."""
+    from rich.console import Console
+
     key = status.key
-    advance: Callable[[], None] = (
+    advance: Callable[[], object] = (
         (lambda: services.backfills.advance_one(key, datetime.now(UTC), PER_TICK))
         if drive else (lambda: None))
     console = Console(stderr=quiet, quiet=quiet)
@@ -162,43 +173,47 @@ def _follow(services: Any, status: Any, *, drive: bool, quiet: bool = False) -> 
     try:
         final = _progress(services, status, advance, console)
     except KeyboardInterrupt:
-        console.print(f"stopped following; the backfill stays recorded. Follow it with "
-                      f"`podium backfill status {key.namespace} {key.flow_id} {key.trigger_id}`", soft_wrap=True)
+        console.print("stopped following; the backfill stays recorded. Follow it with "
+                      f"`podium backfill status {key.namespace} {key.flow_id} {key.trigger_id}`",
+                      soft_wrap=True)
         sys.exit(130)
     _print_outcome(console, final)
     return final
 
 
-def _progress(services: Any, status: Any, advance: Callable[[], None], console: Console) -> Any:
+def _progress(services: Services, status: BackfillStatus, advance: Callable[[], object],
+              console: Console) -> BackfillStatus:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     total = status.cursor.total
     columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         created = progress.add_task("created", total=total)
         finished = progress.add_task("finished", total=total)
-        for status in _statuses(services, status.key, advance):
-            progress.update(created, completed=status.cursor.done,
-                            description="paused" if status.cursor.paused else "created")
-            progress.update(finished, completed=status.finished_executions, total=total or status.executions)
-            if _done(status):
-                return status
-    return status
+        for current in _statuses(services, status.key, advance):
+            progress.update(created, completed=current.cursor.done,
+                            description="paused" if current.cursor.paused else "created")
+            progress.update(finished, completed=current.finished_executions, total=total or current.executions)
+            if _done(current):
+                return current
+    return status  # not reached: the statuses go on until the backfill is done
 
 
-def _statuses(services: Any, key: Any, advance: Callable[[], None]) -> Iterator[Any]:
+def _statuses(services: Services, key: TriggerKey, advance: Callable[[], object]) -> Iterator[BackfillStatus]:
     while True:
         advance()
         yield services.backfills.status(key.namespace, key.flow_id, key.trigger_id)
         time.sleep(FOLLOW_POLL_SECONDS)
 
 
-def _done(status: Any) -> bool:
+def _done(status: BackfillStatus) -> bool:
     cursor = status.cursor
     if cursor.error or cursor.cancelled:
         return True
     return cursor.finished and status.finished_executions >= status.executions
 
 
-def _print_outcome(console: Console, status: Any) -> None:
+def _print_outcome(console: Console, status: BackfillStatus) -> None:
     cursor, key = status.cursor, status.key
     if cursor.error:
         raise BackfillUsageError(f"the backfill of {key} was paused: {cursor.error}; fix it, then "
@@ -208,7 +223,7 @@ def _print_outcome(console: Console, status: Any) -> None:
                   f"{status.executions} execution(s) ended", soft_wrap=True)
 
 
-def _print_recorded(status: Any) -> None:
+def _print_recorded(status: BackfillStatus) -> None:
     key, cursor = status.key, status.cursor
     state = "paused" if cursor.paused else "recorded; beat creates its executions"
     click.echo(f"backfill of {key} {state}: {cursor.total or 'many'} fire time(s) from "
@@ -259,6 +274,9 @@ def list_command(as_json: bool, config_file: str | None, data_dir: Path | None) 
     if as_json:
         echo_json([s.to_json() for s in statuses])
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(header_style="bold")
     for column in ("trigger", "status", "window", "done", "created"):
         table.add_column(column)
@@ -270,7 +288,7 @@ def list_command(as_json: bool, config_file: str | None, data_dir: Path | None) 
     Console().print(table)
 
 
-def _print_status(status: Any) -> None:
+def _print_status(status: BackfillStatus) -> None:
     cursor = status.cursor
     click.echo(f"backfill of {status.key}: {cursor.status}")
     click.echo(f"  window    {cursor.start.isoformat()} to {cursor.end.isoformat()} (next: "
@@ -297,12 +315,13 @@ def _json_object(text: str | None, option: str) -> dict[str, Any]:
     return value
 
 
-def _json_labels(text: str | None) -> Any:
+def _json_labels(text: str | None) -> dict[str, Any] | list[Any]:
     if text is not None and text.strip().startswith("["):
         try:
-            return json.loads(text)
+            labels: list[Any] = json.loads(text)
         except json.JSONDecodeError as err:
             raise BackfillUsageError(f"--labels is not valid JSON ({err.msg} at column {err.colno})") from None
+        return labels
     return _json_object(text, "--labels")
 
 

@@ -1,4 +1,5 @@
-"""L4: what the operating commands share: settings from options, services, error reporting."""
+"""L4: what the operating commands share: settings from options, services, option parsing and
+error reporting."""
 from __future__ import annotations
 
 import functools
@@ -7,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from engine.services import Services
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def instance_options(command: F) -> F:
@@ -55,16 +58,40 @@ def open_services(settings: Settings, *, needs_executor: bool = False) -> Servic
     return build_services(settings, CeleryDispatcher(make_celery(settings)))
 
 
-def user_errors(command: F) -> F:
+def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Shows a PodiumError as one clear line on stderr (exit 1) instead of a traceback."""
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except PodiumError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(1)
-    return wrapper  # type: ignore[return-value]
+    return wrapper
+
+
+def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
+    """The JSON object given to ``option`` (``--inputs``, ``--labels``); {} when not given."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise click.BadParameter(f"not valid JSON ({err.msg} at column {err.colno})", param_hint=option) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object, e.g. '{\"name\": \"value\"}'", param_hint=option)
+    return value
+
+
+def parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``-i KEY=VALUE`` options as a mapping."""
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{pair}' should be KEY=VALUE", param_hint="--input")
+        result[key] = value
+    return result
 
 
 def load_registry() -> Registry:
@@ -79,5 +106,5 @@ def load_registry() -> Registry:
     return registry
 
 
-def echo_json(value: Any) -> None:
+def echo_json(value: object) -> None:
     click.echo(json.dumps(value, indent=2, default=str))

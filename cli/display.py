@@ -1,18 +1,23 @@
-"""L4: how the CLI shows executions to a person (rich trees and tables)."""
+"""L4: how the CLI shows executions to a person (rich trees and tables).
+
+Imported inside the commands that print, so that ``podium --help`` does not load rich.
+"""
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from engine.model.execution import Execution, TaskRun
 from engine.state import State
+
+if TYPE_CHECKING:
+    from engine.model.execution import Execution, TaskRun
 
 STATE_STYLES: dict[State, str] = {
     State.CREATED: "dim", State.QUEUED: "dim", State.RUNNING: "cyan", State.PAUSED: "yellow",

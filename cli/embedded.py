@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from celery import Celery
 from celery import _state as celery_state
@@ -33,7 +33,6 @@ from executor.tasks import register_executor_tasks
 from messaging.celery_app import make_celery
 from messaging.dispatch import CeleryDispatcher
 from messaging.fs_transport import forget_mailbox
-from messaging.kills import attach_services
 from messaging.lazy_services import LazyServices
 from worker.tasks import register_worker_tasks
 
@@ -49,17 +48,6 @@ WAKE_TASK = "podium.embedded_wake"
 #: A queue only embedded worker threads consume: its no-op messages end a poll so a stop is quick.
 WAKE_QUEUE = "podium-embedded-wake"
 BEAT_RETRY_SECONDS = 5.0
-
-
-class _ThreadWorker(WorkController):
-    """A worker that tells when its consumer is ready (WorkController installs no signal handlers)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.ready = threading.Event()
-        super().__init__(*args, **kwargs)
-
-    def on_consumer_ready(self, consumer: Any) -> None:
-        self.ready.set()
 
 
 class WorkerThread:
@@ -85,13 +73,16 @@ class WorkerThread:
         self._previous_default = celery_state.default_app
         self.app.set_default()
         worker_state.should_stop = None
-        worker = _ThreadWorker(
+        ready = threading.Event()
+        # A WorkController installs no signal handlers, unlike the worker of Celery's command line.
+        worker = WorkController(
             app=self.app, hostname=self.hostname, pool="threads", concurrency=self.concurrency,
             queues=self.queues, loglevel="ERROR" if self.quiet else "INFO",
-            without_heartbeat=True, without_mingle=True, without_gossip=True)
+            without_heartbeat=True, without_mingle=True, without_gossip=True,
+            ready_callback=lambda consumer: ready.set())
         self._thread = threading.Thread(target=worker.start, name=f"celery-{self.hostname}", daemon=True)
         self._thread.start()
-        if not worker.ready.wait(STOP_TIMEOUT_SECONDS):
+        if not ready.wait(STOP_TIMEOUT_SECONDS):
             raise RuntimeError(f"the Celery worker {self.hostname} did not start")
 
     def stop(self) -> None:
@@ -126,8 +117,9 @@ class EmbeddedRuntime:
     """Context manager running a Celery worker (and beat) in this process on an embedded broker
     (``memory://`` or ``podium-fs://``; a network broker is refused).
 
-    ``services_provider`` receives the runtime's dispatcher and returns the services; it is called
-    once, lazily, from the first task or beat tick (or from :attr:`services`).
+    ``services_provider`` receives the runtime's dispatcher and returns the shared services; it is
+    called once, lazily, from the first task or beat tick (or from :attr:`services`). The worker's
+    tasks run on the worker's services over them (``worker.services``).
     """
 
     def __init__(self, settings: Settings, services_provider: Callable[[Dispatcher], Services], *,
@@ -141,8 +133,6 @@ class EmbeddedRuntime:
         self.dispatcher = CeleryDispatcher(self.app, batches=settings.worker.batch_seconds > 0)
         self._services = LazyServices(lambda: services_provider(self.dispatcher))
         register_tasks(self.app, self._services)
-        # Kills must reach services built by anyone (a command may build them before any task).
-        attach_services(self.app, self._services.peek)
         self.queues = _default_queues(settings)
         self.quiet = quiet
         self.beat_interval = beat_interval
@@ -206,7 +196,8 @@ class EmbeddedRuntime:
 
 
 def register_tasks(app: Celery, services: LazyServices[Services] | Callable[[], Services]) -> LazyServices[Services]:
-    """Every Podium task on one app: the executor's and the worker's, as one process runs both."""
+    """Every Podium task on one app: the executor's and the worker's, as one process runs both
+    (the worker's on the worker's services over ``services``, which kills reach)."""
     lazy = services if isinstance(services, LazyServices) else LazyServices(services)
     register_executor_tasks(app, lazy)
     register_worker_tasks(app, lazy)

@@ -1,20 +1,30 @@
-"""L4: ``podium execution ...`` (inspect and operate executions) and ``podium flow deploy``."""
+"""L4: ``podium execution ...``: start, inspect and operate executions."""
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
-from cli.display import execution_summary, format_seconds, logs_table, state_text
+from cli.client import (
+    echo_json,
+    instance_options,
+    open_services,
+    parse_json_option,
+    parse_pairs,
+    settings_from,
+    user_errors,
+)
 from engine.errors import PodiumError
-from engine.model.execution import Execution
 from engine.state import State
+
+if TYPE_CHECKING:
+    from engine.model.execution import Execution
+    from engine.services import Services
 
 WAIT_POLL_SECONDS = 0.1
 NOT_PICKED_UP_HINT_SECONDS = 10.0
@@ -36,6 +46,11 @@ def execution_group() -> None:
 def list_command(namespace: str | None, flow_id: str | None, state: str | None, size: int, as_json: bool,
                  config_file: str | None, data_dir: Path | None) -> None:
     """The latest executions, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cli.display import format_seconds, state_text
+
     services = open_services(settings_from(config_file, data_dir))
     page = services.env.executions.list(namespace=namespace, flow_id=flow_id,
                                         state=State(state.upper()) if state else None, size=size)
@@ -62,6 +77,10 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
 @user_errors
 def show_command(execution_id: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """One execution: its task runs, outputs and logs."""
+    from rich.console import Console
+
+    from cli.display import execution_summary
+
     services = open_services(settings_from(config_file, data_dir))
     execution = services.get_execution(execution_id)
     logs = services.execution_logs(execution_id)
@@ -81,6 +100,10 @@ def show_command(execution_id: str, as_json: bool, config_file: str | None, data
 def logs_command(execution_id: str, min_level: str | None, as_json: bool, config_file: str | None,
                  data_dir: Path | None) -> None:
     """The logs of one execution."""
+    from rich.console import Console
+
+    from cli.display import logs_table
+
     services = open_services(settings_from(config_file, data_dir))
     services.get_execution(execution_id)
     logs = services.execution_logs(execution_id, min_level=min_level)
@@ -90,8 +113,9 @@ def logs_command(execution_id: str, min_level: str | None, as_json: bool, config
     Console().print(logs_table(logs))
 
 
-def _operation(name: str, help_text: str):  # type: ignore[no-untyped-def]
-    def decorate(function):  # type: ignore[no-untyped-def]
+def _operation(name: str, help_text: str) -> Callable[[Callable[..., None]], click.Command]:
+    """An ``execution`` subcommand that hands work to the server's executor."""
+    def decorate(function: Callable[..., None]) -> click.Command:
         return execution_group.command(name, help=help_text)(instance_options(user_errors(function)))
     return decorate
 
@@ -115,7 +139,8 @@ def restart_command(execution_id: str, config_file: str | None, data_dir: Path |
 @click.option("--task-run", "task_run_id", help="Replay from this task run (earlier ones are kept).")
 def replay_command(execution_id: str, task_run_id: str | None, config_file: str | None,
                    data_dir: Path | None) -> None:
-    execution = open_services(settings_from(config_file, data_dir), needs_executor=True).replay(execution_id, task_run_id)
+    services = open_services(settings_from(config_file, data_dir), needs_executor=True)
+    execution = services.replay(execution_id, task_run_id)
     click.echo(f"new execution {execution.id} replays {execution_id}")
 
 
@@ -162,10 +187,8 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
       podium execution start company.team hello -i user=Ada
       podium execution start company.team hello --inputs '{"n": 3}' --wait
     """
-    from cli.run_command import _parse_json_option, _parse_pairs
-
-    inputs = {**_parse_json_option(inputs_json, "--inputs"), **_parse_pairs(input_pairs)}
-    labels = _parse_json_option(labels_json, "--labels")
+    inputs = {**parse_json_option(inputs_json, "--inputs"), **parse_pairs(input_pairs)}
+    labels = parse_json_option(labels_json, "--labels")
     services = open_services(settings_from(config_file, data_dir), needs_executor=True)
     execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels)
     if not wait:
@@ -183,11 +206,15 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
     if as_json:
         echo_json({**execution.to_json(), "logs": logs})
     else:
+        from rich.console import Console
+
+        from cli.display import execution_summary
+
         Console().print(execution_summary(execution, logs, datetime.now(UTC)))
     sys.exit(0 if execution.state.current in (State.SUCCESS, State.WARNING) else 1)
 
 
-def _wait_for_end(services, execution_id: str, timeout: float, data_dir: Path) -> Execution:  # type: ignore[no-untyped-def]
+def _wait_for_end(services: Services, execution_id: str, timeout: float, data_dir: Path) -> Execution:
     """Polls the database until the execution ended; hints once if nothing seems to run it."""
     started = time.monotonic()
     hinted = False
@@ -208,43 +235,4 @@ def _wait_for_end(services, execution_id: str, timeout: float, data_dir: Path) -
         time.sleep(WAIT_POLL_SECONDS)
 
 
-@click.command("deploy")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@instance_options
-@user_errors
-def deploy_command(paths: tuple[Path, ...], config_file: str | None, data_dir: Path | None) -> None:
-    """Deploy flow files (or folders of them): each changed source becomes a new revision."""
-    services = open_services(settings_from(config_file, data_dir))
-    refused = 0
-    for path in paths:
-        deployed, problems = (services.deploy_folder(path) if path.is_dir()
-                              else _deploy_one(services, path))
-        for item in deployed:
-            what = f"revision {item.revision}" if item.created else f"unchanged (revision {item.revision})"
-            click.echo(f"{item.flow.namespace}.{item.flow.id}: {what}")
-        for problem in problems:
-            click.echo(problem.message, err=True)
-        refused += len(problems)
-    if refused:
-        raise click.ClickException(f"{refused} flow file(s) refused; fix the problems above")
-
-
-def _deploy_one(services, path: Path):  # type: ignore[no-untyped-def]
-    from engine.errors import FlowInvalid
-    from engine.services import DeployProblem
-    try:
-        return [services.flows.deploy_file(path)], []
-    except FlowInvalid as err:
-        return [], [DeployProblem(str(path), str(err))]
-
-
-def _attach_deploy() -> None:
-    try:
-        from cli.flow_commands import flow_group
-    except ImportError:
-        return
-    flow_group.add_command(deploy_command)
-
-
-_attach_deploy()
 commands = [execution_group]

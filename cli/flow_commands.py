@@ -1,19 +1,22 @@
-"""L4: ``podium flow ...``: commands on flow files (``podium flow validate FILE|DIR...``)."""
+"""L4: ``podium flow ...``: commands on flow files (``podium flow validate FILE|DIR...``,
+``podium flow deploy FILE|DIR...``)."""
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.client import load_registry
-from engine.loader import validate_source
-from engine.model.flow import Flow
-from engine.plugins.base import Registry
+from cli.client import instance_options, load_registry, open_services, settings_from, user_errors
 from engine.settings import load_settings
-from engine.validation import Position, Problem
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
+    from engine.plugins.base import Registry
+    from engine.services import Deployed, DeployProblem, Services
+    from engine.validation import Problem
 
 FLOW_SUFFIXES = (".yaml", ".yml")
 
@@ -35,7 +38,7 @@ def validate_command(paths: tuple[Path, ...], worker_groups: tuple[str, ...]) ->
     """
     try:
         code = _validate(paths, worker_groups)
-    except Exception as err:  # never a traceback for the user; say what broke instead
+    except Exception as err:  # noqa: BLE001 - never a traceback for the user; say what broke instead
         click.echo(f"error: validation stopped unexpectedly: {type(err).__name__}: {err}", err=True)
         code = 2
     sys.exit(code)
@@ -68,6 +71,8 @@ def _validate(paths: tuple[Path, ...], extra_groups: tuple[str, ...]) -> int:
 
 def find_flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     """The flow files named by ``paths`` (folders searched recursively), and missing paths."""
+    from engine.validation import Position, Problem
+
     files: list[Path] = []
     problems: list[Problem] = []
     for path in paths:
@@ -86,6 +91,9 @@ def find_flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
 
 def _check_file(file: Path, registry: Registry, global_defaults: list[dict[str, Any]],
                 worker_groups: list[str]) -> tuple[list[Flow], list[Problem]]:
+    from engine.loader import validate_source
+    from engine.validation import Position, Problem
+
     try:
         source = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -98,10 +106,41 @@ def _settings() -> tuple[list[dict[str, Any]], list[str]]:
     """Global plugin defaults and worker queues from the configuration, if it can be read."""
     try:
         settings = load_settings()
-    except Exception as err:  # a broken config must not hide the flow's own problems
+    except Exception as err:  # noqa: BLE001 - a broken config must not hide the flow's own problems
         click.echo(f"warning: configuration not read ({err}); using the defaults", err=True)
         return [], ["default"]
     return list(settings.plugin_defaults), list(settings.worker.queues)
+
+
+@flow_group.command("deploy")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@instance_options
+@user_errors
+def deploy_command(paths: tuple[Path, ...], config_file: str | None, data_dir: Path | None) -> None:
+    """Deploy flow files (or folders of them): each changed source becomes a new revision."""
+    services = open_services(settings_from(config_file, data_dir))
+    refused = 0
+    for path in paths:
+        deployed, problems = (services.deploy_folder(path) if path.is_dir()
+                              else _deploy_one(services, path))
+        for item in deployed:
+            what = f"revision {item.revision}" if item.created else f"unchanged (revision {item.revision})"
+            click.echo(f"{item.flow.namespace}.{item.flow.id}: {what}")
+        for problem in problems:
+            click.echo(problem.message, err=True)
+        refused += len(problems)
+    if refused:
+        raise click.ClickException(f"{refused} flow file(s) refused; fix the problems above")
+
+
+def _deploy_one(services: Services, path: Path) -> tuple[list[Deployed], list[DeployProblem]]:
+    from engine.errors import FlowInvalid
+    from engine.services import DeployProblem
+
+    try:
+        return [services.flows.deploy_file(path)], []
+    except FlowInvalid as err:
+        return [], [DeployProblem(str(path), str(err))]
 
 
 commands = [flow_group]

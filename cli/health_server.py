@@ -1,4 +1,4 @@
-"""L4: a tiny ``GET /health`` endpoint for ``podium server local`` until the web process lands.
+"""L4: a tiny ``GET /health`` endpoint for ``podium server local``, which runs no web process.
 
 Runs the stdlib ``ThreadingHTTPServer`` in a background thread on 127.0.0.1 and answers
 ``{"status", "database", "broker"}``; ``status`` is ``UP`` only when every check is.
@@ -33,7 +33,7 @@ def _handler_for(check: Check) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
             pass  # a health probe every few seconds would flood the console
 
     return Handler

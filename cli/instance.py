@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cli.client import settings_from
 from engine.settings import IN_PROCESS_BROKER_URL, Settings
 
 if TYPE_CHECKING:
+    from engine.dispatch import Dispatcher
     from engine.services import Services
 
 
@@ -37,7 +38,7 @@ def open_instance(data_dir: Path | None = None, settings: Settings | None = None
         settings = settings_from(None, data_dir)
     settings = settings.model_copy(update={"broker_url": broker_url})
 
-    def provide(dispatcher: Any) -> Services:
+    def provide(dispatcher: Dispatcher) -> Services:
         return build_services(settings, dispatcher)
 
     with EmbeddedRuntime(settings, provide) as runtime:

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.durations import DurationError, parse_duration
@@ -87,11 +85,15 @@ def list_command(namespace: str, as_json: bool, config_file: str | None, data_di
         echo_json([{"key": e.key, "type": e.type, "updated": e.updated, "expirationDate": e.expiration}
                    for e in entries])
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(header_style="bold")
     for column in ("key", "type", "updated", "expires"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(entry.key, str(entry.type.value if hasattr(entry.type, "value") else entry.type), str(entry.updated or ""), str(entry.expiration or ""))
+        kind = entry.type.value if hasattr(entry.type, "value") else entry.type
+        table.add_row(entry.key, str(kind), str(entry.updated or ""), str(entry.expiration or ""))
     Console().print(table)
 
 

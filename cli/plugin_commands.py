@@ -8,7 +8,6 @@ import click
 
 from cli.client import load_registry
 from engine.plugins.base import PluginKind, UnknownType
-from engine.schema import flow_schema, plugin_schema
 
 
 @click.group("plugins")
@@ -40,6 +39,8 @@ def list_command(kind: str | None, aliases: bool) -> None:
 @click.option("--indent", type=int, default=2, show_default=True)
 def schema_command(type_name: str | None, indent: int) -> None:
     """Print the JSON schema (draft 7) of a flow, or of one plugin type with --type."""
+    from engine.schema import flow_schema, plugin_schema
+
     registry = load_registry()
     try:
         schema = plugin_schema(registry, type_name) if type_name else flow_schema(registry)

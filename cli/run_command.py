@@ -7,39 +7,18 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.live import Live
 
-from cli.display import execution_summary, execution_tree
+from cli.client import parse_json_option, parse_pairs
 from cli.instance import open_instance
 from engine.errors import PodiumError
-from engine.model.execution import Execution
 from engine.state import State
 
-
-def _parse_json_option(text: str | None, option: str) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise click.BadParameter(f"not valid JSON ({err.msg} at column {err.colno})", param_hint=option)
-    if not isinstance(value, dict):
-        raise click.BadParameter("must be a JSON object, e.g. '{\"name\": \"value\"}'", param_hint=option)
-    return value
-
-
-def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
-    result = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"'{pair}' should be KEY=VALUE", param_hint="--input")
-        result[key] = value
-    return result
+if TYPE_CHECKING:
+    from engine.model.execution import Execution
+    from engine.services import Services
 
 
 @click.command("run")
@@ -64,8 +43,8 @@ def run_command(flow_file: Path, flows_dir: Path | None, inputs_json: str | None
       podium run flows/hello_world.yaml -i user=Ada
       podium run flow.yaml --inputs '{"n": 3}' --json
     """
-    inputs = {**_parse_json_option(inputs_json, "--inputs"), **_parse_pairs(input_pairs)}
-    labels = _parse_json_option(labels_json, "--labels")
+    inputs = {**parse_json_option(inputs_json, "--inputs"), **parse_pairs(input_pairs)}
+    labels = parse_json_option(labels_json, "--labels")
     with tempfile.TemporaryDirectory(prefix="podium-run-") as scratch:
         try:
             execution, logs = _run(flow_file, flows_dir, inputs, labels, data_dir or Path(scratch),
@@ -76,6 +55,10 @@ def run_command(flow_file: Path, flows_dir: Path | None, inputs_json: str | None
     if as_json:
         click.echo(json.dumps({**execution.to_json(), "logs": logs}, default=str))
         return
+    from rich.console import Console
+
+    from cli.display import execution_summary
+
     Console().print(execution_summary(execution, logs, datetime.now(UTC)))
 
 
@@ -91,7 +74,12 @@ def _run(flow_file: Path, flows_dir: Path | None, inputs: dict[str, Any], labels
         return execution, services.execution_logs(execution.id)
 
 
-def _wait(services: Any, execution: Execution, timeout: float, live: bool) -> Execution:
+def _wait(services: Services, execution: Execution, timeout: float, live: bool) -> Execution:
+    from rich.console import Console
+    from rich.live import Live
+
+    from cli.display import execution_tree
+
     deadline = time.monotonic() + timeout
     console = Console()
     pause = 0.02  # a short flow ends in a blink; a long one is not polled 50 times a second
@@ -112,7 +100,7 @@ def _wait(services: Any, execution: Execution, timeout: float, live: bool) -> Ex
     return execution
 
 
-def _waits_for_a_person(services: Any, execution: Execution) -> bool:
+def _waits_for_a_person(services: Services, execution: Execution) -> bool:
     """PAUSED with no timer to wake it: only a manual resume can end it."""
     if execution.state.current != State.PAUSED:
         return False

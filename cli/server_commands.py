@@ -10,12 +10,18 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.command_options import CONFIG_OPTION, DATA_DIR_OPTION, Refused, settings_or_refuse
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from cli.embedded import EmbeddedRuntime
+    from cli.health_server import Check, HealthServer
+    from engine.services import Services
+    from engine.services.watch import FolderWatcher, WatchEvent
 
 
 @click.group("server")
@@ -55,12 +61,11 @@ def _local_settings(config_file: Path | None, data_dir: Path | None) -> Settings
 
 def _serve_local(settings: Settings, flows_dir: Path | None, port: int) -> None:
     from cli.embedded import EmbeddedRuntime
-    from cli.health_server import HealthServer
     from engine.services import build_services
 
     # Bind the port first (a busy port fails fast); the check is known once the runtime started.
-    check: list[Any] = []
-    health = _bind_health(HealthServer, lambda: check[0](), port)
+    check: list[Check] = []
+    health = _bind_health(lambda: check[0](), port)
     stop = _stop_on_signals()
     runtime = EmbeddedRuntime(settings, lambda dispatcher: build_services(settings, dispatcher), quiet=True)
     try:
@@ -82,9 +87,11 @@ def _serve_local(settings: Settings, flows_dir: Path | None, port: int) -> None:
     click.echo("podium server local: stopped")
 
 
-def _bind_health(server_type: Any, check: Any, port: int) -> Any:
+def _bind_health(check: Check, port: int) -> HealthServer:
+    from cli.health_server import HealthServer
+
     try:
-        return server_type(check, port)
+        return HealthServer(check, port)
     except OSError as err:
         raise click.ClickException(f"cannot serve /health on 127.0.0.1:{port} ({err.strerror}); "
                                    "pass another --port, or --port 0 for a free one") from None
@@ -117,12 +124,13 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _watch(services: Any, flows_dir: Path | None) -> Any:
+def _watch(services: Services, flows_dir: Path | None) -> FolderWatcher | None:
     """Deploys the flows folder and keeps watching it; prints what it deploys and refuses."""
     if flows_dir is None:
         return None
     watcher = services.watch_folder(flows_dir, report=_print_watch_event)
     first = watcher.initial
+    assert first is not None  # watch_folder deploys the folder before it returns the watcher
     deployed = len(first.of_kind("deployed")) + len(first.of_kind("unchanged"))
     refused = len(first.of_kind("refused")) + len(first.of_kind("error"))
     click.echo(f"  flows: {deployed} deployed from {flows_dir}"
@@ -130,12 +138,12 @@ def _watch(services: Any, flows_dir: Path | None) -> Any:
     return watcher
 
 
-def _print_watch_event(event: Any) -> None:
+def _print_watch_event(event: WatchEvent) -> None:
     problem = event.kind in ("refused", "error")
     click.echo(f"  flows: {event.message}", err=problem)
 
 
-def _local_health(settings: Settings, runtime: Any) -> Any:
+def _local_health(settings: Settings, runtime: EmbeddedRuntime) -> Check:
     from sqlalchemy import create_engine, text
 
     from cli.health_server import health_check

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.errors import NotFound
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
+    from engine.model.task import TriggerOptions
+    from engine.persistence.triggers import TriggerState
+    from engine.schedule.policy import DateSequence
+    from engine.services import Services
+    from engine.services.schedules import ScheduleTrigger
 
 UPCOMING = 5
 
@@ -40,7 +46,7 @@ def list_command(namespace: str | None, as_json: bool, config_file: str | None, 
     _print_table(rows)
 
 
-def describe_triggers(services: Any, namespace: str | None, now: datetime) -> list[dict[str, Any]]:
+def describe_triggers(services: Services, namespace: str | None, now: datetime) -> list[dict[str, Any]]:
     """One dict per trigger of every deployed flow (the rows of ``podium triggers list``)."""
     from engine.services.schedules import schedule_triggers  # the services load only when used
 
@@ -51,33 +57,35 @@ def describe_triggers(services: Any, namespace: str | None, now: datetime) -> li
             flow = services.flows.get(stored.namespace, stored.flow_id)
         except NotFound:
             continue
-        scheduled = {t.id for t in schedule_triggers(flow)}
+        scheduled = {t.id: t for t in schedule_triggers(flow)}
         for trigger in flow.triggers or []:
             state = states.get((flow.namespace, flow.id, trigger.id))
-            rows.append(_row(services, flow, trigger, state, trigger.id in scheduled, now))
+            row = _row(flow, trigger, state)
+            schedule = scheduled.get(trigger.id)
+            if schedule is not None:
+                row["timezone"] = zone = schedule.timezone or services.env.settings.timezone
+                row["next"] = _upcoming(schedule, state, zone, now)
+            rows.append(row)
     return rows
 
 
-def _row(services: Any, flow: Any, trigger: Any, state: Any, scheduled: bool, now: datetime) -> dict[str, Any]:
+def _row(flow: Flow, trigger: TriggerOptions, state: TriggerState | None) -> dict[str, Any]:
     disabled = bool(flow.disabled or trigger.disabled or (state is not None and state.disabled))
-    row: dict[str, Any] = {
+    return {
         "namespace": flow.namespace, "flowId": flow.id, "triggerId": trigger.id, "type": trigger.type,
         "disabled": disabled, "timezone": None, "next": [],
         "lastDate": state.last_date.isoformat() if state is not None and state.last_date else None,
         "lastExecutionId": state.last_execution_id if state is not None else None,
     }
-    if scheduled:
-        from engine.services.schedules import sequence_of
-
-        zone = trigger.timezone or services.env.settings.timezone
-        row["timezone"] = zone
-        row["next"] = _upcoming(sequence_of(trigger, state.data if state else {}, zone), state, now)
-    return row
 
 
-def _upcoming(sequence: Any, state: Any, now: datetime) -> list[dict[str, Any]]:
+def _upcoming(trigger: ScheduleTrigger, state: TriggerState | None, zone: str,
+              now: datetime) -> list[dict[str, Any]]:
     """The next fires from the state's next date (a due date blocked by a running execution
     is still upcoming), else from now."""
+    from engine.services.schedules import sequence_of
+
+    sequence: DateSequence = sequence_of(trigger, state.data if state else {}, zone)
     start = state.next_date if state is not None and state.next_date is not None else now
     fires: list[dict[str, Any]] = []
     try:
@@ -91,6 +99,9 @@ def _upcoming(sequence: Any, state: Any, now: datetime) -> list[dict[str, Any]]:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(show_lines=True)
     for column in ("Flow", "Trigger", "Type", "Next fires (trigger zone)", "Last fire", "Last execution", "Enabled"):
         table.add_column(column)

@@ -1,4 +1,4 @@
-"""Podium's engine: everything the web, executor, worker and beat processes share.
+"""Podium's engine: everything the web, executor, worker and beat processes and the CLI share.
 
-It imports neither Flask nor Celery; see engine/README.md for its layers.
+It imports none of them, nor Flask or Celery; engine/README.md describes its layers.
 """

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from engine.model.task import TaskOptions
 
 EXECUTOR_QUEUE = "executor"
 DEFAULT_QUEUE = "default"
 
 
-def queue_of(task: Any) -> str:
-    """The worker queue of a task: its ``workerGroup.key`` (worker groups are queues), else the default."""
-    group = getattr(task, "worker_group", None)
+def queue_of(task: TaskOptions | None) -> str:
+    """The worker queue of a task: its ``workerGroup.key`` (worker groups are queues), else the default
+    (also when the flow has no such task)."""
+    group = task.worker_group if task is not None else None
     return str(group.key) if group is not None else DEFAULT_QUEUE
 
 

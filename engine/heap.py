@@ -6,7 +6,7 @@ plugin registry) and the caches (parsed task runs, flows). A profile of an execu
 third of its time in collections triggered while parsing a dozen task runs. So:
 
 - ``tune_collector()`` at process start: the youngest generation is collected every
-  ``YOUNG_THRESHOLD`` allocations, the older ones as often as before relative to it. Cyclic
+  ``YOUNG_THRESHOLD`` allocations, the older ones keep CPython's ratios to it. Cyclic
   garbage lives a little longer; nothing else changes.
 - ``freeze_startup_objects()`` once a process is ready (and in each prefork child once its
   services are built): what exists then is moved out of the collector's sight for good. In a

@@ -1,4 +1,4 @@
-"""L3: structured logs for every Podium process (web, executor, worker, beat, server local).
+"""L2: structured logs for every Podium process (web, executor, worker, beat, server local).
 
 ``configure_logging(log_format, level, process=...)`` routes the standard library's logging (Podium's
 ``podium.*`` loggers, Celery, gunicorn, SQLAlchemy warnings) through structlog's formatter:
@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import AbstractContextManager
-from typing import Any, TextIO
+from typing import TextIO
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 LOG_FORMATS = ("console", "json")
 _PER_MESSAGE_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
@@ -32,7 +33,7 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO", *,
     """Installs Podium's handler on the root logger (replacing a previous one of ours); idempotent."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
-    shared: list[Any] = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -42,9 +43,9 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO", *,
     if process:
         shared.append(_add_process(process))
     output = stream or sys.stderr
-    renderer: Any = (structlog.processors.JSONRenderer() if log_format == "json"
+    renderer: Processor = (structlog.processors.JSONRenderer() if log_format == "json"
                      else structlog.dev.ConsoleRenderer(colors=_is_tty(output)))
-    final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if log_format == "json":
         final.append(structlog.processors.format_exc_info)
     formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[*final, renderer])
@@ -71,13 +72,13 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO", *,
     return handler
 
 
-def bind_ids(**ids: Any) -> AbstractContextManager[None]:
+def bind_ids(**ids: object) -> AbstractContextManager[None]:
     """Binds identifiers (None values skipped) to every log line of this thread/context inside."""
     return structlog.contextvars.bound_contextvars(**{k: v for k, v in ids.items() if v is not None})
 
 
-def _add_process(process: str) -> Any:
-    def add(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _add_process(process: str) -> Processor:
+    def add(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
         event.setdefault("process", process)
         return event
     return add

@@ -30,8 +30,9 @@ from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from engine.executor.commands import Command, DispatchWorkingDirectory
 from engine.persistence.metrics import MetricsRepository, Rollup
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class _Series:
 
     def rollup(self, name: str, labels: str) -> Rollup:
         bounds = [bound_text(b) for b in self.bounds] + ["+Inf"]
-        return Rollup(name, labels, dict(zip(bounds, self.counts)), self.count, self.total)
+        return Rollup(name, labels, dict(zip(bounds, self.counts, strict=True)), self.count, self.total)
 
 
 class MetricsRecorder:
@@ -211,11 +212,12 @@ def _start_flusher(recorder: MetricsRecorder) -> None:
     threading.Thread(target=loop, name="podium-metrics-flush", daemon=True).start()
 
 
-def dispatched_task_run_ids(commands: Iterable[Any]) -> list[str]:
+def dispatched_task_run_ids(commands: Iterable[Command]) -> list[str]:
     """Task run ids that the step's commands send to workers."""
     ids: list[str] = []
     for command in commands:
-        ids.extend(getattr(command, "task_run_ids", ()) or ())
-        if type(command).__name__ == "DispatchWorkingDirectory":
+        if isinstance(command, DispatchWorkingDirectory):
             ids.append(command.task_run_id)
+        else:
+            ids.extend(getattr(command, "task_run_ids", ()))
     return ids

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import yaml
 from pydantic import BaseModel, Field, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 #: The broker of a persistent instance when none is configured: message folders under
@@ -22,19 +23,19 @@ IN_PROCESS_BROKER_URL = "memory://"
 
 
 class WorkerSettings(BaseModel):
-    concurrency: int = Field(4, ge=1, description="Task runs one worker process runs at once.")
+    concurrency: int = Field(default=4, ge=1, description="Task runs one worker process runs at once.")
     queues: list[str] = Field(default_factory=lambda: ["default"],
                               description="Celery queues (worker groups) this worker consumes.")
-    lease_seconds: float = Field(30.0, gt=0, description="A running task run's lease; renewed by heartbeats.")
+    lease_seconds: float = Field(default=30.0, gt=0,
+                                 description="A running task run's lease; renewed by heartbeats.")
     running_report_after: float = Field(
-        0.5, ge=0, description="A task run still running after this many seconds is reported RUNNING "
-                               "(0: at once); a quicker one reports only its end, with its start time, "
-                               "which saves the executor one transaction per task run.")
+        default=0.5, ge=0, description="A task run still running after this many seconds is reported RUNNING "
+                                       "(0: at once); a quicker one reports only its end, with its start time, "
+                                       "which saves the executor one transaction per task run.")
     batch_seconds: float = Field(
-        0.2, ge=0, description="How long one message may run the attempts of a fan-out chunk, or the links "
-                               "after its own in a chain, before it gives the rest back to the queue "
-                               "(docs/celery.md, \"Batches\"); 0: one attempt per message.")
-
+        default=0.2, ge=0, description="How long one message may run the attempts of a fan-out chunk, or the "
+                                       "links after its own in a chain, before it gives the rest back to the "
+                                       "queue (docs/celery.md, \"Batches\"); 0: one attempt per message.")
 
     @model_validator(mode="after")
     def _batches_end_before_their_claims_lapse(self) -> WorkerSettings:
@@ -47,10 +48,10 @@ class WorkerSettings(BaseModel):
 
 
 class ExecutorSettings(BaseModel):
-    concurrency: int = Field(2, ge=1, description="Events the executor handles at once.")
+    concurrency: int = Field(default=2, ge=1, description="Events the executor handles at once.")
     chains: bool = Field(
-        True, description="Dispatch consecutive runnable tasks of a sequence as one Celery chain: the next "
-        "task starts on a worker without a round trip through the executor (docs/executor.md, \"Chains\"; "
+        default=True, description="Dispatch consecutive runnable tasks of a sequence as one Celery chain: the "
+        "next task starts on a worker without a round trip through the executor (docs/executor.md, \"Chains\"; "
         "a chain of 500 tasks 1.5x faster on Redis + PostgreSQL, docs/performance.md).")
 
 
@@ -59,25 +60,25 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PODIUM_", env_nested_delimiter="__", extra="forbid")
 
-    data_dir: Path = Field(Path(".podium"), description="Folder of the embedded database, broker and files.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    data_dir: Path = Field(default=Path(".podium"), description="Folder of the embedded database, broker and files.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     broker_url: str | None = Field(
-        None, description="Celery broker; default: the embedded podium-fs:// broker in data_dir/broker.")
-    storage_dir: Path | None = Field(None, description="Internal storage root; default: data_dir/storage.")
+        default=None, description="Celery broker; default: the embedded podium-fs:// broker in data_dir/broker.")
+    storage_dir: Path | None = Field(default=None, description="Internal storage root; default: data_dir/storage.")
     encryption_key: str | None = Field(
-        None, description="Base64 AES key for SECRET inputs, encrypt() and encrypted outputs.")
-    env_vars_prefix: str = Field("KESTRA_", description="Environment variables exposed as {{ envs.x }}.")
+        default=None, description="Base64 AES key for SECRET inputs, encrypt() and encrypted outputs.")
+    env_vars_prefix: str = Field(default="KESTRA_", description="Environment variables exposed as {{ envs.x }}.")
     globals: dict[str, Any] = Field(default_factory=dict, description="Values exposed as {{ globals.x }}.")
     plugin_defaults: list[dict[str, Any]] = Field(
         default_factory=list, description="Global pluginDefaults applied to every flow.")
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
-    timezone: str = Field("UTC", description="Default time zone of date filters and schedules.")
+    timezone: str = Field(default="UTC", description="Default time zone of date filters and schedules.")
     log_format: Literal["console", "json"] = Field(
-        "console", description="Process logs: console (for people) or json (one JSON object a line).")
-    log_level: str = Field("INFO", description="Level of the processes' own logs (DEBUG, INFO, WARNING...).")
+        default="console", description="Process logs: console (for people) or json (one JSON object a line).")
+    log_level: str = Field(default="INFO", description="Level of the processes' own logs (DEBUG, INFO, WARNING...).")
     metrics_flush_seconds: float = Field(
-        10.0, ge=0, description="How often executor and worker processes write their metrics (0: at once).")
+        default=10.0, ge=0, description="How often executor and worker processes write their metrics (0: at once).")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -119,7 +120,7 @@ class _YamlSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self.path = path or os.environ.get("PODIUM_CONFIG")
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -140,6 +141,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     then explicit ``overrides`` (command-line options), each level beating the one before."""
     if config_file is None:
         return Settings(**overrides)
-    with_file = type("Settings", (Settings,), {"__annotations__": {"config_path": ClassVar[str]},
-                                               "config_path": str(config_file)})
+    # A subclass carries the path to the YAML source; it keeps the name Settings for error messages.
+    with_file = cast(type[Settings], type("Settings", (Settings,), {
+        "__annotations__": {"config_path": ClassVar[str]}, "config_path": str(config_file)}))
     return with_file(**overrides)

@@ -2,7 +2,7 @@
 
 Every state change in Podium goes through :func:`transition`, which raises
 :class:`IllegalTransition` for a move the table does not allow. The table follows
-Kestra's ``State.java`` and ``ExecutorService`` (see reference/kestra-features.md §4).
+Kestra's ``State`` and ``ExecutorService``.
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel
+from pydantic_core import ErrorDetails
 
 from engine.errors import FlowInvalid
 from engine.model.flow import Flow
@@ -79,10 +80,10 @@ class Locator(Protocol):
     def locate_key(self, loc: Loc) -> Position: ...
 
 
-def problems_from_errors(errors: Iterable[Any], data: Any, locator: Locator,
+def problems_from_errors(errors: Iterable[ErrorDetails], data: Any, locator: Locator,
                          registry: Registry | None = None) -> list[Problem]:
     """Pydantic errors on ``data`` as located, plain-English problems (union noise merged)."""
-    grouped: dict[Loc, list[tuple[Any, Loc, bool]]] = {}
+    grouped: dict[Loc, list[tuple[ErrorDetails, Loc, bool]]] = {}
     for error in errors:
         loc, resolved, from_union = _resolve(tuple(error["loc"]), data)
         grouped.setdefault(loc, []).append((error, resolved, from_union))
@@ -112,7 +113,8 @@ def _resolve(loc: Loc, data: Any) -> tuple[Loc, Loc, bool]:
     node: Any = data
     found, from_union = True, False
     for part in loc:
-        if found and isinstance(node, dict) and part in node or found and isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        if found and (in_dict or isinstance(node, list) and isinstance(part, int) and part < len(node)):
             node = node[part]
         elif found and isinstance(node, dict) and isinstance(part, int) and part < len(node):
             part = list(node)[part]  # a map the model turned into a list (labels)
@@ -133,7 +135,7 @@ def _resolve(loc: Loc, data: Any) -> tuple[Loc, Loc, bool]:
     return tuple(path), tuple(resolved), from_union
 
 
-def _expected(error: Any, kinds: list[str]) -> str:
+def _expected(error: ErrorDetails, kinds: list[str]) -> str:
     nouns = list(dict.fromkeys(_TYPE_NOUNS[k] for k in kinds))
     return f"expected {' or '.join(nouns)}, got {_describe(error.get('input'))}"
 
@@ -154,7 +156,7 @@ def _describe(value: Any) -> str:
     return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
 
 
-def _translate(error: Any, loc: Loc, resolved: Loc, data: Any, locator: Locator,
+def _translate(error: ErrorDetails, loc: Loc, resolved: Loc, data: Any, locator: Locator,
                registry: Registry | None) -> Problem:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     message = str(error["msg"])

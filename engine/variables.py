@@ -2,7 +2,7 @@
 
 Both the executor (runIf, If conditions, ForEach values, Subflow inputs, flow outputs) and the
 worker (task properties) render ``{{ expressions }}`` against :func:`build_variables`, so a task
-sees the same variables wherever it is rendered. See reference/kestra-features.md §6.2.
+sees the same variables wherever it is rendered. See docs/expressions.md.
 """
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from engine.inputs import format_instant
 from engine.model.execution import Execution, TaskRun
+from engine.model.flow import Flow
+from engine.model.input_values import format_instant
+from engine.model.task import TaskOptions
 
 
-def build_variables(flow: Any, execution: Execution, task_run: TaskRun | None = None,
-                    task: Any = None, *, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_variables(flow: Flow, execution: Execution, task_run: TaskRun | None = None,
+                    task: TaskOptions | None = None, *, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The variables ``{{ flow }}``, ``{{ execution }}``, ``{{ outputs }}``... for one render.
 
     Args:
-        flow: the parsed flow (``engine.model.flow.Flow``); only id, namespace, revision and
-            variables are read.
+        flow: the parsed flow; only its variables, inputs and tenant are read (the execution
+            names the flow and its revision).
         execution: the execution being rendered for.
         task_run: the task run being rendered for, if any (adds taskrun, parent, parents).
         task: the task options being rendered for, if any (adds task.id and task.type).
@@ -34,11 +36,11 @@ def build_variables(flow: Any, execution: Execution, task_run: TaskRun | None = 
         "execution": _execution_vars(execution),
         "outputs": outputs_tree(execution, by_id),
         "tasks": _tasks_states(execution),
-        "vars": dict(getattr(flow, "variables", None) or {}),
+        "vars": dict(flow.variables or {}),
         "labels": nest_dotted(execution.label_map),
     })
     # As Kestra, a flow without inputs has no `inputs` variable (so the error names `inputs`).
-    if execution.inputs or getattr(flow, "inputs", None):
+    if execution.inputs or flow.inputs:
         variables["inputs"] = dict(execution.inputs)
     if execution.trigger is not None:
         variables["trigger"] = dict(execution.trigger.variables)
@@ -116,10 +118,10 @@ def nest_dotted(flat: Mapping[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def _flow_vars(flow: Any, execution: Execution) -> dict[str, Any]:
+def _flow_vars(flow: Flow, execution: Execution) -> dict[str, Any]:
     values: dict[str, Any] = {"id": execution.flow_id, "namespace": execution.namespace,
                               "revision": execution.flow_revision}
-    tenant = getattr(flow, "tenant_id", None)
+    tenant = flow.tenant_id
     if tenant:
         values["tenantId"] = tenant
     return values

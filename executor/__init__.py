@@ -10,4 +10,12 @@ state transitions.
 The step shell it runs (lock, ``advance``, save, dispatch after commit) is a shared use case in
 ``engine/services/executions.py``: whoever starts, kills or resumes an execution applies its first
 step the same way.
+
+The event handling only this process runs (one event applied to its execution, with the turns
+its threads take on one execution) is in ``engine/services/executor_events.py`` rather than
+here: ``podium.process_event`` reaches it through ``Services.handle_event``, and so do the inline
+dispatcher of the tests (worker/inline.py), the CLI's embedded runtime and the tests' stand-in
+services; the facade is in engine/, which never imports executor/. Moving it here would mean
+building the executor's handler beside the services in every one of those places, a rewiring of
+the callers rather than a move.
 """

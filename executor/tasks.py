@@ -1,5 +1,6 @@
 """The executor's one Celery task: ``podium.process_event(execution_id, event)`` applies one event
-(a task run's result, a timer, a kill...) to its execution through the services' step shell.
+(a task run's result, a timer, a kill...) to its execution through ``Services.handle_event``
+(engine/services/executor_events.py: the row lock, ``advance``, the save, the commands after it).
 """
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 def register_executor_tasks(app: Celery, services: LazyServices[Services]) -> None:
     """Defines ``podium.process_event`` on ``app``."""
 
-    @app.task(name=PROCESS_EVENT, shared=False)
     def process_event(execution_id: str, event: dict[str, Any]) -> None:
         services.get().handle_event(execution_id, event)
+
+    # Registered by a call rather than as a decorator: Celery's task decorator is untyped and
+    # would make the function untyped for mypy.
+    app.task(name=PROCESS_EVENT, shared=False)(process_event)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings
@@ -81,7 +81,7 @@ def _base_config(settings: Settings, broker_url: str) -> dict[str, Any]:
 
 
 def _queues() -> tuple[Queue, ...]:
-    return tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)
+    return tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]  # kombu has no type hints
                  for name in (EXECUTOR_QUEUE, DEFAULT_QUEUE))
 
 

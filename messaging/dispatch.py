@@ -1,27 +1,24 @@
 """L2: ``CeleryDispatcher``, the production :class:`engine.dispatch.Dispatcher`.
 
-- ``dispatch_task_runs(refs)``: a fan-out, as one ``group`` of ``podium.run_task_runs``
-  signatures, each a *chunk* of its attempts (a batch, engine/services/batches.py: claimed,
-  reported and announced together), or of ``podium.run_task_run`` signatures when there are too few
-  to share (``chunks(refs, at_least)``); ``spread=True`` for attempts a chunk gave back, which go
-  out wider; with ``chain=True`` a ``chain`` of ``podium.run_task_run``, so task
-  N+1 starts on a worker right after N returned, without a round trip through the executor. Links
-  after the first are mutable: each receives what the previous link returned (the outputs the
-  executor may not have recorded yet). A link runs the links after it itself while its batch budget
-  lasts (worker/tasks.py), and leaves the rest of the chain to Celery.
+- ``dispatch_task_runs(refs)``: a fan-out, as ``podium.run_task_runs`` messages, each a *chunk* of
+  its attempts cut by ``messaging.chunks`` (or ``podium.run_task_run`` ones when there are too few
+  to share); ``spread=True`` for attempts a chunk gave back, which go out wider; ``join``, the
+  task after the fan-out, rides in every chunk. With ``chain=True``, a Celery ``chain`` of
+  ``podium.run_task_run``, so task N+1 starts on a worker right after N returned, without a round
+  trip through the executor; links after the first are mutable: each receives what the previous
+  link returned. How a worker runs chunks, chain links and joins is the batch/chunk/join
+  protocol, told end to end in ``worker.batches``.
 - ``send_event``: ``podium.process_event`` on the executor queue.
 - ``kill_task_runs``: revoke + the ``podium_kill`` broadcast (see ``messaging.kills``).
 
 Each signature goes to ``ref.queue`` (worker groups are queues) and gets a deterministic Celery
 task id, ``celery_task_id(ref)``, so a kill can revoke it without any lookup.
 
-A fan-out of ``BULK_SIZE`` task runs or more is published at ``BULK_PRIORITY``: on Redis a queue is
-one list per priority step and a worker pops the highest-priority one first (0 is the highest), so
-the few task runs of other executions dispatched meanwhile run before the rest of a 10,000-item
-ForEach instead of behind it. The results of those task runs go to the executor at the priority
-their task run came with (``EVENT_PRIORITY``, set by ``podium.run_task_run``), so other
-executions' events overtake them there too. A fan-out waits only while such work keeps coming.
-The filesystem and memory brokers ignore priorities (one process, one queue).
+A wide fan-out is published at a low priority (``messaging.chunks.bulk_priority``), and the
+results of its task runs go to the executor at the priority their task run came with
+(``EVENT_PRIORITY``, set by the worker's tasks), so other executions' work and events overtake
+it. A fan-out waits only while such work keeps coming. The filesystem and memory brokers ignore
+priorities (one process, one queue).
 """
 from __future__ import annotations
 
@@ -35,6 +32,7 @@ from celery.canvas import Signature
 from celery.worker import state as worker_state
 
 from engine.dispatch import EXECUTOR_QUEUE, TaskRunRef
+from messaging.chunks import CHUNKS, FIRST_CHUNKS, bulk_priority, chunk_kwargs, chunks
 from messaging.kills import KILL_COMMAND, attempt_key, deliver_kill
 from messaging.task_names import PROCESS_EVENT, RUN_TASK_RUN, RUN_TASK_RUNS
 
@@ -47,44 +45,6 @@ def celery_task_id(ref: TaskRunRef) -> str:
 def task_run_kwargs(ref: TaskRunRef) -> dict[str, Any]:
     return {"execution_id": ref.execution_id, "task_run_id": ref.task_run_id, "attempt": ref.attempt,
             "task_id": ref.task_id, "task_type": ref.task_type, "flow": ref.flow, "queue": ref.queue}
-
-
-def chunk_kwargs(refs: Sequence[TaskRunRef], join: TaskRunRef | None = None) -> dict[str, Any]:
-    """A chunk's arguments: what its attempts share once, then (task run id, attempt, task id,
-    task type) of each, and of the fan-out's join if it has one (engine/executor/joins.py)."""
-    first = refs[0]
-    kwargs = {"execution_id": first.execution_id, "flow": first.flow, "queue": first.queue,
-              "attempts": [_attempt_of(ref) for ref in refs]}
-    return kwargs if join is None else {**kwargs, "join": _attempt_of(join)}
-
-
-def chunk_refs(execution_id: str, flow: str, queue: str, attempts: Sequence[Sequence[Any]]) -> list[TaskRunRef]:
-    return [TaskRunRef(execution_id=execution_id, task_run_id=str(task_run_id), attempt=int(attempt),
-                       task_id=str(task_id), task_type=str(task_type), flow=flow, queue=queue)
-            for task_run_id, attempt, task_id, task_type in attempts]
-
-
-def _attempt_of(ref: TaskRunRef) -> list[Any]:
-    return [ref.task_run_id, ref.attempt, ref.task_id, ref.task_type]
-
-
-def chunks(refs: Sequence[TaskRunRef], at_least: int) -> list[list[TaskRunRef]]:
-    """A fan-out cut into chunks: at least ``at_least`` of them (so that as many worker slots share
-    it), of at most ``MAX_CHUNK`` attempts, attempts of one execution and queue (worker group)
-    each: a fan-out of ``at_least`` attempts or fewer stays in single messages."""
-    by_queue: dict[tuple[str, str], list[TaskRunRef]] = {}
-    for ref in refs:
-        by_queue.setdefault((ref.execution_id, ref.queue), []).append(ref)
-    cut: list[list[TaskRunRef]] = []
-    for same_queue in by_queue.values():
-        count = min(len(same_queue), max(at_least, -(-len(same_queue) // MAX_CHUNK)))
-        size, bigger = divmod(len(same_queue), count)  # sizes differ by one at most
-        start = 0
-        for index in range(count):
-            end = start + size + (index < bigger)
-            cut.append(same_queue[start:end])
-            start = end
-    return cut
 
 
 def priority_option(priority: int | None) -> dict[str, Any]:
@@ -142,7 +102,7 @@ class CeleryDispatcher:
         if len(refs) == 1 and join is None:
             self.task_run_signature(refs[0]).apply_async()
             return
-        priority = BULK_PRIORITY if len(refs) >= BULK_SIZE else None
+        priority = bulk_priority(refs)
         parts = chunks(refs, CHUNKS if spread else FIRST_CHUNKS) if self.batches else [[ref] for ref in refs]
         if len(parts) == 1:  # a group of one costs a group's bookkeeping for nothing
             self.chunk_signature(parts[0], priority=priority, join=join).apply_async()
@@ -187,13 +147,4 @@ class CeleryDispatcher:
 #: The priority of the events this thread sends: that of the task run message it is running.
 EVENT_PRIORITY: ContextVar[int | None] = ContextVar("podium_event_priority", default=None)
 GROUP_SIZE = 500
-#: A fan-out goes out in chunks of at most MAX_CHUNK attempts (FIRST_CHUNKS at least). A chunk
-#: runs its attempts one after the other only while they prove quick (engine.services.batches
-#: ``outlasted``); then the rest goes back out, in at least CHUNKS chunks (a worker's default
-#: slots, twice). docs/celery.md, "Batches".
-FIRST_CHUNKS = 1
-CHUNKS = 8
-MAX_CHUNK = 32
-BULK_SIZE = 20
-BULK_PRIORITY = 9  # Redis: the last of the transport's priority steps (0, 3, 6, 9)
 _chain = chain  # the method parameter named ``chain`` shadows the canvas function

@@ -24,16 +24,28 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import IO, Any
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
 _log = logging.getLogger("podium.broker")
+
+# kombu carries no type hints: the helpers of kombu this module calls, with the types it uses.
+_to_json: Callable[[object], str] = dumps
+_from_json: Callable[[str], Any] = loads
+_to_bytes: Callable[[str], bytes] = str_to_bytes
+_to_text: Callable[[bytes], str] = bytes_to_str
+_lock: Callable[[IO[bytes], int], None] = filesystem.lock
+_unlock: Callable[[IO[bytes]], None] = filesystem.unlock
+_new_broker_state: Callable[[], virtual.BrokerState] = virtual.BrokerState
+Rows = list[filesystem.exchange_queue_t]
 
 FS_SCHEME = "podium-fs://"
 FS_ALIAS = "podium-fs"
@@ -67,16 +79,16 @@ def write_atomically(path: Path, data: bytes) -> None:
 class Channel(filesystem.Channel):
     """Filesystem channel whose writes and claims are atomic renames."""
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]  # kombu's base channel calls it 'message', its filesystem one 'payload'
         # A zero-padded wall-clock prefix keeps FIFO order across processes when sorted by name;
         # the queue name follows the first dot, as the stock _size/_purge expect.
         name = f"{time.time_ns():020d}_{uuid.uuid4().hex}.{queue}.msg"
         try:
-            write_atomically(Path(self.data_folder_out) / name, str_to_bytes(dumps(payload)))
+            write_atomically(Path(self.data_folder_out) / name, _to_bytes(_to_json(payload)))
         except OSError as exc:
-            raise filesystem.ChannelError(f"Cannot add message {name!r} to {self.data_folder_out}") from exc
+            raise ChannelError(f"Cannot add message {name!r} to {self.data_folder_out}") from exc
 
-    def _get(self, queue: str, timeout: float | None = None) -> Any:
+    def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         for name in self._message_files(queue):
             claimed = Path(self.processed_folder) / name
             try:
@@ -87,7 +99,8 @@ class Channel(filesystem.Channel):
                 payload = claimed.read_bytes()
             finally:
                 claimed.unlink(missing_ok=True)
-            return loads(bytes_to_str(payload))
+            message: dict[str, Any] = _from_json(_to_text(payload))
+            return message
         raise Empty()
 
     def _message_files(self, queue: str) -> list[str]:
@@ -95,13 +108,13 @@ class Channel(filesystem.Channel):
         return sorted(name for name in os.listdir(self.data_folder_in)
                       if not name.startswith(_TMP_PREFIX) and name.partition(".")[2] == suffix)
 
-    def get_table(self, exchange: str) -> list[filesystem.exchange_queue_t]:
+    def get_table(self, exchange: str) -> Rows:
         # Tables are replaced atomically, so a plain read sees a whole table without a lock.
         try:
-            data = self._exchange_file(exchange).read_bytes()
+            data = self._table_file(exchange).read_bytes()
         except FileNotFoundError:
             return []
-        return [filesystem.exchange_queue_t(*row) for row in loads(bytes_to_str(data))]
+        return [filesystem.exchange_queue_t(*row) for row in _from_json(_to_text(data))]
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
@@ -110,30 +123,35 @@ class Channel(filesystem.Channel):
     def _delete(self, queue: str, exchange: str, routing_key: str, pattern: str,
                 *args: Any, **kwargs: Any) -> None:
         # Skip the stock in-place table rewrite: drop the queue's files and binding ourselves.
-        self._purge(queue)
+        self._purge(queue)  # type: ignore[no-untyped-call]  # kombu's Channel has no type hints
         row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         self._update_table(exchange, lambda rows: [r for r in rows if r != row])
 
-    def _update_table(self, exchange: str, change: Any) -> None:
-        file = self._exchange_file(exchange)
+    def _update_table(self, exchange: str, change: Callable[[Rows], Rows]) -> None:
+        file = self._table_file(exchange)
         self.control_folder.mkdir(parents=True, exist_ok=True)
         # A sidecar lock file serialises writers; readers need no lock thanks to os.replace.
         with open(file.with_suffix(".lock"), "a+b") as lock_handle:
-            filesystem.lock(lock_handle, filesystem.LOCK_EX)
+            _lock(lock_handle, filesystem.LOCK_EX)
             try:
                 rows = self.get_table(exchange)
                 new_rows = change(rows)
                 if new_rows != rows:
-                    write_atomically(file, str_to_bytes(dumps(new_rows)))
+                    write_atomically(file, _to_bytes(_to_json(new_rows)))
             finally:
-                filesystem.unlock(lock_handle)
+                _unlock(lock_handle)
+
+    def _table_file(self, exchange: str) -> Path:
+        """The exchange's table file, its name checked by kombu (no '..', no separator)."""
+        file: Path = self._exchange_file(exchange)  # type: ignore[no-untyped-call]  # kombu's Channel has no type hints
+        return file
 
 
 class Transport(filesystem.Transport):
     """``podium-fs://``: kombu's filesystem transport with atomic writes and claims."""
 
     Channel = Channel
-    global_state = virtual.BrokerState()  # our own, not shared with the stock transport
+    global_state = _new_broker_state()  # our own, not shared with the stock transport
     driver_type = "podium-fs"
     driver_name = "podium-fs"
 

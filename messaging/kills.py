@@ -9,13 +9,13 @@
 
    - it marks the attempts in the worker's :class:`KillSwitch` (``podium.run_task_run`` skips a
      marked attempt; a runner may poll :meth:`KillSwitch.is_killed`);
-   - it calls ``services.kill_local_task_runs(ids)`` on that process's services, if built: this
-     stops attempts running in threads (threads pool, embedded runtime);
+   - it calls ``kill_local_task_runs(ids)`` on that process's worker services, if built
+     (``attach_services``): this stops attempts running in threads (threads pool, embedded runtime);
    - on a pool that can terminate jobs (prefork) it sends SIGTERM to the child process running
      the attempt, since the child's services are out of reach of the main process. A message
-     running a batch (a chunk, or a chain link running the links after it: engine/services/
-     batches.py) may be running an attempt other than its own: the child is stopped when the
-     message is of a killed execution (Podium kills whole executions only).
+     running a batch (a chunk, or a chain link running the links after it: ``worker.batches``)
+     may be running an attempt other than its own: the child is stopped when the message is of a
+     killed execution (Podium kills whole executions only).
 
 Both travel as broadcasts (Redis, ``podium-fs://``). With the embedded ``memory://`` broker the
 worker lives in the same process, so the dispatcher does the same directly, without broadcasting.
@@ -25,18 +25,26 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Protocol
 
 from celery import Celery
 from celery.concurrency.base import BasePool
+from celery.utils.collections import AttributeDict
 from celery.worker import state as worker_state
 from celery.worker.control import control_command
+from celery.worker.request import Request
 
 from messaging.task_names import RUN_TASK_RUN, RUN_TASK_RUNS
 
 KILL_COMMAND = "podium_kill"
 _APP_ATTRIBUTE = "podium_kill_switch"
 _SERVICES_ATTRIBUTE = "podium_local_services"
+
+
+class LocalKills(Protocol):
+    """What a kill asks of the services of the process that runs the attempts (the worker's)."""
+
+    def kill_local_task_runs(self, task_run_ids: list[str]) -> None: ...
 
 
 class KillSwitch:
@@ -78,29 +86,31 @@ def kill_switch(app: Celery) -> KillSwitch:
     return switch
 
 
-def attach_services(app: Celery, peek: Callable[[], Any]) -> None:
-    """Tells kills where this process's services are (``peek`` returns them if already built)."""
+def attach_services(app: Celery, peek: Callable[[], LocalKills | None]) -> None:
+    """Tells kills where this process's worker services are (``peek`` returns them if built)."""
     setattr(app, _SERVICES_ATTRIBUTE, peek)
 
 
 def deliver_kill(app: Celery, task_run_ids: list[str], attempt_ids: list[str]) -> None:
     """Stops these task runs in this process: marks the attempts, then asks the local services."""
     kill_switch(app).request(attempt_ids)
-    peek = getattr(app, _SERVICES_ATTRIBUTE, None)
+    peek: Callable[[], LocalKills | None] | None = getattr(app, _SERVICES_ATTRIBUTE, None)
     services = peek() if peek is not None else None
-    kill_local = getattr(services, "kill_local_task_runs", None)
-    if callable(kill_local):
-        kill_local(list(task_run_ids))
+    if services is not None:
+        services.kill_local_task_runs(list(task_run_ids))
 
 
-@control_command(args=[("task_run_ids", list), ("attempt_ids", list), ("execution_ids", list)],
-                 signature="<task_run_ids> <attempt_ids> [<execution_ids>]")
-def podium_kill(state: Any, task_run_ids: list[str], attempt_ids: list[str],
+def podium_kill(state: AttributeDict, task_run_ids: list[str], attempt_ids: list[str],
                 execution_ids: list[str] | None = None) -> dict[str, str]:
     """Remote control command: stop these task runs in this worker."""
     deliver_kill(state.consumer.app, task_run_ids, attempt_ids)
     terminated = _terminate_running(state.consumer.pool, set(attempt_ids), set(execution_ids or ()))
     return {"ok": f"kill requested for {len(task_run_ids)} task run(s), {terminated} terminated"}
+
+
+# Registered by name (``podium_kill``) in Celery's remote control panel of every worker.
+control_command(args=[("task_run_ids", list), ("attempt_ids", list), ("execution_ids", list)],
+                signature="<task_run_ids> <attempt_ids> [<execution_ids>]")(podium_kill)
 
 
 def _terminate_running(pool: BasePool, attempt_ids: set[str], execution_ids: set[str]) -> int:
@@ -115,7 +125,7 @@ def _terminate_running(pool: BasePool, attempt_ids: set[str], execution_ids: set
     return len(running)
 
 
-def _runs_batch_of(request: Any, execution_ids: set[str]) -> bool:
+def _runs_batch_of(request: Request, execution_ids: set[str]) -> bool:
     """A Podium message running attempts of one of these executions (its own attempt may have
     ended already, a batch's later one runs)."""
     if not execution_ids or request.task_name not in _BATCH_TASKS:

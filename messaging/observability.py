@@ -1,9 +1,9 @@
 """L4: what Celery adds to Podium's metrics and logs.
 
-- :func:`stamp_messages`: every ``podium.run_task_run`` (and ``podium.run_task_runs``) message gets a ``podium_sent_at`` header
-  (epoch seconds) when it is published, by the executor (the first link) or by the worker that
-  finished the previous link of a chain; the worker exposes it to the services as
-  ``engine.metrics.message_sent_at`` while the task runs, which gives the
+- :func:`stamp_messages`: every ``podium.run_task_run`` (and ``podium.run_task_runs``) message
+  gets a ``podium_sent_at`` header (epoch seconds) when it is published, by the executor (the
+  first link) or by the worker that finished the previous link of a chain; the worker exposes it
+  to the services as ``engine.metrics.message_sent_at`` while the task runs, which gives the
   ``dispatched_to_started`` phase. Celery signals are process-wide: the receivers are connected
   once per process (``dispatch_uid``) and act on Podium's task name only.
 - :func:`log_through_podium`: a Celery worker started by ``celery -A worker.celery_app worker``
@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
 from engine.log_config import configure_logging
@@ -32,15 +32,15 @@ def _stamp(sender: str | None = None, headers: dict[str, Any] | None = None, **_
         headers[SENT_AT_HEADER] = time.time()
 
 
-def _before_run(task: Any = None, **_: Any) -> None:
-    if getattr(task, "name", None) not in _STAMPED:
+def _before_run(task: Task | None = None, **_: Any) -> None:
+    if task is None or task.name not in _STAMPED:
         return
     sent = task.request.get(SENT_AT_HEADER)
     message_sent_at.set(float(sent) if isinstance(sent, (int, float)) else None)
 
 
-def _after_run(task: Any = None, **_: Any) -> None:
-    if getattr(task, "name", None) in _STAMPED:
+def _after_run(task: Task | None = None, **_: Any) -> None:
+    if task is not None and task.name in _STAMPED:
         message_sent_at.set(None)
 
 
@@ -54,7 +54,7 @@ def stamp_messages() -> None:
 def log_through_podium(app: Celery, settings: Settings, process: str = "worker") -> None:
     """Celery's ``setup_logging`` hands over to Podium's structlog configuration (this process)."""
 
-    def setup(loglevel: Any = None, **_: Any) -> None:
+    def setup(loglevel: str | int | None = None, **_: Any) -> None:
         configure_logging(settings.log_format, loglevel or settings.log_level, process=process)
 
     setup_logging.connect(setup, weak=False, dispatch_uid="podium-setup-logging")

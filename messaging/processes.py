@@ -28,6 +28,9 @@ from messaging.lazy_services import LazyServices
 from messaging.observability import log_through_podium
 
 if TYPE_CHECKING:
+    from celery.worker import WorkController
+    from celery.worker.consumer import Consumer
+
     from engine.services import Services
 
 #: Adds a process's Celery tasks to its app; they reach the services through the LazyServices.
@@ -129,12 +132,12 @@ class _WorkerLife:
 
     def __init__(self) -> None:
         self.ready_at: float | None = None
-        self.controller: Any = None  # Celery's WorkController, which holds the exit code
+        self.controller: WorkController | None = None  # holds the exit code
         self.asked_to_stop = False
         worker_ready.connect(self._on_ready, weak=False)
         worker_shutting_down.connect(self._on_shutting_down, weak=False)
 
-    def _on_ready(self, sender: Any = None, **_: Any) -> None:
+    def _on_ready(self, sender: Consumer | None = None, **_: Any) -> None:
         self.ready_at = time.monotonic()
         self.controller = getattr(sender, "controller", None)
 

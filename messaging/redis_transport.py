@@ -13,24 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 
 TRANSPORT = f"{__name__}:Transport"
 
 
 class Channel(kombu_redis.Channel):
-    _shared: Any = None  # (the pool, its client)
+    _shared: tuple[redis.ConnectionPool, redis.Redis] | None = None  # the pool, and its client
 
     @contextmanager
-    def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
+    def conn_or_acquire(self, client: redis.Redis | None = None) -> Iterator[redis.Redis]:
         if client:
             yield client
             return
         pool, shared = self.pool, self._shared
         if shared is None or shared[0] is not pool:
-            shared = self._shared = (pool, self._create_client())
+            new_client: redis.Redis = self._create_client()  # type: ignore[no-untyped-call]  # kombu has no type hints
+            shared = self._shared = (pool, new_client)
         yield shared[1]
 
 

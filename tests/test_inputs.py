@@ -122,7 +122,10 @@ def test_depends_on_condition_is_rendered_with_earlier_inputs() -> None:
 
 def test_select_expression_gives_the_allowed_values() -> None:
     flow = make_flow([{"id": "env", "type": "SELECT", "expression": "{{ kv('envs') }}"}])
-    render = lambda expression, variables: ["dev", "prod"]  # noqa: E731
+
+    def render(expression: str, variables: Mapping[str, Any]) -> list[str]:
+        return ["dev", "prod"]
+
     assert resolve_inputs(flow, {"env": "prod"}, render=render) == {"env": "prod"}
     with pytest.raises(InputError, match="it must match the values `\\[dev, prod\\]`"):
         resolve_inputs(flow, {"env": "qa"}, render=render)

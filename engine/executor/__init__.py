@@ -2,7 +2,7 @@
 
 ``advance(execution, flow, event, now, registry=..., renderer=...) -> Step`` is the only entry the
 executor shell needs; ``create_execution``, ``restart``, ``replay``, ``change_task_run_state`` and
-``resume`` are the operations of reference §4. See docs/executor.md.
+``resume`` are the operations on executions. See docs/executor.md.
 """
 from engine.executor.commands import (
                                       CancelTimers,
@@ -44,7 +44,7 @@ from engine.executor.operations import (
                                       resume,
                                       retry_execution,
 )
-from engine.executor.work import Step
+from engine.executor.step_state import Step
 
 __all__ = [
     "advance", "advance_all", "Step", "Event", "Start", "TaskRunResult", "TimerFired", "TimerKind", "SubflowStarted",

@@ -26,13 +26,13 @@ not ``afterExecution``. Only while the execution is RUNNING.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from engine.executor import flow_level
 from engine.executor import resolve as rs
-from engine.executor import special
 from engine.executor.flowables import branches_of, short_type
-from engine.executor.work import Work
+from engine.executor.step_state import Work
 from engine.model.execution import TaskRun
+from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind
 from engine.state import State
 
@@ -117,9 +117,9 @@ def _sequence(work: Work, run: TaskRun) -> tuple[Sequence[rs.Resolved], int, lis
     if run.parent_task_run_id is None:
         if work.tree.node(run.task_id).parent_id is not None:
             return None
-        branches = special.root_branches(work)
+        branches = flow_level.root_branches(work)
         lists: tuple[Sequence[rs.Resolved], ...] = (branches.tasks, branches.errors, branches.finally_)
-        siblings = special.root_runs(work)
+        siblings = flow_level.root_runs(work)
     else:
         owner_run = work.find_run(run.parent_task_run_id)
         if owner_run is None or owner_run.task_id not in work.tree:
@@ -143,13 +143,13 @@ def _sequence(work: Work, run: TaskRun) -> tuple[Sequence[rs.Resolved], int, lis
     return None
 
 
-def _chainable(work: Work, task: Any, group: str | None) -> bool:
+def _chainable(work: Work, task: TaskOptions, group: str | None) -> bool:
     node = work.tree.node(task.id)
     return (node.spec is not None and node.kind == PluginKind.RUNNABLE and task.run_if is None
             and group_of(task) == group)
 
 
-def group_of(task: Any) -> str | None:
+def group_of(task: TaskOptions) -> str | None:
     """The worker group (queue) a task runs on; None: the default."""
-    group = getattr(task, "worker_group", None)
-    return None if group is None else str(getattr(group, "key", group))
+    group = task.worker_group
+    return None if group is None else group.key

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 
 from engine.executor.events import TimerKind
 from engine.state import State
@@ -19,7 +19,7 @@ class DispatchTaskRuns:
 
     ``chain`` True: run them in order on a worker, each only after the previous one succeeded.
     False: a group, all at once.
-    ``join``: the task run created to follow this fan-out (engine/executor/joins.py): the worker
+    ``join``: the task run created to follow this fan-out (``engine.executor.joins``): the worker
     that writes the last of the fan-out's successes runs it.
     ``unless_claimed``: send only the attempts no worker claimed yet (a join the executor starts
     itself, which the worker ending the fan-out may have taken).
@@ -134,6 +134,6 @@ class ResumeExecution:
     """The execution left PAUSED (delay elapsed or resumed)."""
 
 
-Command = Union[DispatchTaskRuns, DispatchWorkingDirectory, ScheduleTimer, CancelTimers, StartSubflow,
-                SplitItems, MergeItemsOutputs, KillTaskRuns, RetryExecution, ExecutionEnded,
-                Log, ExecutionPaused, ResumeExecution]
+Command = (DispatchTaskRuns | DispatchWorkingDirectory | ScheduleTimer | CancelTimers | StartSubflow
+           | SplitItems | MergeItemsOutputs | KillTaskRuns | RetryExecution | ExecutionEnded
+           | Log | ExecutionPaused | ResumeExecution)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from engine.executor import chains, progress, results, special
+from engine.executor import chains, results, settling, task_lifecycles
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, MergeItemsOutputs, ResumeExecution
 from engine.executor.events import (
     Event,
@@ -30,15 +30,18 @@ from engine.executor.events import (
 )
 from engine.executor.flowables import short_type
 from engine.executor.operations import resume as resume_execution
+from engine.executor.step_state import Step, Work
 from engine.executor.tree import flow_tree
-from engine.executor.work import Step, Work
 from engine.model.execution import Execution, StateRecord, TaskRun
+from engine.model.flow import Flow
 from engine.plugins.base import Registry
+from engine.plugins.core.flow_subflow import ForEachItem
 from engine.state import State
+from engine.templating import Renderer
 
 
-def advance(execution: Execution, flow: Any, event: Event, now: datetime, *, registry: Registry,
-            renderer: Any, extra: Mapping[str, Any] | None = None, chains: bool = True) -> Step:
+def advance(execution: Execution, flow: Flow, event: Event, now: datetime, *, registry: Registry,
+            renderer: Renderer, extra: Mapping[str, Any] | None = None, chains: bool = True) -> Step:
     """Applies ``event`` to ``execution`` and decides what happens next.
 
     Args:
@@ -47,7 +50,7 @@ def advance(execution: Execution, flow: Any, event: Event, now: datetime, *, reg
         event: what happened (see ``engine.executor.events``).
         now: the current time, used for every state history date and timer.
         registry: plugin registry, to tell runnable, flowable and executable tasks apart.
-        renderer: ``engine.templating.Renderer`` (``render``, ``render_typed``, ``render_value``).
+        renderer: renders the expressions the executor reads (runIf, conditions, values...).
         extra: more rendering variables (``globals``, ``envs``).
         chains: dispatch consecutive runnables of a sequence as one chain (``chain=True``).
 
@@ -58,13 +61,14 @@ def advance(execution: Execution, flow: Any, event: Event, now: datetime, *, reg
                        chains=chains)
 
 
-def advance_all(execution: Execution, flow: Any, events: Sequence[Event], now: datetime, *, registry: Registry,
-                renderer: Any, extra: Mapping[str, Any] | None = None, chains: bool = True) -> Step:
+def advance_all(execution: Execution, flow: Flow, events: Sequence[Event], now: datetime, *,
+                registry: Registry, renderer: Renderer, extra: Mapping[str, Any] | None = None,
+                chains: bool = True) -> Step:
     """``advance`` over several events in order, settling once after the last one.
 
     The executor hands task run results that wait together (a wide Parallel or ForEach) to one
-    call: a settle walks the execution's live flowables, so one per result made a fan-out of N
-    cost O(N²). Results commute: each records one attempt's end, and the settle that follows
+    call: a settle walks the execution's live flowables, so one per result would make a fan-out of
+    N cost O(N²). Results commute: each records one attempt's end, and the settle that follows
     sees them all, as it would have seen the last of them one at a time.
     """
     work = Work(execution, flow, flow_tree(flow, registry), registry, renderer, now, extra, chains,
@@ -73,7 +77,7 @@ def advance_all(execution: Execution, flow: Any, events: Sequence[Event], now: d
         HANDLERS[type(event)](work, event)
     if work.settle_due:
         work.defer_settle = False
-        progress.settle(work)
+        settling.settle(work)
     return work.step()
 
 
@@ -81,7 +85,7 @@ def _on_start(work: Work, event: Start) -> None:
     if work.execution.state.current not in (State.CREATED, State.RESTARTED, State.QUEUED):
         return
     work.set_execution_state(State.RUNNING)
-    progress.settle(work)
+    settling.settle(work)
 
 
 def _on_result(work: Work, event: TaskRunResult) -> None:
@@ -101,7 +105,7 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
         if event.state != State.SUCCESS or work.execution.state.current == State.KILLING:
             # the worker stopped the chain of this run: its later links will never start
             chains.drop_unreached(work, work.run(run.id))
-    progress.settle(work)
+    settling.settle(work)
 
 
 def _not_running_yet(run: TaskRun) -> bool:
@@ -132,7 +136,7 @@ def _on_lease_expired(work: Work, event: LeaseExpired) -> None:
     else:
         results.resubmit(work, run)  # the worker is gone: attempt KILLED, task run CREATED again
     chains.drop_unreached(work, work.run(run.id))  # its chain's later links never start; settle decides anew
-    progress.settle(work)
+    settling.settle(work)
 
 
 def _same_instant(lease: datetime | None, reported: str | None) -> bool:
@@ -167,7 +171,7 @@ def _on_timer(work: Work, event: TimerFired) -> None:
         iteration = int(event.payload.get("iteration", 0))
         if iteration == run.outputs.get("iterationCount", 0) + 1:
             work.save(run.model_copy(update={"outputs": {**run.outputs, "iterationCount": iteration}}))
-    progress.settle(work)
+    settling.settle(work)
 
 
 def _end_pause(work: Work, run: TaskRun, state: State) -> None:
@@ -183,32 +187,37 @@ def _on_subflow_started(work: Work, event: SubflowStarted) -> None:
     run = work.find_run(event.task_run_id)
     if run is None or run.state.current.is_terminated:
         return
-    task = work.tree.task(run.task_id)
+    task = _executable(work, run)
     if short_type(task) == "ForEachItem":
         _count_iteration(work, run, "CREATED", "RUNNING")
     else:
         run = work.save(run.model_copy(update={"outputs": {**run.outputs, "executionId": event.child_execution_id}}))
         if not task.wait:
             results.finish_attempt(work, run, State.SUCCESS, {"state": State.CREATED.value})
-    progress.settle(work)
+    settling.settle(work)
 
 
 def _on_subflow_ended(work: Work, event: SubflowEnded) -> None:
     run = work.find_run(event.task_run_id)
     if run is None or run.state.current.is_terminated:
         return
-    task = work.tree.task(run.task_id)
+    task = _executable(work, run)
     if short_type(task) == "ForEachItem":
         run = _count_iteration(work, run, "RUNNING", event.state.value)
-        _maybe_end_items(work, task, run)
+        _maybe_end_items(work, run)
     else:
         outputs = {"executionId": event.child_execution_id, "state": event.state.value,
                    "outputs": dict(event.outputs)}
         results.finish_attempt(work, run, _transmitted(task, event.state), outputs)
-    progress.settle(work)
+    settling.settle(work)
 
 
-def _transmitted(task: Any, child: State) -> State:
+def _executable(work: Work, run: TaskRun) -> task_lifecycles.ExecutableTask:
+    """The Subflow or ForEachItem of ``run``: only those start the child executions reported here."""
+    return cast(task_lifecycles.ExecutableTask, work.tree.task(run.task_id))
+
+
+def _transmitted(task: task_lifecycles.ExecutableTask, child: State) -> State:
     if child in (State.FAILED, State.KILLED, State.CANCELLED):
         return State.FAILED if task.transmit_failed else State.SUCCESS
     return State.WARNING if child == State.WARNING else State.SUCCESS
@@ -221,7 +230,7 @@ def _count_iteration(work: Work, run: TaskRun, source: str, target: str) -> Task
     return work.save(run.model_copy(update={"outputs": {**run.outputs, "iterations": counts}}))
 
 
-def _maybe_end_items(work: Work, task: Any, run: TaskRun) -> None:
+def _maybe_end_items(work: Work, run: TaskRun) -> None:
     counts = run.outputs.get("iterations", {})
     if counts.get("CREATED", 0) or counts.get("RUNNING", 0):
         return
@@ -232,23 +241,23 @@ def _on_items_split(work: Work, event: ItemsSplit) -> None:
     run = work.find_run(event.task_run_id)
     if run is None or run.state.current != State.RUNNING or "numberOfBatches" in run.outputs:
         return
-    task = work.tree.task(run.task_id)
-    special.start_batches(work, task, run, event.batch_uris)
+    task = cast(ForEachItem, work.tree.task(run.task_id))
+    task_lifecycles.start_batches(work, task, run, event.batch_uris)
     if not event.batch_uris or not task.wait:
         results.finish_attempt(work, work.run(run.id), State.SUCCESS, {})
-    progress.settle(work)
+    settling.settle(work)
 
 
 def _on_items_merged(work: Work, event: ItemsMerged) -> None:
     run = work.find_run(event.task_run_id)
     if run is None or run.state.current.is_terminated:
         return
-    task = work.tree.task(run.task_id)
+    task = cast(ForEachItem, work.tree.task(run.task_id))
     counts = run.outputs.get("iterations", {})
     failed = any(counts.get(s, 0) for s in ("FAILED", "KILLED", "CANCELLED"))
     state = State.FAILED if failed and task.transmit_failed else State.SUCCESS
     results.finish_attempt(work, run, state, {"uri": event.uri} if event.uri else {})
-    progress.settle(work)
+    settling.settle(work)
 
 
 def _on_kill(work: Work, event: Kill) -> None:
@@ -256,8 +265,8 @@ def _on_kill(work: Work, event: Kill) -> None:
     if state.is_terminated or state == State.KILLING:
         return
     work.set_execution_state(State.KILLING)
-    progress.kill_running(work)
-    progress.settle(work)
+    settling.kill_running(work)
+    settling.settle(work)
 
 
 def _on_resume(work: Work, event: Resume) -> None:
@@ -268,17 +277,18 @@ def _on_resume(work: Work, event: Resume) -> None:
     for run_id in paused[:1]:
         work.emit(CancelTimers(run_id))
     work.emit(ResumeExecution())
-    progress.settle(work)
+    settling.settle(work)
 
 
 def _on_wake(work: Work, event: Wake) -> None:
     if work.execution.state.current == State.RESTARTED:
         work.set_execution_state(State.RUNNING)
-    progress.settle(work)
+    settling.settle(work)
 
 
+# Each handler takes its own event type, hence Any for the event in the shared signature.
 HANDLERS: dict[type, Callable[[Work, Any], None]] = {
-    Start: _on_start, TaskRunResult: _on_result, LeaseExpired: _on_lease_expired, TimerFired: _on_timer, SubflowStarted: _on_subflow_started,
-    SubflowEnded: _on_subflow_ended, ItemsSplit: _on_items_split, ItemsMerged: _on_items_merged,
-    Kill: _on_kill, Resume: _on_resume, Wake: _on_wake,
+    Start: _on_start, TaskRunResult: _on_result, LeaseExpired: _on_lease_expired, TimerFired: _on_timer,
+    SubflowStarted: _on_subflow_started, SubflowEnded: _on_subflow_ended, ItemsSplit: _on_items_split,
+    ItemsMerged: _on_items_merged, Kill: _on_kill, Resume: _on_resume, Wake: _on_wake,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union
+from typing import Any
 
 from engine.state import State
 
@@ -123,5 +123,5 @@ class Wake:
     """Re-evaluate the execution without any new fact (after an operation changed it)."""
 
 
-Event = Union[Start, TaskRunResult, LeaseExpired, TimerFired, SubflowStarted, SubflowEnded, ItemsSplit,
-              ItemsMerged, Kill, Resume, Wake]
+Event = (Start | TaskRunResult | LeaseExpired | TimerFired | SubflowStarted | SubflowEnded | ItemsSplit
+         | ItemsMerged | Kill | Resume | Wake)

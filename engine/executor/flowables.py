@@ -8,14 +8,22 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from engine.executor import resolve as rs
 from engine.executor.resolve import Branches, Resolved
-from engine.executor.work import Work, is_truthy
+from engine.executor.step_state import Work
 from engine.model.execution import TaskRun
+from engine.model.task import TaskOptions
+from engine.plugins.core.flow import Dag, If, Parallel, Switch
+from engine.plugins.core.flow_each import EachParallel, EachSequential, ForEach
 from engine.state import State
 from engine.templating import is_template
+from engine.templating.truth import is_truthy
+
+# The iteration tasks: ForEach reads its ``values``, the deprecated Each* their ``value``.
+EachTask = ForEach | EachSequential | EachParallel
+_EachByValue = EachSequential | EachParallel
 
 FLOW = "io.kestra.plugin.core.flow."
 
@@ -24,45 +32,51 @@ class FlowableError(Exception):
     """A flowable task that cannot be resolved (bad values, condition that fails to render)."""
 
 
-def short_type(task: Any) -> str:
+def short_type(task: TaskOptions) -> str:
+    """The name of a core flow type without its package (``If``); any other type in full."""
     return str(task.type).rsplit(".", 1)[-1] if str(task.type).startswith(FLOW) else str(task.type)
 
 
 # -- children -------------------------------------------------------------------------------
-def branches_of(work: Work, task: Any, run: TaskRun) -> Branches:
+def branches_of(work: Work, task: TaskOptions, run: TaskRun) -> Branches:
+    # short_type names the options model the registry parsed the task with: each cast is that model.
     name = short_type(task)
     if name == "If":
-        chosen = task.then if run.outputs.get("evaluationResult") else (task.else_ or [])
+        if_task = cast(If, task)
+        chosen = if_task.then if run.outputs.get("evaluationResult") else (if_task.else_ or [])
         return rs.owned_branches(chosen, task)
     if name == "Switch":
+        switch = cast(Switch, task)
         if run.outputs.get("defaults"):
-            return rs.owned_branches(task.defaults or [], task)
-        return rs.owned_branches((task.cases or {}).get(str(run.outputs.get("value")), []), task)
+            return rs.owned_branches(switch.defaults or [], task)
+        return rs.owned_branches((switch.cases or {}).get(str(run.outputs.get("value")), []), task)
     if name in ("ForEach", "EachSequential", "EachParallel"):
-        return _EACH_BRANCHES.get(work, task, run)
+        return _EACH_BRANCHES.get(work, cast(EachTask, task), run)
     if name == "Dag":
-        return rs.owned_branches([entry.task for entry in task.tasks], task)
+        return rs.owned_branches([entry.task for entry in cast(Dag, task).tasks], task)
     return rs.owned_branches(getattr(task, "tasks", None) or [], task)
 
 
-def nexts_of(work: Work, task: Any, run: TaskRun, branches: Branches, runs: list[TaskRun]) -> list[Resolved]:
+def nexts_of(work: Work, task: TaskOptions, run: TaskRun, branches: Branches,
+             runs: list[TaskRun]) -> list[Resolved]:
     branch, current = rs.current_branch(branches, runs)
     if branch != "tasks":
         return rs.sequential_nexts(current, runs)
     name = short_type(task)
     if name == "Parallel":
-        return rs.parallel_nexts(current, runs, task.concurrent)
+        return rs.parallel_nexts(current, runs, cast(Parallel, task).concurrent)
     if name == "EachParallel":
-        return rs.parallel_nexts(current, runs, task.concurrent)
+        return rs.parallel_nexts(current, runs, cast(EachParallel, task).concurrent)
     if name == "ForEach":
-        return rs.grouped_nexts(current, runs, task.concurrency_limit)
+        return rs.grouped_nexts(current, runs, cast(ForEach, task).concurrency_limit)
     if name == "Dag":
-        deps = {entry.task.id: list(entry.depends_on or ()) for entry in task.tasks}
-        return rs.parallel_nexts(current, runs, task.concurrent, rs.dag_ready(deps, runs))
+        dag = cast(Dag, task)
+        deps = {entry.task.id: list(entry.depends_on or ()) for entry in dag.tasks}
+        return rs.parallel_nexts(current, runs, dag.concurrent, rs.dag_ready(deps, runs))
     return rs.sequential_nexts(current, runs)
 
 
-def state_of(task: Any, branches: Branches, runs: list[TaskRun]) -> State | None:
+def state_of(task: TaskOptions, branches: Branches, runs: list[TaskRun]) -> State | None:
     allow_failure = bool(task.allow_failure) or short_type(task) == "AllowFailure"
     return rs.resolve_state(branches, runs, allow_failure=allow_failure, allow_warning=bool(task.allow_warning))
 
@@ -70,16 +84,16 @@ def state_of(task: Any, branches: Branches, runs: list[TaskRun]) -> State | None
 # -- iteration values -----------------------------------------------------------------------
 class _EachBranchesMemo:
     """The branches of a ForEach by (task, rendered values): resolving 10,000 values (render,
-    deduplicate, one Resolved per value and child) on every event of a wide ForEach made each
-    event cost O(N). A memo of a pure function of the task and its rendered ``values`` text;
+    deduplicate, one Resolved per value and child) on every event of a wide ForEach would make
+    each event cost O(N). A memo of a pure function of the task and its rendered ``values`` text;
     values given as a list are memoized only when none of them is an expression."""
 
     def __init__(self, capacity: int = 64) -> None:
         self.capacity = capacity
-        self._entries: dict[tuple[int, str | None], tuple[weakref.ref[Any], Branches]] = {}
+        self._entries: dict[tuple[int, str | None], tuple[weakref.ref[EachTask], Branches]] = {}
 
-    def get(self, work: Work, task: Any, run: TaskRun) -> Branches:
-        raw = task.values if short_type(task) == "ForEach" else task.value
+    def get(self, work: Work, task: EachTask, run: TaskRun) -> Branches:
+        raw = _raw_values(task)
         key = self._key(work, task, run, raw)
         entry = self._entries.get(key) if key is not None else None
         if entry is not None and entry[0]() is task:
@@ -94,7 +108,7 @@ class _EachBranchesMemo:
         return branches
 
     @staticmethod
-    def _key(work: Work, task: Any, run: TaskRun, raw: Any) -> tuple[int, str | None] | None:
+    def _key(work: Work, task: EachTask, run: TaskRun, raw: Any) -> tuple[int, str | None] | None:
         if isinstance(raw, str):
             return id(task), work.render(raw, run, task)
         if isinstance(raw, list) and not any(isinstance(v, (str, dict)) and _has_template(v) for v in raw):
@@ -111,9 +125,14 @@ def _has_template(value: Any) -> bool:
 _EACH_BRANCHES = _EachBranchesMemo()
 
 
-def each_values(work: Work, task: Any, run: TaskRun) -> list[tuple[str, int]]:
+def _raw_values(task: EachTask) -> Any:
+    return cast(ForEach, task).values if short_type(task) == "ForEach" \
+        else cast(_EachByValue, task).value
+
+
+def each_values(work: Work, task: EachTask, run: TaskRun) -> list[tuple[str, int]]:
     """The distinct values of a ForEach / Each*, rendered, as (value string, index)."""
-    raw = task.values if short_type(task) == "ForEach" else task.value
+    raw = _raw_values(task)
     values = _parse_values(work, raw, run, task)
     distinct: list[Any] = []
     seen: set[str] = set()
@@ -129,7 +148,7 @@ def each_values(work: Work, task: Any, run: TaskRun) -> list[tuple[str, int]]:
             for i, v in enumerate(distinct)]
 
 
-def _parse_values(work: Work, raw: Any, run: TaskRun, task: Any) -> list[Any]:
+def _parse_values(work: Work, raw: Any, run: TaskRun, task: TaskOptions) -> list[Any]:
     if isinstance(raw, str):
         text = work.render(raw, run, task)
         try:
@@ -157,29 +176,31 @@ def java_repr(value: Any) -> str:
 
 
 # -- start hooks: CREATED -> RUNNING (or PAUSED), with the outputs decided at start -----------
-def start_if(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
-    return {"evaluationResult": is_truthy(work.render(task.condition, run, task))}
+def start_if(work: Work, task: TaskOptions, run: TaskRun) -> dict[str, Any]:
+    return {"evaluationResult": is_truthy(work.render(cast(If, task).condition, run, task))}
 
 
-def start_switch(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
-    value = work.render(task.value, run, task)
-    matched = value in (task.cases or {})
-    if not matched and not task.defaults:
+def start_switch(work: Work, task: TaskOptions, run: TaskRun) -> dict[str, Any]:
+    switch = cast(Switch, task)
+    value = work.render(switch.value, run, task)
+    matched = value in (switch.cases or {})
+    if not matched and not switch.defaults:
         raise FlowableError(f"no case of Switch '{task.id}' matches the value '{value}' and it has no "
                             "`defaults`; add a case for it or a `defaults` branch")
     return {"value": value, "defaults": not matched}
 
 
-def start_each(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
-    each_values(work, task, run)  # fail at start on bad values, as Kestra does
+def start_each(work: Work, task: TaskOptions, run: TaskRun) -> dict[str, Any]:
+    each_values(work, cast(EachTask, task), run)  # fail at start on bad values, as Kestra does
     return {}
 
 
-def start_waitfor(work: Work, task: Any, run: TaskRun) -> dict[str, Any]:
+def start_waitfor(work: Work, task: TaskOptions, run: TaskRun) -> dict[str, Any]:
     return {"iterationCount": 1}
 
 
-START_HOOKS: dict[str, Callable[[Work, Any, TaskRun], dict[str, Any]]] = {
+# What a flowable decides when it starts, by short type; each hook casts to the model of its type.
+START_HOOKS: dict[str, Callable[[Work, TaskOptions, TaskRun], dict[str, Any]]] = {
     "If": start_if, "Switch": start_switch, "ForEach": start_each, "EachSequential": start_each,
     "EachParallel": start_each, "WaitFor": start_waitfor,
 }

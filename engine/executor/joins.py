@@ -1,9 +1,9 @@
 """L1 pure core: joins, the task after a fan-out started by the worker that ends the fan-out.
 
-A Parallel's children are dispatched together; the task J that follows the Parallel used to wait
-for a round trip through the executor: the last child's result, a step that ends the Parallel and
-creates J, a message, a claim. Raw Celery's chord starts its callback from the worker that ends
-the header. A join does the same from the database (docs/celery.md, "Joins"):
+A Parallel's children are dispatched together; without a join, the task J that follows the
+Parallel waits for a round trip through the executor: the last child's result, a step that ends
+the Parallel and creates J, a message, a claim. Raw Celery's chord starts its callback from the
+worker that ends the header. A join does the same from the database (docs/celery.md, "Joins"):
 
 - When settle dispatches every child of a Parallel at once (runnables only, no ``concurrent``
   limit holding some back, no ``errors``/``finally`` on the Parallel) and J is chain-safe after the
@@ -23,7 +23,7 @@ from __future__ import annotations
 from engine.executor import chains
 from engine.executor.commands import DispatchTaskRuns
 from engine.executor.flowables import branches_of, short_type
-from engine.executor.work import Work
+from engine.executor.step_state import Work
 from engine.model.execution import TaskRun
 from engine.state import State
 

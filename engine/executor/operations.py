@@ -1,4 +1,4 @@
-"""L1 pure core: execution operations the services layer calls (reference §4 operations table).
+"""L1 pure core: execution operations the services layer calls (docs/executor.md, *Operations*).
 
 create_execution, restart, replay, change_task_run_state and resume return new Execution
 values; after saving one, the services layer calls ``advance`` with ``Start`` (new execution) or
@@ -13,6 +13,7 @@ from typing import Any
 from engine.executor.tree import FlowTree, flow_tree
 from engine.ids import new_id
 from engine.model.execution import Execution, ExecutionTrigger, Label, StateRecord, TaskRun
+from engine.model.flow import Flow
 from engine.plugins.base import PluginKind, Registry
 from engine.state import State
 
@@ -24,13 +25,13 @@ class OperationRefused(ValueError):
     """The execution's state does not allow this operation (e.g. resuming a running execution)."""
 
 
-def create_execution(flow: Any, inputs: Mapping[str, Any], labels: LabelsArg, now: datetime,
+def create_execution(flow: Flow, inputs: Mapping[str, Any], labels: LabelsArg, now: datetime,
                      trigger: ExecutionTrigger | None = None, parent: Execution | None = None,
                      *, schedule_date: datetime | None = None, execution_id: str | None = None) -> Execution:
     """A CREATED execution: flow labels, then the given ones, then ``system.correlationId``
     (the parent's for a subflow, else the execution's own id). Its id is ``execution_id``, or new."""
     execution_id = execution_id or new_id()
-    merged: dict[str, str] = dict(getattr(flow, "label_map", {}) or {})
+    merged: dict[str, str] = dict(flow.label_map)
     merged.update(_pairs(labels))
     correlation = parent.label_map.get(CORRELATION_ID, parent.id) if parent is not None else execution_id
     merged.setdefault(CORRELATION_ID, correlation)
@@ -53,7 +54,7 @@ def _text(value: Any) -> str:
 
 
 # -- restart ----------------------------------------------------------------------------------
-def restart(execution: Execution, flow: Any, now: datetime, *, registry: Registry) -> Execution:
+def restart(execution: Execution, flow: Flow, now: datetime, *, registry: Registry) -> Execution:
     """Same execution: failed, killed and paused task runs and their ancestors go RESTARTED,
     ``errors`` task runs are removed, ``metadata.attemptNumber`` + 1, execution RESTARTED."""
     state = execution.state.current
@@ -97,11 +98,11 @@ def _restarted(run: TaskRun, tree: FlowTree, now: datetime) -> TaskRun:
 
 
 # -- replay -----------------------------------------------------------------------------------
-def replay(execution: Execution, flow: Any, task_run_id: str | None, now: datetime, *,
+def replay(execution: Execution, flow: Flow, task_run_id: str | None, now: datetime, *,
            registry: Registry) -> Execution:
-    """A new execution (``originalId`` kept, ``parentId`` = the source). Without ``task_run_id`` it starts over with the same inputs and labels; with it, the
-    task runs before that point are kept, that one and its ancestors restart, and its descendants
-    and later siblings go."""
+    """A new execution (``originalId`` kept, ``parentId`` = the source). Without ``task_run_id`` it
+    starts over with the same inputs and labels; with it, the task runs before that point are kept,
+    that one and its ancestors restart, and its descendants and later siblings go."""
     if task_run_id is None:
         return _from_scratch(execution, flow, now, None)
     original_id = execution.original_id or execution.id
@@ -118,7 +119,7 @@ def replay(execution: Execution, flow: Any, task_run_id: str | None, now: dateti
         "state": execution.state.with_state(State.RESTARTED, now), "outputs": {}})
 
 
-def retry_execution(execution: Execution, flow: Any, now: datetime, *, replay_id: str | None = None) -> Execution:
+def retry_execution(execution: Execution, flow: Flow, now: datetime, *, replay_id: str | None = None) -> Execution:
     """A retry with behavior CREATE_NEW_EXECUTION: a replay from scratch that is the next attempt
     (``metadata.attemptNumber`` + 1, ``originalCreatedDate`` kept), so that the retry policy's
     ``maxAttempt`` and ``maxDuration`` end the retries."""
@@ -128,7 +129,7 @@ def retry_execution(execution: Execution, flow: Any, now: datetime, *, replay_id
     return _from_scratch(execution, flow, now, replay_id).model_copy(update={"metadata": metadata})
 
 
-def _from_scratch(execution: Execution, flow: Any, now: datetime, replay_id: str | None) -> Execution:
+def _from_scratch(execution: Execution, flow: Flow, now: datetime, replay_id: str | None) -> Execution:
     """A new CREATED execution with the same inputs, labels and trigger as ``execution``."""
     fresh = create_execution(flow, execution.inputs, execution.label_map.items(), now, execution.trigger,
                              execution_id=replay_id)
@@ -150,7 +151,7 @@ def _dropped(run: TaskRun, target: TaskRun, path: list[str], by_id: Mapping[str,
 
 
 def _flow_index(tree: FlowTree, task_id: str) -> int:
-    ids = [t.id for t in tree.flow.all_tasks()] if hasattr(tree.flow, "all_tasks") else []
+    ids = [t.id for t in tree.flow.all_tasks()]
     return ids.index(task_id) if task_id in ids else -1
 
 
@@ -162,7 +163,8 @@ def _copied(run: TaskRun, new_ids: Mapping[str, str], execution_id: str, tree: F
 
 
 # -- change task run state, resume --------------------------------------------------------------
-def change_task_run_state(execution: Execution, flow: Any, task_run_id: str, state: State, now: datetime) -> Execution:
+def change_task_run_state(execution: Execution, flow: Flow, task_run_id: str, state: State,
+                          now: datetime) -> Execution:
     """Kestra's ``markAs``: the task run (and its last attempt) get ``state``, flowable ancestors
     go back to RUNNING (through RESTARTED), and the execution becomes RESTARTED."""
     by_id = {run.id: run for run in execution.task_run_list}
@@ -181,7 +183,7 @@ def change_task_run_state(execution: Execution, flow: Any, task_run_id: str, sta
     return updated.with_state(State.RESTARTED, now)
 
 
-def resume(execution: Execution, flow: Any, inputs: Mapping[str, Any] | None, now: datetime, *,
+def resume(execution: Execution, flow: Flow, inputs: Mapping[str, Any] | None, now: datetime, *,
            registry: Registry) -> Execution:
     """PAUSED only: the first PAUSED task run goes RUNNING (its children run next; without any it
     then ends SUCCESS), with ``outputs.onResume``; the execution goes RESTARTED -> RUNNING."""
@@ -191,5 +193,6 @@ def resume(execution: Execution, flow: Any, inputs: Mapping[str, Any] | None, no
     paused = next((r for r in execution.task_run_list if r.state.current == State.PAUSED), None)
     if paused is not None:
         outputs = {**paused.outputs, "onResume": dict(inputs or {})} if inputs is not None else paused.outputs
-        execution = execution.with_task_run(paused.model_copy(update={"outputs": outputs}).with_state(State.RUNNING, now))
+        resumed = paused.model_copy(update={"outputs": outputs}).with_state(State.RUNNING, now)
+        execution = execution.with_task_run(resumed)
     return execution.with_state(State.RESTARTED, now).with_state(State.RUNNING, now)

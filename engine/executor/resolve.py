@@ -8,11 +8,12 @@ need a new task run; :func:`resolve_state` says whether the owner has ended, and
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from engine.model.execution import TaskRun
+from engine.model.flow import Flow
+from engine.model.task import TaskOptions
 from engine.state import State
 
 
@@ -20,7 +21,7 @@ from engine.state import State
 class Resolved:
     """A child task to run under a parent task run, for one iteration value (Kestra's ``ResolvedTask``)."""
 
-    task: Any
+    task: TaskOptions
     value: str | None = None
     iteration: int | None = None
 
@@ -36,18 +37,21 @@ class Branches:
     finally_: tuple[Resolved, ...] = ()
 
 
-def enabled(tasks: Iterable[Any], value: str | None = None, iteration: int | None = None) -> tuple[Resolved, ...]:
+def enabled(tasks: Iterable[TaskOptions] | None, value: str | None = None,
+            iteration: int | None = None) -> tuple[Resolved, ...]:
     """Disabled tasks are removed from resolution: they get no task run at all."""
     return tuple(Resolved(t, value, iteration) for t in tasks or () if not getattr(t, "disabled", False))
 
 
-def owned_branches(tasks: Iterable[Any], owner: Any, value: str | None = None) -> Branches:
+def owned_branches(tasks: Iterable[TaskOptions], owner: TaskOptions | Flow, value: str | None = None) -> Branches:
     """``tasks`` with the ``errors`` and ``finally`` of their owner (a flowable task or the flow)."""
     return Branches(enabled(tasks, value), enabled(getattr(owner, "errors", None)),
                     enabled(getattr(owner, "finally_", None)))
 
 
 RunIndex = dict[tuple[str, str], list[TaskRun]]
+# Whether a candidate may start now (a Dag task whose dependencies ended).
+Ready = Callable[[Resolved], bool]
 _ANY = "\0any"  # the key part meaning "whatever the iteration value"
 
 
@@ -121,7 +125,7 @@ def sequential_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun],
 
 
 def parallel_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], concurrent: int,
-                   ready: Any = None) -> list[Resolved]:
+                   ready: Ready | None = None) -> list[Resolved]:
     """Every task without a task run, at most ``concurrent`` unfinished at once (0 = no limit).
 
     ``ready(resolved) -> bool`` filters the candidates (Dag dependencies).
@@ -150,7 +154,7 @@ def grouped_nexts(current: Sequence[Resolved], runs: Sequence[TaskRun], limit: i
         if all(run is not None and run.state.current.is_terminated for run in latest):
             continue
         active += 1
-        for resolved, run in zip(group, latest):
+        for resolved, run in zip(group, latest, strict=True):
             if run is None:
                 nexts.append(resolved)
                 break
@@ -168,7 +172,7 @@ def _groups(current: Sequence[Resolved]) -> list[list[Resolved]]:
     return list(groups.values())
 
 
-def dag_ready(dependencies: dict[str, list[str]], runs: Sequence[TaskRun]) -> Any:
+def dag_ready(dependencies: dict[str, list[str]], runs: Sequence[TaskRun]) -> Ready:
     """A Dag candidate is ready once every task it depends on has a terminated task run."""
     ended = {run.task_id for run in runs if run.state.current.is_terminated}
 
@@ -185,6 +189,7 @@ def guess_final_state(resolved: Sequence[Resolved], runs: Sequence[TaskRun], *,
     WARNING into SUCCESS (Kestra's ``Execution.guessFinalState``).
     """
     states = {run.state.current for run in runs_for(resolved, runs)}
+    state: State
     for candidate in (State.KILLED, State.FAILED, State.WARNING, State.PAUSED):
         if candidate in states:
             state = candidate

@@ -12,9 +12,9 @@ from typing import Any
 from engine.executor.commands import ExecutionEnded, Log, RetryExecution, ScheduleTimer
 from engine.executor.events import TimerKind
 from engine.executor.retry import next_retry_date, retry_policy, should_retry
-from engine.executor.work import Work
+from engine.executor.step_state import Work
 from engine.model.execution import Attempt, StateRecord, TaskRun
-from engine.model.task import RetryBehavior
+from engine.model.task import RetryBehavior, RetryPolicy, TaskOptions
 from engine.state import State
 
 
@@ -32,7 +32,7 @@ def finish_attempt(work: Work, run: TaskRun, state: State, outputs: dict[str, An
     work.set_state(run, _final_state(task, run, state, retry_policy(work.tree, run.task_id)))
 
 
-def _final_state(task: Any, run: TaskRun, state: State, policy: Any) -> State:
+def _final_state(task: TaskOptions, run: TaskRun, state: State, policy: RetryPolicy | None) -> State:
     if state == State.FAILED and task.allow_failure:
         return State.SUCCESS if task.allow_warning else State.WARNING
     if state == State.WARNING and task.allow_warning:
@@ -69,7 +69,7 @@ def _retried(work: Work, run: TaskRun) -> bool:
     return True
 
 
-def _retry_new_execution(work: Work, run: TaskRun, policy: Any) -> bool:
+def _retry_new_execution(work: Work, run: TaskRun, policy: RetryPolicy) -> bool:
     attempts = work.execution.metadata.attempt_number
     start = work.execution.metadata.original_created_date or work.execution.state.start_date
     if not should_retry(policy, attempts, start, work.now):

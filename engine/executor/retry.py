@@ -8,26 +8,26 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import Any
 
 from engine.durations import parse_duration
 from engine.executor.tree import FlowTree
+from engine.model.task import ConstantRetry, ExponentialRetry, RetryPolicy
 from engine.plugins.base import PluginKind
 
 
-def retry_policy(tree: FlowTree, task_id: str) -> Any:
+def retry_policy(tree: FlowTree, task_id: str) -> RetryPolicy | None:
     node = tree.node(task_id)
     if node.task.retry is not None:
         return node.task.retry
     for ancestor in tree.ancestors(task_id):
-        if getattr(ancestor.task, "retry", None) is not None:
+        if ancestor.task.retry is not None:
             return ancestor.task.retry
     if node.kind in (PluginKind.RUNNABLE, PluginKind.EXECUTABLE):
-        return getattr(tree.flow, "retry", None)
+        return tree.flow.retry
     return None
 
 
-def next_retry_date(policy: Any, attempts: int, last_end: datetime, seed: str) -> datetime:
+def next_retry_date(policy: RetryPolicy, attempts: int, last_end: datetime, seed: str) -> datetime:
     """When attempt ``attempts + 1`` starts; ``attempts`` counts the attempts made so far.
 
     Exponential is ``interval × int(delayFactor) × (attempts − 1)``, capped at maxInterval: Kestra's
@@ -35,9 +35,9 @@ def next_retry_date(policy: Any, attempts: int, last_end: datetime, seed: str) -
     Random draws from a generator seeded by the task run and attempt, so replaying the same event
     gives the same date.
     """
-    if policy.type == "constant":
+    if isinstance(policy, ConstantRetry):
         return last_end + parse_duration(policy.interval)
-    if policy.type == "exponential":
+    if isinstance(policy, ExponentialRetry):
         factor = int(policy.delay_factor) if policy.delay_factor is not None else 2
         delay = parse_duration(policy.interval) * (factor * (attempts - 1))
         return last_end + min(delay, parse_duration(policy.max_interval))
@@ -46,11 +46,9 @@ def next_retry_date(policy: Any, attempts: int, last_end: datetime, seed: str) -
     return last_end + timedelta(seconds=random.Random(f"{seed}:{attempts}").uniform(low, high))
 
 
-def should_retry(policy: Any, attempts: int, first_start: datetime | None, next_date: datetime) -> bool:
+def should_retry(policy: RetryPolicy, attempts: int, first_start: datetime | None, next_date: datetime) -> bool:
     """maxAttempt counts the first attempt; no retry starts after first start + maxDuration."""
     if policy.max_attempt is not None and attempts >= policy.max_attempt:
         return False
-    if policy.max_duration is not None and first_start is not None:
-        if next_date > first_start + parse_duration(policy.max_duration):
-            return False
-    return True
+    return not (policy.max_duration is not None and first_start is not None
+                and next_date > first_start + parse_duration(policy.max_duration))

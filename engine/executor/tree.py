@@ -9,9 +9,9 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from engine.executor import resolve as rs
+from engine.model.flow import Flow
 from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind, PluginSpec, Registry
 
@@ -21,7 +21,7 @@ FLOW_BRANCHES = ("tasks", "errors", "finally", "afterExecution")
 
 @dataclass(frozen=True)
 class Node:
-    task: Any                  # the parsed options (a TaskOptions subclass)
+    task: TaskOptions          # the parsed options (a subclass, by the task's type)
     spec: PluginSpec | None    # None for a type the registry does not know (treated as runnable)
     parent_id: str | None      # the enclosing task's id; None at flow level
     branch: str                # "tasks", "errors", "finally", "then", "cases.X", ...
@@ -31,7 +31,7 @@ class Node:
         return self.spec.kind if self.spec is not None else PluginKind.RUNNABLE
 
 
-def child_lists(task: Any) -> Iterator[tuple[str, list[Any]]]:
+def child_lists(task: TaskOptions) -> Iterator[tuple[str, list[TaskOptions]]]:
     """Every (branch name, task list) a task holds: tasks, then, else, cases.X, defaults, errors, finally.
 
     Dag tasks are unwrapped from their ``{task, dependsOn}`` entries.
@@ -49,23 +49,22 @@ def child_lists(task: Any) -> Iterator[tuple[str, list[Any]]]:
                 yield f"{branch}.{key}", tasks
 
 
-def flow_lists(flow: Any) -> dict[str, list[Any]]:
-    return {"tasks": list(flow.tasks or ()), "errors": list(getattr(flow, "errors", None) or ()),
-            "finally": list(getattr(flow, "finally_", None) or ()),
-            "afterExecution": list(getattr(flow, "after_execution", None) or ())}
+def flow_lists(flow: Flow) -> dict[str, list[TaskOptions]]:
+    return {"tasks": list(flow.tasks or ()), "errors": list(flow.errors or ()), "finally": list(flow.finally_ or ()),
+            "afterExecution": list(flow.after_execution or ())}
 
 
 class FlowTree:
     """Every task of a flow by id, with its parent, branch and plugin spec."""
 
-    def __init__(self, flow: Any, registry: Registry) -> None:
+    def __init__(self, flow: Flow, registry: Registry) -> None:
         self.flow = flow
         self.registry = registry
         self._nodes: dict[str, Node] = {}
         for branch, tasks in flow_lists(flow).items():
             self._index(tasks, None, branch)
 
-    def _index(self, tasks: list[Any], parent_id: str | None, branch: str) -> None:
+    def _index(self, tasks: list[TaskOptions], parent_id: str | None, branch: str) -> None:
         for task in tasks:
             self._nodes[task.id] = Node(task, self.registry.find(task.type), parent_id, branch)
             for child_branch, children in child_lists(task):
@@ -85,7 +84,7 @@ class FlowTree:
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._nodes
 
-    def task(self, task_id: str) -> Any:
+    def task(self, task_id: str) -> TaskOptions:
         return self.node(task_id).task
 
     def kind(self, task_id: str) -> PluginKind:
@@ -112,9 +111,9 @@ class _TreeMemo:
 
     def __init__(self, capacity: int = 64) -> None:
         self.capacity = capacity
-        self._trees: dict[int, tuple[weakref.ref[Any], Registry, FlowTree]] = {}
+        self._trees: dict[int, tuple[weakref.ref[Flow], Registry, FlowTree]] = {}
 
-    def get(self, flow: Any, registry: Registry) -> FlowTree:
+    def get(self, flow: Flow, registry: Registry) -> FlowTree:
         entry = self._trees.get(id(flow))
         if entry is not None and entry[0]() is flow and entry[1] is registry:
             return entry[2]

@@ -1,4 +1,4 @@
-"""L1 pure core: the flow, Kestra's ``Flow`` (§1 of the feature catalog), as a strict model.
+"""L1 pure core: the flow, Kestra's ``Flow`` (docs/flow-language.md), as a strict model.
 
 Parse with ``Flow.model_validate(data, context={"registry": registry})``: tasks, triggers and
 conditions are parsed by their plugin's options model, found through the registry. Besides each
@@ -14,12 +14,19 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from engine.inputs import as_list
 from engine.model.flow_rules import flow_problems
 from engine.model.input_types import InputBase
+from engine.model.input_values import as_list
 from engine.model.inputs import INPUT_TYPES, OUTPUT_TYPES, Input, invalid_type_message
 from engine.model.task import Duration, Retry, TaskOptions, WorkerGroup
 from engine.plugins.base import Condition, Options, TaskList, Trigger
@@ -183,7 +190,7 @@ class Flow(Options):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _flow_rules(cls, data: Any, handler: Any, info: ValidationInfo) -> Flow:
+    def _flow_rules(cls, data: Any, handler: ModelWrapValidatorHandler[Flow], info: ValidationInfo) -> Flow:
         problems = flow_problems(data, info.context or {}) if isinstance(data, dict) else []
         try:
             flow = handler(data)
@@ -234,7 +241,7 @@ def _walk_tasks(value: Any) -> Iterator[TaskOptions]:
             yield from _walk_tasks(getattr(value, name))
 
 
-def _merged(title: str, errors: list[Any], problems: list[tuple[tuple[Any, ...], str]]) -> ValidationError:
+def _merged(title: str, errors: list[ErrorDetails], problems: list[tuple[tuple[Any, ...], str]]) -> ValidationError:
     """One ValidationError holding pydantic's errors and the flow rules' problems."""
     details = [_detail(e) for e in errors]
     details += [InitErrorDetails(type=PydanticCustomError("flow_rule", message), loc=loc, input=None)
@@ -242,7 +249,7 @@ def _merged(title: str, errors: list[Any], problems: list[tuple[tuple[Any, ...],
     return ValidationError.from_exception_data(title, details)
 
 
-def _detail(error: Any) -> InitErrorDetails:
+def _detail(error: ErrorDetails) -> InitErrorDetails:
     detail = InitErrorDetails(type=error["type"], loc=error["loc"], input=error.get("input"))
     if "ctx" in error:
         detail["ctx"] = error["ctx"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from engine.plugins.base import Registry
+
 Loc = tuple[Any, ...]
 Problem = tuple[Loc, str]
 SUBFLOW_TYPES = ("io.kestra.plugin.core.flow.Subflow", "io.kestra.plugin.core.flow.ForEachItem")
@@ -147,6 +149,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
 
 
 def _system_labels(labels: Any) -> list[Problem]:
+    pairs: list[tuple[tuple[Any, ...], Any, Any]]
     if isinstance(labels, dict):
         pairs = [(("labels", key), key, value) for key, value in labels.items()]
     elif isinstance(labels, list):
@@ -161,7 +164,7 @@ def _system_labels(labels: Any) -> list[Problem]:
 
 
 def _self_calls(data: Mapping[str, Any], tasks: list[tuple[Loc, dict[str, Any]]],
-                registry: Any) -> list[Problem]:
+                registry: Registry | None) -> list[Problem]:
     problems: list[Problem] = []
     for loc, task in tasks:
         type_name = registry.canonical(task["type"]) if registry is not None else task["type"]
@@ -173,7 +176,8 @@ def _self_calls(data: Mapping[str, Any], tasks: list[tuple[Loc, dict[str, Any]]]
     return problems
 
 
-def _working_directory_children(tasks: list[tuple[Loc, dict[str, Any]]], registry: Any) -> list[Problem]:
+def _working_directory_children(tasks: list[tuple[Loc, dict[str, Any]]],
+                                registry: Registry | None) -> list[Problem]:
     """WorkingDirectory runs its children on one worker, so they must all be runnable tasks."""
     if registry is None:
         return []

@@ -2,9 +2,10 @@
 
 Each model knows its validation properties and how to turn a raw value (a string from a form, or
 a typed value from YAML or a trigger) into the typed, JSON-friendly value that expressions see
-(:meth:`InputBase.parse` then :meth:`InputBase.check`). Runtime resolution (defaults, ``dependsOn``,
-files) lives in ``engine.inputs``. Messages follow Kestra's ``it must ...`` wording so that
-``engine.inputs`` can build ``Invalid input for `id`, <message>, but received `<value>```.
+(:meth:`InputBase.parse` then :meth:`InputBase.check`), with the parsers of
+``engine.model.input_values``. Runtime resolution (defaults, ``dependsOn``, files) lives in
+``engine.inputs``, which depends on these models. Messages follow Kestra's ``it must ...`` wording so
+that ``engine.inputs`` can build ``Invalid input for `id`, <message>, but received `<value>```.
 ``ARRAY`` lives in ``engine.model.inputs``, next to the map of types by name that parses its items.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from engine.durations import DurationError, parse_duration
-from engine.inputs import (
+from engine.model.input_values import (
     as_boolean,
     as_date,
     as_datetime,
@@ -271,17 +272,19 @@ class DurationInput(_Bounded):
             raise ValueError(str(err)) from None
 
 
-class BooleanInput(InputBase):
-    type_name = "BOOLEAN"
-    type: Literal["BOOLEAN"]
-
+class _Boolean(InputBase):
     def parse(self, value: Any) -> Any:
         return as_boolean(value)
 
 
-class BoolInput(BooleanInput):
+class BooleanInput(_Boolean):
+    type_name = "BOOLEAN"
+    type: Literal["BOOLEAN"]
+
+
+class BoolInput(_Boolean):
     type_name = "BOOL"
-    type: Literal["BOOL"]  # type: ignore[assignment]
+    type: Literal["BOOL"]
 
 
 class _Temporal(InputBase):
@@ -306,7 +309,7 @@ class _Temporal(InputBase):
             raise ValueError(f"it must be before `{self.before}`")
 
     def _less(self, a: str, b: str) -> bool:
-        return temporal_key(self.type, a) < temporal_key(self.type, b)
+        return bool(temporal_key(self.type, a) < temporal_key(self.type, b))
 
 
 class DatetimeInput(_Temporal):

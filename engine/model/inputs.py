@@ -9,9 +9,8 @@ from __future__ import annotations
 import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, WrapValidator, model_validator
+from pydantic import Field, ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator, model_validator
 
-from engine.inputs import as_list, kind
 from engine.model.input_types import (
     BooleanInput,
     BoolInput,
@@ -34,6 +33,7 @@ from engine.model.input_types import (
     YamlInput,
     field_error,
 )
+from engine.model.input_values import as_list, kind
 
 
 class ArrayInput(InputBase):
@@ -69,7 +69,7 @@ def invalid_type_message(type_name: Any) -> str:
     return f"Invalid type: {type_name}{hint}; use one of {', '.join(INPUT_TYPES)}"
 
 
-def _parse_input(value: Any, handler: Any, info: ValidationInfo) -> Any:
+def _parse_input(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
     if isinstance(value, InputBase):
         return value
     if not isinstance(value, dict):

@@ -79,7 +79,8 @@ class RandomRetry(_RetryBase):
     max_interval: Duration
 
 
-Retry = Annotated[ConstantRetry | ExponentialRetry | RandomRetry, Field(discriminator="type")]
+RetryPolicy = ConstantRetry | ExponentialRetry | RandomRetry
+Retry = Annotated[RetryPolicy, Field(discriminator="type")]
 
 
 class WorkerGroupFallback(str, Enum):

@@ -1,8 +1,8 @@
 """L1 pure core: the key of one trigger of one flow, shared by Flow trigger windows and backfills.
 
-It reads two ways because the messages built on it already did before the two keys were one:
-``describe()`` for the Flow trigger logs (``company.team.flow trigger t``), ``str()`` for the
-backfill errors (``trigger t of flow company.team.flow``).
+It reads two ways, each where it reads best: ``describe()`` for the Flow trigger logs
+(``company.team.flow trigger t``), ``str()`` for the backfill errors (``trigger t of flow
+company.team.flow``).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import ColumnElement, Table, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.model.execution import Execution
@@ -95,5 +95,5 @@ class BackfillRepository(Repository):
         return int(total), int(done)
 
 
-def _match(table: Any, keys: dict[str, str]) -> list[Any]:
+def _match(table: Table, keys: dict[str, str]) -> list[ColumnElement[bool]]:
     return [table.c[name] == value for name, value in keys.items()]

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
-from sqlalchemy import ARRAY, Column, CursorResult, Result, String, Table, any_, bindparam, literal_column
+from sqlalchemy import ARRAY, Column, CursorResult, Result, String, Table, any_, bindparam, literal_column, orm
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from engine.persistence.db import Database
+
+#: One open transaction, as ``Database.transaction()`` yields it. Services hand it from one
+#: repository call to the next so that those calls commit together; only repositories run
+#: statements on it, so the services above never import SQLAlchemy.
+Session: TypeAlias = orm.Session
 
 
 class PersistenceError(Exception):

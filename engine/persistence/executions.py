@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Row, bindparam, delete, exists, func, select, true, type_coerce, update
+from sqlalchemy import DateTime, Row, bindparam, delete, exists, func, select, text, true, type_coerce, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.errors import Conflict
 from engine.model.execution import Execution, TaskRun
-from engine.persistence.base import NotFound, Repository, affected, among, is_postgres
+from engine.persistence.base import NotFound, PersistenceError, Repository, affected, among, is_postgres
 from engine.persistence.codec import execution_from_row, execution_row, task_run_content, task_run_row, with_raw_lease
 from engine.persistence.db import Database
 from engine.persistence.execution_writes import INSERT_RUNS, SaveStats, insert_labels, write_changes
@@ -38,10 +40,16 @@ SLOT_STATES = frozenset({State.RUNNING, State.PAUSED, State.KILLING, State.RESTA
 _BY_ID = select(executions).where(executions.c.id == bindparam("execution_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
 _INSERT_EXECUTION = executions.insert()
+# Transaction-scoped: released by the commit or rollback of the transaction that took it.
+_SLOT_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
 
 class ExecutionNotFound(NotFound):
     pass
+
+
+class ExecutionExists(PersistenceError, Conflict):
+    """Creating an execution whose id an existing one has (deleted ones included)."""
 
 
 @dataclass(frozen=True)
@@ -99,11 +107,15 @@ class ExecutionRepository(Repository):
 
     def create(self, execution: Execution, *, session: Session | None = None,
                lease_until: Mapping[str, datetime] | None = None) -> None:
-        """Inserts a new execution and all its task runs (IntegrityError if the id exists);
-        ``lease_until``: the claim deadline of task runs dispatched with the insert."""
+        """Inserts a new execution and all its task runs (ExecutionExists if an execution with
+        its id exists, deleted or not: the primary key is the row's only constraint a complete
+        record can break); ``lease_until``: the claim deadline of task runs dispatched with the insert."""
         with self._tx(session) as tx:
-            # Bound parameters, not .values(**row): values in the statement cost a cache key each.
-            tx.execute(_INSERT_EXECUTION, execution_row(execution))
+            try:
+                # Bound parameters, not .values(**row): values in the statement cost a cache key each.
+                tx.execute(_INSERT_EXECUTION, execution_row(execution))
+            except IntegrityError as error:
+                raise ExecutionExists(f"execution {execution.id} exists already") from error
             insert_labels(tx, execution)
             rows = [task_run_row(run, i) for i, run in enumerate(execution.task_run_list)]
             for row in rows:
@@ -245,6 +257,12 @@ class ExecutionRepository(Repository):
         with self._tx(session, write=False) as tx:
             return int(tx.execute(query).scalar_one())
 
+    def lock_slots(self, namespace: str, flow_id: str, *, session: Session) -> None:
+        """Takes the flow's slot lock (its concurrency limit) until ``session`` ends: a PostgreSQL
+        advisory lock; SQLite's write lock already serialises the transactions that take it."""
+        if is_postgres(session):
+            session.execute(_SLOT_LOCK, {"key": f"podium-concurrency:{namespace}.{flow_id}"})
+
     def children(self, parent_id: str, *, with_task_runs: bool = False,
                  session: Session | None = None) -> builtins.list[Execution]:
         """Executions whose ``parent_id`` is ``parent_id`` (subflows, restarts with a revision)."""
@@ -286,15 +304,16 @@ class ExecutionRepository(Repository):
             runs = self._load_runs_of(tx, [row.id for row in rows])
         return [execution_from_row(row._mapping, runs.get(row.id, [])) for row in rows]
 
-    def _load_runs(self, tx: Session, execution_id: str) -> list[TaskRun]:
+    def _load_runs(self, tx: Session, execution_id: str) -> builtins.list[TaskRun]:
         return self._load_runs_of(tx, [execution_id]).get(execution_id, [])
 
-    def _load_runs_of(self, tx: Session, execution_ids: list[str]) -> dict[str, list[TaskRun]]:
+    def _load_runs_of(self, tx: Session, execution_ids: builtins.list[str]) -> dict[str, builtins.list[TaskRun]]:
         if len(execution_ids) == 1:
             return self._load_runs_where(tx, _HEADS_OF_ONE, {"_execution": execution_ids[0]})
         return self._load_runs_where(tx, _HEADS_OF, {"_executions": execution_ids})
 
-    def _load_runs_where(self, tx: Session, heads: Any, parameters: dict[str, Any]) -> dict[str, list[TaskRun]]:
+    def _load_runs_where(self, tx: Session, heads: Any,
+                         parameters: dict[str, Any]) -> dict[str, builtins.list[TaskRun]]:
         """The task runs whose row heads ``heads`` selects, by execution, in order: the memo's where
         the row's revision matches, parsed from a second query for the others; the lease columns
         always from the row."""
@@ -303,14 +322,14 @@ class ExecutionRepository(Repository):
         memo = self.memo
         found = [memo.current(id_, revision, (attempt, worker_id, lease_until))
                  for id_, _, revision, attempt, worker_id, lease_until in rows]
-        missing = [row[0] for row, run in zip(rows, found) if run is None]
+        missing = [row[0] for row, run in zip(rows, found, strict=True) if run is None]
         parsed: dict[str, TaskRun] = {}
         for start in range(0, len(missing), _CHUNK):
             for full in tx.execute(_FULL_ROWS[is_postgres(tx)], {"_ids": missing[start:start + _CHUNK]}):
-                parsed[full.id] = run = task_run_content(full._mapping)
-                memo.put(full.id, full.revision, run)
-        grouped: dict[str, list[TaskRun]] = {}
-        for row, run in zip(rows, found):
+                parsed[full.id] = content = task_run_content(full._mapping)
+                memo.put(full.id, full.revision, content)
+        grouped: dict[str, builtins.list[TaskRun]] = {}
+        for row, run in zip(rows, found, strict=True):
             id_, execution_id, revision, attempt, worker_id, lease_until = row
             if run is None:
                 if id_ not in parsed:  # deleted between the two queries (a read without the lock)
@@ -370,5 +389,6 @@ _WHOLE_RUNS_OF_ONE = (select(task_runs, _LEASE_COLUMNS[-1].label("lease_until_ra
                       .where(task_runs.c.execution_id == bindparam("_execution")).order_by(task_runs.c.position))
 # Indexed by is_postgres(session).
 _FULL_ROWS = tuple(select(task_runs).where(condition) for condition in among(task_runs.c.id, "_ids"))
-_STATES = tuple(select(task_runs.c.id, task_runs.c.state).where(condition) for condition in among(task_runs.c.id, "_ids"))
+_STATES = tuple(select(task_runs.c.id, task_runs.c.state).where(condition)
+                for condition in among(task_runs.c.id, "_ids"))
 _LEASES = tuple(select(task_runs.c.id, *_LEASE_COLUMNS).where(condition) for condition in among(task_runs.c.id, "_ids"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -138,7 +139,7 @@ class FlowRepository(Repository):
         return _revision(row) if row else None
 
 
-def _revision(row: Row) -> FlowRevision:  # type: ignore[type-arg]
+def _revision(row: Row[Any]) -> FlowRevision:
     return FlowRevision(namespace=row.namespace, flow_id=row.flow_id, revision=row.revision,
                         source=row.source, deleted=row.deleted, created=row.created)
 

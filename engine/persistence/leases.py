@@ -79,7 +79,7 @@ class LeaseRepository(Repository):
     def claim_many(self, attempts: Sequence[tuple[str, int]], worker_id: str, until: datetime, *,
                    session: Session) -> set[str]:
         """``claim`` of several attempts (task run id, attempt) in one statement; the task run ids
-        taken. A batch (engine/services/batches.py) claims its attempts together."""
+        taken. A batch (worker/batches.py) claims its attempts together."""
         if len(attempts) == 1:
             (task_run_id, attempt), = attempts
             return {task_run_id} if self.claim(task_run_id, attempt, worker_id, until, session=session) else set()
@@ -210,7 +210,8 @@ class LeaseRepository(Repository):
 _CLAIM = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),
                                   task_runs.c.worker_id.is_(None), task_runs.c.state.not_in(_ENDED))
           .values(worker_id=bindparam("_worker"), lease_until=bindparam("_until")))
-_CLAIM_MANY = (update(task_runs).where(tuple_(task_runs.c.id, task_runs.c.attempt).in_(bindparam("_attempts", expanding=True)),
+_CLAIM_MANY = (update(task_runs).where(tuple_(task_runs.c.id, task_runs.c.attempt)
+                                       .in_(bindparam("_attempts", expanding=True)),
                                        task_runs.c.worker_id.is_(None), task_runs.c.state.not_in(_ENDED))
                .values(worker_id=bindparam("_worker"), lease_until=bindparam("_until")).returning(task_runs.c.id))
 _RELEASE = (update(task_runs).where(task_runs.c.id == bindparam("_id"), task_runs.c.attempt == bindparam("_attempt"),

@@ -50,14 +50,15 @@ class MetricsRepository(Repository):
             rows = tx.execute(select(metric_rollups.c.name, metric_rollups.c.labels,
                                      metric_rollups.c.buckets, metric_rollups.c.count,
                                      metric_rollups.c.sum)).all()
-        for row in rows:
-            key = (row.name, row.labels)
+        # Unpacked: a Row's ``count`` attribute is tuple.count, not the column.
+        for name, labels, stored_buckets, count, total in rows:
+            key = (name, labels)
             old = merged.get(key)
             buckets = dict(old.buckets) if old else {}
-            for bound, count in (row.buckets or {}).items():
-                buckets[bound] = buckets.get(bound, 0) + int(count)
-            merged[key] = Rollup(row.name, row.labels, buckets, (old.count if old else 0) + int(row.count),
-                                 (old.sum if old else 0.0) + float(row.sum))
+            for bound, in_bucket in (stored_buckets or {}).items():
+                buckets[bound] = buckets.get(bound, 0) + int(in_bucket)
+            merged[key] = Rollup(name, labels, buckets, (old.count if old else 0) + int(count),
+                                 (old.sum if old else 0.0) + float(total))
         return list(merged.values())
 
     def executions_by_state(self) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """L2: the executions an executor process stepped last, by the version of their row.
 
-A step of a 10,000-run execution used to read the heads of its 10,000 task run rows only to find
-what changed since the last step, which this process itself wrote. Every write of an execution
+Without it, a step of a 10,000-run execution would read the heads of its 10,000 task run rows
+only to find what changed since the last step, which this process itself wrote. Every write of an execution
 or its task runs' content (``LockedExecution.save``, a soft delete) raises ``executions.version``
 under the row lock, so an execution this process saved at version v is still exact while its row
 says v: only the lease columns that workers and beat update directly may have moved, and a step

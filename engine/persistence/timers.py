@@ -101,7 +101,7 @@ class TimerRepository(Repository):
                                   .where(timers.c.execution_id == execution_id)))
 
 
-def _timer(row: Row, claimed_until: datetime | None = None) -> Timer:  # type: ignore[type-arg]
+def _timer(row: Row[Any], claimed_until: datetime | None = None) -> Timer:
     return Timer(id=row.id, due_at=row.due_at, kind=row.kind, execution_id=row.execution_id,
                  task_run_id=row.task_run_id, payload=row.payload,
                  claimed_until=claimed_until or row.claimed_until)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Row, and_, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.model.trigger_key import TriggerKey
@@ -148,18 +148,18 @@ class TriggerWindowRepository(Repository):
 _WINDOW_KEY = ("namespace", "flow_id", "trigger_id", "condition_id", "window_start")
 
 
-def _trigger_where(trigger: TriggerKey) -> tuple[Any, ...]:
+def _trigger_where(trigger: TriggerKey) -> tuple[ColumnElement[bool], ...]:
     return (trigger_windows.c.namespace == trigger.namespace, trigger_windows.c.flow_id == trigger.flow_id,
             trigger_windows.c.trigger_id == trigger.trigger_id)
 
 
-def _event_where(key: EventKey) -> tuple[Any, ...]:
+def _event_where(key: EventKey) -> tuple[ColumnElement[bool], ...]:
     table = flow_trigger_events.c
     return (table.execution_id == key.execution_id, table.state_index == key.state_index,
             table.namespace == key.trigger.namespace, table.flow_id == key.trigger.flow_id,
             table.trigger_id == key.trigger.trigger_id)
 
 
-def _window(row: Row) -> Window:  # type: ignore[type-arg]
+def _window(row: Row[Any]) -> Window:
     return Window(condition_id=row.condition_id, start=row.window_start, end=row.window_end,
                   met=frozenset(row.met or ()), outputs=dict(row.outputs or {}))

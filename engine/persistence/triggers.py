@@ -4,15 +4,20 @@
 ``(namespace, flow, trigger, fire time)`` is inserted with ``ON CONFLICT DO NOTHING``, so a
 second beat, or the same beat after a restart, learns the fire time is taken and creates
 nothing. Claim in the same session that creates the execution, so both commit together.
+
+``TriggerStateRepository.compare_and_set`` moves a schedule's state only if its ``next_date``
+is still the one read, and writes only the columns given: two beats deciding the same row, or
+a backfill saving its cursor meanwhile, never overwrite each other.
 """
 from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import Row, String, cast, delete, select
+from sqlalchemy import Row, String, cast, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import Repository, affected, insert_for
@@ -33,6 +38,16 @@ class TriggerState:
     disabled: bool = False
     data: dict[str, Any] = field(default_factory=dict)
     updated: datetime | None = None
+
+
+class Unchanged(Enum):
+    """The value of a column that :meth:`TriggerStateRepository.compare_and_set` leaves as it is
+    (None is a value: a schedule with no date left has no ``next_date``)."""
+
+    KEEP = "keep"
+
+
+KEEP = Unchanged.KEEP
 
 
 class TriggerStateRepository(Repository):
@@ -94,6 +109,42 @@ class TriggerStateRepository(Repository):
         with self._statement(session) as tx:
             return [_state(row) for row in tx.execute(query).all()]
 
+    def due_from(self, now: datetime, last: TriggerState, *, limit: int = 100,
+                 session: Session | None = None) -> builtins.list[TriggerState]:
+        """The enabled due triggers from ``last`` on, in (next_date, key) order, ``last``'s ties
+        included: the next page after ``due``, for a caller that skips what it has seen."""
+        key = tuple_(trigger_state.c.next_date, trigger_state.c.namespace, trigger_state.c.flow_id,
+                     trigger_state.c.trigger_id)
+        query = (select(trigger_state)
+                 .where(trigger_state.c.next_date <= now, trigger_state.c.disabled.is_(False),
+                        key >= tuple_(last.next_date, "", "", ""))
+                 .order_by(trigger_state.c.next_date, trigger_state.c.namespace, trigger_state.c.flow_id,
+                           trigger_state.c.trigger_id)
+                 .limit(limit))
+        with self._tx(session, write=False) as tx:
+            return [_state(row) for row in tx.execute(query).all()]
+
+    def compare_and_set(self, state: TriggerState, now: datetime, *, session: Session | None = None,
+                        next_date: datetime | None | Unchanged = KEEP,
+                        last_date: datetime | None | Unchanged = KEEP,
+                        last_execution_id: str | None | Unchanged = KEEP,
+                        disabled: bool | Unchanged = KEEP,
+                        data: dict[str, Any] | Unchanged = KEEP) -> bool:
+        """Writes the given columns (and ``updated``) if ``next_date`` is still what ``state``
+        read; False when another writer moved the row first (or it is gone)."""
+        given = {"next_date": next_date, "last_date": last_date, "last_execution_id": last_execution_id,
+                 "disabled": disabled, "data": data}
+        values = {column: value for column, value in given.items() if value is not KEEP}
+        column = trigger_state.c.next_date
+        same_next = column.is_(None) if state.next_date is None else column == state.next_date
+        statement = (update(trigger_state)
+                     .where(trigger_state.c.namespace == state.namespace,
+                            trigger_state.c.flow_id == state.flow_id,
+                            trigger_state.c.trigger_id == state.trigger_id, same_next)
+                     .values(**values, updated=now))
+        with self._tx(session) as tx:
+            return bool(affected(tx.execute(statement)))
+
     def delete(self, namespace: str, flow_id: str, trigger_id: str | None = None, *,
                session: Session | None = None) -> int:
         """Deletes one trigger's state, or all of the flow's when ``trigger_id`` is None."""
@@ -105,7 +156,7 @@ class TriggerStateRepository(Repository):
             return affected(tx.execute(statement))
 
 
-def _state(row: Row) -> TriggerState:  # type: ignore[type-arg]
+def _state(row: Row[Any]) -> TriggerState:
     return TriggerState(namespace=row.namespace, flow_id=row.flow_id, trigger_id=row.trigger_id,
                         next_date=row.next_date, last_date=row.last_date,
                         last_execution_id=row.last_execution_id, backfill=row.backfill,

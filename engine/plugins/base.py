@@ -15,6 +15,7 @@ Conventions every options model follows:
 """
 from __future__ import annotations
 
+import builtins
 import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class PluginSpec:
 
     type: str
     kind: PluginKind
-    options: type[BaseModel]
+    options: builtins.type[BaseModel]  # ``builtins``: the field ``type`` above hides the built-in here
     title: str
     description: str = ""
     aliases: tuple[str, ...] = ()
@@ -75,8 +76,8 @@ class PluginSpec:
     # "module:function" of the code that runs it (runnables, triggers that poll); None when the
     # executor handles it itself. Imported lazily by the worker only.
     implementation: str | None = None
-    # False for types that validate but whose execution a later release brings: running one fails
-    # with a clear "not implemented yet" error instead of silently succeeding.
+    # False for types that validate but cannot run in Podium: running one fails with a clear
+    # "not implemented yet" error instead of silently succeeding.
     implemented: bool = True
     deprecated: bool = False
     properties_doc: dict[str, str] = field(default_factory=dict)

@@ -58,7 +58,7 @@ def _register_entry_point(registry: Registry, point: EntryPoint) -> None:
     where = f"plugin entry point '{point.name}' ({point.value}) of group '{ENTRY_POINT_GROUP}'"
     try:
         specs = _specs_of(point.load())
-    except Exception as err:  # a third-party bug must not stop Podium
+    except Exception as err:  # noqa: BLE001 - a third-party plugin's bug must not stop Podium
         warnings.warn(f"{where} could not be loaded and is skipped: {type(err).__name__}: {err}",
                       PluginWarning, stacklevel=2)
         return

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
-from engine.executor.work import is_truthy
+from engine.model.task import ConditionOptions
 from engine.plugins.core import conditions as kinds
 from engine.schedule.cron import FireTime
+from engine.templating.truth import is_truthy
 
 Render = Callable[[str, Mapping[str, Any]], Any]
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
@@ -27,13 +28,13 @@ class ConditionError(ValueError):
     """A condition could not be evaluated (bad date, unsupported type); the message says which."""
 
 
-def all_pass(conditions: Sequence[Any], fire: FireTime, context: Mapping[str, Any],
+def all_pass(conditions: Sequence[ConditionOptions], fire: FireTime, context: Mapping[str, Any],
              render: Render) -> bool:
     """True when every condition passes for ``fire`` (an empty list passes)."""
     return all(passes(condition, fire, context, render) for condition in conditions)
 
 
-def passes(condition: Any, fire: FireTime, context: Mapping[str, Any], render: Render) -> bool:
+def passes(condition: ConditionOptions, fire: FireTime, context: Mapping[str, Any], render: Render) -> bool:
     """One condition for one fire date; raises ConditionError for types a Schedule cannot use."""
     if isinstance(condition, kinds.Not):
         return not any(passes(c, fire, context, render) for c in condition.conditions)
@@ -50,7 +51,7 @@ def passes(condition: Any, fire: FireTime, context: Mapping[str, Any], render: R
     return bool(check(condition, moment, fire.local.tzinfo))
 
 
-def _date_of(condition: Any, fire: FireTime, context: Mapping[str, Any], render: Render) -> datetime:
+def _date_of(condition: ConditionOptions, fire: FireTime, context: Mapping[str, Any], render: Render) -> datetime:
     template = getattr(condition, "date", kinds.TRIGGER_DATE) or kinds.TRIGGER_DATE
     if template.replace(" ", "") == kinds.TRIGGER_DATE.replace(" ", ""):
         return fire.local
@@ -80,7 +81,7 @@ def _day_week_in_month(condition: kinds.DayWeekInMonth, moment: datetime, zone: 
     return (moment.day - 1) // 7 == _NTH[which]
 
 
-def _weekend(condition: Any, moment: datetime, zone: tzinfo | None) -> bool:
+def _weekend(condition: kinds.Weekend, moment: datetime, zone: tzinfo | None) -> bool:
     return moment.weekday() >= 5
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.executor.work import is_truthy
+from engine.model.task import ConditionOptions
 from engine.plugins.core import conditions as c
 from engine.plugins.core.triggers import (
     FilterField,
@@ -30,11 +30,14 @@ from engine.plugins.core.triggers import (
 )
 from engine.schedule.flow_window import WindowSpec, legacy_spec, precondition_spec
 from engine.state import TERMINATED, State
+from engine.templating.truth import is_truthy
 
 FLOW_TRIGGER_TYPE = "io.kestra.plugin.core.trigger.Flow"
 
 Render = Callable[[str, Mapping[str, Any]], Any]
 """Renders one expression against variables, keeping its type (``Renderer.render_typed``)."""
+# What a Flow trigger tests an execution with: its conditions, and the items of its preconditions.
+TestedCondition = ConditionOptions | UpstreamFlow | PreconditionWhere
 
 
 class ConditionError(ValueError):
@@ -113,7 +116,7 @@ def match(trigger: FlowTrigger, flow_namespace: str, flow_id: str, upstream: Ups
     return Match(True, hits, tuple(errors))
 
 
-def _safe(condition: Any, upstream: Upstream, variables: Mapping[str, Any], render: Render,
+def _safe(condition: TestedCondition, upstream: Upstream, variables: Mapping[str, Any], render: Render,
           errors: list[str]) -> bool:
     """A condition that cannot be evaluated does not pass (Kestra logs it and moves on)."""
     try:
@@ -123,7 +126,7 @@ def _safe(condition: Any, upstream: Upstream, variables: Mapping[str, Any], rend
         return False
 
 
-def passes(condition: Any, upstream: Upstream, variables: Mapping[str, Any], render: Render) -> bool:
+def passes(condition: TestedCondition, upstream: Upstream, variables: Mapping[str, Any], render: Render) -> bool:
     """Whether one condition (or precondition item) passes for ``upstream``."""
     for kind, test in _TESTS:
         if isinstance(condition, kind):
@@ -132,7 +135,7 @@ def passes(condition: Any, upstream: Upstream, variables: Mapping[str, Any], ren
                          "used on a Flow trigger: it does not test an execution")
 
 
-def _flow(cond: Any, up: Upstream, _v: Mapping[str, Any], _r: Render) -> bool:
+def _flow(cond: c.ExecutionFlow | c.FlowCondition, up: Upstream, _v: Mapping[str, Any], _r: Render) -> bool:
     return up.namespace == cond.namespace and up.flow_id == cond.flow_id
 
 
@@ -244,7 +247,7 @@ def _compare(kind: FilterType, value: str | None, expected: str | None, values: 
 def _render(render: Render, expression: str, variables: Mapping[str, Any]) -> Any:
     try:
         return render(expression, variables)
-    except Exception as err:  # any rendering failure makes the condition fail, with its reason
+    except Exception as err:  # noqa: BLE001 - any rendering failure makes the condition fail, with its reason
         raise ConditionError(f"cannot render '{expression}': {err}") from None
 
 

@@ -6,21 +6,22 @@ never touch the database or the executor directly.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.dispatch import Dispatcher, TaskRunRef
+from engine.dispatch import Dispatcher
 from engine.model.execution import Execution, ExecutionTrigger
-from engine.persistence.db import Database
+from engine.model.flow import Flow
+from engine.persistence import Database
 from engine.plugins.registry import default_registry
-from engine.services.backfill import BackfillService
+from engine.services.backfill_runs import BackfillService
 from engine.services.executions import ExecutionService, InputsInvalid
+from engine.services.executor_events import ExecutorEvents
 from engine.services.flows import Deployed, DeployProblem, FlowCatalog
 from engine.services.runtime import Env, utc_now
 from engine.services.schedules import ScheduleService
-from engine.services.tasks import TaskRunService
 from engine.services.timers import TimerService
 from engine.services.watch import FolderWatcher, watch_folder
 from engine.settings import Settings
@@ -35,7 +36,7 @@ class Services:
         self.env = env
         self.flows = FlowCatalog(env)
         self.executions = ExecutionService(env, self.flows)
-        self.task_runs = TaskRunService(env, self.flows, self)
+        self.executor_events = ExecutorEvents(env, self.executions)
         self.schedules = ScheduleService(env, self.flows, self.executions)
         self.flows.deploy_hooks.append(self.schedules.sync_flow)
         self.timers = TimerService(env, self.executions)
@@ -45,7 +46,7 @@ class Services:
     def deploy_source(self, source: str, path: str = "<string>") -> Deployed:
         return self.flows.deploy_source(source, path)
 
-    def deploy_file(self, path: Path) -> Any:
+    def deploy_file(self, path: Path) -> Flow:
         return self.flows.deploy_file(path).flow
 
     def deploy_folder(self, folder: Path, strict: bool = True) -> tuple[list[Deployed], list[DeployProblem]]:
@@ -91,27 +92,8 @@ class Services:
 
     # -- process entry points -------------------------------------------------------------------
     def handle_event(self, execution_id: str, event: Mapping[str, Any]) -> None:
-        self.executions.handle_event(execution_id, event)
-
-    def run_task_run(self, ref: TaskRunRef, carried: Mapping[str, Any] | None = None) -> dict[str, Any] | bool:
-        """Runs one attempt; as a chain link, returns what the next link needs, or False to stop
-        the chain (engine/services/tasks.py ``TaskRunService.run_links``)."""
-        return self.task_runs.run_links([ref], carried)[0]
-
-    def run_links(self, refs: Sequence[TaskRunRef], carried: Mapping[str, Any] | None = None,
-                  is_killed: Callable[[TaskRunRef], bool] | None = None) -> tuple[dict[str, Any] | bool, int]:
-        """A chain link and the links after it, while the budget lasts: (what the next link
-        needs or False, how many links ran here) (engine/services/batches.py)."""
-        return self.task_runs.run_links(refs, carried, is_killed)
-
-    def run_task_runs(self, refs: Sequence[TaskRunRef], is_killed: Callable[[TaskRunRef], bool] | None = None,
-                      join: TaskRunRef | None = None) -> None:
-        """A fan-out's chunk of attempts of one execution (engine/services/batches.py), and the
-        fan-out's join if this chunk writes its last success (engine/executor/joins.py)."""
-        self.task_runs.run_chunk(refs, is_killed, join)
-
-    def kill_local_task_runs(self, task_run_ids: list[str]) -> None:
-        self.task_runs.kill(task_run_ids)
+        """Applies one executor event (engine/services/executor_events.py)."""
+        self.executor_events.handle_event(execution_id, event)
 
     def fire_due_timers(self, now: datetime) -> int:
         return self.timers.fire_due(now)
@@ -124,7 +106,7 @@ class Services:
         return self.schedules.fire_due(now)
 
     def advance_backfills(self, now: datetime, per_tick: int = 500) -> int:
-        """Moves each active backfill by up to ``per_tick`` fire times (engine/services/backfill.py)."""
+        """Moves each active backfill by up to ``per_tick`` fire times (engine/services/backfill_runs.py)."""
         return self.backfills.advance_all(now, per_tick)
 
 

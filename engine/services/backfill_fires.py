@@ -22,7 +22,7 @@ from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import Flow
 from engine.model.task import is_expression
 from engine.plugins.core.triggers import Schedule
-from engine.schedule.backfill import BackfillCursor, Slot
+from engine.schedule.backfill_cursor import BackfillCursor, Slot
 from engine.schedule.conditions import ConditionError, all_pass
 from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.runtime import Env
@@ -95,7 +95,7 @@ class FireMaker:
             raise InputsInvalid(f"cannot read an input file: {err}") from None
 
 
-def user_labels(labels: Any) -> dict[str, str]:
+def user_labels(labels: object) -> dict[str, str]:
     """A map or Kestra's list of ``{key, value}``, as text; ``system.`` keys are refused."""
     if not labels:
         return {}
@@ -113,7 +113,7 @@ def user_labels(labels: Any) -> dict[str, str]:
     return pairs
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
@@ -121,7 +121,7 @@ def _has_file_input(flow: Flow) -> bool:
     return any(getattr(spec, "type", None) == "FILE" for spec in flow.inputs or [])
 
 
-def _has_expression(value: Any) -> bool:
+def _has_expression(value: object) -> bool:
     if isinstance(value, str):
         return is_expression(value)
     if isinstance(value, Mapping):

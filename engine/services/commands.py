@@ -5,38 +5,47 @@ so a crash cannot keep one without the other. Commands that leave the process (d
 workers, child executions, kills) run after the commit, so a message never names unsaved work;
 the step saves a dispatch deadline for each dispatched attempt and a pending command row for the
 others that must not be lost (engine/services/pending_commands.py), so beat can do them again.
+
+Each command that leaves the process has one handler in ``CommandRunner.handlers``, keyed by its
+class; a command without one raises rather than being skipped. The handlers that start executions
+or end one call the execution service back through ``ExecutionShell``
+(engine/services/execution_shell.py), which is why this module does not import ``executions``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy.orm import Session
+from typing import Any
 
 from engine.dispatch import TaskRunRef, queue_of
 from engine.executor import commands as cmd
 from engine.executor import events as ev
-from engine.executor.work import Step
+from engine.executor.step_state import Step
 from engine.model.execution import Execution, ExecutionTrigger, TaskRun
-from engine.persistence.joins import JoinRepository
-from engine.persistence.leases import LeaseRepository
+from engine.model.flow import Flow
+from engine.model.task import LogLevel
+from engine.persistence import Session
 from engine.persistence.logs import LogEntry
 from engine.persistence.timers import Timer
+from engine.services.execution_shell import ExecutionShell
 from engine.services.items import merge_outputs, split_items
 from engine.services.leases import dispatch_deadline
-from engine.services.pending_commands import KeepAlive, child_id
+from engine.services.messages import send_event
+from engine.services.pending_commands import KeepAlive, PendingCommands, child_id
 from engine.services.runtime import Env
 from engine.state import State
 
-if TYPE_CHECKING:
-    from engine.services.executions import ExecutionService
+#: Written in the step's transaction.
+IN_TRANSACTION = (cmd.ScheduleTimer, cmd.CancelTimers, cmd.Log)
+#: Tell what the step did; nothing outside the process waits for them.
+ANNOUNCEMENTS = (cmd.ExecutionPaused, cmd.ResumeExecution)
 
-_IN_TRANSACTION = (cmd.ScheduleTimer, cmd.CancelTimers, cmd.Log)
+# A handler gets the execution, its flow and the command of the class it is registered for.
+Handler = Callable[[Execution, Flow, Any], None]
 
 
-def _dispatched_ids(command: Any) -> tuple[str, ...]:
+def _dispatched_ids(command: cmd.Command) -> tuple[str, ...]:
     if isinstance(command, cmd.DispatchTaskRuns):
         return command.task_run_ids
     if isinstance(command, cmd.DispatchWorkingDirectory):
@@ -45,15 +54,25 @@ def _dispatched_ids(command: Any) -> tuple[str, ...]:
 
 
 class CommandRunner:
-    def __init__(self, env: Env, executions: ExecutionService) -> None:
-        self.env = env
-        self.executions = executions
+    def __init__(self, env: Env, pending: PendingCommands, shell: ExecutionShell) -> None:
+        self.env, self.pending, self.shell = env, pending, shell
+        self.handlers: dict[type, Handler] = {
+            cmd.DispatchTaskRuns: self._dispatch_task_runs,
+            cmd.DispatchWorkingDirectory: self._dispatch_working_directory,
+            cmd.StartSubflow: self._start_subflow,
+            cmd.SplitItems: self._split_items,
+            cmd.MergeItemsOutputs: self._merge_items_outputs,
+            cmd.KillTaskRuns: self._kill_task_runs,
+            cmd.RetryExecution: self._retry_execution,
+            cmd.ExecutionEnded: self._execution_ended,
+        }
 
-    def in_transaction(self, session: Session, step: Step, *, deadlines_written: bool = False) -> list[Any]:
+    def in_transaction(self, session: Session, step: Step, *,
+                       deadlines_written: bool = False) -> list[cmd.Command]:
         """Writes timers and logs with the step; returns the commands to run after commit.
         ``deadlines_written``: the step's rows were inserted with their dispatch deadlines
         (``dispatch_deadlines``), so no UPDATE is needed for them."""
-        later = []
+        later: list[cmd.Command] = []
         for command in step.commands:
             if isinstance(command, cmd.ScheduleTimer):
                 # One timer per (kind, task run): re-adding after a crash replaces, never doubles.
@@ -70,24 +89,25 @@ class CommandRunner:
             elif isinstance(command, cmd.DispatchTaskRuns):
                 if command.join is not None:
                     # The counter is saved with the step that created the join (engine/executor/joins.py).
-                    JoinRepository(self.env.db).create(command.join, step.execution.id, len(command.task_run_ids),
-                                                       session=session)
+                    self.env.joins.create(command.join, step.execution.id, len(command.task_run_ids),
+                                          session=session)
                 if command.unless_claimed:
                     # A claim is committed with the result that ended the fan-out, which this step
                     # applied, so it shows here: a join the worker took is neither marked nor sent.
-                    ids = LeaseRepository(self.env.db).unclaimed(command.task_run_ids, session=session)
+                    ids = self.env.leases.unclaimed(command.task_run_ids, session=session)
                     command = replace(command, task_run_ids=tuple(ids), unless_claimed=False)
                 if command.task_run_ids:
                     later.append(command)
-            else:
+            elif not isinstance(command, ANNOUNCEMENTS):
+                self._handler(command)  # before the commit: a step nobody can carry out is not saved
                 later.append(command)
         # A deadline for a worker to claim each dispatched attempt, saved with the step: if the
         # message is lost (broker restarted, crash before the send), beat dispatches it again.
         dispatched = [run_id for command in later for run_id in _dispatched_ids(command)]
         if dispatched and not deadlines_written:
-            LeaseRepository(self.env.db).mark_dispatched(dispatched, dispatch_deadline(self.env, self.env.clock()),
-                                                         session=session)
-        self.executions.pending.save(step.execution, later, session=session)
+            self.env.leases.mark_dispatched(dispatched, dispatch_deadline(self.env, self.env.clock()),
+                                            session=session)
+        self.pending.save(step.execution, later, session=session)
         return later
 
     def dispatch_deadlines(self, step: Step) -> dict[str, datetime]:
@@ -95,29 +115,34 @@ class CommandRunner:
         deadline = dispatch_deadline(self.env, self.env.clock())
         return {run_id: deadline for command in step.commands for run_id in _dispatched_ids(command)}
 
-    def after_commit(self, execution: Execution, flow: Any, commands: Sequence[Any]) -> None:
-        keep_alive = KeepAlive(self.executions.pending, execution.id) if len(commands) > 1 else None
+    def after_commit(self, execution: Execution, flow: Flow, commands: Sequence[cmd.Command]) -> None:
+        keep_alive = KeepAlive(self.pending, execution.id) if len(commands) > 1 else None
         for command in commands:
-            handler = getattr(self, "_" + type(command).__name__, None)
-            if handler is not None:
-                handler(execution, flow, command)
-                self.executions.pending.done(execution, command)
+            self._handler(command)(execution, flow, command)
+            self.pending.done(execution, command)
             if keep_alive is not None:
                 keep_alive.tick()  # thousands of children take longer than beat's patience
 
-    # -- one method per command (named after it) ---------------------------------------------
+    def _handler(self, command: cmd.Command) -> Handler:
+        handler = self.handlers.get(type(command))
+        if handler is None:
+            raise TypeError(f"no handler carries out the executor command {type(command).__name__} "
+                            "after the commit: add one to CommandRunner.handlers")
+        return handler
 
-    def _DispatchTaskRuns(self, execution: Execution, flow: Any, command: cmd.DispatchTaskRuns) -> None:
+    # -- one handler per command that leaves the process ------------------------------------------
+
+    def _dispatch_task_runs(self, execution: Execution, flow: Flow, command: cmd.DispatchTaskRuns) -> None:
         by_id = {run.id: run for run in execution.task_run_list}  # once: a fan-out names thousands
         refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in command.task_run_ids]
         join = self.ref(execution, flow, command.join, by_id) if command.join is not None else None
         self.env.dispatcher.dispatch_task_runs(refs, chain=command.chain, join=join)
 
-    def _DispatchWorkingDirectory(self, execution: Execution, flow: Any,
-                                  command: cmd.DispatchWorkingDirectory) -> None:
+    def _dispatch_working_directory(self, execution: Execution, flow: Flow,
+                                    command: cmd.DispatchWorkingDirectory) -> None:
         self.env.dispatcher.dispatch_task_runs([self.ref(execution, flow, command.task_run_id)])
 
-    def _StartSubflow(self, execution: Execution, flow: Any, command: cmd.StartSubflow) -> None:
+    def _start_subflow(self, execution: Execution, flow: Flow, command: cmd.StartSubflow) -> None:
         trigger = ExecutionTrigger(id=execution.task_run(command.task_run_id).task_id, type="subflow",
                                    variables={"executionId": execution.id, "namespace": execution.namespace,
                                               "flowId": execution.flow_id,
@@ -128,48 +153,53 @@ class CommandRunner:
         wanted = child_id(execution.id, command.task_run_id, self._attempt(execution, command.task_run_id),
                           command.iteration)
         try:
-            child = self.executions.start_execution(
+            child = self.shell.start_execution(
                 command.namespace, command.flow_id, inputs=command.inputs, labels=labels,
                 revision=command.revision, trigger=trigger, parent=execution,
                 parent_task_run_id=command.task_run_id, execution_id=wanted)  # found if it ran before
-        except Exception as err:  # the parent task run must fail visibly, whatever went wrong
-            self.executions.send(execution.id, ev.TaskRunResult(
+        except Exception as err:  # noqa: BLE001 - the parent task run must fail visibly, whatever went wrong
+            self._send(execution.id, ev.TaskRunResult(
                 command.task_run_id, self._attempt(execution, command.task_run_id), State.FAILED,
                 {"error": str(err)}))
             self.log(execution, command.task_run_id, "ERROR", f"cannot start subflow "
-                      f"{command.namespace}.{command.flow_id}: {err}")
+                     f"{command.namespace}.{command.flow_id}: {err}")
             return
-        self.executions.send(execution.id, ev.SubflowStarted(command.task_run_id, child.id, command.iteration))
+        self._send(execution.id, ev.SubflowStarted(command.task_run_id, child.id, command.iteration))
 
-    def _SplitItems(self, execution: Execution, flow: Any, command: cmd.SplitItems) -> None:
+    def _split_items(self, execution: Execution, flow: Flow, command: cmd.SplitItems) -> None:
         uris = split_items(self.env.storage, execution, command)
-        self.executions.send(execution.id, ev.ItemsSplit(command.task_run_id, tuple(uris)))
+        self._send(execution.id, ev.ItemsSplit(command.task_run_id, tuple(uris)))
 
-    def _MergeItemsOutputs(self, execution: Execution, flow: Any, command: cmd.MergeItemsOutputs) -> None:
+    def _merge_items_outputs(self, execution: Execution, flow: Flow, command: cmd.MergeItemsOutputs) -> None:
         # The children of this ForEachItem task run are known by their trigger, in batch order.
-        children = [child for child in self.env.executions.children(execution.id)
-                    if child.trigger is not None and child.trigger.variables.get("taskRunId") == command.task_run_id]
-        children.sort(key=lambda child: child.trigger.variables.get("iteration") or 0)  # type: ignore[union-attr]
+        batches = [(child.trigger.variables.get("iteration") or 0, child)
+                   for child in self.env.executions.children(execution.id)
+                   if child.trigger is not None and child.trigger.variables.get("taskRunId") == command.task_run_id]
+        children = [child for _, child in sorted(batches, key=lambda batch: batch[0])]
         uri = merge_outputs(self.env.storage, execution, command.task_run_id, children)
-        self.executions.send(execution.id, ev.ItemsMerged(command.task_run_id, uri))
+        self._send(execution.id, ev.ItemsMerged(command.task_run_id, uri))
 
-    def _KillTaskRuns(self, execution: Execution, flow: Any, command: cmd.KillTaskRuns) -> None:
+    def _kill_task_runs(self, execution: Execution, flow: Flow, command: cmd.KillTaskRuns) -> None:
         by_id = {run.id: run for run in execution.task_run_list}
         refs = [self.ref(execution, flow, task_run_id, by_id) for task_run_id in command.task_run_ids]
         if refs:
             self.env.dispatcher.kill_task_runs(refs)
         for child in command.child_execution_ids:
-            self.executions.send(child, ev.Kill())
+            self._send(child, ev.Kill())
 
-    def _RetryExecution(self, execution: Execution, flow: Any, command: cmd.RetryExecution) -> None:
-        self.executions.retry_in_new_execution(command.execution_id, self.executions.pending.retry_id(execution))
+    def _retry_execution(self, execution: Execution, flow: Flow, command: cmd.RetryExecution) -> None:
+        self.shell.retry_in_new_execution(command.execution_id, self.pending.retry_id(execution))
 
-    def _ExecutionEnded(self, execution: Execution, flow: Any, command: cmd.ExecutionEnded) -> None:
-        self.executions.on_ended(execution)
+    def _execution_ended(self, execution: Execution, flow: Flow, command: cmd.ExecutionEnded) -> None:
+        self.shell.on_ended(execution)
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def ref(self, execution: Execution, flow: Any, task_run_id: str,
+    def _send(self, execution_id: str, event: ev.Event) -> None:
+        send_event(self.env.dispatcher, execution_id, event)
+
+    @staticmethod
+    def ref(execution: Execution, flow: Flow, task_run_id: str,
             by_id: Mapping[str, TaskRun] | None = None) -> TaskRunRef:
         run = by_id[task_run_id] if by_id is not None else execution.task_run(task_run_id)
         task = flow.find_task(run.task_id)
@@ -189,6 +219,5 @@ class CommandRunner:
         if command.task_run_id is not None:
             task_id = execution.task_run(command.task_run_id).task_id
         return LogEntry(namespace=execution.namespace, flow_id=execution.flow_id, execution_id=execution.id,
-                        task_run_id=command.task_run_id, task_id=task_id, level=command.level,
+                        task_run_id=command.task_run_id, task_id=task_id, level=LogLevel(command.level),
                         message=command.message, timestamp=self.env.clock())
-

@@ -1,51 +1,49 @@
-"""L3: creating executions and applying the executor's decisions to them.
+"""L3: creating executions, the operations on them (kill, resume, restart, replay...) and their end.
 
-``handle_event`` is the executor's shell around the pure ``engine.executor.advance``: it
-locks the execution row, applies ``advance``, saves what changed together with the timers and
-logs the step asked for (one transaction), and only after the commit carries out the commands
-that leave the process (Celery dispatch, child executions, kills).
+Creating an execution applies its first step (``engine.executor.advance_all`` on Start) in the
+transaction that inserts it; every later step is the executor process's
+(engine/services/executor_events.py). Both save what changed together with the timers and logs
+the step asked for, and only after the commit carry out the commands that leave the process
+(Celery dispatch, child executions, kills: ``after_step``).
+
+``ExecutionService`` builds the parts that carry out commands (commands, pending commands, Flow
+triggers) and hands itself to them as their ``ExecutionShell`` (engine/services/execution_shell.py):
+they call it back to start an execution or end one without importing this module.
 """
 from __future__ import annotations
 
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy.exc import IntegrityError
 
 from engine import executor
 from engine.errors import Conflict, NotFound, PodiumError
+from engine.executor import commands as cmd
 from engine.executor import events as ev
-from engine.executor.work import Step
+from engine.executor.step_state import Step
 from engine.inputs import InputError, resolve_inputs
-from engine.log_config import bind_ids
-from engine.metrics import EXECUTOR_EVENT, dispatched_task_run_ids
+from engine.metrics import dispatched_task_run_ids
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import Flow
 from engine.model.inputs import Input
-from engine.persistence.leases import LeaseRepository
+from engine.persistence.executions import ExecutionExists
 from engine.services.commands import CommandRunner
 from engine.services.flow_triggers import FlowTriggerService
 from engine.services.flows import FlowCatalog
-from engine.services.leases import RESULTS_PER_STEP, AppliedResults, forget_applied, take_waiting_results
-from engine.services.messages import decode_event, encode_event
+from engine.services.messages import send_event
 from engine.services.pending_commands import PendingCommands, waiting_parent
 from engine.services.runtime import Env
 from engine.services.slots import FlowSlots
-from engine.services.turns import ExecutionTurns
 from engine.state import State
 from engine.storage.uris import input_file_uri
 from engine.templating import ExpressionError
 from engine.variables import build_variables
 
 log = logging.getLogger("podium.executor")
-MAX_LINGER_SECONDS = 1.0  # the longest an executor thread waits for more results of one execution
-# An execution with fewer unfinished task runs than this after a step is stepped again at once:
-# the few results still to come are not worth gathering (a fan-out's join, a chain's last link).
-GATHER_MIN_UNFINISHED = 16
 
 
 class InputsInvalid(PodiumError, ValueError):
@@ -56,12 +54,10 @@ class ExecutionService:
     def __init__(self, env: Env, catalog: FlowCatalog) -> None:
         self.env = env
         self.catalog = catalog
-        self.commands = CommandRunner(env, self)
-        self.pending = PendingCommands(env, self)
         self.slots = FlowSlots(env, catalog)
         self.flow_triggers = FlowTriggerService(env, catalog, self)
-        self.applied = AppliedResults()
-        self.turns = ExecutionTurns()
+        self.pending = PendingCommands(env, catalog, self.flow_triggers, self)
+        self.commands = CommandRunner(env, self.pending, self)
 
     # -- creating -----------------------------------------------------------------------------
 
@@ -97,14 +93,14 @@ class ExecutionService:
         # the SubflowStarted its parent's step sends after this call.
         try:
             created, first = self._create_admitted(flow, execution, first_step=parent is None)
-        except IntegrityError as error:
+        except ExecutionExists as error:
             return self._created_before(execution_id, error)
         if first is not None:
             step, later = first
-            self._after_step(created, step, flow, later, "Start", started)
+            self.after_step(created, step, flow, later, "Start", started)
             return step.execution
         if created.state.current == State.CREATED:
-            self.env.dispatcher.send_event(created.id, encode_event(ev.Start()))
+            self.send(created.id, ev.Start())
         return created
 
     def _inputs(self, flow: Flow, execution: Execution, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,7 +120,7 @@ class ExecutionService:
             raise InputsInvalid(f"cannot read an input file: {err}") from None
 
     def _create_admitted(self, flow: Flow, execution: Execution, *, first_step: bool
-                         ) -> tuple[Execution, tuple[Step, list[Any]] | None]:
+                         ) -> tuple[Execution, tuple[Step, list[cmd.Command]] | None]:
         """Applies the concurrency limit and saves the execution in one transaction, so two
         executions created at once cannot both take the last slot. With ``first_step``, an
         admitted execution is saved with its first step applied: (the execution as admitted,
@@ -133,9 +129,9 @@ class ExecutionService:
             execution = self.slots.admit(flow, execution, session)
             step = self._first_step(flow, execution) if first_step and execution.state.current == State.CREATED \
                 else None
+            later: list[cmd.Command] = []
             if step is None:
                 self.env.executions.create(execution, session=session)
-                later = []
             else:  # the dispatched rows are inserted with their claim deadline: no UPDATE after
                 self.env.executions.create(step.execution, session=session,
                                            lease_until=self.commands.dispatch_deadlines(step))
@@ -147,7 +143,7 @@ class ExecutionService:
         """The executor's step for Start, applied by whoever creates the execution: nobody else
         can see it before this transaction commits, so no row lock is needed, and the Start message,
         its executor step and its load are saved (docs/executor.md, "The first step"). None if
-        ``advance`` raised: the execution is then created and handed to the executor as before."""
+        ``advance`` raised: the execution is then created without it and the executor applies Start."""
         try:
             return executor.advance_all(execution, flow, [ev.Start()], self.env.clock(), registry=self.env.registry,
                                         renderer=self.env.renderer(execution.namespace),
@@ -156,81 +152,10 @@ class ExecutionService:
             log.warning("the first step of %s failed; the executor takes it", execution.describe(), exc_info=True)
             return None
 
-    # -- the executor's shell -------------------------------------------------------------------
+    # -- after a step's commit ----------------------------------------------------------------
 
-    def handle_event(self, execution_id: str, message: Mapping[str, Any]) -> None:
-        with bind_ids(execution_id=execution_id):
-            self._handle_event(execution_id, message)
-
-    def _handle_event(self, execution_id: str, message: Mapping[str, Any]) -> None:
-        event = decode_event(dict(message))
-        started = time.perf_counter()
-        if self.applied.contains(event):
-            # Applied already, with the results that waited together: no lock, no load.
-            self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=type(event).__name__)
-            return
-        if not (isinstance(event, ev.TaskRunResult) and event.state.is_terminated):
-            self._step(execution_id, event, started)
-            return
-        if not self.turns.take(execution_id):
-            return  # another thread of this process steps it; this result waits in the outbox for it
-        try:
-            cpu = time.thread_time()
-            unfinished = self._step(execution_id, event, started)
-            self._step_while_asked(execution_id, time.thread_time() - cpu, unfinished)
-        except BaseException:
-            self.turns.abandon(execution_id)  # a result left waiting is re-sent by beat from the outbox
-            raise
-
-    def _step_while_asked(self, execution_id: str, cpu: float, unfinished: int) -> None:
-        """The owner's turn goes on while other threads left it results (ExecutionTurns)."""
-        outbox = LeaseRepository(self.env.db)
-        while self.turns.release(execution_id):
-            # A step of a wide execution costs O(its task runs) of CPU: waiting as long as the last
-            # step used lets its results gather, so this execution gets at most half of a CPU and
-            # the workers producing the results the rest. The CPU time, not the wall time: a small
-            # execution's step mostly waits for the database. Not when a full step's worth already
-            # waits, nor when too few results are still to come to be worth gathering.
-            waiting = outbox.waiting_results(execution_id, RESULTS_PER_STEP)
-            if waiting < RESULTS_PER_STEP and unfinished >= GATHER_MIN_UNFINISHED:
-                time.sleep(min(cpu, MAX_LINGER_SECONDS))
-                waiting = outbox.waiting_results(execution_id, 1)
-            if waiting:
-                again, cpu = time.perf_counter(), time.thread_time()
-                unfinished = self._step(execution_id, None, again)
-                cpu = time.thread_time() - cpu
-
-    def _step(self, execution_id: str, event: ev.Event | None, started: float) -> int:
-        """One executor step: ``event`` (None: only the results waiting in the outbox) and the
-        results waiting with it, applied under the execution's row lock; returns how many of the
-        execution's task runs are unfinished after it."""
-        with self.env.executions.lock(execution_id) as locked:
-            applied: list[ev.Event] = []
-            if event is not None:
-                forget_applied(self.env, event, locked.session)  # stale or not, it was delivered
-                applied = self.pending.settle(execution_id, event, locked.session)  # a pending command's reply
-            waiting = take_waiting_results(self.env, execution_id, event, locked.session)
-            events = [*applied, *waiting]
-            before = self._load(locked, events)
-            flow = self.catalog.get(before.namespace, before.flow_id, before.flow_revision)
-            step = executor.advance_all(before, flow, events, self.env.clock(),
-                                        registry=self.env.registry, renderer=self.env.renderer(before.namespace),
-                                        extra=self.extra_variables(), chains=self.env.settings.executor.chains)
-            changed = bool(events) and (step.execution_changed or step.execution != before)
-            if changed:
-                locked.save(step.execution)
-                later = self.commands.in_transaction(locked.session, step)
-        self.applied.add(waiting)
-        name = type(event).__name__ if event is not None else "TaskRunResult"
-        unfinished = sum(1 for run in step.execution.task_run_list if not run.state.current.is_terminated)
-        if not changed:
-            self.env.metrics.observe(EXECUTOR_EVENT, time.perf_counter() - started, event=name)
-            return unfinished
-        self._after_step(before, step, flow, later, name, started)
-        return unfinished
-
-    def _after_step(self, before: Execution, step: Step, flow: Flow, later: list[Any], name: str,
-                    started: float) -> None:
+    def after_step(self, before: Execution, step: Step, flow: Flow, later: Sequence[cmd.Command], name: str,
+                   started: float) -> None:
         """After the commit of a step: its commands that leave the process, Flow triggers, metrics."""
         self.commands.after_commit(step.execution, flow, later)
         if step.execution.state.current != before.state.current and not step.execution.state.current.is_terminated:
@@ -241,15 +166,9 @@ class ExecutionService:
         log.debug("executor step", extra={"flow": f"{before.namespace}.{before.flow_id}",
                                           "event_type": name, "state": step.execution.state.current.value})
 
-    @staticmethod
-    def _load(locked: Any, events: list[Any]) -> Execution:
-        """For task run results and lease expiries (whose handlers look at the leases of their own
-        task runs only), the execution as this process saved it last if nobody wrote it since,
-        with the leases of those task runs read again (workers write them directly); for any
-        other event (a kill, a timer, Start...), everything read from the rows."""
-        if all(isinstance(event, (ev.TaskRunResult, ev.LeaseExpired)) for event in events):
-            return locked.load(leases_of=[event.task_run_id for event in events])
-        return locked.execution
+    def after_commit(self, execution: Execution, flow: Flow, commands: Sequence[cmd.Command]) -> None:
+        """Carries out ``commands`` that leave the process (ExecutionShell, for beat's replays)."""
+        self.commands.after_commit(execution, flow, commands)
 
     def extra_variables(self) -> dict[str, Any]:
         settings = self.env.settings
@@ -265,8 +184,8 @@ class ExecutionService:
 
     # -- operations ---------------------------------------------------------------------------
 
-    def send(self, execution_id: str, event: Any) -> None:
-        self.env.dispatcher.send_event(execution_id, encode_event(event))
+    def send(self, execution_id: str, event: ev.Event) -> None:
+        send_event(self.env.dispatcher, execution_id, event)
 
     def kill(self, execution_id: str) -> Execution:
         execution = self.get(execution_id)
@@ -325,10 +244,10 @@ class ExecutionService:
         flow = self.catalog.get(source.namespace, source.flow_id, source.flow_revision)
         try:
             return self._start_copy(executor.retry_execution(source, flow, self.env.clock(), replay_id=retry_id))
-        except IntegrityError as error:
+        except ExecutionExists as error:
             return self._created_before(retry_id, error)
 
-    def _created_before(self, execution_id: str | None, error: IntegrityError) -> Execution:
+    def _created_before(self, execution_id: str | None, error: ExecutionExists) -> Execution:
         """A create with a derived id met its row: the command that derived it ran before, and
         that execution stands as it is. Any other conflict is raised again."""
         existing = self.env.executions.get(execution_id, allow_deleted=True) if execution_id else None

@@ -1,4 +1,4 @@
-"""L3: what expressions rendered outside a task may reach (``ExpressionIO`` for the executor).
+"""L3: what expressions rendered outside a task may reach, and the renderers that render them.
 
 The executor renders flowable properties (If conditions, ForEach values, Subflow inputs...),
 ``execution.Labels``, flow outputs and input defaults. Those may call ``kv()``, ``read()``,
@@ -8,20 +8,39 @@ clear; read secrets in a runnable task, whose logs and outputs are masked.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from engine.tasks.expression_io import StorageIO
-from engine.templating import ExpressionError
+from engine.templating import ExpressionError, Renderer
 
-if TYPE_CHECKING:
-    from engine.services.runtime import Env
+KEPT_RENDERERS = 256  # namespaces whose renderer is kept
 
 
 class ExecutorIO(StorageIO):
-    def __init__(self, env: Env, namespace: str | None) -> None:
-        super().__init__(env.storage, namespace, env.clock, env.kv.get_any, env.encryption_key)
+    """``ExpressionIO`` for the executor: a task's, without ``secret()``."""
 
     def secret(self, key: str) -> str:
         raise ExpressionError(f"secret('{key}') is not available in flow outputs, labels or flowable task "
                               "properties (the executor would store its value in clear); use it in a "
                               "runnable task, whose logs and outputs are masked")
+
+
+class RendererCache:
+    """One renderer per namespace (``None``: no namespace), built on first use by ``build``.
+
+    Kept because building one wraps every filter and function, and its cache of compiled templates
+    is what makes the next event's expressions cheap; bounded, since namespaces are user data.
+    """
+
+    def __init__(self, build: Callable[[str | None], Renderer], size: int = KEPT_RENDERERS) -> None:
+        self._build = build
+        self._size = size
+        self._renderers: dict[str | None, Renderer] = {}
+
+    def get(self, namespace: str | None) -> Renderer:
+        found = self._renderers.get(namespace)
+        if found is None:
+            if len(self._renderers) >= self._size:
+                self._renderers.clear()
+            found = self._renderers[namespace] = self._build(namespace)
+        return found

@@ -6,7 +6,9 @@ trigger (:class:`FlowTriggerIndex`: the latest revision numbers read at most onc
 flow parsed again only when its revision changes), evaluates each trigger with the pure
 ``engine.schedule.flow_trigger``, keeps multi-flow windows in ``trigger_windows`` and starts
 the executions. Each (upstream state change, trigger) is claimed once in
-``flow_trigger_events``, so a redelivered event never starts a second execution.
+``flow_trigger_events``, so a redelivered event never starts a second execution. It starts them
+through ``ExecutionShell`` (engine/services/execution_shell.py), which the execution service
+hands it: the execution service imports this module, never the other way round.
 
 :class:`TriggerSwitch` enables or disables a trigger for the ``trigger.Toggle`` task.
 """
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from threading import Lock
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.errors import NotFound, PodiumError
 from engine.ids import derived_id
@@ -28,7 +30,7 @@ from engine.model.task import LogLevel
 from engine.model.trigger_key import TriggerKey
 from engine.persistence.logs import LogEntry
 from engine.persistence.trigger_windows import EventKey, TriggerWindowRepository
-from engine.persistence.triggers import TriggerState, TriggerStateRepository
+from engine.persistence.triggers import TriggerState
 from engine.plugins.core.triggers import FlowTrigger
 from engine.schedule.flow_trigger import (
     FLOW_TRIGGER_TYPE,
@@ -40,12 +42,10 @@ from engine.schedule.flow_trigger import (
     render_inputs,
 )
 from engine.schedule.flow_window import plan_windows
+from engine.services.execution_shell import ExecutionShell
 from engine.services.flows import FlowCatalog
 from engine.services.runtime import Env
 from engine.variables import build_variables
-
-if TYPE_CHECKING:
-    from engine.services.executions import ExecutionService
 
 log = logging.getLogger(__name__)
 EVENT_RETENTION = timedelta(days=7)
@@ -75,9 +75,10 @@ class FlowTriggerIndex:
 
     A refresh reads the latest revision number of each flow (no source) and parses only the
     flows whose revision changed, so 1,000 flows are not parsed per ended execution. It runs at
-    most every ``max_age`` seconds (it was one query per state change of every execution), and
-    at once after a deploy through this process's catalog: a flow deployed by another process
-    is seen within ``max_age``, as Kestra's executors see flows through their flow queue.
+    most every ``max_age`` seconds, not once per state change of every execution (a query added
+    to each executor step), and at once after a deploy through this process's catalog: a flow
+    deployed by another process is seen within ``max_age``, as Kestra's executors see flows
+    through their flow queue.
     """
 
     def __init__(self, catalog: FlowCatalog, repository: TriggerWindowRepository, *,
@@ -132,10 +133,10 @@ class FlowTriggerIndex:
 
 
 class FlowTriggerService:
-    def __init__(self, env: Env, catalog: FlowCatalog, executions: ExecutionService) -> None:
-        self.env, self.executions = env, executions
-        self.windows = TriggerWindowRepository(env.db)
-        self.states = TriggerStateRepository(env.db)
+    def __init__(self, env: Env, catalog: FlowCatalog, shell: ExecutionShell) -> None:
+        self.env, self.shell = env, shell
+        self.windows = env.trigger_windows
+        self.states = env.trigger_states
         self.index = FlowTriggerIndex(catalog, self.windows)
         self._calls = 0
 
@@ -170,7 +171,7 @@ class FlowTriggerService:
         return started
 
     def _evaluate(self, candidate: Candidate, execution: Execution, upstream: Upstream) -> Execution | None:
-        variables = build_variables(candidate.flow, execution, extra=self.executions.extra_variables())
+        variables = build_variables(candidate.flow, execution, extra=self.shell.extra_variables())
         renderer = self.env.renderer()
         found = match(candidate.trigger, candidate.flow.namespace, candidate.flow.id, upstream, variables,
                       renderer.render_typed)
@@ -232,7 +233,7 @@ class FlowTriggerService:
         execution_id = derived_id("flow-trigger", key.execution_id, key.state_index, key.trigger.namespace,
                                   key.trigger.flow_id, key.trigger.trigger_id)
         try:
-            started = self.executions.start_execution(
+            started = self.shell.start_execution(
                 flow.namespace, flow.id, inputs=inputs, labels=label_pairs(trigger.labels),
                 revision=flow.revision, trigger=execution_trigger, validate_inputs=False,
                 execution_id=execution_id)  # found, if a first evaluation started it and died
@@ -269,7 +270,7 @@ class TriggerSwitch:
 
     def __init__(self, env: Env, catalog: FlowCatalog) -> None:
         self.env, self.catalog = env, catalog
-        self.states = TriggerStateRepository(env.db)
+        self.states = env.trigger_states
 
     def set_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
         try:

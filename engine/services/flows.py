@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
-from typing import Any
 
 from engine.errors import FlowInvalid, NotFound
 from engine.loader import load_flow_text
@@ -119,7 +118,3 @@ class FlowCatalog:
     @staticmethod
     def _with_revision(flow: Flow, revision: int) -> Flow:
         return flow.model_copy(update={"revision": revision})
-
-
-def describe(flow: Any) -> str:
-    return f"{flow.namespace}.{flow.id}"

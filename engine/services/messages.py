@@ -3,6 +3,8 @@
 A message is ``{"type": "<EventClassName>", ...fields}``; enums travel as their values and
 tuples as lists. Decoding checks the type name against the known event classes only. The
 executor's pending commands are kept in the same form (``encode_command``, ``decode_command``).
+``send_event`` encodes an event and hands it to the dispatcher, for every service that reports
+to the executor.
 """
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import dataclasses
 import functools
 import typing
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
+from engine.dispatch import Dispatcher
 from engine.errors import PodiumError
 from engine.executor import commands as cmd
 from engine.executor import events as ev
@@ -27,13 +30,14 @@ EVENT_TYPES: dict[str, type] = {
 COMMAND_TYPES: dict[str, type] = {
     cls.__name__: cls for cls in (cmd.StartSubflow, cmd.SplitItems, cmd.MergeItemsOutputs)
 }
+KeptCommand = cmd.StartSubflow | cmd.SplitItems | cmd.MergeItemsOutputs
 
 
 class BadMessage(PodiumError, ValueError):
     pass
 
 
-def encode_event(event: Any) -> dict[str, Any]:
+def encode_event(event: ev.Event | cmd.Command) -> dict[str, Any]:
     body = {field.name: _plain(getattr(event, field.name)) for field in dataclasses.fields(event)}
     return {"type": type(event).__name__, **body}
 
@@ -41,15 +45,21 @@ def encode_event(event: Any) -> dict[str, Any]:
 encode_command = encode_event
 
 
+def send_event(dispatcher: Dispatcher, execution_id: str, event: ev.Event) -> None:
+    """Sends ``event`` to the executor, to be applied to the execution ``execution_id``."""
+    dispatcher.send_event(execution_id, encode_event(event))
+
+
 def decode_event(message: dict[str, Any]) -> Any:
+    # Any rather than ev.Event: callers read the fields of the one event type they expect.
     return _decode(message, EVENT_TYPES, "executor event")
 
 
-def decode_command(message: dict[str, Any]) -> Any:
-    return _decode(message, COMMAND_TYPES, "pending command")
+def decode_command(message: dict[str, Any]) -> KeptCommand:
+    return cast(KeptCommand, _decode(message, COMMAND_TYPES, "pending command"))
 
 
-def _decode(message: dict[str, Any], types: dict[str, type], what: str) -> Any:
+def _decode(message: dict[str, Any], types: dict[str, type], what: str) -> object:
     name = message.get("type")
     cls = types.get(str(name))
     if cls is None:

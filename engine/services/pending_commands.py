@@ -22,6 +22,10 @@ execution get derived ids (created once, found the second time), Flow triggers c
 change once, split and merge write the same files. A reply that comes twice is harmless too:
 the executor drops a ForEachItem iteration reply whose row is already gone (its counts are not
 idempotent); the other replies are no-ops on a task run that moved on.
+
+The commands runner (engine/services/commands.py) saves and drops the rows, so it imports this
+module; beat's replay runs a command again through ``ExecutionShell``
+(engine/services/execution_shell.py), never by importing the runner or the execution service.
 """
 from __future__ import annotations
 
@@ -30,23 +34,22 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-from sqlalchemy.orm import Session
+from typing import Any, NamedTuple
 
 from engine.errors import PodiumError
 from engine.executor import commands as cmd
 from engine.executor import events as ev
 from engine.ids import derived_id
 from engine.model.execution import Execution
-from engine.persistence.pending_commands import PendingCommand, PendingCommandRepository
+from engine.persistence import Session
+from engine.persistence.pending_commands import PendingCommand
+from engine.services.execution_shell import ExecutionShell
+from engine.services.flow_triggers import FlowTriggerService
+from engine.services.flows import FlowCatalog
 from engine.services.leases import lease_seconds
-from engine.services.messages import decode_command, decode_event, encode_command, encode_event
+from engine.services.messages import decode_command, decode_event, encode_command, encode_event, send_event
 from engine.services.runtime import Env
 from engine.state import State
-
-if TYPE_CHECKING:
-    from engine.services.executions import ExecutionService
 
 log = logging.getLogger("podium.pending")
 _BATCH = 500
@@ -66,11 +69,11 @@ def child_id(parent_id: str, task_run_id: str, attempt: int, iteration: int | No
     return derived_id("subflow", parent_id, task_run_id, attempt, iteration or 0)
 
 
-def event_key(execution_id: str, event: Any) -> str:
+def event_key(execution_id: str, event: ev.Event) -> str:
     return f"event:{type(event).__name__}:{execution_id}"
 
 
-def reply_key(event: Any, execution_id: str) -> str | None:
+def reply_key(event: ev.Event, execution_id: str) -> str | None:
     """The pending command that ``event``, applied to the execution ``execution_id``, settles."""
     if isinstance(event, (ev.Kill, ev.Resume)):
         return event_key(execution_id, event)
@@ -103,9 +106,10 @@ def waiting_parent(execution: Execution) -> ParentLink | None:
 
 
 class PendingCommands:
-    def __init__(self, env: Env, executions: ExecutionService) -> None:
-        self.env, self.executions = env, executions
-        self.repository = PendingCommandRepository(env.db)
+    def __init__(self, env: Env, catalog: FlowCatalog, flow_triggers: FlowTriggerService,
+                 shell: ExecutionShell) -> None:
+        self.env, self.catalog, self.flow_triggers, self.shell = env, catalog, flow_triggers, shell
+        self.repository = env.pending_commands
 
     @property
     def _grace(self) -> timedelta:
@@ -114,7 +118,7 @@ class PendingCommands:
 
     # -- the executor -----------------------------------------------------------------------------
 
-    def save(self, execution: Execution, commands: Sequence[Any], *, session: Session) -> None:
+    def save(self, execution: Execution, commands: Sequence[cmd.Command], *, session: Session) -> None:
         """In the step's transaction: a row for each command that must not be lost, and one for
         the Kill each child of a killed task run is sent."""
         now = self.env.clock()
@@ -130,7 +134,7 @@ class PendingCommands:
                                                now + self._grace))
         self.repository.put(rows, session=session)
 
-    def _row(self, execution: Execution, command: Any) -> tuple[str, dict[str, Any]] | None:
+    def _row(self, execution: Execution, command: cmd.Command) -> tuple[str, dict[str, Any]] | None:
         if isinstance(command, cmd.StartSubflow):
             attempt = max(len(execution.task_run(command.task_run_id).attempts), 1)
             return (subflow_key(command.task_run_id, command.iteration),
@@ -142,18 +146,18 @@ class PendingCommands:
             return f"retry:{execution.id}", {"retry_id": self.retry_id(execution)}
         if isinstance(command, cmd.ExecutionEnded):
             parent = waiting_parent(execution) is not None
-            if parent or self.executions.flow_triggers.may_listen(execution):
+            if parent or self.flow_triggers.may_listen(execution):
                 return ended_key(execution.id), {"reply": parent}
         return None
 
-    def send_kept(self, execution_id: str, event: Any) -> None:
+    def send_kept(self, execution_id: str, event: ev.Kill | ev.Resume) -> None:
         """Sends an operation's Kill or Resume, kept until the execution applied it: a broker that
         loses it does not leave the execution running or paused for good."""
         with self.env.db.transaction() as session:
             self.repository.put([self._event_row(execution_id, event, self.env.clock())], session=session)
-        self.executions.send(execution_id, event)
+        send_event(self.env.dispatcher, execution_id, event)
 
-    def _event_row(self, target: str, event: Any, now: datetime) -> PendingCommand:
+    def _event_row(self, target: str, event: ev.Kill | ev.Resume, now: datetime) -> PendingCommand:
         """A Kill or Resume to ``target``, kept until ``target`` applies it."""
         return PendingCommand(event_key(target, event), target, "event", {"event": _as_json(encode_event(event))},
                               now, now + self._grace)
@@ -163,7 +167,7 @@ class PendingCommands:
         """The id of the execution a RetryExecution creates: one per end of the execution."""
         return derived_id("retry", execution.id, len(execution.state.histories))
 
-    def settle(self, execution_id: str, event: Any, session: Session) -> list[Any]:
+    def settle(self, execution_id: str, event: ev.Event, session: Session) -> list[ev.Event]:
         """In the step's transaction that applies ``event`` to ``execution_id``: drops the command
         it replies to, and returns the events to apply: none for a repeated ForEachItem iteration
         reply (its counts are not idempotent); for a subflow's end whose start was not applied yet
@@ -179,12 +183,12 @@ class PendingCommands:
             return [ev.SubflowStarted(event.task_run_id, event.child_execution_id, event.iteration), event]
         return [event]
 
-    def done(self, execution: Execution, command: Any) -> None:
+    def done(self, execution: Execution, command: cmd.Command) -> None:
         """A command without a reply was carried out: its row goes."""
         if isinstance(command, cmd.RetryExecution):
             self.repository.drop([f"retry:{execution.id}"])
         elif isinstance(command, cmd.ExecutionEnded) and waiting_parent(execution) is None \
-                and self.executions.flow_triggers.may_listen(execution):  # else no row was saved
+                and self.flow_triggers.may_listen(execution):  # else no row was saved
             self.repository.drop([ended_key(execution.id)])
 
     def keep_alive(self, execution_id: str) -> None:
@@ -215,7 +219,7 @@ class PendingCommands:
         if pending.kind == "event":
             return self._replay_event(pending, execution)
         if pending.kind == "retry":
-            self.executions.retry_in_new_execution(execution.id, str(pending.payload["retry_id"]))
+            self.shell.retry_in_new_execution(execution.id, str(pending.payload["retry_id"]))
             self.repository.drop([pending.id])
             return 1
         command = decode_command(dict(pending.payload["command"]))
@@ -223,8 +227,8 @@ class PendingCommands:
             self.repository.drop([pending.id])
             return 0
         log.warning("%s of %s: no reply yet; running it again", pending.id, execution.describe())
-        flow = self.executions.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
-        self.executions.commands.after_commit(execution, flow, [command])
+        flow = self.catalog.get(execution.namespace, execution.flow_id, execution.flow_revision)
+        self.shell.after_commit(execution, flow, [command])
         return 1
 
     def _replay_ended(self, pending: PendingCommand, execution: Execution) -> int:
@@ -234,7 +238,7 @@ class PendingCommands:
             parent = None  # nobody waits for this end any more
         log.warning("the end of %s: not seen by %s yet; telling it again", execution.describe(),
                     "its parent" if parent else "Flow triggers")
-        self.executions.on_ended(execution, notify=parent is not None)
+        self.shell.on_ended(execution, notify=parent is not None)
         if parent is None:
             self.repository.drop([pending.id])
         return 1
@@ -246,7 +250,7 @@ class PendingCommands:
             self.repository.drop([pending.id])  # applied, or nothing left for it to do
             return 0
         log.warning("%s of %s not applied yet; sending it again", type(event).__name__, execution.describe())
-        self.executions.send(execution.id, event)
+        send_event(self.env.dispatcher, execution.id, event)
         return 1
 
     @staticmethod

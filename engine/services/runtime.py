@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 from engine.dispatch import Dispatcher
 from engine.metrics import MetricsRecorder
+from engine.persistence import Database
 from engine.persistence.backfills import BackfillRepository
-from engine.persistence.db import Database
 from engine.persistence.executions import ExecutionRepository
 from engine.persistence.flows import FlowRepository
 from engine.persistence.joins import JoinRepository
-from engine.persistence.kv import KVRepository
+from engine.persistence.kv_entries import KVRepository
 from engine.persistence.leader import LeaderRepository
 from engine.persistence.leases import LeaseRepository
 from engine.persistence.logs import LogRepository
@@ -23,12 +23,11 @@ from engine.persistence.timers import QueueRepository, TimerRepository
 from engine.persistence.trigger_windows import TriggerWindowRepository
 from engine.persistence.triggers import FiredRepository, TriggerStateRepository
 from engine.plugins.base import Registry
+from engine.services.expressions import ExecutorIO, RendererCache
 from engine.settings import Settings
 from engine.storage.local import LocalStorage
 from engine.tasks.secrets import EnvSecrets
 from engine.templating import Renderer
-
-_RENDERERS = 256  # namespaces whose renderer is kept
 
 
 def utc_now() -> datetime:
@@ -62,7 +61,7 @@ class Env:
     metrics: MetricsRecorder = field(init=False)
     secrets: EnvSecrets = field(init=False)
     envs: dict[str, str] = field(init=False)
-    _renderers: dict[str | None, Renderer] = field(init=False, default_factory=dict)
+    renderers: RendererCache = field(init=False)
 
     def __post_init__(self) -> None:
         # Read once at start-up, as Kestra does: a process sees the environment it started with.
@@ -85,22 +84,16 @@ class Env:
         self.backfills = BackfillRepository(self.db)
         self.leader = LeaderRepository(self.db)
         self.metrics = MetricsRecorder(self.db, flush_seconds=self.settings.metrics_flush_seconds)
+        self.renderers = RendererCache(self._build_renderer)
 
     def renderer(self, namespace: str | None = None) -> Renderer:
-        """The renderer of expressions outside tasks; ``namespace`` resolves ``read('path')``.
+        """The renderer of expressions outside tasks (one kept per namespace, ``RendererCache``);
+        ``namespace`` resolves ``read('path')``."""
+        return self.renderers.get(namespace)
 
-        One per namespace, kept: building one wraps every filter and function, and its cache of
-        compiled templates is what makes the next event's expressions cheap.
-        """
-        from engine.services.expressions import ExecutorIO
-
-        found = self._renderers.get(namespace)
-        if found is None:
-            if len(self._renderers) >= _RENDERERS:
-                self._renderers.clear()
-            found = self._renderers[namespace] = Renderer(ExecutorIO(self, namespace),
-                                                          default_timezone=self.settings.timezone)
-        return found
+    def _build_renderer(self, namespace: str | None) -> Renderer:
+        io = ExecutorIO(self.storage, namespace, self.clock, self.kv.get_any, self.encryption_key)
+        return Renderer(io, default_timezone=self.settings.timezone)
 
     @property
     def encryption_key(self) -> bytes | None:

@@ -23,10 +23,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import select, tuple_, update
-from sqlalchemy.orm import Session
+from typing import Any, TypeAlias
 
 from engine import executor
 from engine.durations import parse_duration
@@ -34,8 +31,8 @@ from engine.errors import NotFound, PodiumError
 from engine.executor import events as ev
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import Flow
-from engine.persistence.tables import trigger_state as table
-from engine.persistence.triggers import FiredRepository, TriggerState, TriggerStateRepository
+from engine.persistence import Session
+from engine.persistence.triggers import TriggerState
 from engine.plugins.core.triggers import RecoverMissedSchedules, Schedule, ScheduleOnDates
 from engine.schedule.conditions import ConditionError, all_pass
 from engine.schedule.cron import FireTime, schedule_from_options, zone_of
@@ -49,6 +46,8 @@ from engine.state import State
 logger = logging.getLogger(__name__)
 KIND = "schedule"  # data["kind"] of the rows this service owns (Flow triggers keep their own)
 PAGE = 500
+
+ScheduleTrigger: TypeAlias = Schedule | ScheduleOnDates
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,8 @@ class ScheduleService:
         self.env = env
         self.catalog = catalog
         self.executions = executions
-        self.states = TriggerStateRepository(env.db)
-        self.fired = FiredRepository(env.db)
+        self.states = env.trigger_states
+        self.fired = env.fired
 
     # -- deploy ---------------------------------------------------------------------------------
 
@@ -84,11 +83,13 @@ class ScheduleService:
                 logger.error("schedule %s.%s.%s cannot be planned: %s", flow.namespace, flow.id,
                              trigger.id, err)
 
-    def _sync_trigger(self, flow: Flow, trigger: Any, state: TriggerState | None, now: datetime) -> None:
+    def _sync_trigger(self, flow: Flow, trigger: ScheduleTrigger, state: TriggerState | None,
+                      now: datetime) -> None:
         dates = self._rendered_dates(flow, trigger)
         signature = _signature(trigger, dates)
         source_off = bool(flow.disabled or trigger.disabled)
-        data = {"kind": KIND, "type": trigger.type, "signature": signature, "sourceDisabled": source_off}
+        data: dict[str, Any] = {"kind": KIND, "type": trigger.type, "signature": signature,
+                                "sourceDisabled": source_off}
         if dates is not None:
             data["dates"] = dates
         sequence = self._sequence(trigger, dates)
@@ -103,9 +104,10 @@ class ScheduleService:
         if state.data.get("signature") != signature or (state.disabled and not disabled):
             # New dates, or enabled again: start from now, as Kestra does on re-enabling.
             next_date = first_date(sequence, now)
-        _write(self.env, state, now, next_date=next_date, disabled=disabled, data={**state.data, **data})
+        self.states.compare_and_set(state, now, next_date=next_date, disabled=disabled,
+                                    data={**state.data, **data})
 
-    def _rendered_dates(self, flow: Flow, trigger: Any) -> list[str] | None:
+    def _rendered_dates(self, flow: Flow, trigger: ScheduleTrigger) -> list[str] | None:
         if not isinstance(trigger, ScheduleOnDates):
             return None
         raw = trigger.dates
@@ -116,7 +118,7 @@ class ScheduleService:
         zone = zone_of(trigger.timezone or self.env.settings.timezone)
         return [fire.at.isoformat() for fire in DateList.parse([str(v) for v in values], zone).fires]
 
-    def _sequence(self, trigger: Any, dates: list[str] | None) -> DateSequence:
+    def _sequence(self, trigger: ScheduleTrigger, dates: list[str] | None) -> DateSequence:
         zone_name = trigger.timezone or self.env.settings.timezone
         if isinstance(trigger, Schedule):
             return schedule_from_options(trigger, self.env.settings.timezone)
@@ -145,7 +147,7 @@ class ScheduleService:
             return None
         flow, trigger = found
         if flow.disabled or trigger.disabled:
-            _write(self.env, state, now, disabled=True)
+            self.states.compare_and_set(state, now, disabled=True)
             return None
         if self._blocked(state, trigger, now):
             return None
@@ -157,11 +159,11 @@ class ScheduleService:
             logger.info("schedule %s.%s.%s: %s date(s) skipped", flow.namespace, flow.id,
                         trigger.id, decision.skipped)
         if decision.fire is None:
-            _write(self.env, state, now, next_date=decision.next_date)
+            self.states.compare_and_set(state, now, next_date=decision.next_date)
             return None
         return self._fire(flow, trigger, state, decision, now)
 
-    def _blocked(self, state: TriggerState, trigger: Any, now: datetime) -> bool:
+    def _blocked(self, state: TriggerState, trigger: ScheduleTrigger, now: datetime) -> bool:
         """The no-overlap rule, and stopAfter once the last execution has ended."""
         if state.last_execution_id is None:
             return False
@@ -174,11 +176,11 @@ class ScheduleService:
         if trigger.stop_after and current.value in trigger.stop_after:
             logger.info("schedule %s.%s.%s disabled: execution %s ended %s (stopAfter)",
                         state.namespace, state.flow_id, state.trigger_id, last.id, current.value)
-            _write(self.env, state, now, disabled=True, data={**state.data, "stoppedBy": last.id})
+            self.states.compare_and_set(state, now, disabled=True, data={**state.data, "stoppedBy": last.id})
             return True
         return False
 
-    def _fire(self, flow: Flow, trigger: Any, state: TriggerState, decision: Decision,
+    def _fire(self, flow: Flow, trigger: ScheduleTrigger, state: TriggerState, decision: Decision,
               now: datetime) -> Fired | None:
         fire = decision.fire
         assert fire is not None
@@ -187,22 +189,22 @@ class ScheduleService:
         except (InputsInvalid, PodiumError, ValueError) as err:
             logger.error("schedule %s.%s.%s skipped %s: %s", flow.namespace, flow.id, trigger.id,
                          fire.iso, err)
-            _write(self.env, state, now, next_date=decision.next_date)
+            self.states.compare_and_set(state, now, next_date=decision.next_date)
             return None
         with self.env.db.transaction() as session:
             if not self.fired.claim(flow.namespace, flow.id, trigger.id, fire.at, now,
                                     execution_id=execution.id, session=session):
                 return None  # another beat (or an earlier run of this tick) created it
             execution = self._insert(flow, execution, session)
-            _write(self.env, state, now, session=session, next_date=decision.next_date,
-                   last_date=fire.at, last_execution_id=execution.id)
+            self.states.compare_and_set(state, now, session=session, next_date=decision.next_date,
+                                        last_date=fire.at, last_execution_id=execution.id)
         if execution.state.current == State.CREATED:
             self.env.dispatcher.send_event(execution.id, encode_event(ev.Start()))
         logger.info("schedule %s.%s.%s fired %s: execution %s", flow.namespace, flow.id, trigger.id,
                     fire.iso, execution.id)
         return Fired(execution, fire)
 
-    def _execution(self, flow: Flow, trigger: Any, decision: Decision, now: datetime) -> Execution:
+    def _execution(self, flow: Flow, trigger: ScheduleTrigger, decision: Decision, now: datetime) -> Execution:
         fire = decision.fire
         assert fire is not None
         variables = decision.variables()
@@ -223,8 +225,9 @@ class ScheduleService:
         self.executions.slots.enqueue(flow, execution, session)
         return execution
 
-    def _accepts(self, flow: Flow, trigger: Any, fire: FireTime, sequence: DateSequence) -> bool:
-        conditions = list(trigger.conditions or []) + list(getattr(trigger, "schedule_conditions", None) or [])
+    def _accepts(self, flow: Flow, trigger: ScheduleTrigger, fire: FireTime, sequence: DateSequence) -> bool:
+        deprecated = trigger.schedule_conditions if isinstance(trigger, Schedule) else None
+        conditions = list(trigger.conditions or []) + list(deprecated or [])
         if not conditions:
             return True
         variables = {"date": fire.iso}
@@ -241,12 +244,12 @@ class ScheduleService:
         return {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
                 "trigger": dict(trigger_variables), **self.executions.extra_variables()}
 
-    def _policy(self, trigger: Any) -> Policy:
+    def _policy(self, trigger: ScheduleTrigger) -> Policy:
         recover = trigger.recover_missed_schedules or RecoverMissedSchedules.ALL
-        late = getattr(trigger, "late_maximum_delay", None)
+        late = trigger.late_maximum_delay if isinstance(trigger, Schedule) else None
         return Policy(recover=recover, late_maximum_delay=parse_duration(late) if late else None)
 
-    def _flow_and_trigger(self, state: TriggerState) -> tuple[Flow, Any] | None:
+    def _flow_and_trigger(self, state: TriggerState) -> tuple[Flow, ScheduleTrigger] | None:
         try:
             flow = self.catalog.get(state.namespace, state.flow_id)
         except NotFound:
@@ -265,65 +268,31 @@ class ScheduleService:
             yield from fresh
             if len(page) < PAGE or not fresh:
                 return
-            page = _due_from(self.env, now, page[-1])
+            page = self.states.due_from(now, page[-1], limit=PAGE * 2)
 
 
-def schedule_triggers(flow: Flow) -> list[Any]:
+def schedule_triggers(flow: Flow) -> list[ScheduleTrigger]:
     """The flow's Schedule and ScheduleOnDates triggers (parsed options)."""
     return [t for t in flow.triggers or [] if isinstance(t, (Schedule, ScheduleOnDates))]
 
 
-def sequence_of(trigger: Any, data: Mapping[str, Any], default_zone: str) -> DateSequence:
+def sequence_of(trigger: ScheduleTrigger, data: Mapping[str, Any], default_zone: str) -> DateSequence:
     """The dates of a trigger from its options and its state (for ``podium triggers list``)."""
     if isinstance(trigger, Schedule):
         return schedule_from_options(trigger, default_zone)
     return DateList.parse(data.get("dates") or [], zone_of(trigger.timezone or default_zone))
 
 
-def _signature(trigger: Any, dates: list[str] | None) -> str:
+def _signature(trigger: ScheduleTrigger, dates: list[str] | None) -> str:
     if isinstance(trigger, Schedule):
         return f"cron={trigger.cron}|s={trigger.with_seconds}|tz={trigger.timezone}"
     return f"dates={','.join(dates or [])}|tz={trigger.timezone}"
 
 
-def _labels(labels: Any) -> dict[str, Any]:
+def _labels(labels: dict[str, Any] | list[dict[str, Any]] | None) -> dict[str, Any]:
     if not labels:
         return {}
     if isinstance(labels, Mapping):
         return dict(labels)
     return {str(item["key"]): item.get("value") for item in labels if isinstance(item, Mapping)}
 
-
-_UNSET: Any = object()
-
-
-def _write(env: Env, state: TriggerState, now: datetime, *, session: Session | None = None,
-           next_date: Any = _UNSET, last_date: Any = _UNSET, last_execution_id: Any = _UNSET,
-           disabled: Any = _UNSET, data: Any = _UNSET) -> bool:
-    """Updates the schedule's own columns if ``next_date`` is still what ``state`` read."""
-    given = {"next_date": next_date, "last_date": last_date, "last_execution_id": last_execution_id,
-             "disabled": disabled, "data": data}
-    values = {column: value for column, value in given.items() if value is not _UNSET}
-    same_next = table.c.next_date.is_(None) if state.next_date is None else table.c.next_date == state.next_date
-    statement = (update(table).where(table.c.namespace == state.namespace, table.c.flow_id == state.flow_id,
-                                     table.c.trigger_id == state.trigger_id, same_next)
-                 .values(**values, updated=now))
-    if session is not None:
-        return bool(getattr(session.execute(statement), "rowcount", 0))
-    with env.db.transaction() as own:
-        return bool(getattr(own.execute(statement), "rowcount", 0))
-
-
-def _due_from(env: Env, now: datetime, last: TriggerState) -> list[TriggerState]:
-    """The next page of due rows, from ``last`` on in (next_date, key) order (``last``'s ties
-    included: the caller skips what it has seen)."""
-    key = tuple_(table.c.next_date, table.c.namespace, table.c.flow_id, table.c.trigger_id)
-    query = (select(table.c.namespace, table.c.flow_id, table.c.trigger_id)
-             .where(table.c.next_date <= now, table.c.disabled.is_(False),
-                    key >= tuple_(last.next_date, "", "", ""))
-             .order_by(table.c.next_date, table.c.namespace, table.c.flow_id, table.c.trigger_id)
-             .limit(PAGE * 2))
-    with env.db.transaction(write=False) as session:
-        keys = session.execute(query).all()
-    states = TriggerStateRepository(env.db)
-    return [s for s in (states.get(*k) for k in keys) if s is not None]

@@ -1,21 +1,19 @@
 """L3: a flow's concurrency limit (``concurrency: {limit, behavior}``): admissions and releases.
 
-Both run under the flow's slot lock, a PostgreSQL transaction-scoped advisory lock (SQLite's
-write lock already serialises them), so an admission and a release never both take the last slot
-(docs/reliability.md, "Concurrency limits").
+Both run under the flow's slot lock (``ExecutionRepository.lock_slots``: a PostgreSQL
+transaction-scoped advisory lock; SQLite's write lock already serialises them), so an admission
+and a release never both take the last slot (docs/reliability.md, "Concurrency limits").
 """
 from __future__ import annotations
-
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
 from engine.executor import events as ev
 from engine.model.execution import Execution
 from engine.model.flow import ConcurrencyBehavior, Flow
+from engine.persistence import Session
 from engine.persistence.executions import SLOT_STATES
 from engine.services.flows import FlowCatalog
-from engine.services.messages import encode_event
+from engine.services.messages import send_event
 from engine.services.runtime import Env
 from engine.state import State
 
@@ -34,7 +32,7 @@ class FlowSlots:
         limit = flow.concurrency
         if limit is None:
             return execution
-        self._lock(session, flow)
+        self.env.executions.lock_slots(flow.namespace, flow.id, session=session)
         running = self.env.executions.running_count(flow.namespace, flow.id, states=HOLDING, session=session)
         # First in, first out: while executions wait in the queue a newcomer queues behind them
         # (a slot that frees up goes to the oldest one, in release, under the same lock).
@@ -70,7 +68,7 @@ class FlowSlots:
             return []
         started: list[str] = []
         with self.env.db.transaction() as session:
-            self._lock(session, flow)
+            self.env.executions.lock_slots(namespace, flow_id, session=session)
             running = self.env.executions.running_count(namespace, flow_id, states=HOLDING, session=session)
             while running < flow.concurrency.limit:
                 next_id = self.env.queue.pop(namespace, flow_id, session=session)
@@ -83,11 +81,5 @@ class FlowSlots:
                 started.append(next_id)
                 running += 1
         for next_id in started:
-            self.env.dispatcher.send_event(next_id, encode_event(ev.Start()))
+            send_event(self.env.dispatcher, next_id, ev.Start())
         return started
-
-    @staticmethod
-    def _lock(session: Session, flow: Flow) -> None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                            {"key": f"podium-concurrency:{flow.namespace}.{flow.id}"})

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from engine.dispatch import queue_of
 from engine.errors import PodiumError
 from engine.executor import events as ev
-from engine.persistence.leases import ExpiredLease, LeaseRepository
+from engine.persistence.leases import ExpiredLease
 from engine.services.leases import lease_seconds
 from engine.services.messages import encode_event
 from engine.services.runtime import Env
@@ -22,20 +22,19 @@ if TYPE_CHECKING:
     from engine.services.executions import ExecutionService
 
 log = logging.getLogger("podium.reaper")
+_BATCH = 500
 
 
 def _millis(moment: datetime) -> datetime:
     # the lease as the executor compares it (LeaseExpired carries it as text)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
-_BATCH = 500
-
 
 class TimerService:
     def __init__(self, env: Env, executions: ExecutionService | None = None) -> None:
         self.env = env
         self.executions = executions
-        self.leases = LeaseRepository(env.db)
+        self.leases = env.leases
         # Beat-local backoff for the sweep that has no row of its own to postpone.
         self._starts_sent = _Backoff(2 * self._lease)
         self._next_queue_sweep: datetime | None = None

@@ -15,23 +15,32 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from engine.errors import PodiumError
 from engine.model.task import LogLevel
+from engine.plugins.base import Registry
 from engine.storage import uris
 from engine.storage.base import Storage
 from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LogEntry, LogSink, TaskLogger
 from engine.tasks.masking import Masker
-from engine.tasks.protocols import ExecutionControl, KVStore, LogReader, Renderer, SecretSource, StateStore
+from engine.tasks.outcome import Metric
+from engine.tasks.protocols import (
+    ExecutionControl,
+    KVStore,
+    LogReader,
+    Renderer,
+    SecretSource,
+    StateStore,
+    TriggerControl,
+)
 from engine.tasks.state_store import StorageStateStore
 
-if TYPE_CHECKING:
-    from engine.tasks.toggle import TriggerControl
+_Collaborator = TypeVar("_Collaborator")
 
 
 def safe_relative_path(name: str) -> str:
@@ -64,19 +73,11 @@ class RunIdentity:
     tenant_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    value: float
-    type: str = "counter"             # "counter" or "timer" (seconds), as Kestra's metric types
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
 def _bind_renderer(renderer: Renderer | Callable[[RunContextIO], Renderer], io: RunContextIO) -> Renderer:
     """A ready renderer is used as is; a class or factory is built with the context's I/O."""
     if hasattr(renderer, "render_value") and not isinstance(renderer, type):
-        return renderer  # type: ignore[return-value]
-    return renderer(io)  # type: ignore[operator]
+        return renderer
+    return renderer(io)
 
 
 class RunContext:
@@ -86,7 +87,7 @@ class RunContext:
                  kv: KVStore | None = None, state_store: StateStore | None = None,
                  secrets: SecretSource | None = None, log_level: LogLevel | None = None,
                  log_reader: LogReader | None = None, executions: ExecutionControl | None = None,
-                 registry: Any = None, cancel_event: threading.Event | None = None,
+                 registry: Registry | None = None, cancel_event: threading.Event | None = None,
                  temp_root: str | None = None, working_dir: str | os.PathLike[str] | None = None,
                  encryption_key: bytes | None = None, triggers: TriggerControl | None = None) -> None:
         """Builds the context of one attempt of one task run.
@@ -195,7 +196,8 @@ class RunContext:
     def triggers(self) -> TriggerControl:
         return self._need(self._triggers, "trigger control", "trigger.Toggle")
 
-    def _need(self, value: Any, what: str, who: str) -> Any:
+    @staticmethod
+    def _need(value: _Collaborator | None, what: str, who: str) -> _Collaborator:
         if value is None:
             raise MissingCollaborator(f"{who} need {what}, but this Podium process was started without "
                                       f"one; run the task on a worker built by `podium` services")
@@ -239,7 +241,7 @@ class RunContext:
         return self.storage.open(uri)
 
     # -- metrics and lifecycle ------------------------------------------------------------------
-    def metric(self, name: str, value: float, type: str = "counter", **tags: str) -> None:
+    def metric(self, name: str, value: float, type: str = "counter", **tags: str) -> None:  # noqa: A002 - Kestra's metric field name
         self.metrics.append(Metric(name, value, type, dict(tags)))
 
     def close(self) -> None:

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from engine.model.task import LogLevel
 from engine.storage import uris
 from engine.storage.base import SCHEME, Storage
+from engine.tasks.protocols import ExpressionHost
 from engine.templating import ExpressionError
 
-if TYPE_CHECKING:  # the context imports this module; the type is only needed by the checker
-    from engine.tasks.context import RunContext
+
+class StoredValue(Protocol):
+    """A KV entry as a lookup returns it, expired or not: the caller owns the clock."""
+
+    @property
+    def value(self) -> Any: ...
+
+    def is_expired(self, now: datetime) -> bool: ...
 
 
 class StorageIO:
@@ -25,7 +32,8 @@ class StorageIO:
     a KV lookup: what an expression may reach, whether a task or the executor renders it."""
 
     def __init__(self, storage: Storage, namespace: str | None, clock: Callable[[], datetime],
-                 kv_lookup: Callable[[str, str], Any], encryption_key: bytes | None = None) -> None:
+                 kv_lookup: Callable[[str, str], StoredValue | None],
+                 encryption_key: bytes | None = None) -> None:
         self._storage, self._namespace, self._clock = storage, namespace, clock
         self._kv_lookup, self._key = kv_lookup, encryption_key
 
@@ -63,7 +71,9 @@ class StorageIO:
 
 
 class RunContextIO(StorageIO):
-    def __init__(self, ctx: RunContext, encryption_key: bytes | None = None) -> None:
+    """The expressions' I/O of one task run, bound to its run context."""
+
+    def __init__(self, ctx: ExpressionHost, encryption_key: bytes | None = None) -> None:
         # The KV store is looked up lazily: a task that never calls kv() needs none.
         super().__init__(ctx.storage, ctx.namespace, ctx.now, lambda ns, key: ctx.kv.get(ns, key),
                          encryption_key)
@@ -74,7 +84,7 @@ class RunContextIO(StorageIO):
 
     def error_logs(self) -> list[dict[str, Any]]:
         """The ERROR logs of the current execution (``errorLogs()``), oldest first."""
-        identity = self._ctx.identity
-        found = self._ctx.log_reader.find(identity.namespace, identity.flow_id, identity.execution_id,
-                                          task_id=None, min_level=LogLevel.ERROR)
+        ctx = self._ctx
+        found = ctx.log_reader.find(ctx.namespace, ctx.flow_id, ctx.execution_id, task_id=None,
+                                    min_level=LogLevel.ERROR)
         return [dict(entry) for entry in found]

@@ -60,26 +60,26 @@ class TaskLogger:
         self._sink, self._masker, self._clock, self._stamp = sink, masker, clock, stamp
         self.minimum = minimum
 
-    def log(self, level: LogLevel | str, message: Any) -> None:
+    def log(self, level: LogLevel | str, message: object) -> None:
         level = level_of(level)
         if not is_enabled(level, self.minimum):
             return
         text = self._masker.mask(message if isinstance(message, str) else str(message))
         self._sink(self._stamp(level, text, self._clock()))
 
-    def trace(self, message: Any) -> None:
+    def trace(self, message: object) -> None:
         self.log(LogLevel.TRACE, message)
 
-    def debug(self, message: Any) -> None:
+    def debug(self, message: object) -> None:
         self.log(LogLevel.DEBUG, message)
 
-    def info(self, message: Any) -> None:
+    def info(self, message: object) -> None:
         self.log(LogLevel.INFO, message)
 
-    def warn(self, message: Any) -> None:
+    def warn(self, message: object) -> None:
         self.log(LogLevel.WARN, message)
 
     warning = warn
 
-    def error(self, message: Any) -> None:
+    def error(self, message: object) -> None:
         self.log(LogLevel.ERROR, message)

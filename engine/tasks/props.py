@@ -1,7 +1,8 @@
 """L2 adapter: render a dynamic property through the run context and check its type.
 
 Kestra's ``runContext.render(property).as(Type.class)``: literals pass through, expressions are
-rendered and the result converted, with an error naming the property when it cannot be.
+rendered and the result converted, with an error naming the property when it cannot be. The
+helpers take any :class:`~engine.tasks.protocols.PropertyRenderer` (a run context in practice).
 """
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 from engine.durations import DurationError, parse_duration
-from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed
+from engine.tasks.protocols import PropertyRenderer
 
 _TRUE = ("true",)
 _FALSE = ("false", "")
 
 
-def as_bool(ctx: RunContext, value: Any, name: str) -> bool:
+def as_bool(ctx: PropertyRenderer, value: Any, name: str) -> bool:
     rendered = ctx.render(value, typed=True)
     if isinstance(rendered, bool):
         return rendered
@@ -27,7 +28,7 @@ def as_bool(ctx: RunContext, value: Any, name: str) -> bool:
     raise TaskFailed(f"property '{name}' rendered to '{rendered}', which is not a boolean (true or false)")
 
 
-def as_int(ctx: RunContext, value: Any, name: str) -> int:
+def as_int(ctx: PropertyRenderer, value: Any, name: str) -> int:
     rendered = ctx.render(value, typed=True)
     try:
         if isinstance(rendered, bool):
@@ -37,14 +38,14 @@ def as_int(ctx: RunContext, value: Any, name: str) -> int:
         raise TaskFailed(f"property '{name}' rendered to '{rendered}', which is not an integer") from None
 
 
-def as_text(ctx: RunContext, value: Any, name: str) -> str:
+def as_text(ctx: PropertyRenderer, value: Any, name: str) -> str:
     rendered = ctx.render(value)
     if rendered is None:
         raise TaskFailed(f"property '{name}' is required but rendered to nothing")
     return rendered if isinstance(rendered, str) else json.dumps(rendered)
 
 
-def as_duration(ctx: RunContext, value: Any, name: str) -> timedelta:
+def as_duration(ctx: PropertyRenderer, value: Any, name: str) -> timedelta:
     rendered = ctx.render(value)
     try:
         return parse_duration(str(rendered))
@@ -52,7 +53,7 @@ def as_duration(ctx: RunContext, value: Any, name: str) -> timedelta:
         raise TaskFailed(f"property '{name}': {error}") from None
 
 
-def as_list(ctx: RunContext, value: Any, name: str) -> list[Any]:
+def as_list(ctx: PropertyRenderer, value: Any, name: str) -> list[Any]:
     """A list, or a string that renders to a JSON array (Kestra accepts both for file lists)."""
     rendered = ctx.render(value, typed=True)
     if isinstance(rendered, str):

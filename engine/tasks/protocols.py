@@ -1,9 +1,13 @@
 """L1 pure core: what a run context needs from the rest of Podium, as small protocols.
 
 Each collaborator is implemented by whoever owns the resource (persistence for KV, logs and
-executions; templating for rendering) and handed to :class:`engine.tasks.context.RunContext`.
-Keeping them here, next to the tasks that use them, lets a test build a real context from
-in-memory implementations without a database.
+executions; templating for rendering; the services for triggers) and handed to
+:class:`engine.tasks.context.RunContext`. Keeping them here, next to the tasks that use them, lets
+a test build a real context from in-memory implementations without a database.
+
+The last two protocols are the context seen from below: what the property helpers
+(``engine.tasks.props``) and the expressions' I/O (``engine.tasks.expression_io``) use of it. They
+take these rather than the context itself, so the context can build them without an import cycle.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from engine.model.task import LogLevel
+from engine.storage.base import Storage
 
 
 class Renderer(Protocol):
@@ -97,3 +102,44 @@ class SecretSource(Protocol):
 
     def values(self) -> Iterable[str]:
         """Every known secret value (masked in logs and outputs)."""
+
+
+class TriggerControl(Protocol):
+    """What ``trigger.Toggle`` needs from the rest of Podium (the services' ``TriggerSwitch``)."""
+
+    def set_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
+        """Enables or disables the trigger; raises LookupError (user-facing message) when the
+        flow or the trigger does not exist."""
+
+
+class PropertyRenderer(Protocol):
+    """Renders a task's dynamic property (the run context's ``render``)."""
+
+    def render(self, value: Any, typed: bool = False) -> Any: ...
+
+
+class ExpressionHost(Protocol):
+    """What a task's ``{{ expressions }}`` reach through its run context: files, KV, secrets,
+    the clock and the execution's logs."""
+
+    @property
+    def storage(self) -> Storage: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def flow_id(self) -> str: ...
+
+    @property
+    def execution_id(self) -> str: ...
+
+    @property
+    def kv(self) -> KVStore: ...
+
+    @property
+    def log_reader(self) -> LogReader: ...
+
+    def now(self) -> datetime: ...
+
+    def secret(self, name: str) -> str: ...

@@ -24,19 +24,22 @@ from functools import cache
 from pathlib import PurePath
 from typing import Any
 
+from pydantic import BaseModel
+
 from engine.durations import format_duration, parse_duration
 from engine.errors import PodiumError
 from engine.plugins.base import PluginSpec
 from engine.state import State
 from engine.tasks.context import RunContext
-from engine.tasks.outcome import TaskFailed, TaskOutcome
+from engine.tasks.outcome import TaskFailed, TaskOutcome, TaskResult
 from engine.tasks.threads import ReusedThreads
 
 NOT_IMPLEMENTED = "{type} is not implemented yet in Podium"
 # How often the waiting thread looks at the deadline and the kill flag.
 _POLL_SECONDS = 0.05
 
-TaskFunction = Callable[[Any, RunContext], Any]
+# Called with the options model of its spec, parsed from the task's YAML.
+TaskFunction = Callable[[BaseModel, RunContext], TaskResult]
 # The threads task functions run on (daemon threads, reused: engine/tasks/threads.py).
 _TASK_THREADS = ReusedThreads("podium-task")
 
@@ -52,22 +55,22 @@ def load_implementation(path: str) -> TaskFunction:
     if not module_name or not function_name:
         raise ImplementationError(f"invalid implementation '{path}': expected 'package.module:function'")
     try:
-        function = getattr(importlib.import_module(module_name), function_name)
+        function: TaskFunction = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as error:
         raise ImplementationError(f"cannot load task implementation '{path}': {error}") from error
     if not callable(function):
         raise ImplementationError(f"task implementation '{path}' is not a function")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 @dataclass
 class _Attempt:
-    result: Any = None
+    result: object = None  # a TaskResult if the implementation keeps its contract
     error: BaseException | None = None
     trace: str = ""
 
 
-def run_task(spec: PluginSpec, options: Any, ctx: RunContext, *, kill_grace: float = 5.0) -> TaskOutcome:
+def run_task(spec: PluginSpec, options: BaseModel, ctx: RunContext, *, kill_grace: float = 5.0) -> TaskOutcome:
     """Runs ``options`` (a parsed task of type ``spec``) once and returns how it ended.
 
     Args:
@@ -82,7 +85,7 @@ def run_task(spec: PluginSpec, options: Any, ctx: RunContext, *, kill_grace: flo
     try:
         function = load_implementation(spec.implementation)
         timeout = _timeout(options, ctx)
-    except Exception as error:  # a broken plugin or an unrenderable timeout fails this task run only
+    except Exception as error:  # noqa: BLE001 - a broken plugin or an unrenderable timeout fails this task run only
         return _failed(ctx, _describe(error), traceback.format_exc())
     attempt, finished = _start(function, options, ctx)
     state = _wait(finished, ctx, timeout, kill_grace)
@@ -96,7 +99,7 @@ def run_task(spec: PluginSpec, options: Any, ctx: RunContext, *, kill_grace: flo
     return _finish(attempt.result, ctx)
 
 
-def _start(function: TaskFunction, options: Any, ctx: RunContext) -> tuple[_Attempt, threading.Event]:
+def _start(function: TaskFunction, options: BaseModel, ctx: RunContext) -> tuple[_Attempt, threading.Event]:
     attempt, finished = _Attempt(), threading.Event()
 
     def target() -> None:
@@ -128,14 +131,14 @@ def _wait(finished: threading.Event, ctx: RunContext, timeout: timedelta | None,
     return State.KILLED if ctx.cancel_event.is_set() else None
 
 
-def _timeout(options: Any, ctx: RunContext) -> timedelta | None:
+def _timeout(options: BaseModel, ctx: RunContext) -> timedelta | None:
     raw = getattr(options, "timeout", None)
     if raw is None:
         return None
     return parse_duration(str(ctx.render(raw)))
 
 
-def _finish(result: Any, ctx: RunContext) -> TaskOutcome:
+def _finish(result: object, ctx: RunContext) -> TaskOutcome:
     if isinstance(result, TaskOutcome):
         state, outputs, error = result.state, result.outputs, result.error
     elif result is None or isinstance(result, Mapping):

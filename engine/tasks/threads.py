@@ -2,7 +2,7 @@
 
 Each attempt runs its task function on a thread of its own, so the caller can stop waiting at a
 timeout or a kill. Starting a thread costs a few hundred microseconds, a visible share of a no-op
-task run; an idle thread waits here for the next function instead. Daemon threads, as before: a
+task run; an idle thread waits here for the next function instead. The threads are daemons: a
 task that ignores its cancel event must not keep the process alive. A thread stuck in such a
 task is simply never idle again. Safe across ``fork``: a child starts with no idle thread.
 """

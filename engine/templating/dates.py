@@ -82,7 +82,7 @@ _BUILT_IN: dict[str, Callable[[datetime], str]] = {
     "iso_time": lambda v: f"{_local_time(v)}{_offset(v)}",
     "iso_offset_time": lambda v: f"{_local_time(v)}{_offset(v)}",
     "iso_local_time": _local_time,
-    "iso_week_date": lambda v: "{0}-W{1:02d}-{2}".format(*v.isocalendar()) + _offset(v),
+    "iso_week_date": lambda v: "{}-W{:02d}-{}".format(*v.isocalendar()) + _offset(v),
     "iso_instant": _instant,
     "rfc_1123_date_time": lambda v: format_pattern(v, "EEE, d MMM yyyy HH:mm:ss ") + (
         "GMT" if not v.utcoffset() else offset_text(v, "xx")),

@@ -83,7 +83,8 @@ def split(value: Any, delimiter: str, limit: int = 0) -> Any:
     if text is None:
         return None
     regex = java_regex(delimiter)
-    parts, start = [], 0
+    parts: list[str] = []
+    start = 0
     for match in regex.finditer(text):
         if limit > 0 and len(parts) == limit - 1:
             break

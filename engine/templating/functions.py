@@ -117,27 +117,30 @@ class Bound:
         self.render_hook = render
 
     # -- dates -------------------------------------------------------------------------
+    # Expressions pass arguments by Pebble's names (``date(format='...', timeZone='UTC')``), so the
+    # parameters keep them, camelCase and built-in names included.
     def _zoned(self, value: Any, time_zone: str | None, existing_format: str | None) -> Any:
         zone = zone_of(time_zone, self.default_timezone)
         return dates.to_datetime(value, zone, existing_format)
 
-    def date(self, value: Any, format: str | None = None, timeZone: str | None = None,  # noqa: A002,N803
-             existingFormat: str | None = None, locale: str | None = None) -> str:  # noqa: N803
+    def date(self, value: Any, format: str | None = None,  # noqa: A002 - Pebble's name
+             timeZone: str | None = None,  # noqa: N803 - Pebble's name
+             existingFormat: str | None = None, locale: str | None = None) -> str:  # noqa: N803 - Pebble's name
         return dates.format_date(self._zoned(value, timeZone, existingFormat), format)
 
-    def date_add(self, value: Any, amount: Any, unit: str, format: str | None = None,  # noqa: A002
-                 timeZone: str | None = None, existingFormat: str | None = None,  # noqa: N803
+    def date_add(self, value: Any, amount: Any, unit: str, format: str | None = None,  # noqa: A002 - Pebble's name
+                 timeZone: str | None = None, existingFormat: str | None = None,  # noqa: N803 - Pebble's name
                  locale: str | None = None) -> str:
         moved = dates.add(self._zoned(value, timeZone, existingFormat), amount, unit)
         return dates.format_date(moved, format)
 
     def _timestamp(self, unit: str) -> Callable[..., int]:
-        def timestamp(value: Any, timeZone: str | None = None,  # noqa: N803
-                      existingFormat: str | None = None) -> int:  # noqa: N803
+        def timestamp(value: Any, timeZone: str | None = None,  # noqa: N803 - Pebble's name
+                      existingFormat: str | None = None) -> int:  # noqa: N803 - Pebble's name
             return dates.epoch(self._zoned(value, timeZone, existingFormat), unit)
         return timestamp
 
-    def now(self, format: str | None = None, timeZone: str | None = None,  # noqa: A002,N803
+    def now(self, format: str | None = None, timeZone: str | None = None,  # noqa: A002,N803 - Pebble's names
             locale: str | None = None) -> str:
         return self.date(self.io.now(), format, timeZone)
 
@@ -149,7 +152,7 @@ class Bound:
             raise ExpressionError(f"Cannot find secret for key `{key}`") from None
 
     def kv(self, context: Context, key: str, namespace: str | None = None,
-           errorOnMissing: bool = False) -> Any:  # noqa: N803
+           errorOnMissing: bool = False) -> Any:  # noqa: N803 - Pebble's name
         return self.io.kv(namespace or _flow_namespace(context, "kv"), key, bool(errorOnMissing))
 
     def file_uri(self, context: Context, path: str) -> str:
@@ -166,12 +169,12 @@ class Bound:
         return reader()
 
     # -- rendering ----------------------------------------------------------------------
-    def render(self, context: Context, toRender: Any, recursive: bool = True) -> Any:  # noqa: N803
+    def render(self, context: Context, toRender: Any, recursive: bool = True) -> Any:  # noqa: N803 - Pebble's name
         if not isinstance(toRender, str):
             return toRender
         return self.render_hook(toRender, _user_vars(context), bool(recursive))
 
-    def render_once(self, context: Context, toRender: Any) -> Any:  # noqa: N803
+    def render_once(self, context: Context, toRender: Any) -> Any:  # noqa: N803 - Pebble's name
         return self.render(context, toRender, recursive=False)
 
     def encrypt(self, key: str | None, plaintext: str) -> str:
@@ -187,7 +190,7 @@ class Bound:
                 "timestampMicro": self._timestamp("micros"), "timestampNano": self._timestamp("nanos")}
 
     def functions(self) -> dict[str, Callable[..., Any]]:
-        with_context = {"kv": self.kv, "fileURI": self.file_uri, "render": self.render,
+        with_context: dict[str, Callable[..., Any]] = {"kv": self.kv, "fileURI": self.file_uri, "render": self.render,
                         "renderOnce": self.render_once, "currentEachOutput": current_each_output,
                         "printContext": _user_vars, "fetchContext": _user_vars}
         table: dict[str, Callable[..., Any]] = {name: _needs_context(fn) for name, fn in with_context.items()}

@@ -76,11 +76,12 @@ class SwitchedIO:
         self._none = NoIO()
 
     @property
-    def current(self) -> Any:
-        return getattr(self._local, "io", None) or self._none
+    def current(self) -> ExpressionIO:
+        io: ExpressionIO | None = getattr(self._local, "io", None)
+        return io or self._none
 
     @contextmanager
-    def using(self, io: Any) -> Iterator[None]:
+    def using(self, io: ExpressionIO | None) -> Iterator[None]:
         previous = getattr(self._local, "io", None)
         self._local.io = io
         try:

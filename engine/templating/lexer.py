@@ -16,7 +16,7 @@ from engine.templating.errors import ExpressionError
 SegmentKind = Literal["text", "print", "tag", "comment", "raw"]
 TokenKind = Literal["name", "number", "string", "op", "punct", "end"]
 
-_OPENERS = {"{{": ("print", "}}"), "{%": ("tag", "%}"), "{#": ("comment", "#}")}
+_OPENERS: dict[str, tuple[SegmentKind, str]] = {"{{": ("print", "}}"), "{%": ("tag", "%}"), "{#": ("comment", "#}")}
 _RAW_START = re.compile(r"\s*(raw|verbatim)\s*-?%}")
 _RAW_END = {"raw": re.compile(r"{%-?\s*endraw\s*-?%}"),
             "verbatim": re.compile(r"{%-?\s*endverbatim\s*-?%}")}

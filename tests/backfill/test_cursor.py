@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
-from engine.schedule.backfill import BackfillCursor, advance, count, new_cursor, parse_moment, plan
+from engine.schedule.backfill_cursor import BackfillCursor, advance, count, new_cursor, parse_moment, plan
 from engine.schedule.cron import CronSchedule
 
 UTC = UTC
@@ -57,7 +58,7 @@ def test_slots_carry_previous_and_next_across_step_boundaries() -> None:
     assert [slot.variables() for slot in slots][0] == {
         "date": "2024-01-02T00:00:00+00:00", "previous": "2024-01-01T00:00:00+00:00",
         "next": "2024-01-03T00:00:00+00:00"}
-    for before, after in zip(slots, slots[1:]):
+    for before, after in pairwise(slots):
         assert before.next == after.fire and after.previous == before.fire
     assert slots[-1].next is not None and slots[-1].next.at == datetime(2024, 1, 6, tzinfo=UTC)
 

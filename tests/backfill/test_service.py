@@ -3,13 +3,14 @@ idempotency with the schedule, only-gaps, and errors."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
 from engine.errors import Conflict, NotFound
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.persistence.triggers import FiredRepository, TriggerStateRepository
-from engine.services.backfill import BackfillInvalid
+from engine.services.backfill_runs import BackfillInvalid
 from engine.state import State
 from tests.backfill.conftest import Engine
 
@@ -85,7 +86,7 @@ def test_a_30_day_backfill_creates_one_execution_per_day_with_schedule_variables
     assert first.label_map["system.backfill"] == "true" and first.label_map["reason"] == "reload"
     assert first.label_map["owner"] == "data"
     assert [e.schedule_date for e in made] == [datetime(2024, 1, d, 5, tzinfo=UTC) for d in range(1, 31)]
-    for before, after in zip(made, made[1:]):
+    for before, after in pairwise(made):
         assert before.trigger and after.trigger
         assert before.trigger.variables["next"] == after.trigger.variables["date"]
 

@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.executor import events as ev
-from engine.inline import InlineDispatcher
 from engine.persistence.leader import LeaderRepository
 from engine.persistence.tables import executions as executions_table
 from engine.persistence.tables import fired
@@ -31,6 +30,7 @@ from engine.services import Services, build_services
 from engine.services.messages import encode_event
 from engine.settings import Settings
 from tests.services.conftest import FakeClock
+from worker.inline import InlineDispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
@@ -62,7 +62,8 @@ def services(tmp_path: Path, database_url: str) -> Iterator[Services]:
     built.env.db.dispose()
 
 
-def _beat(tmp_path: Path, database_url: str, name: str, *args: str, clock: str | None = None) -> subprocess.Popen[bytes]:
+def _beat(tmp_path: Path, database_url: str, name: str, *args: str,
+          clock: str | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PODIUM_DATABASE_URL": database_url, "PODIUM_DATA_DIR": str(tmp_path / "data"),
            "PYTHONUNBUFFERED": "1"}
     if clock:

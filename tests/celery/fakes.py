@@ -1,4 +1,7 @@
-"""Test doubles for the services layer (the real one is ``engine.services``).
+"""Test doubles for the services layer (the real ones are ``engine.services`` and ``worker.services``).
+
+Each plays every process at once: the Celery tasks of the executor and of the worker call it directly
+(``worker.services.worker_services`` leaves an object that runs task runs itself as it is).
 
 ``FakeServices`` records every call, thread-safely, and lets a test wait for a number of calls;
 ``RecordingServices`` appends one JSON line per call to a file, for workers in other processes.
@@ -113,6 +116,9 @@ class RecordingServices(OneAttemptPerMessage):
 
     def run_task_run(self, ref: TaskRunRef) -> None:
         self._append({"kind": "run", "ref": asdict(ref)})
+
+    def kill_local_task_runs(self, task_run_ids: list[str]) -> None:
+        """Nothing runs long enough here to be stopped."""
 
     def fire_due_timers(self, now: datetime) -> int:
         return 0

@@ -3,7 +3,7 @@ slots to share it, none too big, never mixing worker groups or executions."""
 from __future__ import annotations
 
 from engine.dispatch import TaskRunRef
-from messaging.dispatch import CHUNKS, FIRST_CHUNKS, MAX_CHUNK, chunk_kwargs, chunk_refs, chunks
+from messaging.chunks import CHUNKS, FIRST_CHUNKS, MAX_CHUNK, chunk_kwargs, chunk_refs, chunks
 
 
 def refs(n: int, queue: str = "default", execution: str = "e1") -> list[TaskRunRef]:

@@ -13,7 +13,8 @@ from engine.dispatch import DEFAULT_QUEUE, TaskRunRef
 from engine.settings import Settings
 from messaging import redis_transport
 from messaging.celery_app import make_celery
-from messaging.dispatch import BULK_SIZE, FIRST_CHUNKS, CeleryDispatcher, celery_task_id, chunks
+from messaging.chunks import BULK_SIZE, FIRST_CHUNKS, chunks
+from messaging.dispatch import CeleryDispatcher, celery_task_id
 from messaging.kills import kill_switch
 from tests.celery.fakes import FakeServices
 from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
@@ -171,7 +172,8 @@ def test_messages_show_their_ids_task_type_and_flow_not_their_payload(redis_url:
     [raw] = client.lrange("shown_runs", 0, -1)
     headers = json.loads(raw)["headers"]
     assert headers["argsrepr"] == "()"
-    for shown in ("'task_run_id': 'shown'", "'task_type': 'io.kestra.plugin.core.log.Log'", "'flow': 'company.team.hello'"):
+    for shown in ("'task_run_id': 'shown'", "'task_type': 'io.kestra.plugin.core.log.Log'",
+                  "'flow': 'company.team.hello'"):
         assert shown in headers["kwargsrepr"], headers["kwargsrepr"]
     dispatcher.send_event("e1", {"type": "TaskRunResult", "task_run_id": "shown", "attempt_number": 1,
                                  "state": "SUCCESS", "outputs": {"secret-ish": "x" * 5000}})

@@ -29,6 +29,7 @@ from engine.executor.commands import Command
 from engine.executor.events import Event
 from engine.loader import load_flow_text
 from engine.model.execution import Execution
+from engine.model.flow import Flow
 from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind, PluginSpec, Registry
 from engine.plugins.registry import builtin_specs
@@ -61,17 +62,17 @@ RENDERER = Renderer()
 REGISTRY = test_registry()
 
 
-def load(source: str) -> Any:
+def load(source: str) -> Flow:
     return load_flow_text(source, REGISTRY).flow
 
 
-def load_conformance(name: str) -> Any:
+def load_conformance(name: str) -> Flow:
     return load((CONFORMANCE / name).read_text(encoding="utf-8"))
 
 
 @dataclass
 class Harness:
-    flow: Any
+    flow: Flow
     inputs: dict[str, Any] = field(default_factory=dict)
     now: datetime = T0
     execution: Execution | None = None
@@ -164,23 +165,28 @@ class Harness:
         context = build_variables(self.flow, execution, run, task)
         try:
             return _emulate(task, context, len(run.attempts))
-        except Exception:  # a property that fails to render fails the attempt, as on a real worker
+        except Exception:  # noqa: BLE001 - a property that fails to render fails the attempt, as on a real worker
             return State.FAILED, {}
 
     # -- reading --------------------------------------------------------------------------
+    @property
+    def current(self) -> Execution:
+        assert self.execution is not None, "made in __post_init__ when not given"
+        return self.execution
+
     def runs(self, task_id: str) -> list[Any]:
-        return [r for r in self.execution.task_run_list if r.task_id == task_id]  # type: ignore[union-attr]
+        return [r for r in self.current.task_run_list if r.task_id == task_id]
 
     def run(self, task_id: str, value: str | None = None) -> Any:
         return next(r for r in self.runs(task_id) if value is None or r.value == value)
 
     @property
     def state(self) -> State:
-        return self.execution.state.current  # type: ignore[union-attr]
+        return self.current.state.current
 
     @property
     def count(self) -> int:
-        return len(self.execution.task_run_list)  # type: ignore[union-attr]
+        return len(self.current.task_run_list)
 
     def of_type(self, kind: type) -> list[Any]:
         return [c for c in self.commands if isinstance(c, kind)]

@@ -53,11 +53,14 @@ CASES = [
      upstream(), False),
     ("legacy FlowCondition", {"conditions": [{"type": "io.kestra.core.models.conditions.types.FlowCondition",
                                               "namespace": "company.team", "flowId": "extract"}]}, upstream(), True),
-    ("ExecutionStatus in", {"conditions": [cond("ExecutionStatus", **{"in": ["FAILED"]})]}, upstream(State.FAILED), True),
-    ("ExecutionStatus in, other state", {"conditions": [cond("ExecutionStatus", **{"in": ["FAILED"]})]}, upstream(), False),
+    ("ExecutionStatus in", {"conditions": [cond("ExecutionStatus", **{"in": ["FAILED"]})]},
+     upstream(State.FAILED), True),
+    ("ExecutionStatus in, other state", {"conditions": [cond("ExecutionStatus", **{"in": ["FAILED"]})]},
+     upstream(), False),
     ("ExecutionStatus notIn", {"conditions": [cond("ExecutionStatus", notIn=["SUCCESS"])]}, upstream(), False),
     ("ExecutionNamespace EQUALS", {"conditions": [cond("ExecutionNamespace", namespace="company")]}, upstream(), False),
-    ("ExecutionNamespace PREFIX", {"conditions": [cond("ExecutionNamespace", namespace="company", comparison="PREFIX")]},
+    ("ExecutionNamespace PREFIX",
+     {"conditions": [cond("ExecutionNamespace", namespace="company", comparison="PREFIX")]},
      upstream(), True),
     ("ExecutionNamespace legacy prefix", {"conditions": [cond("ExecutionNamespace", namespace="company", prefix=True)]},
      upstream(), True),
@@ -67,7 +70,8 @@ CASES = [
                                                        "namespace": "comp", "prefix": True}]}, upstream(), True),
     ("ExecutionLabels present", {"conditions": [cond("ExecutionLabels", labels={"env": "prod"})]},
      upstream(labels={"env": "prod", "x": "y"}), True),
-    ("ExecutionLabels list form, missing", {"conditions": [cond("ExecutionLabels", labels=[{"key": "env", "value": "prod"}])]},
+    ("ExecutionLabels list form, missing",
+     {"conditions": [cond("ExecutionLabels", labels=[{"key": "env", "value": "prod"}])]},
      upstream(labels={"env": "dev"}), False),
     ("ExecutionOutputs true", {"conditions": [cond("ExecutionOutputs", expression="{{ trigger.outputs.n > 2 }}")]},
      upstream(outputs={"n": 3}), True),
@@ -79,7 +83,8 @@ CASES = [
      upstream(), True),
     ("Expression that fails to render", {"conditions": [cond("Expression", expression="{{ nope.x }}")]},
      upstream(), False),
-    ("Not", {"conditions": [cond("Not", conditions=[cond("ExecutionStatus", **{"in": ["FAILED"]})])]}, upstream(), True),
+    ("Not", {"conditions": [cond("Not", conditions=[cond("ExecutionStatus", **{"in": ["FAILED"]})])]},
+     upstream(), True),
     ("Or", {"conditions": [cond("Or", conditions=[cond("ExecutionStatus", **{"in": ["FAILED"]}),
                                                   cond("ExecutionFlow", namespace="company.team", flowId="extract")])]},
      upstream(), True),
@@ -127,7 +132,8 @@ FILTERS = [
 ]
 
 
-@pytest.mark.parametrize("item,expected", FILTERS, ids=[f"{f['field']}-{f['type']}-{f.get('value')}" for f, _ in FILTERS])
+@pytest.mark.parametrize("item,expected", FILTERS,
+                         ids=[f"{f['field']}-{f['type']}-{f.get('value')}" for f, _ in FILTERS])
 def test_preconditions_filters(item: dict[str, Any], expected: bool) -> None:
     found = match(trigger(**where(item)), "company.team", "listener", upstream(), {"labels": {"some": "label"}}, RENDER)
     assert found.listens and found.hits[0].met == (frozenset({"condition_1_w"}) if expected else frozenset())

@@ -195,7 +195,7 @@ def test_a_redelivered_end_event_starts_one_execution(engine: Engine) -> None:
 def test_a_disabled_trigger_or_flow_does_not_fire(engine: Engine) -> None:
     engine.deploy(UPSTREAM)
     engine.deploy(DOWNSTREAM)
-    switch = engine.services.task_runs.triggers
+    switch = engine.worker.task_runs.triggers
     switch.set_enabled("company.team", "transform", "after_extract", False)
     engine.start("company.team", "extract")
     assert executions_of(engine, "transform") == []
@@ -255,7 +255,8 @@ def test_conformance_toggle_reenables_the_flows_own_schedule(engine: Engine) -> 
     from engine.persistence.triggers import TriggerState, TriggerStateRepository
     deploy_files(engine, "trigger-toggle.yaml")
     repository = TriggerStateRepository(engine.services.env.db)
-    repository.save(TriggerState("io.kestra.tests.trigger", "trigger-toggle", "schedule", disabled=True), engine.clock())
+    repository.save(TriggerState("io.kestra.tests.trigger", "trigger-toggle", "schedule", disabled=True),
+                    engine.clock())
     done = engine.start("io.kestra.tests.trigger", "trigger-toggle")
     assert done.state.current == State.SUCCESS and len(done.task_run_list) == 1
     assert repository.get("io.kestra.tests.trigger", "trigger-toggle", "schedule").disabled is False

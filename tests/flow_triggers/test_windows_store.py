@@ -83,12 +83,12 @@ def test_two_ends_at_once_never_lose_a_met_condition(db: Database) -> None:
         barrier = threading.Barrier(2)
         fired: list[bool] = []
 
-        def end(flow_id: str) -> None:
+        def end(flow_id: str, round_: int, barrier: threading.Barrier, fired: list[bool]) -> None:
             upstream = Upstream(f"{flow_id}-{round_}", "company.team", flow_id, 1, State.SUCCESS)
             barrier.wait()
             fired.append(evaluate(repository, db, upstream, T0))
 
-        threads = [threading.Thread(target=end, args=(flow_id,)) for flow_id in ("a", "b")]
+        threads = [threading.Thread(target=end, args=(flow_id, round_, barrier, fired)) for flow_id in ("a", "b")]
         for thread in threads:
             thread.start()
         for thread in threads:

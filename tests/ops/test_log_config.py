@@ -23,7 +23,7 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    for logger, old in zip(celery, levels):
+    for logger, old in zip(celery, levels, strict=True):
         logger.setLevel(old)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from engine.inline import InlineDispatcher
 from engine.metrics import (
     CREATED_TO_DISPATCHED,
     EXECUTOR_EVENT,
@@ -19,6 +18,7 @@ from engine.persistence.db import Database
 from engine.persistence.metrics import MetricsRepository
 from engine.services import build_services
 from engine.settings import Settings
+from worker.inline import InlineDispatcher
 
 FLOW = """
 id: hello

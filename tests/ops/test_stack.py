@@ -213,4 +213,5 @@ def _check_json_logs(stack: Stack, execution_id: str) -> None:
     started = [e for e in events if e.get("event") == "task run started" and e.get("execution_id") == execution_id]
     assert started, stack.logs()
     assert {"task_run_id", "task_id", "flow", "timestamp", "level", "process"} <= set(started[0])
-    assert (started[0]["flow"], started[0]["task_id"], started[0]["process"]) == ("company.team.hello", "greet", "worker")
+    first = started[0]
+    assert (first["flow"], first["task_id"], first["process"]) == ("company.team.hello", "greet", "worker")

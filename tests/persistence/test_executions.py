@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError
 
 from engine.model.execution import Attempt, Execution, StateRecord
 from engine.persistence.db import Database
-from engine.persistence.executions import ExecutionNotFound, ExecutionRepository
+from engine.persistence.executions import ExecutionExists, ExecutionNotFound, ExecutionRepository
 from engine.persistence.leases import LeaseRepository, PendingResult
 from engine.persistence.task_run_memo import TaskRunMemo
 from engine.state import State
@@ -54,7 +53,7 @@ def test_create_and_get_round_trip_the_record(repo: ExecutionRepository) -> None
 def test_creating_the_same_id_twice_fails(repo: ExecutionRepository) -> None:
     created = execution()
     repo.create(created)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(ExecutionExists):
         repo.create(created)
 
 
@@ -231,7 +230,7 @@ def test_a_load_parses_only_the_task_runs_written_since_the_last(repo: Execution
     second = repo.get(created.id)
     assert second is not None and second.task_run_list[3].state.current == State.SUCCESS
     # Unchanged rows come from the memo (the very objects), the changed one is read again.
-    assert all(a is b for i, (a, b) in enumerate(zip(first.task_run_list, second.task_run_list)) if i != 3)
+    assert all(a is b for i, (a, b) in enumerate(zip(first.task_run_list, second.task_run_list, strict=True)) if i != 3)
     assert second.task_run_list[3] is not first.task_run_list[3]
     assert [s for s in statements if s[0].startswith("SELECT")] == [("SELECT ", 1)] * 3
 
@@ -354,7 +353,7 @@ def test_concurrent_locks_serialize_read_modify_write(db: Database) -> None:
     def work() -> None:
         try:
             _increment(ExecutionRepository(db), created.id, 25)
-        except BaseException as error:  # surfaced by the assertion below
+        except BaseException as error:  # noqa: BLE001 - surfaced by the assertion below
             errors.append(error)
 
     threads = [threading.Thread(target=work) for _ in range(2)]

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from engine.persistence.db import Database
-from engine.persistence.kv import KVExpired, KVRepository
+from engine.persistence.kv_entries import KVExpired, KVRepository
 from engine.plugins.core.kv import KVType
 from engine.tasks.protocols import KVEntry
 from tests.persistence.factories import at
@@ -38,12 +38,12 @@ def test_type_is_inferred_and_value_round_trips(kv: KVRepository, value: object,
 
 
 def test_explicit_type_parses_text(kv: KVRepository) -> None:
-    assert kv.set("ns", "d", "PT1H30M", at(0), type=KVType.DURATION).value == timedelta(hours=1.5)
-    assert kv.set("ns", "n", "12", at(0), type=KVType.NUMBER).value == 12
-    assert kv.set("ns", "j", '{"x": 1}', at(0), type=KVType.JSON).value == {"x": 1}
-    assert kv.set("ns", "b", "TRUE", at(0), type=KVType.BOOLEAN).value is True
+    assert kv.set("ns", "d", "PT1H30M", at(0), kind=KVType.DURATION).value == timedelta(hours=1.5)
+    assert kv.set("ns", "n", "12", at(0), kind=KVType.NUMBER).value == 12
+    assert kv.set("ns", "j", '{"x": 1}', at(0), kind=KVType.JSON).value == {"x": 1}
+    assert kv.set("ns", "b", "TRUE", at(0), kind=KVType.BOOLEAN).value is True
     with pytest.raises(ValueError):
-        kv.set("ns", "bad", "abc", at(0), type=KVType.NUMBER)
+        kv.set("ns", "bad", "abc", at(0), kind=KVType.NUMBER)
 
 
 def test_ttl_sets_expiration_and_expired_get_raises(kv: KVRepository) -> None:

@@ -61,11 +61,11 @@ class Cluster:
                 "PYTHONPATH": str(ROOT)}
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.root / f"{name}.log", "ab")
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - the process writes it until it stops
         log.write(f"\n---- start {' '.join(args)}\n".encode())
         # A session of its own: a SIGKILL of the group takes every thread and child with it.
-        process = subprocess.Popen([PODIUM, *args], cwd=ROOT, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen([PODIUM, *args], cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
         return process
 
@@ -80,7 +80,7 @@ class Cluster:
 
     @staticmethod
     def worker_id(process: subprocess.Popen[bytes]) -> str:
-        """The id a worker process writes on the attempts it claims (engine/services/tasks.py)."""
+        """The id a worker process writes on the attempts it claims (worker/task_runs.py)."""
         return f"{socket.gethostname()}:{process.pid}"
 
     @staticmethod

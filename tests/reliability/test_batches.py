@@ -1,4 +1,4 @@
-"""Batches with real processes (engine/services/batches.py): a worker killed -9 while it runs
+"""Batches with real processes (worker/batches.py): a worker killed -9 while it runs
 chunks of a fan-out loses no attempt, records none twice and runs each join once; a kill reaches
 an attempt a prefork child runs as a later link of its chain (messaging/kills.py)."""
 from __future__ import annotations

@@ -114,7 +114,7 @@ def test_a_worker_killed_in_a_long_task_three_times(cluster: Cluster) -> None:
     for round_ in range(3):
         worker_id = Cluster.worker_id(worker)
 
-        def both_running_here() -> bool:
+        def both_running_here(round_: int = round_, worker_id: str = worker_id) -> bool:
             runs = [run for e in cluster.executions(ids) for run in e.task_run_list]
             return len(runs) == 2 and all(
                 len(run.attempts) == round_ + 1 and run.attempts[-1].state.current == State.RUNNING

@@ -75,7 +75,9 @@ def test_late_maximum_delay_skips_dates_older_than_the_delay() -> None:
 
 
 def test_conditions_filter_the_dates() -> None:
-    weekdays_only = lambda fire: fire.local.weekday() < 5  # noqa: E731
+    def weekdays_only(fire: FireTime) -> bool:
+        return fire.local.weekday() < 5
+
     fired: list[datetime] = []
     next_date: datetime | None = d(3)
     while next_date is not None and next_date <= d(7, 9):
@@ -93,7 +95,10 @@ def test_conditions_filter_the_dates() -> None:
 
 def test_the_scan_is_bounded() -> None:
     every_second = CronSchedule("* * * * * *", with_seconds=True)
-    never = lambda fire: False  # noqa: E731
+
+    def never(fire: FireTime) -> bool:
+        return False
+
     decision = decide(every_second, d(1, 0), d(8, 0), Policy(max_scan=50), never)
     assert decision.fire is None and decision.skipped == 50
     assert decision.next_date == d(1, 0) + timedelta(seconds=50)

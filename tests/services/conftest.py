@@ -1,9 +1,10 @@
 """Fixtures of the engine's integration suite: real services on a real database, run inline.
 
 ``services`` is built by ``build_services`` on the ``database_url`` fixture (SQLite and
-PostgreSQL), bound to an :class:`InlineDispatcher`, with a :class:`FakeClock` the test moves
-(timers become due without sleeping). ``engine`` wraps both with the few helpers every test
-needs: deploy a source, start and drain, fire the timers due after a move of the clock.
+PostgreSQL), bound to an :class:`InlineDispatcher` (which plays the worker too: ``engine.worker``),
+with a :class:`FakeClock` the test moves (timers become due without sleeping). ``engine`` wraps
+both with the few helpers every test needs: deploy a source, start and drain, fire the timers due
+after a move of the clock.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from engine.inline import InlineDispatcher
 from engine.model.execution import Execution, TaskRun
 from engine.services import Services, build_services
 from engine.settings import Settings
 from engine.state import State
+from worker.inline import InlineDispatcher
+from worker.services import WorkerServices
 
 T0 = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
 
@@ -46,6 +48,11 @@ class Engine:
     services: Services
     dispatcher: InlineDispatcher
     clock: FakeClock
+
+    @property
+    def worker(self) -> WorkerServices:
+        """The worker's services over ``services``: a chunk, a chain link, run by hand."""
+        return self.dispatcher.worker
 
     def deploy(self, source: str) -> Any:
         return self.services.deploy_source(textwrap.dedent(source)).flow

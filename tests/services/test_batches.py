@@ -1,4 +1,4 @@
-"""Batches (engine/services/batches.py): a fan-out's chunk and a chain link running the links after
+"""Batches (worker/batches.py): a fan-out's chunk and a chain link running the links after
 it claim their attempts together, write their results together and tell the executor once; what
 the budget leaves is given back, claimable again."""
 from __future__ import annotations
@@ -13,9 +13,10 @@ from sqlalchemy import event
 
 from engine.dispatch import TaskRunRef
 from engine.persistence.leases import LeaseRepository
-from engine.services.batches import Announcement, Batch, outlasted
 from engine.state import State
 from tests.services.conftest import Engine, Holding, one_run, runs
+from worker.batch_results import Announcement
+from worker.batches import Batch, outlasted
 
 FAN_OUT = """
 id: fan
@@ -108,7 +109,7 @@ def held_chain(engine: Engine, source: str) -> tuple[str, list[TaskRunRef]]:
 def test_a_chunk_runs_its_attempts_and_tells_the_executor_once(engine: Engine) -> None:
     execution_id, refs, _ = held_fan_out(engine, 6)
     events = Events(engine)
-    engine.services.run_task_runs(refs)
+    engine.worker.run_task_runs(refs)
     assert events.count == 1
     assert LeaseRepository(engine.services.env.db).pending_results() == 6
     engine.drain()  # the one event applies the six results; `after` then runs
@@ -124,7 +125,7 @@ def test_a_chunk_costs_the_same_statements_whatever_its_size(engine: Engine, sta
     for n in (2, 8):
         _, refs, _ = held_fan_out(engine, n)
         statements.clear()
-        engine.services.run_task_runs(refs)
+        engine.worker.run_task_runs(refs)
         counts.append(len(statements))
         engine.drain()
     assert counts[0] == counts[1], statements
@@ -134,7 +135,7 @@ def test_a_chunk_skips_an_attempt_another_worker_holds(engine: Engine) -> None:
     execution_id, refs, _ = held_fan_out(engine, 3)
     leases = LeaseRepository(engine.services.env.db)
     assert leases.claim(refs[1].task_run_id, 1, "other-worker", engine.clock())
-    engine.services.run_task_runs(refs)
+    engine.worker.run_task_runs(refs)
     engine.drain()
     execution = engine.get(execution_id)
     assert one_run(execution, refs[1].task_id).state.current == State.CREATED  # left to its holder
@@ -145,7 +146,7 @@ def test_a_chunk_skips_an_attempt_another_worker_holds(engine: Engine) -> None:
 def test_a_spent_budget_gives_the_rest_back_claimable_and_dispatched_again(engine: Engine) -> None:
     engine.services.env.settings.worker.batch_seconds = 0
     execution_id, refs, holding = held_fan_out(engine, 4)
-    engine.services.run_task_runs(refs)
+    engine.worker.run_task_runs(refs)
     leases = LeaseRepository(engine.services.env.db)
     assert sorted(ref.task_run_id for ref in holding.held) == sorted(ref.task_run_id for ref in refs[1:])
     assert all(leases.lease(ref.task_run_id)[1] is None for ref in refs[1:])  # released
@@ -159,7 +160,7 @@ def test_a_spent_budget_gives_the_rest_back_claimable_and_dispatched_again(engin
 def test_a_chain_link_runs_the_links_after_it_with_their_outputs(engine: Engine) -> None:
     execution_id, links = held_chain(engine, CHAIN)
     events = Events(engine)
-    result, taken = engine.services.run_links(links)
+    result, taken = engine.worker.run_links(links)
     assert taken == 3 and events.count == 1
     assert result == {"runs": {links[0].task_run_id: {"value": "a"}, links[1].task_run_id: {"value": "ab"},
                                links[2].task_run_id: {"value": "abc"}}}
@@ -170,7 +171,7 @@ def test_a_chain_link_runs_the_links_after_it_with_their_outputs(engine: Engine)
 
 def test_a_failing_link_stops_the_links_after_it(engine: Engine) -> None:
     execution_id, links = held_chain(engine, FAILING_CHAIN)
-    assert engine.services.run_links(links) == (False, 2)
+    assert engine.worker.run_links(links) == (False, 2)
     assert LeaseRepository(engine.services.env.db).lease(links[2].task_run_id)[1] is None  # released
     engine.drain()
     done = engine.get(execution_id)
@@ -180,7 +181,7 @@ def test_a_failing_link_stops_the_links_after_it(engine: Engine) -> None:
 
 def test_a_killed_link_stops_the_chain_before_it_runs(engine: Engine) -> None:
     execution_id, links = held_chain(engine, CHAIN)
-    result, taken = engine.services.run_links(links, None, lambda ref: ref.task_id == "t2")
+    result, taken = engine.worker.run_links(links, None, lambda ref: ref.task_id == "t2")
     assert (result, taken) == (False, 2)
     engine.drain()
     assert runs(engine.get(execution_id), "t1")[0].state.current == State.SUCCESS
@@ -190,7 +191,7 @@ def test_a_killed_link_stops_the_chain_before_it_runs(engine: Engine) -> None:
 def test_a_spent_budget_ends_a_chain_here_and_leaves_the_rest_to_its_next_message(engine: Engine) -> None:
     engine.services.env.settings.worker.batch_seconds = 0
     _, links = held_chain(engine, CHAIN)
-    result, taken = engine.services.run_links(links)
+    result, taken = engine.worker.run_links(links)
     assert taken == 1 and result == {"runs": {links[0].task_run_id: {"value": "a"}}}
     leases = LeaseRepository(engine.services.env.db)
     assert [leases.lease(link.task_run_id)[1] for link in links[1:]] == [None, None]
@@ -300,7 +301,7 @@ def test_a_chain_killed_before_delivery_keeps_only_its_first_link(engine: Engine
     execution_id, links = held_chain(engine, CHAIN)
     engine.services.kill(execution_id)
     engine.drain()
-    assert engine.services.run_links(links) == (False, 1)
+    assert engine.worker.run_links(links) == (False, 1)
     engine.drain()
     done = engine.get(execution_id)
     assert done.state.current == State.KILLED
@@ -311,7 +312,7 @@ def test_a_chunk_killed_before_delivery_answers_for_every_attempt(engine: Engine
     execution_id, refs, _ = held_fan_out(engine, 3)
     engine.services.kill(execution_id)
     engine.drain()
-    engine.services.run_task_runs(refs)
+    engine.worker.run_task_runs(refs)
     engine.drain()
     done = engine.get(execution_id)
     assert done.state.current == State.KILLED
@@ -329,7 +330,7 @@ tasks:
 
 def test_log_fetch_reads_the_lines_of_links_its_batch_still_holds(engine: Engine) -> None:
     execution_id, links = held_chain(engine, FETCHING_CHAIN)
-    _, taken = engine.services.run_links(links)
+    _, taken = engine.worker.run_links(links)
     assert taken == 2  # one batch: t1's line was held, not written, when fetch ran
     engine.drain()
     assert one_run(engine.get(execution_id), "fetch").outputs["size"] == 1
@@ -337,7 +338,7 @@ def test_log_fetch_reads_the_lines_of_links_its_batch_still_holds(engine: Engine
 
 def test_results_a_failed_write_kept_are_written_by_the_next_with_a_fake_failing_outbox(engine: Engine) -> None:
     from engine.executor import events as ev
-    from engine.services.batches import ResultBuffer
+    from worker.batch_results import ResultBuffer
 
     calls: list[int] = []
 

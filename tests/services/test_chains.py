@@ -80,15 +80,15 @@ def test_a_link_renders_with_carried_outputs_the_executor_has_not_recorded(engin
     t1, t2 = one_run(execution, "t1"), one_run(execution, "t2")
     assert t1.state.current == State.CREATED  # the executor knows nothing of t1's result
     carried = {"runs": {t1.id: {"value": "x"}}}
-    passed = engine.services.run_task_run(ref(execution, flow, t2.id), carried)
+    passed = engine.worker.run_task_run(ref(execution, flow, t2.id), carried)
     assert passed == {"runs": {t1.id: {"value": "x"}, t2.id: {"value": "xb"}}}
     engine.drain()
     assert one_run(engine.get(execution.id), "t2").outputs == {"value": "xb"}
     # a redelivered link whose attempt already ended SUCCESS is skipped but passes its outputs on
-    again = engine.services.run_task_run(ref(execution, flow, t2.id), carried)
+    again = engine.worker.run_task_run(ref(execution, flow, t2.id), carried)
     assert again == passed
     # a link of a killed execution is reported KILLED and stops the chain
     holding.held.clear()
     engine.services.kill(execution.id)
     engine.drain()
-    assert engine.services.run_task_run(ref(execution, flow, one_run(execution, "t3").id), passed) is False
+    assert engine.worker.run_task_run(ref(execution, flow, one_run(execution, "t3").id), passed) is False

@@ -71,7 +71,7 @@ def test_queue_serves_waiting_executions_in_order(engine: Engine) -> None:
     engine.deploy(PAUSING.format(behavior="QUEUE"))
     ids = [engine.start("tests.concurrency", "one_at_a_time").id for _ in range(3)]
     assert [engine.get(i).state.current for i in ids] == [State.PAUSED, State.QUEUED, State.QUEUED]
-    for position, execution_id in enumerate(ids):
+    for execution_id in ids:
         assert engine.get(execution_id).state.current == State.PAUSED
         assert _holding(engine) == 1
         engine.services.resume(execution_id)

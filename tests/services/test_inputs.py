@@ -35,7 +35,8 @@ inputs:
 tasks:
   - id: show
     type: io.kestra.plugin.core.log.Log
-    message: "{{ inputs.count + 1 }} {{ inputs.flag }} {{ inputs.payload.a[1] }} {{ inputs.color }} {{ inputs.ratio * 2 }}"
+    message: >-
+      {{ inputs.count + 1 }} {{ inputs.flag }} {{ inputs.payload.a[1] }} {{ inputs.color }} {{ inputs.ratio * 2 }}
   - id: ret
     type: io.kestra.plugin.core.debug.Return
     format: "{{ inputs.when | date('yyyy-MM-dd HH:mm') }}"

@@ -53,10 +53,10 @@ def test_the_chunk_writing_the_last_success_runs_the_join_itself(engine: Engine)
     join = holding.join
     assert join is not None and join.task_id == "after" and remaining(engine, join) == 4
     sent = Sent(engine)
-    engine.services.run_task_runs(refs[:3], join=join)
+    engine.worker.run_task_runs(refs[:3], join=join)
     assert remaining(engine, join) == 1
     assert LeaseRepository(engine.services.env.db).lease(join.task_run_id)[1] is None  # not yet
-    engine.services.run_task_runs(refs[3:], join=join)
+    engine.worker.run_task_runs(refs[3:], join=join)
     assert remaining(engine, join) == 0
     engine.drain()
     execution = engine.get(execution_id)
@@ -70,7 +70,7 @@ def test_the_join_reads_the_outputs_of_children_the_executor_has_not_applied(eng
     execution = engine.run(READING_JOIN.replace("{items}", "\n".join(
         f"      - {{id: p{i}, type: io.kestra.plugin.core.debug.Return, format: v{i}}}" for i in range(3))))
     refs, holding.held = list(holding.held), []
-    engine.services.run_task_runs(refs, join=holding.join)  # no drain: the outbox holds the results
+    engine.worker.run_task_runs(refs, join=holding.join)  # no drain: the outbox holds the results
     assert one_run(engine.get(execution.id), "p0").state.current == State.CREATED
     engine.drain()
     execution = engine.get(execution.id)
@@ -84,7 +84,7 @@ def test_a_child_that_did_not_succeed_leaves_the_join_to_the_executor(engine: En
     holding = engine.hold("p0", "p1")
     execution = engine.run(source)
     refs, holding.held = list(holding.held), []
-    engine.services.run_task_runs(refs, join=holding.join)
+    engine.worker.run_task_runs(refs, join=holding.join)
     assert remaining(engine, holding.join) is None
     engine.drain()
     execution = engine.get(execution.id)
@@ -94,10 +94,10 @@ def test_a_child_that_did_not_succeed_leaves_the_join_to_the_executor(engine: En
 
 def test_a_killed_execution_runs_no_join(engine: Engine) -> None:
     execution_id, refs, holding = held_fan_out(engine, 2)
-    engine.services.run_task_runs(refs[:1], join=holding.join)
+    engine.worker.run_task_runs(refs[:1], join=holding.join)
     engine.services.kill(execution_id)
     engine.drain()
-    engine.services.run_task_runs(refs[1:], join=holding.join)  # delivered after the kill
+    engine.worker.run_task_runs(refs[1:], join=holding.join)  # delivered after the kill
     engine.drain()
     execution = engine.get(execution_id)
     assert execution.state.current == State.KILLED
@@ -107,8 +107,8 @@ def test_a_killed_execution_runs_no_join(engine: Engine) -> None:
 def test_a_retried_child_carries_no_join_and_the_executor_sends_it(engine: Engine) -> None:
     execution_id, refs, holding = held_fan_out(engine, 2)
     sent = Sent(engine)
-    engine.services.run_task_runs(refs[:1], join=holding.join)
-    engine.services.run_task_runs(refs[1:])  # as beat re-sends an attempt: without the join
+    engine.worker.run_task_runs(refs[:1], join=holding.join)
+    engine.worker.run_task_runs(refs[1:])  # as beat re-sends an attempt: without the join
     engine.drain()
     execution = engine.get(execution_id)
     assert execution.state.current == State.SUCCESS
@@ -118,7 +118,7 @@ def test_a_retried_child_carries_no_join_and_the_executor_sends_it(engine: Engin
 
 def test_a_join_claimed_by_a_worker_that_died_runs_again_once_its_lease_lapsed(engine: Engine) -> None:
     execution_id, refs, holding = held_fan_out(engine, 2)
-    keeper = engine.services.task_runs.leases
+    keeper = engine.worker.task_runs.leases
     # A chunk's last write: the children's successes, which claim the join; then the worker dies.
     ended = engine.clock()
     results = [(ev.TaskRunResult(ref.task_run_id, ref.attempt, State.SUCCESS, {"value": "v"}, worker_id="dead"),
@@ -139,7 +139,7 @@ def test_a_join_claimed_by_a_worker_that_died_runs_again_once_its_lease_lapsed(e
 def test_the_join_s_result_announces_the_fan_out_s_last_results_too(engine: Engine) -> None:
     execution_id, refs, holding = held_fan_out(engine, 3)
     announced = Announced(engine)
-    engine.services.run_task_runs(refs, join=holding.join)
+    engine.worker.run_task_runs(refs, join=holding.join)
     assert announced.task_run_ids == [holding.join.task_run_id]  # one executor step applies all four
     engine.drain()
     execution = engine.get(execution_id)
@@ -154,7 +154,7 @@ def test_a_long_join_lets_the_fan_out_s_results_be_announced_while_it_runs(engin
     execution = engine.run(source)
     refs, holding.held = list(holding.held), []
     announced = Announced(engine)
-    engine.services.run_task_runs(refs, join=holding.join)
+    engine.worker.run_task_runs(refs, join=holding.join)
     # The children's event went out once, after SPREAD_AFTER_SECONDS, while the join slept (it
     # sends its start, then its result).
     first, *rest = announced.task_run_ids

@@ -1,5 +1,5 @@
 """The worker's per-attempt parts: log lines held until the result, the shared heartbeat thread,
-and the reused task threads (engine/services/attempt_logs.py, leases.py, engine/tasks/threads.py)."""
+and the reused task threads (worker/attempt_logs.py, lease_keeper.py, engine/tasks/threads.py)."""
 from __future__ import annotations
 
 import contextvars
@@ -16,14 +16,14 @@ from engine.model.task import LogLevel
 from engine.persistence.logs import LogEntry, LogRepository
 from engine.plugins.base import PluginKind, PluginSpec
 from engine.plugins.core.debug import ReturnOptions
-from engine.services import attempt_logs
-from engine.services.attempt_logs import AttemptLogs
-from engine.services.leases import Heartbeats
 from engine.settings import Settings
 from engine.state import State
 from engine.tasks.threads import ReusedThreads
 from tests.persistence.factories import at
 from tests.services.conftest import Engine
+from worker import attempt_logs
+from worker.attempt_logs import AttemptLogs
+from worker.lease_keeper import Heartbeats
 
 RELEASE = threading.Event()
 LONG = """

@@ -130,10 +130,10 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(storage: LocalStorage) -
     storage.put("kestra:///a/f.txt", b"old")
 
     class Broken(io.RawIOBase):
-        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # fails on purpose
             raise OSError("disk on fire")
 
     with pytest.raises(OSError):
-        storage.put("kestra:///a/f.txt", Broken())  # type: ignore[arg-type]
+        storage.put("kestra:///a/f.txt", Broken())  # type: ignore[arg-type]  # a raw stream that fails
     assert storage.get("kestra:///a/f.txt") == b"old"
     assert sorted(p.name for p in (storage.root / "a").iterdir()) == ["f.txt"]

@@ -19,7 +19,7 @@ CSV = b"id,name\n1,alice\n2,bob\n"
 class _Handler(BaseHTTPRequestHandler):
     server: LocalHttpServer
 
-    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name; keeps test output clean
         pass
 
     def _send(self, code: int, body: bytes, content_type: str = "application/json",
@@ -64,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"{}")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _route
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _route  # noqa: N815 - the stdlib's names
 
 
 class LocalHttpServer(ThreadingHTTPServer):

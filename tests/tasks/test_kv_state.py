@@ -16,7 +16,8 @@ STATE = "io.kestra.plugin.core.state."
 def test_set_then_get_in_the_flow_namespace(run: Run, world: World) -> None:
     assert run({"type": KV + "Set", "key": "my_key", "value": "{{ inputs.v }}"},
                variables={"inputs": {"v": "hello"}}).state is State.SUCCESS
-    assert world.kv.get("company.team", "my_key").value == "hello"  # type: ignore[union-attr]
+    entry = world.kv.get("company.team", "my_key")
+    assert entry is not None and entry.value == "hello"
     assert run({"type": KV + "Get", "key": "my_key"}).outputs == {"value": "hello"}
 
 
@@ -27,7 +28,8 @@ def test_set_then_get_in_the_flow_namespace(run: Run, world: World) -> None:
 ])
 def test_set_types_the_value_with_kv_type(run: Run, world: World, kv_type: str, text: str, stored: object) -> None:
     assert run({"type": KV + "Set", "key": "k", "value": text, "kvType": kv_type}).state is State.SUCCESS
-    assert world.kv.get("company.team", "k").value == stored  # type: ignore[union-attr]
+    entry = world.kv.get("company.team", "k")
+    assert entry is not None and entry.value == stored
 
 
 def test_set_with_a_bad_number_fails_clearly(run: Run) -> None:
@@ -91,7 +93,8 @@ def test_state_is_kept_per_taskrun_value_unless_disabled(run: Run) -> None:
     run({"type": STATE + "Set", "name": "e", "data": {"v": "b"}}, value="b")
     assert run({"type": STATE + "Get", "name": "e"}, value="a").outputs["data"] == {"v": "a"}
     run({"type": STATE + "Set", "name": "e", "taskrunValue": False, "data": {"v": "shared"}}, value="a")
-    assert run({"type": STATE + "Get", "name": "e", "taskrunValue": False}, value="b").outputs["data"] == {"v": "shared"}
+    shared = run({"type": STATE + "Get", "name": "e", "taskrunValue": False}, value="b")
+    assert shared.outputs["data"] == {"v": "shared"}
 
 
 def test_namespace_state_is_shared_between_flows(run: Run) -> None:

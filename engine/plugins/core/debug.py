@@ -1,4 +1,4 @@
-"""L1 pure core: options and specs of the ``debug`` tasks (Return, Echo). Run by :mod:`engine.tasks.debug`."""
+"""L1 pure core: options and specs of the ``debug`` tasks (Return, Echo). Run by :mod:`engine.tasks.debug_tasks`."""
 from __future__ import annotations
 
 from pydantic import Field
@@ -23,11 +23,11 @@ SPECS: list[PluginSpec] = [
     PluginSpec(
         type=PREFIX + "Return", kind=PluginKind.RUNNABLE, options=ReturnOptions,
         title="Render a text and return it as the `value` output.",
-        aliases=(LEGACY + "Return",), implementation="engine.tasks.debug:run_return",
+        aliases=(LEGACY + "Return",), implementation="engine.tasks.debug_tasks:run_return",
         examples=('format: "{{ task.id }} > {{ taskrun.startDate }}"',)),
     PluginSpec(
         type=PREFIX + "Echo", kind=PluginKind.RUNNABLE, options=EchoOptions,
         title="Log a rendered text (deprecated: use log.Log).", deprecated=True,
-        aliases=(LEGACY + "Echo",), implementation="engine.tasks.debug:run_echo",
+        aliases=(LEGACY + "Echo",), implementation="engine.tasks.debug_tasks:run_echo",
         examples=('format: "{{ task.id }} > {{ taskrun.startDate }}"',)),
 ]

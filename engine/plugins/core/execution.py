@@ -1,5 +1,5 @@
 """L1 pure core: options and specs of the runnable ``execution`` tasks (Fail, Resume, Count,
-PurgeExecutions). Run by :mod:`engine.tasks.execution`. ``execution.Labels`` changes the execution
+PurgeExecutions). Run by :mod:`engine.tasks.execution_tasks`. ``execution.Labels`` changes the execution
 inside the executor and is declared with the flowable tasks, not here.
 """
 from __future__ import annotations
@@ -58,21 +58,21 @@ SPECS: list[PluginSpec] = [
     PluginSpec(
         type=PREFIX + "Fail", kind=PluginKind.RUNNABLE, options=FailOptions,
         title="Fail the execution, always or when a condition is true.",
-        aliases=(LEGACY + "Fail",), implementation="engine.tasks.execution:run_fail",
+        aliases=(LEGACY + "Fail",), implementation="engine.tasks.execution_tasks:run_fail",
         examples=('condition: "{{ inputs.param == \'fail\' }}"\nerrorMessage: Bad input',)),
     PluginSpec(
         type=PREFIX + "Resume", kind=PluginKind.RUNNABLE, options=ResumeOptions,
         title="Resume a paused execution.",
-        implementation="engine.tasks.execution:run_resume",
+        implementation="engine.tasks.execution_tasks:run_resume",
         examples=('executionId: "{{ inputs.executionId }}"',)),
     PluginSpec(
         type=PREFIX + "Count", kind=PluginKind.RUNNABLE, options=CountOptions,
         title="Count executions of flows and filter the counts with an expression.",
-        aliases=(LEGACY + "Counts",), implementation="engine.tasks.execution:run_count",
+        aliases=(LEGACY + "Counts",), implementation="engine.tasks.execution_tasks:run_count",
         implemented=False),
     PluginSpec(
         type=PREFIX + "PurgeExecutions", kind=PluginKind.RUNNABLE, options=PurgeExecutionsOptions,
         title="Purge executions, logs, metrics and files older than a date.",
         aliases=("io.kestra.core.tasks.storages.Purge", "io.kestra.plugin.core.storage.Purge"),
-        implementation="engine.tasks.execution:run_purge_executions", implemented=False),
+        implementation="engine.tasks.execution_tasks:run_purge_executions", implemented=False),
 ]

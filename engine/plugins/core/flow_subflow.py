@@ -40,7 +40,7 @@ class Batch(Options):
     rows: int | str | None = dynamic(None, "Items per batch (default 1 when neither bytes nor partitions).")
     bytes: str | None = dynamic(None, "Batch size in bytes, e.g. `10MB`.")
     partitions: int | str | None = dynamic(None, "Number of batches.")
-    separator: str = Field("\n", description="Item separator.")
+    separator: str = Field(default="\n", description="Item separator.")
 
     @model_validator(mode="after")
     def _one_size(self) -> Batch:

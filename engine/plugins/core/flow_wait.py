@@ -23,9 +23,9 @@ class Pause(FlowableOptions):
 
 
 class CheckFrequency(Options):
-    max_iterations: int = Field(100, ge=1, description="Stop after this many iterations.")
-    max_duration: Duration = Field("PT1H", description="Stop after this long.")
-    interval: Duration = Field("PT1S", description="Wait between two iterations.")
+    max_iterations: int = Field(default=100, ge=1, description="Stop after this many iterations.")
+    max_duration: Duration = Field(default="PT1H", description="Stop after this long.")
+    interval: Duration = Field(default="PT1S", description="Wait between two iterations.")
 
 
 class WaitFor(FlowableOptions):

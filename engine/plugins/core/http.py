@@ -1,6 +1,6 @@
 """L1 pure core: options and specs of the ``http`` tasks (Request, Download).
 
-Pure: the HTTP client (httpx) is imported only by :mod:`engine.tasks.http`, which runs them.
+Pure: the HTTP client (httpx) is imported only by :mod:`engine.tasks.http_tasks`, which runs them.
 Both the current ``options`` shape (``timeout``, ``auth``, ``allowFailed``...) and the
 deprecated flat one (``connectTimeout``, ``basicAuthUser``...) are accepted, as in Kestra.
 """
@@ -104,12 +104,12 @@ SPECS: list[PluginSpec] = [
     PluginSpec(
         type=PREFIX + "Request", kind=PluginKind.RUNNABLE, options=RequestOptions,
         title="Make an HTTP request and keep the response (code, headers, body) as outputs.",
-        aliases=(LEGACY + "Request",), implementation="engine.tasks.http:run_request",
+        aliases=(LEGACY + "Request",), implementation="engine.tasks.http_tasks:run_request",
         examples=("uri: https://dummyjson.com/products/add\nmethod: POST\ncontentType: application/json\n"
                   'body: \'{"title": "Kestra Pen"}\'',)),
     PluginSpec(
         type=PREFIX + "Download", kind=PluginKind.RUNNABLE, options=DownloadOptions,
         title="Download a file from an HTTP server into internal storage.",
-        aliases=(LEGACY + "Download",), implementation="engine.tasks.http:run_download",
+        aliases=(LEGACY + "Download",), implementation="engine.tasks.http_tasks:run_download",
         examples=("uri: https://huggingface.co/datasets/kestra/datasets/raw/main/csv/orders.csv",)),
 ]

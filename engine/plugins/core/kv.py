@@ -1,6 +1,6 @@
 """L1 pure core: options and specs of the ``kv`` tasks (Set, Get, GetKeys, Delete).
 
-Run by :mod:`engine.tasks.kv` through the run context's namespace KV store.
+Run by :mod:`engine.tasks.kv_tasks` through the run context's namespace KV store.
 """
 from __future__ import annotations
 
@@ -54,15 +54,15 @@ class KVDeleteOptions(TaskOptions):
 
 SPECS: list[PluginSpec] = [
     PluginSpec(type=PREFIX + "Set", kind=PluginKind.RUNNABLE, options=KVSetOptions,
-               title="Create or modify a key-value pair.", implementation="engine.tasks.kv:run_set",
+               title="Create or modify a key-value pair.", implementation="engine.tasks.kv_tasks:run_set",
                examples=('key: orders_file\nvalue: "{{ outputs.http_download.uri }}"\nkvType: STRING',)),
     PluginSpec(type=PREFIX + "Get", kind=PluginKind.RUNNABLE, options=KVGetOptions,
-               title="Get the value of a key.", implementation="engine.tasks.kv:run_get",
+               title="Get the value of a key.", implementation="engine.tasks.kv_tasks:run_get",
                examples=("key: my_key\nerrorOnMissing: true",)),
     PluginSpec(type=PREFIX + "GetKeys", kind=PluginKind.RUNNABLE, options=KVGetKeysOptions,
                title="List the keys of a namespace, optionally by prefix.",
-               implementation="engine.tasks.kv:run_get_keys", examples=("prefix: orders_",)),
+               implementation="engine.tasks.kv_tasks:run_get_keys", examples=("prefix: orders_",)),
     PluginSpec(type=PREFIX + "Delete", kind=PluginKind.RUNNABLE, options=KVDeleteOptions,
-               title="Delete a key.", implementation="engine.tasks.kv:run_delete",
+               title="Delete a key.", implementation="engine.tasks.kv_tasks:run_delete",
                examples=("key: my_key",)),
 ]

@@ -1,6 +1,6 @@
 """L1 pure core: options and specs of the ``log`` tasks (Log, Fetch, PurgeLogs).
 
-Pure: no I/O imports. The code that runs them lives in :mod:`engine.tasks.log`.
+Pure: no I/O imports. The code that runs them lives in :mod:`engine.tasks.log_tasks`.
 """
 from __future__ import annotations
 
@@ -41,14 +41,14 @@ SPECS: list[PluginSpec] = [
     PluginSpec(
         type=PREFIX + "Log", kind=PluginKind.RUNNABLE, options=LogOptions,
         title="Log a message (or each message of a list) in the task logs.",
-        aliases=(LEGACY + "Log",), implementation="engine.tasks.log:run_log",
+        aliases=(LEGACY + "Log",), implementation="engine.tasks.log_tasks:run_log",
         examples=("message: Hello {{ inputs.user }}\nlevel: INFO",)),
     PluginSpec(
         type=PREFIX + "Fetch", kind=PluginKind.RUNNABLE, options=FetchOptions,
         title="Fetch the logs of an execution into an internal-storage file (one JSON record a line).",
-        aliases=(LEGACY + "Fetch",), implementation="engine.tasks.log:run_fetch",
+        aliases=(LEGACY + "Fetch",), implementation="engine.tasks.log_tasks:run_fetch",
         examples=("level: WARN\ntasksId:\n  - extract",)),
     PluginSpec(
         type=PREFIX + "PurgeLogs", kind=PluginKind.RUNNABLE, options=PurgeLogsOptions,
-        title="Purge old logs.", implementation="engine.tasks.log:run_purge_logs", implemented=False),
+        title="Purge old logs.", implementation="engine.tasks.log_tasks:run_purge_logs", implemented=False),
 ]

@@ -2,7 +2,7 @@
 
 The namespace file tasks validate so that flows using them load, but running them is not
 implemented yet: running one fails with a clear "not implemented yet" error (see
-:func:`engine.tasks.runner.run_task`). ``trigger.Toggle`` runs in :mod:`engine.tasks.toggle`.
+:func:`engine.tasks.runner.run_task`). ``trigger.Toggle`` runs in :mod:`engine.tasks.toggle_tasks`.
 """
 from __future__ import annotations
 
@@ -61,6 +61,6 @@ SPECS: list[PluginSpec] = [
     _pending(PREFIX + "DeleteFiles", DeleteFilesOptions, "Delete namespace files."),
     PluginSpec(type="io.kestra.plugin.core.trigger.Toggle", kind=PluginKind.RUNNABLE, options=ToggleOptions,
                title="Enable or disable a trigger.", aliases=("io.kestra.core.tasks.trigger.Toggle",),
-               implementation="engine.tasks.toggle:run_toggle",
+               implementation="engine.tasks.toggle_tasks:run_toggle",
                examples=("trigger: schedule\nenabled: false",)),
 ]

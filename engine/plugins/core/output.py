@@ -1,4 +1,4 @@
-"""L1 pure core: options and spec of ``output.OutputValues``. Run by :mod:`engine.tasks.output`."""
+"""L1 pure core: options and spec of ``output.OutputValues``. Run by :mod:`engine.tasks.output_tasks`."""
 from __future__ import annotations
 
 from typing import Any
@@ -15,6 +15,6 @@ SPECS: list[PluginSpec] = [
     PluginSpec(
         type="io.kestra.plugin.core.output.OutputValues", kind=PluginKind.RUNNABLE,
         options=OutputValuesOptions, title="Output rendered values for downstream tasks.",
-        implementation="engine.tasks.output:run_output_values",
+        implementation="engine.tasks.output_tasks:run_output_values",
         examples=('values:\n  taskInfo: "{{ task.id }} > {{ taskrun.startDate }}"',)),
 ]

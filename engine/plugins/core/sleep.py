@@ -1,6 +1,6 @@
 """L1 pure core: options and spec of ``flow.Sleep``, a runnable task despite its package.
 
-Run by :mod:`engine.tasks.sleep` on a worker; it stops early when the task run is killed.
+Run by :mod:`engine.tasks.sleep_tasks` on a worker; it stops early when the task run is killed.
 """
 from __future__ import annotations
 
@@ -15,6 +15,6 @@ class SleepOptions(TaskOptions):
 SPECS: list[PluginSpec] = [
     PluginSpec(
         type="io.kestra.plugin.core.flow.Sleep", kind=PluginKind.RUNNABLE, options=SleepOptions,
-        title="Wait for a duration.", implementation="engine.tasks.sleep:run_sleep",
+        title="Wait for a duration.", implementation="engine.tasks.sleep_tasks:run_sleep",
         examples=("duration: PT5S",)),
 ]

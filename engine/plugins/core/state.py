@@ -1,7 +1,7 @@
 """L1 pure core: options and specs of the legacy ``state`` tasks (Set, Get, Delete).
 
 A state is a JSON document stored per namespace (and flow, unless ``namespace: true``) and per
-``taskrun.value`` (unless ``taskrunValue: false``). Run by :mod:`engine.tasks.state`.
+``taskrun.value`` (unless ``taskrunValue: false``). Run by :mod:`engine.tasks.state_tasks`.
 """
 from __future__ import annotations
 
@@ -36,14 +36,14 @@ class StateDeleteOptions(BaseStateOptions):
 SPECS: list[PluginSpec] = [
     PluginSpec(type=PREFIX + "Set", kind=PluginKind.RUNNABLE, options=StateSetOptions,
                title="Merge values into a state document.", aliases=(LEGACY + "Set",),
-               implementation="engine.tasks.state:run_set", deprecated=True,
+               implementation="engine.tasks.state_tasks:run_set", deprecated=True,
                examples=("name: myState\ndata:\n  name: John Doe",)),
     PluginSpec(type=PREFIX + "Get", kind=PluginKind.RUNNABLE, options=StateGetOptions,
                title="Read a state document.", aliases=(LEGACY + "Get",),
-               implementation="engine.tasks.state:run_get", deprecated=True,
+               implementation="engine.tasks.state_tasks:run_get", deprecated=True,
                examples=("name: myState",)),
     PluginSpec(type=PREFIX + "Delete", kind=PluginKind.RUNNABLE, options=StateDeleteOptions,
                title="Delete a state document.", aliases=(LEGACY + "Delete",),
-               implementation="engine.tasks.state:run_delete", deprecated=True,
+               implementation="engine.tasks.state_tasks:run_delete", deprecated=True,
                examples=("name: myState",)),
 ]

@@ -1,6 +1,6 @@
 """L1 pure core: options and specs of the ``storage`` tasks (files in internal storage).
 
-Run by :mod:`engine.tasks.storage` (Concat, Split, Reverse, Size, Delete, LocalFiles,
+Run by :mod:`engine.tasks.storage_tasks` (Concat, Split, Reverse, Size, Delete, LocalFiles,
 PurgeCurrentExecutionFiles). FilterItems and DeduplicateItems validate but are not run yet.
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _spec(name: str, options: type[TaskOptions], title: str, function: str | Non
     aliases = legacy if legacy is not None else (LEGACY + name,)
     return PluginSpec(type=PREFIX + name, kind=PluginKind.RUNNABLE, options=options, title=title,
                       aliases=aliases, examples=examples,
-                      implementation=f"engine.tasks.storage:{function}" if function else None, **kwargs)
+                      implementation=f"engine.tasks.storage_tasks:{function}" if function else None, **kwargs)
 
 
 SPECS: list[PluginSpec] = [

@@ -1,7 +1,7 @@
 """L1 pure core: SQL tasks (``io.kestra.plugin.jdbc.postgresql.*``, ``io.kestra.plugin.jdbc.duckdb.Query``).
 
-Options models with Kestra's property set, so that flows using them validate now; running them
-comes in a later release (``implemented=False``).
+Options models with Kestra's property set, so that flows using them validate; running them is
+not implemented (``implemented=False``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """L1 pure core: notification tasks (``io.kestra.plugin.notifications.mail.MailSend``).
 
-Options model with Kestra's property set, so that flows using it validate now; sending mail comes
-in a later release (``implemented=False``).
+Options model with Kestra's property set, so that flows using it validate; sending mail is not
+implemented (``implemented=False``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """L1 pure core: script tasks (``io.kestra.plugin.scripts.{python,shell,node}``) and task runners.
 
-Options models with Kestra's full property set (§8 of the feature catalog), so that flows using
-them validate now; running them comes in a later release (``implemented=False``).
+Options models with the full property set of Kestra's script plugins, so that flows using them
+validate; running them is not implemented (``implemented=False``).
 """
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
-"""L3: the log lines of one attempt, written with its result when the attempt is quick.
+"""The log lines of one attempt, written with its result when the attempt is quick.
 
-A log line used to be one INSERT and one commit as soon as the task logged it. Most attempts end
-within a fraction of a second, so their lines are now held in memory and written in the transaction
-that puts the attempt's result in the outbox (``LeaseKeeper.report``): one commit for both. An
-attempt that is still running when it is reported RUNNING (``worker.running_report_after``), or that
-holds ``MAX_HELD`` lines, goes *live*: what it held is written then, and each later line as it comes,
-so a long task's logs are followed as they are written. A WorkingDirectory is live from the start:
-its later tasks may read its earlier ones' logs (``log.Fetch``). A worker that dies loses at most the lines
-of its last ``running_report_after`` seconds; the attempt is retried and logs again.
+Most attempts end within a fraction of a second: their lines are held in memory and written in the
+transaction that puts the attempt's result in the outbox (``LeaseKeeper.report``), one commit for
+both rather than an INSERT and a commit per line. An attempt that is still running when it is
+reported RUNNING (``worker.running_report_after``), or that holds ``MAX_HELD`` lines, goes *live*:
+what it held is written then, and each later line as it comes, so a long task's logs are followed
+as they are written. A WorkingDirectory is live from the start: its later tasks may read its
+earlier ones' logs (``log.Fetch``). A worker that dies loses at most the lines of its last
+``running_report_after`` seconds; the attempt is retried and logs again.
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ MAX_HELD = 200
 
 
 class AttemptLogs:
+    """The lines of one attempt: held, then written with its result or as they come (live)."""
+
     def __init__(self, repository: LogRepository, *, live: bool = False) -> None:
         self._repository = repository
         self._held: list[LogEntry] = []

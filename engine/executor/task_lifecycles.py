@@ -1,100 +1,41 @@
-"""L1 pure core: the flow level (root branches, end of execution, afterExecution) and the task
-types with their own life cycle: Pause, WaitFor, execution.Labels, Subflow and ForEachItem.
+"""L1 pure core: the task types with a life cycle of their own, beyond "start, run children, end".
+
+- Pause: goes PAUSED with the execution; a delay or timeout becomes a timer.
+- WaitFor: runs its tasks again, one iteration per timer, until its condition is truthy or a
+  limit is reached.
+- execution.Labels: changes the execution's labels inside the executor, then ends SUCCESS.
+- Subflow and ForEachItem: start child executions through commands (``StartSubflow``,
+  ``SplitItems``) and end when the services layer reports back.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import cast
 
 from engine.durations import parse_duration
 from engine.executor import resolve as rs
-from engine.executor.commands import ExecutionEnded, ExecutionPaused, Log, ScheduleTimer, SplitItems, StartSubflow
+from engine.executor.commands import ExecutionPaused, Log, ScheduleTimer, SplitItems, StartSubflow
 from engine.executor.events import TimerKind
 from engine.executor.flowables import short_type
-from engine.executor.work import Work, is_truthy
+from engine.executor.step_state import Work
 from engine.model.execution import Label, TaskRun
+from engine.model.task import TaskOptions
+from engine.plugins.core.flow_labels import Labels
+from engine.plugins.core.flow_subflow import ForEachItem, Subflow
+from engine.plugins.core.flow_wait import Pause, WaitFor
 from engine.state import State
+from engine.templating.truth import is_truthy
 
-
-# -- flow level -------------------------------------------------------------------------------
-def root_branches(work: Work) -> rs.Branches:
-    return work.tree.root_branches
-
-
-def _after_ids(work: Work) -> set[str]:
-    return {t.id for t in getattr(work.flow, "after_execution", None) or ()}
-
-
-def root_runs(work: Work) -> list[TaskRun]:
-    after = _after_ids(work)
-    return [run for run in work.children(None) if run.task_id not in after]
-
-
-def create_root_nexts(work: Work) -> bool:
-    state = work.execution.state.current
-    if state in (State.RUNNING, State.PAUSED):
-        runs = root_runs(work)
-        _, current = rs.current_branch(root_branches(work), runs)
-        nexts = rs.sequential_nexts(current, runs)
-    elif state.is_terminated and state not in (State.KILLED, State.RETRIED):
-        after = rs.enabled(getattr(work.flow, "after_execution", None))
-        nexts = rs.sequential_nexts(after, work.children(None))
-    else:
-        return False
-    for resolved in nexts:
-        work.create_run(resolved.task, None)
-    return bool(nexts)
-
-
-def finish_execution(work: Work) -> bool:
-    """Sets the final state once every main task run ended; True when that started afterExecution."""
-    execution = work.execution
-    if execution.state.current == State.KILLING:
-        if all(run.state.current.is_terminated for run in execution.task_run_list):
-            _end(work, State.KILLED)
-        return False
-    if execution.state.current not in (State.RUNNING, State.PAUSED):
-        return False
-    if any(run.state.current == State.PAUSED for run in execution.task_run_list):
-        return False
-    state = rs.resolve_state(root_branches(work), root_runs(work))
-    if state is None:
-        return False
-    outputs, failure = _flow_outputs(work)
-    if failure:
-        work.emit(Log(None, "ERROR", failure))
-        state = State.FAILED
-    work.execution = work.execution.model_copy(update={"outputs": outputs})
-    _end(work, state)
-    return create_root_nexts(work)  # afterExecution starts once the final state is set
-
-
-def _end(work: Work, state: State) -> None:
-    work.set_execution_state(state)
-    work.emit(ExecutionEnded(state))
-
-
-def _flow_outputs(work: Work) -> tuple[dict[str, Any], str | None]:
-    """Flow outputs are rendered when the execution ends; a failure makes the execution FAILED."""
-    outputs: dict[str, Any] = {}
-    for output in getattr(work.flow, "outputs", None) or ():
-        try:
-            # As Kestra: rendered to text, then parsed by the output's declared type.
-            rendered = work.render(output.value) if isinstance(output.value, str) \
-                else work.render_value(output.value)
-            outputs[output.id] = output.parse(rendered) if hasattr(output, "parse") else rendered
-        except Exception as error:  # any render or parse failure of an output fails the execution
-            return outputs, f"Failed to render output '{output.id}': {error}"
-    return outputs, None
-
+# The tasks that start child executions.
+ExecutableTask = Subflow | ForEachItem
 
 # -- Pause ------------------------------------------------------------------------------------
-def pause(work: Work, task: Any, run: TaskRun) -> None:
+def pause(work: Work, task: Pause, run: TaskRun) -> None:
     """A started Pause goes PAUSED, and so does the execution; delay / timeout become timers."""
     try:
         delay = parse_duration(work.render(task.delay, run, task)) if task.delay else None
         timeout = parse_duration(work.render(task.timeout, run, task)) if task.timeout else None
-    except Exception as error:  # a delay that does not render to a duration fails the pause
+    except Exception as error:  # noqa: BLE001 - a delay that does not render to a duration fails the pause
         work.emit(Log(run.id, "ERROR", str(error)))
         work.set_state(run, State.FAILED)
         return
@@ -109,27 +50,28 @@ def pause(work: Work, task: Any, run: TaskRun) -> None:
 
 
 # -- WaitFor ----------------------------------------------------------------------------------
-def child_runs(work: Work, task: Any, run: TaskRun) -> list[TaskRun]:
+def child_runs(work: Work, task: TaskOptions, run: TaskRun) -> list[TaskRun]:
+    """The children of ``run`` that count now: for a WaitFor, only its current iteration's."""
     runs = work.children(run.id)
     if short_type(task) != "WaitFor":
         return runs
-    main = {t.id for t in task.tasks}
+    main = {t.id for t in cast(WaitFor, task).tasks}
     iteration = run.outputs.get("iterationCount", 1)
     return [r for r in runs if r.task_id not in main or r.iteration == iteration]
 
 
-def _waitfor_branches(task: Any, run: TaskRun) -> rs.Branches:
+def _waitfor_branches(task: WaitFor, run: TaskRun) -> rs.Branches:
     # finally is not used between iterations: it would run after each one.
     return rs.Branches(rs.enabled(task.tasks, None, run.outputs.get("iterationCount", 1)),
                        rs.enabled(task.errors))
 
 
-def waitfor_nexts(work: Work, task: Any, run: TaskRun, runs: list[TaskRun]) -> list[rs.Resolved]:
+def waitfor_nexts(work: Work, task: WaitFor, run: TaskRun, runs: list[TaskRun]) -> list[rs.Resolved]:
     _, current = rs.current_branch(_waitfor_branches(task, run), runs)
     return rs.sequential_nexts(current, runs)
 
 
-def waitfor_state(work: Work, task: Any, run: TaskRun, runs: list[TaskRun]) -> State | None:
+def waitfor_state(work: Work, task: WaitFor, run: TaskRun, runs: list[TaskRun]) -> State | None:
     branches = _waitfor_branches(task, run)
     flags = {"allow_failure": task.allow_failure, "allow_warning": task.allow_warning}
     if rs.has_failed(branches.tasks, runs) or rs.runs_for(branches.errors, runs):
@@ -147,7 +89,7 @@ def waitfor_state(work: Work, task: Any, run: TaskRun, runs: list[TaskRun]) -> S
     return None
 
 
-def _waitfor_maxed(work: Work, task: Any, run: TaskRun) -> bool:
+def _waitfor_maxed(work: Work, task: WaitFor, run: TaskRun) -> bool:
     frequency = task.check_frequency
     if run.outputs.get("iterationCount", 1) >= frequency.max_iterations:
         return True
@@ -156,10 +98,10 @@ def _waitfor_maxed(work: Work, task: Any, run: TaskRun) -> bool:
 
 
 # -- execution.Labels -------------------------------------------------------------------------
-def apply_labels(work: Work, task: Any, run: TaskRun) -> None:
+def apply_labels(work: Work, task: Labels, run: TaskRun) -> None:
     try:
         pairs = _rendered_labels(work, task, run)
-    except Exception as error:  # labels that fail to render or to parse fail the task
+    except Exception as error:  # noqa: BLE001 - labels that fail to render or to parse fail the task
         work.emit(Log(run.id, "ERROR", str(error)))
         work.set_state(run, State.FAILED)
         return
@@ -171,7 +113,7 @@ def apply_labels(work: Work, task: Any, run: TaskRun) -> None:
     work.set_state(run, State.SUCCESS)
 
 
-def _rendered_labels(work: Work, task: Any, run: TaskRun) -> dict[str, str]:
+def _rendered_labels(work: Work, task: Labels, run: TaskRun) -> dict[str, str]:
     raw = task.labels
     if isinstance(raw, str):
         raw = work.render_typed(raw, run, task)
@@ -190,11 +132,11 @@ def _rendered_labels(work: Work, task: Any, run: TaskRun) -> dict[str, str]:
 
 
 # -- Subflow and ForEachItem ------------------------------------------------------------------
-def start_executable(work: Work, task: Any, run: TaskRun) -> None:
+def start_executable(work: Work, task: ExecutableTask, run: TaskRun) -> None:
     try:
         command = _subflow_command(work, task, run) if short_type(task) == "Subflow" \
-            else _split_command(work, task, run)
-    except Exception as error:  # properties that fail to render fail the task
+            else _split_command(work, cast(ForEachItem, task), run)
+    except Exception as error:  # noqa: BLE001 - properties that fail to render fail the task
         work.emit(Log(run.id, "ERROR", str(error)))
         work.set_state(run, State.FAILED)
         return
@@ -203,7 +145,7 @@ def start_executable(work: Work, task: Any, run: TaskRun) -> None:
     work.emit(command)
 
 
-def _subflow_command(work: Work, task: Any, run: TaskRun, items: str | None = None,
+def _subflow_command(work: Work, task: ExecutableTask, run: TaskRun, items: str | None = None,
                      iteration: int | None = None) -> StartSubflow:
     if items is not None:
         run = run.model_copy(update={"items": items, "iteration": iteration})
@@ -216,7 +158,7 @@ def _subflow_command(work: Work, task: Any, run: TaskRun, items: str | None = No
         iteration=iteration, items=items)
 
 
-def child_labels(work: Work, task: Any, run: TaskRun) -> tuple[tuple[str, str], ...]:
+def child_labels(work: Work, task: ExecutableTask, run: TaskRun) -> tuple[tuple[str, str], ...]:
     """The parent's system labels (all its labels with inheritLabels), then the task's labels."""
     labels = {k: v for k, v in work.execution.label_map.items() if task.inherit_labels or k.startswith("system.")}
     raw = task.labels or {}
@@ -226,7 +168,7 @@ def child_labels(work: Work, task: Any, run: TaskRun) -> tuple[tuple[str, str], 
     return tuple(labels.items())
 
 
-def _split_command(work: Work, task: Any, run: TaskRun) -> SplitItems:
+def _split_command(work: Work, task: ForEachItem, run: TaskRun) -> SplitItems:
     batch = task.batch
     rows = batch.rows if batch.rows is not None or batch.bytes or batch.partitions else 1
     return SplitItems(run.id, work.render(task.items, run, task),
@@ -236,7 +178,7 @@ def _split_command(work: Work, task: Any, run: TaskRun) -> SplitItems:
                       batch.separator)
 
 
-def start_batches(work: Work, task: Any, run: TaskRun, uris: tuple[str, ...]) -> None:
+def start_batches(work: Work, task: ForEachItem, run: TaskRun, uris: tuple[str, ...]) -> None:
     counts = {"CREATED": len(uris)} if uris else {}
     work.save(run.model_copy(update={"outputs": {**run.outputs, "numberOfBatches": len(uris),
                                                  "iterations": counts}}))

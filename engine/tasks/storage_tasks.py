@@ -49,6 +49,7 @@ def run_split(options: SplitOptions, ctx: RunContext) -> dict[str, Any]:
     source = _uri(as_text(ctx, options.from_, "from"))
     separator = ctx.render_text(options.separator) or "\n"
     rows = _rows(ctx.read_file(source).decode("utf-8"), separator)
+    parts: Iterable[list[str]]
     if options.bytes is not None:
         parts = _by_bytes(rows, separator, parse_size(as_text(ctx, options.bytes, "bytes")))
     elif options.partitions is not None:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, Select, delete, select
 from sqlalchemy.orm import Session
 
 from engine.durations import format_duration, parse_duration
@@ -112,15 +112,15 @@ def decode(stored: Any, kind: KVType) -> Any:
 class KVRepository(Repository):
     def set(self, namespace: str, key: str, value: Any, now: datetime, *,
             ttl: timedelta | None = None, expiration: datetime | None = None,
-            type: KVType | None = None, description: str | None = None,
+            kind: KVType | None = None, description: str | None = None,
             session: Session | None = None) -> KVValue:
         """Creates or replaces ``key``; ``ttl`` sets the expiration to ``now + ttl``
         (or pass ``expiration`` itself).
 
-        The type is inferred from ``value`` unless given; a text value with an explicit
-        type is parsed (``"PT5M"`` with DURATION becomes a timedelta).
+        The type is inferred from ``value`` unless ``kind`` gives it; a text value with an
+        explicit kind is parsed (``"PT5M"`` with DURATION becomes a timedelta).
         """
-        kind = type or infer_type(value)
+        kind = kind or infer_type(value)
         typed = coerce(value, kind)
         if ttl is not None:
             if expiration is not None:
@@ -196,7 +196,7 @@ class RepositoryKVStore:
     def set(self, namespace: str, entry: KVEntry) -> None:
         self.repository.set(namespace, entry.key, entry.value, self.clock(),
                             expiration=entry.expiration_date, description=entry.description,
-                            type=KVType(entry.type) if entry.type else None)
+                            kind=KVType(entry.type) if entry.type else None)
 
     def delete(self, namespace: str, key: str) -> bool:
         return self.repository.delete(namespace, key)
@@ -211,11 +211,11 @@ def _entry(value: KVValue) -> KVEntry:
                    expiration_date=value.expiration, description=value.description)
 
 
-def _select(namespace: str, key: str) -> Any:
+def _select(namespace: str, key: str) -> Select[Any]:
     return select(kv).where(kv.c.namespace == namespace, kv.c.key == key)
 
 
-def _value(row: Row) -> KVValue:  # type: ignore[type-arg]
+def _value(row: Row[Any]) -> KVValue:
     kind = KVType(row.type)
     return KVValue(namespace=row.namespace, key=row.key, value=decode(row.value, kind), type=kind,
                    expiration=row.expiration, created=row.created, updated=row.updated,

@@ -1,6 +1,6 @@
 """L3: backfills of Schedule triggers: create, pause, resume, cancel, and beat's advance.
 
-A backfill is a :class:`~engine.schedule.backfill.BackfillCursor` stored in the trigger's state
+A backfill is a :class:`~engine.schedule.backfill_cursor.BackfillCursor` stored in the trigger's state
 (``trigger_state.backfill``). Each beat tick, :meth:`BackfillService.advance_all` moves every
 active cursor by at most ``per_tick`` fire times. For one backfill, one transaction:
 
@@ -24,17 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from engine.errors import Conflict, NotFound, PodiumError
 from engine.executor import events as ev
 from engine.model.execution import Execution
 from engine.model.flow import Flow
 from engine.model.trigger_key import TriggerKey
-from engine.persistence.backfills import BackfillRepository
-from engine.persistence.triggers import FiredRepository, TriggerState, TriggerStateRepository
+from engine.persistence import Session
+from engine.persistence.triggers import TriggerState
 from engine.plugins.core.triggers import Schedule
-from engine.schedule.backfill import BackfillCursor, Slot, advance, count, new_cursor, plan
+from engine.schedule.backfill_cursor import BackfillCursor, Slot, advance, count, new_cursor, plan
 from engine.schedule.cron import CronSchedule, FireTime, schedule_from_options
 from engine.services.backfill_fires import BackfillInvalid, FireMaker, user_labels
 from engine.services.executions import ExecutionService, InputsInvalid
@@ -79,9 +77,9 @@ class BackfillService:
         self.env = env
         self.catalog = catalog
         self.executions = executions
-        self.states = TriggerStateRepository(env.db)
-        self.fired = FiredRepository(env.db)
-        self.store = BackfillRepository(env.db)
+        self.states = env.trigger_states
+        self.fired = env.fired
+        self.store = env.backfills
 
     # -- reading the trigger ------------------------------------------------------------------
 
@@ -113,7 +111,7 @@ class BackfillService:
     # -- operations -----------------------------------------------------------------------------
 
     def create(self, namespace: str, flow_id: str, trigger_id: str, start: datetime, end: datetime, *,
-               inputs: Mapping[str, Any] | None = None, labels: Any = None, only_gaps: bool = False,
+               inputs: Mapping[str, Any] | None = None, labels: object = None, only_gaps: bool = False,
                paused: bool = False) -> BackfillStatus:
         """Records a backfill; beat (or :meth:`advance_all`) creates its executions."""
         flow, trigger, schedule = self.schedule_of(namespace, flow_id, trigger_id)
@@ -161,7 +159,7 @@ class BackfillService:
         return [BackfillStatus(_key(state), BackfillCursor.load(state.backfill))
                 for state in self.states.list() if state.backfill]
 
-    def _change(self, key: TriggerKey, verb: str, **changes: Any) -> BackfillStatus:
+    def _change(self, key: TriggerKey, verb: str, **changes: bool | str | None) -> BackfillStatus:
         with self.env.db.transaction() as session:
             self.store.lock(session, key.namespace, key.flow_id, key.trigger_id)
             cursor = self._cursor(key, session)
@@ -180,7 +178,7 @@ class BackfillService:
         """Moves every active backfill by up to ``per_tick`` fire times; returns executions made."""
         made = 0
         for state in self.states.with_backfill():
-            if BackfillCursor.load(state.backfill).active:
+            if state.backfill and BackfillCursor.load(state.backfill).active:
                 made += self.advance_one(_key(state), now, per_tick)
         return made
 
@@ -220,9 +218,9 @@ class BackfillService:
         slots = [slot for slot in slots if maker.accepts(slot)]
         candidates = [maker.make(slot, now) for slot in slots]
         won = self.store.claim_many(session, key.namespace, key.flow_id, key.trigger_id,
-                                    [(s.fire.at, e.id) for s, e in zip(slots, candidates)], now)
+                                    [(s.fire.at, e.id) for s, e in zip(slots, candidates, strict=True)], now)
         chosen: list[Execution] = []
-        for slot, execution in zip(slots, candidates):
+        for slot, execution in zip(slots, candidates, strict=True):
             if slot.fire.at in won:
                 chosen.append(execution)
             elif cursor.only_gaps and self._is_gap(key, slot.fire.at, session):

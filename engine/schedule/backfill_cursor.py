@@ -6,7 +6,7 @@ trigger's state (``TriggerState.backfill``); beat moves it with :func:`advance`,
 of fire times per tick (Dagster's ``max_catchup_runs``), so a ten-year backfill never blocks a
 tick and a restart continues where the last saved cursor stands.
 
-No clock is read and nothing is stored here: the services layer (engine/services/backfill.py)
+No clock is read and nothing is stored here: the services layer (engine/services/backfill_runs.py)
 claims each fire time, creates the executions and saves the cursor in one transaction.
 """
 from __future__ import annotations

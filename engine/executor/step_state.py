@@ -2,7 +2,8 @@
 
 :class:`Work` is created by ``advance`` and dropped when it returns; it holds the execution
 being changed, the commands emitted so far and the collaborators (tree, registry, renderer).
-Nothing outlives the call, so ``advance`` stays a pure function of its arguments.
+Every part of the executor reads and changes the execution through it. Nothing outlives the
+call, so ``advance`` stays a pure function of its arguments.
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from engine.executor.commands import Command
 from engine.executor.tree import FlowTree
 from engine.ids import new_id
 from engine.model.execution import Attempt, Execution, StateRecord, TaskRun
+from engine.model.flow import Flow
+from engine.model.task import TaskOptions
 from engine.plugins.base import Registry
 from engine.state import State
-from engine.templating import is_template
+from engine.templating import Renderer, is_template
 from engine.variables import build_variables
 
 
@@ -37,17 +40,19 @@ class Step:
 
 @dataclass
 class Work:
+    """The execution being changed by one ``advance`` call, with what the call needs to change it."""
+
     execution: Execution
-    flow: Any
+    flow: Flow
     tree: FlowTree
     registry: Registry
-    renderer: Any
+    renderer: Renderer
     now: datetime
     extra: Mapping[str, Any] | None = None
     # Dispatch consecutive runnables of a sequence as one Celery chain (see docs/executor.md).
     chains: bool = True
     commands: list[Command] = field(default_factory=list)
-    # advance_all applies several events and settles once, at the end (progress.settle).
+    # advance_all applies several events and settles once, at the end (settling.settle).
     defer_settle: bool = False
     settle_due: bool = False
 
@@ -116,7 +121,7 @@ class Work:
     def set_execution_state(self, state: State) -> None:
         self.execution = self.execution.with_state(state, self.now)
 
-    def create_run(self, task: Any, parent_id: str | None, value: str | None = None,
+    def create_run(self, task: TaskOptions, parent_id: str | None, value: str | None = None,
                    iteration: int | None = None) -> TaskRun:
         run = TaskRun(id=new_id(), execution_id=self.execution.id, namespace=self.execution.namespace,
                       flow_id=self.execution.flow_id, task_id=task.id, parent_task_run_id=parent_id,
@@ -128,20 +133,20 @@ class Work:
         return self.save(run.model_copy(update={"attempts": (*run.attempts, attempt)}))
 
     # -- rendering ---------------------------------------------------------------------------
-    def variables(self, run: TaskRun | None = None, task: Any = None) -> dict[str, Any]:
+    def variables(self, run: TaskRun | None = None, task: TaskOptions | None = None) -> dict[str, Any]:
         return build_variables(self.flow, self.execution, run, task, extra=self.extra)
 
-    def render(self, template: Any, run: TaskRun | None = None, task: Any = None) -> str:
+    def render(self, template: Any, run: TaskRun | None = None, task: TaskOptions | None = None) -> str:
         if not isinstance(template, str):
             return _java_string(template)
         if not is_template(template):
             return template  # the variables (every output so far) are costly to build for nothing
         return str(self.renderer.render(template, self.variables(run, task)))
 
-    def render_value(self, value: Any, run: TaskRun | None = None, task: Any = None) -> Any:
+    def render_value(self, value: Any, run: TaskRun | None = None, task: TaskOptions | None = None) -> Any:
         return self.renderer.render_value(value, self.variables(run, task))
 
-    def render_typed(self, template: Any, run: TaskRun | None = None, task: Any = None) -> Any:
+    def render_typed(self, template: Any, run: TaskRun | None = None, task: TaskOptions | None = None) -> Any:
         if not isinstance(template, str):
             return template
         return self.renderer.render_typed(template, self.variables(run, task))
@@ -156,11 +161,3 @@ def _java_string(value: Any) -> str:
         return "true" if value else "false"
     return "" if value is None else str(value)
 
-
-def is_truthy(text: Any) -> bool:
-    """Kestra's ``TruthUtils``: false, 0, -0 and the empty string (trimmed) are falsy."""
-    if isinstance(text, bool):
-        return text
-    if text is None:
-        return False
-    return str(text).strip() not in ("false", "0", "-0", "")

@@ -1,4 +1,4 @@
-"""L3: what one link of a Celery chain hands to the next: the outputs the executor may not have yet.
+"""What one link of a Celery chain hands to the next: the outputs the executor may not have yet.
 
 Link k+1 may start before the executor recorded link k's result. Each link therefore returns, as
 the Celery chain's result, ``{"runs": {task_run_id: outputs}}`` for the links of its chain whose
@@ -6,7 +6,8 @@ end the database did not show yet (its own included); the next link receives it 
 signature) and overlays it on the execution it loaded before building the rendering variables,
 so ``{{ outputs.t1.value }}`` and ``{{ tasks.t1.state }}`` read as if the executor had caught up.
 Entries the database already shows as ended are dropped, so the payload stays small when the
-executor keeps up.
+executor keeps up. A fan-out's join overlays its children's outputs the same way, read from the
+result outbox (``worker.batches``, "Joins").
 """
 from __future__ import annotations
 
@@ -17,19 +18,23 @@ from typing import Any
 from engine.model.execution import Execution, StateHistory, StateRecord
 from engine.state import State
 
+#: Outputs by task run id, of links whose end the executor may not have recorded yet.
+CarriedRuns = dict[str, dict[str, Any]]
 
-def carried_runs(carried: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+
+def carried_runs(carried: Mapping[str, Any] | None) -> CarriedRuns:
+    """The outputs a link received from the previous one (``{"runs": ...}``, JSON), read defensively."""
     runs = (carried or {}).get("runs") if isinstance(carried, Mapping) else None
     return {str(k): dict(v or {}) for k, v in runs.items()} if isinstance(runs, Mapping) else {}
 
 
 def overlay(execution: Execution, carried: Mapping[str, dict[str, Any]], now: datetime
-            ) -> tuple[Execution, dict[str, dict[str, Any]]]:
+            ) -> tuple[Execution, CarriedRuns]:
     """The execution with the carried links shown SUCCESS with their outputs; and the carried
     entries the database does not know yet (the others are dropped)."""
     if not carried:
         return execution, {}
-    unknown: dict[str, dict[str, Any]] = {}
+    unknown: CarriedRuns = {}
     runs = []
     for run in execution.task_run_list:
         outputs = carried.get(run.id)

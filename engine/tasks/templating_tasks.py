@@ -5,22 +5,20 @@ name from the YAML), must be runnable, and inherits this task's id unless the sp
 """
 from __future__ import annotations
 
-from typing import Any
-
 import yaml
 from pydantic import ValidationError
 
 from engine.plugins.base import PluginKind, UnknownType
 from engine.plugins.core.templating import TemplatedTaskOptions
 from engine.tasks.context import RunContext
-from engine.tasks.outcome import TaskFailed
+from engine.tasks.outcome import TaskFailed, TaskResult
 from engine.tasks.props import as_text
 from engine.tasks.runner import NOT_IMPLEMENTED, load_implementation
 
 SELF_TYPE = "io.kestra.plugin.core.templating.TemplatedTask"
 
 
-def run_templated_task(options: TemplatedTaskOptions, ctx: RunContext) -> Any:
+def run_templated_task(options: TemplatedTaskOptions, ctx: RunContext) -> TaskResult:
     if ctx.registry is None:
         raise TaskFailed("templating.TemplatedTask needs the plugin registry, which this process did not provide")
     text = as_text(ctx, options.spec, "spec")

@@ -1,4 +1,4 @@
-"""L3, worker side: a WorkingDirectory runs its whole subtree on one worker, in one folder.
+"""A WorkingDirectory runs its whole subtree on one worker, in one folder.
 
 The executor dispatches the WorkingDirectory task run as one unit. Here its runnable children
 run one after another in a shared temporary folder; each child is reported to the executor as
@@ -12,18 +12,22 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from engine.ids import new_id
 from engine.model.execution import Attempt, Execution, StateRecord, TaskRun
+from engine.model.task import TaskOptions
+from engine.plugins.base import Registry
+from engine.plugins.core.flow_wait import WorkingDirectory
 from engine.state import State
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskOutcome
 from engine.tasks.runner import run_task
 
 # Builds the RunContext of one child: (execution snapshot, child run, child task, shared folder).
-ContextFactory = Callable[[Execution, TaskRun, Any, Path], RunContext]
+ContextFactory = Callable[[Execution, TaskRun, TaskOptions, Path], RunContext]
 Report = Callable[[TaskRun, State, dict[str, Any]], None]
 
 
@@ -33,8 +37,8 @@ class _Progress:
     failed: bool = False
 
 
-def run_working_directory(execution: Execution, run: TaskRun, task: Any, registry: Any,
-                          make_context: ContextFactory, report: Report, now: Callable[[], Any]) -> TaskOutcome:
+def run_working_directory(execution: Execution, run: TaskRun, task: WorkingDirectory, registry: Registry,
+                          make_context: ContextFactory, report: Report, now: Callable[[], datetime]) -> TaskOutcome:
     """Runs ``task``'s children in one folder; returns the WorkingDirectory's own outcome."""
     folder = Path(tempfile.mkdtemp(prefix="podium-wd-"))
     try:
@@ -55,20 +59,20 @@ def run_working_directory(execution: Execution, run: TaskRun, task: Any, registr
 class _Steps:
     progress: _Progress
     parent: TaskRun
-    registry: Any
+    registry: Registry
     make_context: ContextFactory
     report: Report
     folder: Path
-    now: Callable[[], Any]
+    now: Callable[[], datetime]
 
-    def run_all(self, tasks: list[Any], *, stop_on_failure: bool) -> None:
+    def run_all(self, tasks: list[TaskOptions], *, stop_on_failure: bool) -> None:
         for child_task in tasks:
             if stop_on_failure and self.progress.failed:
                 return
-            if not getattr(child_task, "disabled", False):
+            if not child_task.disabled:
                 self.run_one(child_task)
 
-    def run_one(self, child_task: Any) -> None:
+    def run_one(self, child_task: TaskOptions) -> None:
         parent, now = self.parent, self.now
         child = TaskRun(id=new_id(), execution_id=parent.execution_id, namespace=parent.namespace,
                         flow_id=parent.flow_id, task_id=child_task.id, parent_task_run_id=parent.id,
@@ -89,17 +93,17 @@ class _Steps:
             self.progress.failed = True
 
 
-def _allowed(task: Any, state: State) -> State:
-    if state == State.FAILED and getattr(task, "allow_failure", False):
+def _allowed(task: TaskOptions, state: State) -> State:
+    if state == State.FAILED and task.allow_failure:
         state = State.WARNING
-    if state == State.WARNING and getattr(task, "allow_warning", False):
+    if state == State.WARNING and task.allow_warning:
         state = State.SUCCESS
     return state
 
 
-def _write_input_files(task: Any, folder: Path, make_context: ContextFactory, execution: Execution,
+def _write_input_files(task: WorkingDirectory, folder: Path, make_context: ContextFactory, execution: Execution,
                        run: TaskRun) -> None:
-    files = getattr(task, "input_files", None)
+    files = task.input_files
     if not files:
         return
     with make_context(execution, run, task, folder) as ctx:
@@ -114,9 +118,9 @@ def _write_input_files(task: Any, folder: Path, make_context: ContextFactory, ex
             target.write_bytes(data)
 
 
-def _output_files(task: Any, folder: Path, make_context: ContextFactory, execution: Execution,
+def _output_files(task: WorkingDirectory, folder: Path, make_context: ContextFactory, execution: Execution,
                   run: TaskRun) -> dict[str, Any]:
-    patterns = getattr(task, "output_files", None)
+    patterns = task.output_files
     if not patterns:
         return {}
     uris: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""L1 pure core: the settling loop: end finished flowables, create next task runs, start created ones.
+"""L1 pure core: settling: end finished flowables, create next task runs, start created ones.
 
 ``settle`` repeats the three passes until nothing changes, then derives the execution's state.
 It is what every event handler calls after recording its fact, like Kestra's
@@ -6,16 +6,20 @@ It is what every event handler calls after recording its fact, like Kestra's
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
-from engine.executor import chains, joins, special
+from engine.executor import chains, flow_level, joins, task_lifecycles
 from engine.executor import resolve as rs
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns, Log
 from engine.executor.flowables import START_HOOKS, FlowableError, branches_of, nexts_of, short_type, state_of
-from engine.executor.work import Work, is_truthy
+from engine.executor.step_state import Work
 from engine.model.execution import TaskRun
+from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind
+from engine.plugins.core.flow_labels import Labels
+from engine.plugins.core.flow_wait import Pause, WaitFor
 from engine.state import CREATED_STATES, State
+from engine.templating.truth import is_truthy
 
 MAX_PASSES = 10_000  # a guard against a resolution bug looping forever, far above any real flow
 
@@ -30,7 +34,7 @@ def settle(work: Work) -> None:
         progressed = create_nexts(work) or progressed
         progressed = start_created(work, to_dispatch) or progressed
         # the end of the execution may start afterExecution tasks, hence one more round
-        if not progressed and not special.finish_execution(work):
+        if not progressed and not flow_level.finish_execution(work):
             break
     to_dispatch = joins.plan(work, to_dispatch)
     if to_dispatch:
@@ -44,7 +48,7 @@ def end_flowables(work: Work) -> bool:
         if run.state.current != State.RUNNING or not _resolved_here(work, run):
             continue
         task = work.tree.task(run.task_id)
-        runs = special.child_runs(work, task, run)
+        runs = task_lifecycles.child_runs(work, task, run)
         if work.execution.state.current == State.KILLING:
             state = State.KILLED if all(r.state.current.is_terminated for r in runs) else None
         else:
@@ -56,13 +60,14 @@ def end_flowables(work: Work) -> bool:
     return progressed
 
 
-def _flowable_state(work: Work, task: Any, run: TaskRun, runs: list[TaskRun]) -> State | None:
+def _flowable_state(work: Work, task: TaskOptions, run: TaskRun, runs: list[TaskRun]) -> State | None:
     try:
         if short_type(task) == "WaitFor":
-            return special.waitfor_state(work, task, run, runs)
+            return task_lifecycles.waitfor_state(work, cast(WaitFor, task), run, runs)
         return state_of(task, branches_of(work, task, run), runs)
     except FlowableError as error:
-        return _fail(work, run, str(error))
+        _fail(work, run, str(error))
+        return None
 
 
 def _resolved_here(work: Work, run: TaskRun) -> bool:
@@ -77,7 +82,7 @@ def _resolved_here(work: Work, run: TaskRun) -> bool:
 def create_nexts(work: Work) -> bool:
     if work.execution.state.current in (State.KILLING, State.KILLED):
         return False
-    progressed = special.create_root_nexts(work)
+    progressed = flow_level.create_root_nexts(work)
     for run in list(work.execution.task_run_list):
         if run.state.current != State.RUNNING or not _resolved_here(work, run):
             continue
@@ -94,10 +99,10 @@ def create_nexts(work: Work) -> bool:
     return progressed
 
 
-def _nexts(work: Work, task: Any, run: TaskRun) -> list[rs.Resolved]:
-    runs = special.child_runs(work, task, run)
+def _nexts(work: Work, task: TaskOptions, run: TaskRun) -> list[rs.Resolved]:
+    runs = task_lifecycles.child_runs(work, task, run)
     if short_type(task) == "WaitFor":
-        return special.waitfor_nexts(work, task, run, runs)
+        return task_lifecycles.waitfor_nexts(work, cast(WaitFor, task), run, runs)
     return nexts_of(work, task, run, branches_of(work, task, run), runs)
 
 
@@ -130,9 +135,9 @@ def _start(work: Work, run: TaskRun, to_dispatch: list[str]) -> bool:
     if kind == PluginKind.FLOWABLE:
         _start_flowable(work, task, work.run(run.id))
     elif kind == PluginKind.EXECUTION_UPDATE:
-        special.apply_labels(work, task, work.run(run.id))
+        task_lifecycles.apply_labels(work, cast(Labels, task), work.run(run.id))
     elif kind == PluginKind.EXECUTABLE:
-        special.start_executable(work, task, work.run(run.id))
+        task_lifecycles.start_executable(work, cast(task_lifecycles.ExecutableTask, task), work.run(run.id))
     else:
         run = work.add_attempt(work.run(run.id))
         links = chains.successors(work, run)
@@ -148,13 +153,13 @@ def _start(work: Work, run: TaskRun, to_dispatch: list[str]) -> bool:
     return True
 
 
-def _passes_run_if(work: Work, task: Any, run: TaskRun) -> bool:
+def _passes_run_if(work: Work, task: TaskOptions, run: TaskRun) -> bool:
     """runIf is rendered just before the task starts: falsy -> SKIPPED, render error -> FAILED."""
     if task.run_if is None:
         return True
     try:
         truthy = is_truthy(work.render(task.run_if, run, task))
-    except Exception as error:  # any render failure (undefined variable, bad filter) fails the task
+    except Exception as error:  # noqa: BLE001 - any render failure (undefined variable, bad filter) fails the task
         _fail(work, run, f"runIf could not be rendered: {error}")
         return False
     if not truthy:
@@ -162,7 +167,7 @@ def _passes_run_if(work: Work, task: Any, run: TaskRun) -> bool:
     return truthy
 
 
-def _start_flowable(work: Work, task: Any, run: TaskRun) -> None:
+def _start_flowable(work: Work, task: TaskOptions, run: TaskRun) -> None:
     name = short_type(task)
     if name == "WorkingDirectory":
         work.add_attempt(run)
@@ -174,15 +179,15 @@ def _start_flowable(work: Work, task: Any, run: TaskRun) -> None:
     hook = START_HOOKS.get(name)
     try:
         outputs = hook(work, task, run) if hook else {}
-    except Exception as error:  # a condition, value or values that fail to render fail the task
+    except Exception as error:  # noqa: BLE001 - a condition, value or values that fail to render fail the task
         _fail(work, run, str(error))
         return
     run = work.set_state(run, State.RUNNING, outputs)
     if name == "Pause":
-        special.pause(work, task, run)
+        task_lifecycles.pause(work, cast(Pause, task), run)
 
 
-def _implemented(work: Work, task: Any) -> bool:
+def _implemented(work: Work, task: TaskOptions) -> bool:
     spec = work.registry.find(task.type)
     return spec is None or spec.implemented
 
@@ -208,7 +213,7 @@ def kill_running(work: Work) -> None:
                 work.emit(CancelTimers(run.id))  # its retry / pause timer has nothing left to wake
             work.set_state(run, State.KILLED)
         elif kind == PluginKind.EXECUTABLE:
-            children.extend(special.child_execution_ids(run))
+            children.extend(task_lifecycles.child_execution_ids(run))
             work.set_state(run, State.KILLED)
         elif kind == PluginKind.RUNNABLE or short_type(work.tree.task(run.task_id)) == "WorkingDirectory":
             to_kill.append(run.id)

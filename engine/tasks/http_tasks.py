@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -122,7 +122,7 @@ class _Bearer(httpx.Auth):
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
 
@@ -140,7 +140,8 @@ def _proxy(config: HttpConfiguration, ctx: RunContext) -> str | None:
     return f"{scheme}://{credentials}{address}{f':{port}' if port else ''}"
 
 
-def _request(options: HttpTaskOptions, ctx: RunContext, client: httpx.Client) -> tuple[httpx.Request, Any]:
+def _request(options: HttpTaskOptions, ctx: RunContext,
+             client: httpx.Client) -> tuple[httpx.Request, dict[str, Any] | None]:
     # Kestra encodes spaces, the one common character users leave unencoded in a URL.
     url = as_text(ctx, options.uri, "uri").replace(" ", "%20")
     method = (ctx.render_text(options.method) or "GET").upper()
@@ -163,7 +164,7 @@ def _request(options: HttpTaskOptions, ctx: RunContext, client: httpx.Client) ->
     return client.build_request(method, url, headers=headers, **kwargs), form
 
 
-def _part(name: str, value: Any, ctx: RunContext) -> Any:
+def _part(name: str, value: Any, ctx: RunContext) -> tuple[str | None, bytes | str]:
     """A multipart field: a kestra:// URI or {name, content} becomes a file, anything else text."""
     if isinstance(value, dict) and "name" in value and "content" in value:
         return (str(value["name"]), ctx.read_file(str(value["content"])))
