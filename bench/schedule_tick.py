@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from beat.loop import Beat  # noqa: E402 - after the sys.path line above
+from cli.inline import InlineDispatcher  # noqa: E402 - after the sys.path line above
 from engine.persistence.triggers import TriggerState  # noqa: E402 - after the sys.path line above
 from engine.services import Services, build_services  # noqa: E402 - after the sys.path line above
 from engine.settings import Settings  # noqa: E402 - after the sys.path line above
-from worker.inline import InlineDispatcher  # noqa: E402 - after the sys.path line above
 
 NOW = datetime(2025, 1, 6, 9, 0, 0, 200000, tzinfo=UTC)
 SOURCE = """id: {flow_id}

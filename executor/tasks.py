@@ -1,6 +1,6 @@
 """The executor's one Celery task: ``podium.process_event(execution_id, event)`` applies one event
-(a task run's result, a timer, a kill...) to its execution through ``Services.handle_event``
-(engine/services/executor_events.py: the row lock, ``advance``, the save, the commands after it).
+(a task run's result, a timer, a kill...) to its execution (``executor.event_handler``: the row
+lock, ``advance``, the save, the commands after it).
 """
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
+from executor.services import executor_services
 from messaging.lazy_services import LazyServices
 from messaging.task_names import PROCESS_EVENT
 
@@ -16,10 +17,12 @@ if TYPE_CHECKING:
 
 
 def register_executor_tasks(app: Celery, services: LazyServices[Services]) -> None:
-    """Defines ``podium.process_event`` on ``app``."""
+    """Defines ``podium.process_event`` on ``app``; it runs on the executor's services over
+    ``services``, built once per process on first use."""
+    executor = LazyServices(lambda: executor_services(services.get()))
 
     def process_event(execution_id: str, event: dict[str, Any]) -> None:
-        services.get().handle_event(execution_id, event)
+        executor.get().handle_event(execution_id, event)
 
     # Registered by a call rather than as a decorator: Celery's task decorator is untyped and
     # would make the function untyped for mypy.

@@ -1,7 +1,7 @@
 """The worker's services: the shared ``engine.services.Services`` and what only a worker does.
 
 ``WorkerServices(shared)`` adds to the shared services the worker's entry points, called by its
-Celery tasks (``worker.tasks``) and by the inline dispatcher of the tests (``worker.inline``): run a
+Celery tasks (``worker.tasks``) and by the inline dispatcher of the tests (``cli.inline``): run a
 chain link and the links after it, run a fan-out's chunk, stop the attempts running in this
 process. They share the shared services' environment, flow catalog and execution service, so a
 process that runs both (``podium server local``, ``podium run``) builds each once.

@@ -18,7 +18,6 @@ from engine.persistence import Database
 from engine.plugins.registry import default_registry
 from engine.services.backfill_runs import BackfillService
 from engine.services.executions import ExecutionService, InputsInvalid
-from engine.services.executor_events import ExecutorEvents
 from engine.services.flows import Deployed, DeployProblem, FlowCatalog
 from engine.services.runtime import Env, utc_now
 from engine.services.schedules import ScheduleService
@@ -36,7 +35,6 @@ class Services:
         self.env = env
         self.flows = FlowCatalog(env)
         self.executions = ExecutionService(env, self.flows)
-        self.executor_events = ExecutorEvents(env, self.executions)
         self.schedules = ScheduleService(env, self.flows, self.executions)
         self.flows.deploy_hooks.append(self.schedules.sync_flow)
         self.timers = TimerService(env, self.executions)
@@ -91,10 +89,6 @@ class Services:
         return self.executions.extra_variables()
 
     # -- process entry points -------------------------------------------------------------------
-    def handle_event(self, execution_id: str, event: Mapping[str, Any]) -> None:
-        """Applies one executor event (engine/services/executor_events.py)."""
-        self.executor_events.handle_event(execution_id, event)
-
     def fire_due_timers(self, now: datetime) -> int:
         return self.timers.fire_due(now)
 

@@ -2,7 +2,7 @@
 
 Creating an execution applies its first step (``engine.executor.advance_all`` on Start) in the
 transaction that inserts it; every later step is the executor process's
-(engine/services/executor_events.py). Both save what changed together with the timers and logs
+(executor/event_handler.py). Both save what changed together with the timers and logs
 the step asked for, and only after the commit carry out the commands that leave the process
 (Celery dispatch, child executions, kills: ``after_step``).
 

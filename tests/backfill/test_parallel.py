@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cli.inline import InlineDispatcher
 from engine.services import Services, build_services
 from engine.settings import Settings
 from tests.backfill.test_service import FLOW, FLOW_SOURCE, NS, TRIGGER
 from tests.services.conftest import FakeClock
-from worker.inline import InlineDispatcher
 
 UTC = UTC
 BEATS = 2

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from cli.inline import InlineDispatcher
 from engine.executor import events as ev
 from engine.persistence.leader import LeaderRepository
 from engine.persistence.tables import executions as executions_table
@@ -30,7 +31,6 @@ from engine.services import Services, build_services
 from engine.services.messages import encode_event
 from engine.settings import Settings
 from tests.services.conftest import FakeClock
-from worker.inline import InlineDispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
@@ -90,9 +90,11 @@ def _run_created(services: Services) -> int:
     with services.env.db.transaction(write=False) as session:
         waiting = session.execute(select(executions_table.c.id).where(
             executions_table.c.state == "CREATED")).scalars().all()
+    dispatcher = services.env.dispatcher
+    assert isinstance(dispatcher, InlineDispatcher)
     for execution_id in waiting:
-        services.handle_event(execution_id, encode_event(ev.Start()))
-    services.env.dispatcher.drain()  # type: ignore[attr-defined]
+        dispatcher.executor.handle_event(execution_id, encode_event(ev.Start()))
+    dispatcher.drain()
     return len(waiting)
 
 

@@ -190,8 +190,8 @@ def test_schedule_on_dates(engine: Engine) -> None:
 
 
 def test_two_beats_on_one_database_never_duplicate(engine: Engine, settings, clock) -> None:  # type: ignore[no-untyped-def]
+    from cli.inline import InlineDispatcher
     from engine.services import build_services
-    from worker.inline import InlineDispatcher
 
     engine.deploy(flow("""
 - id: every-minute

@@ -187,7 +187,7 @@ def test_a_redelivered_end_event_starts_one_execution(engine: Engine) -> None:
     engine.drain()
     assert len(executions_of(engine, "transform")) == 1
     # A redelivered message to the executor changes nothing either.
-    engine.services.handle_event(upstream.id, encode_event(ev.Wake()))
+    engine.executor.handle_event(upstream.id, encode_event(ev.Wake()))
     engine.drain()
     assert len(executions_of(engine, "transform")) == 1
 

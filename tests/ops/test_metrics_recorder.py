@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from cli.inline import InlineDispatcher
 from engine.metrics import (
     CREATED_TO_DISPATCHED,
     EXECUTOR_EVENT,
@@ -18,7 +19,6 @@ from engine.persistence.db import Database
 from engine.persistence.metrics import MetricsRepository
 from engine.services import build_services
 from engine.settings import Settings
-from worker.inline import InlineDispatcher
 
 FLOW = """
 id: hello

@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 
 from app import create_app
+from cli.inline import InlineDispatcher
 from engine.services import build_services
 from engine.settings import Settings
 from messaging.celery_app import RUN_TASK_RUN, make_celery
-from worker.inline import InlineDispatcher
 
 FLOW = """
 id: hello

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
+from cli.inline import InlineDispatcher
 from engine.model.execution import Execution, TaskRun
 from engine.services import Services, build_services
 from engine.settings import Settings
 from engine.state import State
-from worker.inline import InlineDispatcher
+from executor.services import ExecutorServices
 from worker.services import WorkerServices
 
 T0 = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
@@ -48,6 +49,11 @@ class Engine:
     services: Services
     dispatcher: InlineDispatcher
     clock: FakeClock
+
+    @property
+    def executor(self) -> ExecutorServices:
+        """The executor's services over ``services``: an event applied by hand."""
+        return self.dispatcher.executor
 
     @property
     def worker(self) -> WorkerServices:

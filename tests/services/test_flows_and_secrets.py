@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from cli.inline import InlineDispatcher
 from engine.errors import Conflict, FlowInvalid, NotFound
 from engine.services import build_services
 from engine.settings import Settings
 from engine.state import State
 from tests.services.conftest import Engine, FakeClock, one_run
-from worker.inline import InlineDispatcher
 
 SOURCE = """
 id: versioned

@@ -45,7 +45,7 @@ def test_kill_a_task_run_running_on_a_worker(engine: Engine) -> None:
     execution = engine.run(TWO_STEPS)
     run = one_run(execution, "slow")
     # The worker took the message and reported RUNNING; it has not ended yet.
-    engine.services.handle_event(execution.id, encode_event(ev.TaskRunResult(run.id, 1, State.RUNNING, {})))
+    engine.executor.handle_event(execution.id, encode_event(ev.TaskRunResult(run.id, 1, State.RUNNING, {})))
     assert engine.get(execution.id).task_run(run.id).state.current == State.RUNNING
 
     engine.services.kill(execution.id)
@@ -54,7 +54,7 @@ def test_kill_a_task_run_running_on_a_worker(engine: Engine) -> None:
     assert [ref.task_run_id for ref in engine.dispatcher.killed] == [run.id]
     # The worker stops the task and reports it KILLED.
     holding.held.clear()
-    engine.services.handle_event(execution.id, encode_event(ev.TaskRunResult(run.id, 1, State.KILLED, {})))
+    engine.executor.handle_event(execution.id, encode_event(ev.TaskRunResult(run.id, 1, State.KILLED, {})))
     engine.drain()
     execution = engine.get(execution.id)
     assert execution.state.current == State.KILLED

@@ -76,7 +76,7 @@ def test_an_attempt_whose_worker_died_is_resubmitted_as_a_new_attempt(engine: En
     # A worker claims attempt 1, reports RUNNING, then dies (no heartbeat, no result).
     until = engine.clock().replace(microsecond=0)
     assert leases.claim(run.id, 1, "dead-worker", until.__class__.fromtimestamp(until.timestamp() + 30, until.tzinfo))
-    engine.services.handle_event(execution.id, encode_event(
+    engine.executor.handle_event(execution.id, encode_event(
         ev.TaskRunResult(run.id, 1, State.RUNNING, worker_id="dead-worker", lease_seconds=30)))
     holding.held.clear()  # its message died with it
     assert _reap(engine, seconds=10) == 0  # the lease still holds
@@ -88,7 +88,7 @@ def test_an_attempt_whose_worker_died_is_resubmitted_as_a_new_attempt(engine: En
     assert any("resubmitted as attempt 2" in m for m in engine.messages(execution.id, "slow"))
     # A late message of the dead worker's attempt cannot claim or report anything.
     assert not leases.claim(run.id, 1, "late", engine.clock())
-    engine.services.handle_event(execution.id, encode_event(ev.TaskRunResult(run.id, 1, State.SUCCESS)))
+    engine.executor.handle_event(execution.id, encode_event(ev.TaskRunResult(run.id, 1, State.SUCCESS)))
     holding.release()  # attempt 2 runs on a live worker
     engine.drain()
     # Links chained behind the lost attempt (if the executor chained them) died with its message:

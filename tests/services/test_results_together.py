@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from engine.executor import events as ev
 from engine.persistence.leases import LeaseRepository
 from engine.services.messages import encode_event
-from engine.services.turns import ExecutionTurns
 from engine.state import State
+from executor.turns import ExecutionTurns
 from tests.services.conftest import Engine, runs
 
 FAN_OUT = """
@@ -49,14 +49,14 @@ def test_waiting_results_are_applied_in_one_step_and_their_messages_then_dropped
     leases = LeaseRepository(engine.services.env.db)
     assert leases.pending_results() == 5
 
-    engine.services.handle_event(execution.id, messages[2])  # one message: all five results
+    engine.executor.handle_event(execution.id, messages[2])  # one message: all five results
     engine.drain()  # `after` runs
     done = engine.get(execution.id)
     assert {run.value: run.outputs for run in runs(done, "item")} == {v: {"value": v} for v in "abcde"}
     assert done.state.current == State.SUCCESS and leases.pending_results() == 0
 
     for message in messages:  # the other messages arrive late: stale, nothing changes
-        engine.services.handle_event(execution.id, message)
+        engine.executor.handle_event(execution.id, message)
     assert engine.get(execution.id) == done and leases.pending_results() == 0
 
 
@@ -66,17 +66,17 @@ def test_a_stale_result_still_drops_its_outbox_row(engine: Engine) -> None:
     holding.held.clear()
     first, second = runs(execution, "item")[:2]
     message = _report(engine, execution.id, first.id, "a")
-    engine.services.handle_event(execution.id, message)
+    engine.executor.handle_event(execution.id, message)
     leases = LeaseRepository(engine.services.env.db)
     assert engine.get(execution.id).task_run(first.id).state.current == State.SUCCESS
     # The same result recorded again (a worker's retry of put_result): dropped on delivery.
     leases.put_result(execution.id, first.id, 1, message, engine.clock(), engine.clock())
-    engine.services.handle_event(execution.id, message)
+    engine.executor.handle_event(execution.id, message)
     assert leases.pending_results() == 0
     # A result of an attempt that is not the current one changes nothing and leaves no row.
     late = encode_event(ev.TaskRunResult(second.id, 2, State.FAILED, worker_id="w"))
     leases.put_result(execution.id, second.id, 2, late, engine.clock(), engine.clock())
-    engine.services.handle_event(execution.id, late)
+    engine.executor.handle_event(execution.id, late)
     assert engine.get(execution.id).task_run(second.id).state.current == State.CREATED
     assert leases.pending_results() == 0
 
@@ -123,7 +123,7 @@ def test_results_delivered_to_many_threads_at_once_are_all_applied(engine: Engin
     # Threads that find another thread of the process stepping the execution leave their result
     # to it (ExecutionTurns): whatever the interleaving, every result is applied once.
     with ThreadPoolExecutor(len(messages)) as pool:
-        list(pool.map(lambda message: engine.services.handle_event(execution.id, message), messages))
+        list(pool.map(lambda message: engine.executor.handle_event(execution.id, message), messages))
     engine.drain()
     done = engine.get(execution.id)
     assert done.state.current == State.SUCCESS
@@ -152,7 +152,7 @@ def test_a_running_report_stepped_after_the_end_was_written_applies_that_end(eng
     holding.held.clear()
     _report(engine, execution.id, first.id, "a")  # the end, in the outbox; its message not delivered
     running = encode_event(ev.TaskRunResult(first.id, 1, State.RUNNING, worker_id="w"))
-    engine.services.handle_event(execution.id, running)
+    engine.executor.handle_event(execution.id, running)
     done = engine.get(execution.id)
     assert done.task_run(first.id).state.current == State.SUCCESS
     assert done.task_run(first.id).outputs == {"value": "a"}

@@ -3,8 +3,8 @@
 It queues what the services hand it and runs it when :meth:`InlineDispatcher.drain` is called,
 through the same entry points the Celery tasks call (the executor's ``handle_event``, the
 worker's ``run_task_run``), so a whole flow runs in milliseconds without a broker (dramatiq's
-StubBroker and huey's immediate mode are the models). It plays the worker too, so it lives with
-the worker's services.
+StubBroker and huey's immediate mode are the models). It plays the executor and the worker, so
+it lives with the other composition of every process in one, the embedded runtime.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.dispatch import TaskRunRef
 from engine.services import Services
+from executor.services import ExecutorServices
 from worker.services import WorkerServices
 
 
@@ -26,15 +27,24 @@ class InlineDispatcher:
     def __init__(self) -> None:
         self._services: Services | None = None
         self._worker: WorkerServices | None = None
+        self._executor: ExecutorServices | None = None
         self._queue: deque[Callable[[], None]] = deque()
         self.killed: list[TaskRunRef] = []
 
     def bind(self, services: Services | WorkerServices) -> None:
         """The services the queued work runs on (``build_services`` binds the shared ones)."""
+        self._executor = None
         if isinstance(services, WorkerServices):
             self._services, self._worker = services.shared, services
         else:
             self._services, self._worker = services, None
+
+    @property
+    def executor(self) -> ExecutorServices:
+        """The executor's services over the bound ones, built on first use."""
+        if self._executor is None:
+            self._executor = ExecutorServices(self._bound())
+        return self._executor
 
     @property
     def worker(self) -> WorkerServices:
@@ -68,7 +78,7 @@ class InlineDispatcher:
         self._queue.append(lambda: self._run_link(links[1:], passed))
 
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
-        self._queue.append(lambda: self._bound().handle_event(execution_id, event))
+        self._queue.append(lambda: self.executor.handle_event(execution_id, event))
 
     def kill_task_runs(self, refs: Sequence[TaskRunRef]) -> None:
         self.killed.extend(refs)

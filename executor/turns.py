@@ -1,4 +1,4 @@
-"""L3: which executions a thread of this executor process is stepping right now.
+"""Which executions a thread of this executor process is stepping right now.
 
 A wide fan-out sends its results at once. Each executor thread that takes one would block on the
 execution's row lock, then find it applied already (results waiting together are applied in one

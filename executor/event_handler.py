@@ -1,16 +1,12 @@
-"""L3: the executor process's side of the shell: one event applied to its execution.
+"""What the executor process does with one event: apply it to its execution.
 
-``ExecutorEvents.handle_event`` is what ``podium.process_event`` (executor/tasks.py) runs for each
-message on the executor queue: it locks the execution row, applies the event with the results
-waiting in the outbox through the pure ``engine.executor.advance_all``, saves what changed with
-the commands that write rows (one transaction), then carries out the others after the commit
-(``ExecutionService.after_step``). Several threads of one process take turns on an execution
-(``ExecutionTurns``) rather than queue on its row lock.
-
-It stays in engine/ rather than executor/ because every caller reaches it through the
-``Services`` facade (``Services.handle_event``): the inline dispatcher of the tests, the embedded
-runtime of ``podium server`` and tests whose fake services stand in for the real ones; engine/
-may not import executor/. Only the executor's queue consumers and those stand-ins call it.
+``EventHandler.handle_event`` is what ``podium.process_event`` runs for each message on the
+executor queue: it locks the execution row, applies the event with the results waiting in the
+outbox through the pure ``engine.executor.advance_all``, saves what changed with the commands that
+write rows (one transaction), then carries out the others after the commit
+(``ExecutionService.after_step``, the shared step shell). Several threads of one process take
+turns on an execution (``ExecutionTurns``) rather than queue on its row lock, and a thread lingers
+while results of a wide execution keep coming, so they are applied in one step.
 """
 from __future__ import annotations
 
@@ -18,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from engine import executor
+from engine.executor import advance_all
 from engine.executor import events as ev
 from engine.log_config import bind_ids
 from engine.metrics import EXECUTOR_EVENT
@@ -28,7 +24,7 @@ from engine.services.executions import ExecutionService
 from engine.services.leases import RESULTS_PER_STEP, AppliedResults, forget_applied, take_waiting_results
 from engine.services.messages import decode_event
 from engine.services.runtime import Env
-from engine.services.turns import ExecutionTurns
+from executor.turns import ExecutionTurns
 
 MAX_LINGER_SECONDS = 1.0  # the longest an executor thread waits for more results of one execution
 # An execution with fewer unfinished task runs than this after a step is stepped again at once:
@@ -36,7 +32,7 @@ MAX_LINGER_SECONDS = 1.0  # the longest an executor thread waits for more result
 GATHER_MIN_UNFINISHED = 16
 
 
-class ExecutorEvents:
+class EventHandler:
     def __init__(self, env: Env, executions: ExecutionService) -> None:
         self.env, self.executions = env, executions
         self.applied = AppliedResults()
@@ -98,9 +94,9 @@ class ExecutorEvents:
             events = [*applied, *waiting]
             before = self._load(locked, events)
             flow = executions.catalog.get(before.namespace, before.flow_id, before.flow_revision)
-            step = executor.advance_all(before, flow, events, env.clock(),
-                                        registry=env.registry, renderer=env.renderer(before.namespace),
-                                        extra=executions.extra_variables(), chains=env.settings.executor.chains)
+            step = advance_all(before, flow, events, env.clock(),
+                               registry=env.registry, renderer=env.renderer(before.namespace),
+                               extra=executions.extra_variables(), chains=env.settings.executor.chains)
             changed = bool(events) and (step.execution_changed or step.execution != before)
             if changed:
                 locked.save(step.execution)
