@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from app.command import web_command
 from engine.command_options import CONFIG_OPTION, DATA_DIR_OPTION, Refused, settings_or_refuse
 from engine.settings import Settings
 
@@ -160,5 +161,7 @@ def _local_health(settings: Settings, runtime: EmbeddedRuntime) -> Check:
 
     return health_check(database, broker, settings.resolved_broker_url)
 
+
+server_group.add_command(web_command)
 
 commands = [server_group]

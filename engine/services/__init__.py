@@ -1,8 +1,10 @@
-"""L3 use cases: what the web, executor, worker and beat processes ask of Podium.
+"""L3 shared use cases: what every process asks of Podium (deploy, start, kill, resume, restart,
+replay, schedules, timers, backfills).
 
-``build_services(settings, dispatcher)`` wires the repositories, storage, registry and
-templating from one Settings object; the processes call the methods of :class:`Services` and
-never touch the database or the executor directly.
+``build_services(settings, dispatcher)`` wires the repositories, storage, registry and templating
+from one Settings object into :class:`Services`. Each process adds its own entry points around
+these (``executor.services.ExecutorServices``, ``worker.services.WorkerServices``); none touches
+the database or the executor's decision function directly.
 """
 from __future__ import annotations
 
