@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
-from engine.settings import Settings
+from engine.settings import Settings, without_password
 
 if TYPE_CHECKING:
     import redis
@@ -42,12 +42,7 @@ class QueueProbe:
     @property
     def label(self) -> str:
         """The broker URL without its password."""
-        scheme, sep, rest = self.url.partition("://")
-        credentials, at, host = rest.rpartition("@")
-        if not at:
-            return self.url
-        user = credentials.partition(":")[0]
-        return f"{scheme}{sep}{user}:***@{host}" if user else f"{scheme}{sep}***@{host}"
+        return without_password(self.url)
 
     def ping(self) -> None:
         """Raises when the broker cannot be reached."""

@@ -20,7 +20,7 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from engine.heap import freeze_startup_objects, tune_collector
-from engine.settings import Settings, load_settings
+from engine.settings import Settings, load_settings, without_password
 from messaging.celery_app import make_celery
 from messaging.dispatch import CeleryDispatcher
 from messaging.fs_transport import FS_SCHEME, forget_mailbox
@@ -179,19 +179,9 @@ def broker_label(settings: Settings) -> str:
     url = settings.resolved_broker_url
     if url.startswith(FS_SCHEME):
         return f"{url} ({(settings.data_dir / 'broker').resolve()})"
-    return _safe_url(url)
+    return without_password(url)
 
 
 def database_label(settings: Settings) -> str:
     """The database URL for printing: no password."""
-    return _safe_url(settings.resolved_database_url)
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for printing."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}" if user else f"{scheme}{sep}***@{host}"
+    return without_password(settings.resolved_database_url)

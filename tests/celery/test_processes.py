@@ -17,8 +17,8 @@ import pytest
 from beat.loop import Beat
 from cli.embedded import EmbeddedRuntime
 from cli.health_server import HealthServer, health_check
-from engine.settings import Settings
-from messaging.processes import EmbeddedBrokerError, _safe_url, _WorkerLife, require_shared_broker, worker_argv
+from engine.settings import Settings, without_password
+from messaging.processes import EmbeddedBrokerError, _WorkerLife, require_shared_broker, worker_argv
 from tests.celery.fakes import FakeServices
 from tests.celery.procs import ROOT, env_for, stop
 
@@ -55,8 +55,8 @@ def test_separate_processes_refuse_the_memory_broker() -> None:
 def test_worker_argv_and_password_free_url() -> None:
     argv = worker_argv(["default", "gpu"], 3, pool="prefork", name="worker")
     assert argv[:5] == ["worker", "-Q", "default,gpu", "-c", "3"] and "prefork" in argv
-    assert _safe_url("redis://:s3cret@host:6379/0") == "redis://***@host:6379/0"
-    assert _safe_url("redis://user:s3cret@host:6379/0") == "redis://user:***@host:6379/0"
+    assert without_password("redis://:s3cret@host:6379/0") == "redis://***@host:6379/0"
+    assert without_password("redis://user:s3cret@host:6379/0") == "redis://user:***@host:6379/0"
 
 
 def test_the_worker_runs_at_the_configured_log_level() -> None:
