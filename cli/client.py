@@ -8,16 +8,23 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
 from engine.errors import PodiumError
 from engine.settings import Settings, load_settings
+from engine.state import State
 
 if TYPE_CHECKING:
     from engine.plugins.base import Registry
     from engine.services import Services
+
+# The exit codes of every command that runs or waits for an execution (docs/running.md): CI reads them.
+EXIT_SUCCESS = 0  # the execution ended SUCCESS, or WARNING without --strict
+EXIT_FAILED = 1  # it ended FAILED, KILLED or CANCELLED (WARNING with --strict), or did not end
+EXIT_REJECTED = 2  # the flow or its inputs were refused: nothing ran
+STRICT_HELP = "Exit 1 when the execution ends WARNING (default: 0, as for SUCCESS)."
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -68,6 +75,19 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
             click.echo(f"error: {err}", err=True)
             sys.exit(1)
     return wrapper
+
+
+def exit_code(state: State, *, strict: bool = False) -> int:
+    """The exit code for an execution in ``state`` (one not ended counts as not successful)."""
+    if state == State.SUCCESS or (state == State.WARNING and not strict):
+        return EXIT_SUCCESS
+    return EXIT_FAILED
+
+
+def rejected(err: PodiumError) -> NoReturn:
+    """Reports a flow or inputs that were refused before anything ran, and exits 2."""
+    click.echo(f"error: {err}", err=True)
+    sys.exit(EXIT_REJECTED)
 
 
 def parse_json_option(text: str | None, option: str) -> dict[str, Any]:

@@ -85,16 +85,52 @@ def outputs_table(title: str, outputs: dict[str, Any]) -> Table:
     return table
 
 
-def logs_table(logs: Iterable[dict[str, Any]]) -> Table:
+def logs_table(logs: Iterable[dict[str, Any]], *, source: str = "taskId") -> Table:
+    """Log lines (Kestra's LogEntry JSON); ``source`` names what wrote each: a task, or a trigger."""
     table = Table(title="Logs", title_justify="left", header_style="bold")
-    for column in ("time", "task", "level", "message"):
+    for column in ("time", "task" if source == "taskId" else "trigger", "level", "message"):
         table.add_column(column, overflow="fold")
     for log in logs:
         level = str(log.get("level", ""))
-        stamp = str(log.get("timestamp", ""))[11:23]
-        table.add_row(stamp, str(log.get("taskId") or ""), Text(level, style=LEVEL_STYLES.get(level, "")),
+        stamp = str(log.get("timestamp", ""))[11:23] if source == "taskId" else str(log.get("timestamp", ""))[:23]
+        table.add_row(stamp, str(log.get(source) or ""), Text(level, style=LEVEL_STYLES.get(level, "")),
                       str(log.get("message", "")))
     return table
+
+
+# The columns of `podium execution list` after the id, with the narrowest width each stays readable
+# at; the optional ones (last first) are left out when the terminal cannot hold them all.
+LIST_COLUMNS: tuple[tuple[str, int, bool], ...] = (
+    ("flow", 10, False), ("state", 9, False), ("started", 10, True), ("duration", 8, True))
+CELL_CHROME = 3  # a column's padding and border in rich's default box
+
+
+def executions_table(executions: Iterable[Execution], now: datetime, width: int) -> tuple[Table, int]:
+    """The table of ``podium execution list`` and the width to print it at: ids whole (they are
+    copied into show/kill), the other columns folded to fit ``width``, the optional ones left out
+    when even folded they cannot; a terminal too narrow for the rest gets a wider table, which it
+    wraps line by line, rather than a cut id."""
+    rows = list(executions)
+    id_width = max([len("id"), *(len(item.id) for item in rows)])
+    columns = list(LIST_COLUMNS)
+
+    def least_width() -> int:
+        return 1 + id_width + CELL_CHROME + sum(least + CELL_CHROME for _, least, _ in columns)
+
+    while columns[-1][2] and least_width() > width:
+        columns.pop()
+    table = Table(header_style="bold")
+    table.add_column("id", no_wrap=True, min_width=id_width)
+    for name, least, _ in columns:
+        table.add_column(name, overflow="fold", min_width=least)
+    for item in rows:
+        start = item.state.start_date
+        cells: dict[str, str | Text] = {
+            "flow": f"{item.namespace}.{item.flow_id}", "state": state_text(item.state.current),
+            "started": start.strftime("%Y-%m-%d %H:%M:%S") if start else "",
+            "duration": format_seconds(item.state.duration(now))}
+        table.add_row(item.id, *(cells[name] for name, _, _ in columns))
+    return table, max(width, least_width())
 
 
 def execution_summary(execution: Execution, logs: list[dict[str, Any]], now: datetime) -> RenderableType:

@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.client import (
+    STRICT_HELP,
     echo_json,
+    exit_code,
     instance_options,
     open_services,
     parse_json_option,
     parse_pairs,
+    rejected,
     settings_from,
     user_errors,
 )
@@ -47,9 +50,8 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
                  config_file: str | None, data_dir: Path | None) -> None:
     """The latest executions, newest first."""
     from rich.console import Console
-    from rich.table import Table
 
-    from cli.display import format_seconds, state_text
+    from cli.display import executions_table
 
     services = open_services(settings_from(config_file, data_dir))
     page = services.env.executions.list(namespace=namespace, flow_id=flow_id,
@@ -57,16 +59,8 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
     if as_json:
         echo_json([e.to_json() for e in page.items])
         return
-    now = datetime.now(UTC)
-    table = Table(header_style="bold")
-    for column in ("id", "flow", "state", "started", "duration"):
-        table.add_column(column)
-    for item in page.items:
-        start = item.state.start_date
-        table.add_row(item.id, f"{item.namespace}.{item.flow_id}", state_text(item.state.current),
-                      start.strftime("%Y-%m-%d %H:%M:%S") if start else "",
-                      format_seconds(item.state.duration(now)))
-    Console().print(table)
+    table, width = executions_table(page.items, datetime.now(UTC), Console().width)
+    Console(width=width).print(table)
     click.echo(f"{len(page.items)} of {page.total} executions")
 
 
@@ -172,15 +166,20 @@ def set_state_command(execution_id: str, task_run_id: str, state: str, config_fi
 @click.option("-i", "--input", "input_pairs", multiple=True, help="One input as KEY=VALUE (repeatable).")
 @click.option("--labels", "labels_json", help="Execution labels as a JSON object.")
 @click.option("--wait", is_flag=True, help="Wait for the end; exit 0 on SUCCESS or WARNING, 1 otherwise.")
+@click.option("--strict", is_flag=True, help="With --wait: " + STRICT_HELP)
 @click.option("--timeout", type=click.FloatRange(min=0), default=3600, show_default=True,
               help="With --wait: seconds to wait for the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON (with its logs after --wait).")
 @instance_options
 @user_errors
 def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_pairs: tuple[str, ...],
-                  labels_json: str | None, wait: bool, timeout: float, as_json: bool,
+                  labels_json: str | None, wait: bool, strict: bool, timeout: float, as_json: bool,
                   config_file: str | None, data_dir: Path | None) -> None:
     """Start an execution of a deployed flow; the running server (or executor) runs it.
+
+    Exit code: 2 when the flow or the inputs are refused (nothing started). With --wait: 0 when
+    the execution ends SUCCESS or WARNING, 1 when it ends FAILED, KILLED or CANCELLED (or does
+    not end within --timeout).
 
     \b
     Examples:
@@ -190,7 +189,10 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
     inputs = {**parse_json_option(inputs_json, "--inputs"), **parse_pairs(input_pairs)}
     labels = parse_json_option(labels_json, "--labels")
     services = open_services(settings_from(config_file, data_dir), needs_executor=True)
-    execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels)
+    try:
+        execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels)
+    except PodiumError as err:
+        rejected(err)
     if not wait:
         echo_json(execution.to_json()) if as_json else click.echo(execution.id)
         return
@@ -211,7 +213,7 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
         from cli.display import execution_summary
 
         Console().print(execution_summary(execution, logs, datetime.now(UTC)))
-    sys.exit(0 if execution.state.current in (State.SUCCESS, State.WARNING) else 1)
+    sys.exit(exit_code(execution.state.current, strict=strict))
 
 
 def _wait_for_end(services: Services, execution_id: str, timeout: float, data_dir: Path) -> Execution:

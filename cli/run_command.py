@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.client import parse_json_option, parse_pairs
+from cli.client import EXIT_FAILED, STRICT_HELP, exit_code, parse_json_option, parse_pairs, rejected
 from cli.instance import open_instance
 from engine.errors import PodiumError
 from engine.state import State
@@ -29,14 +29,18 @@ if TYPE_CHECKING:
 @click.option("-i", "--input", "input_pairs", multiple=True, help="One input as KEY=VALUE (repeatable).")
 @click.option("--labels", "labels_json", help="Execution labels as a JSON object.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final execution as one JSON object.")
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the instance's database and files here (default: a temporary folder).")
 @click.option("--timeout", type=float, default=3600, show_default=True,
               help="Seconds to wait for the execution to end.")
 def run_command(flow_file: Path, flows_dir: Path | None, inputs_json: str | None,
-                input_pairs: tuple[str, ...], labels_json: str | None, as_json: bool,
+                input_pairs: tuple[str, ...], labels_json: str | None, as_json: bool, strict: bool,
                 data_dir: Path | None, timeout: float) -> None:
     """Run FLOW_FILE to its end on the embedded default and show what happened.
+
+    Exit code: 0 when the execution ends SUCCESS or WARNING, 1 when it ends FAILED, KILLED or
+    CANCELLED (or does not end), 2 when the flow or its inputs are refused.
 
     \b
     Examples:
@@ -49,27 +53,37 @@ def run_command(flow_file: Path, flows_dir: Path | None, inputs_json: str | None
         try:
             execution, logs = _run(flow_file, flows_dir, inputs, labels, data_dir or Path(scratch),
                                    timeout, live=not as_json and sys.stdout.isatty())
-        except PodiumError as err:
+        except Rejected as err:
+            rejected(err)
+        except PodiumError as err:  # it started but did not end (timeout)
             click.echo(f"error: {err}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_FAILED)
     if as_json:
         click.echo(json.dumps({**execution.to_json(), "logs": logs}, default=str))
-        return
-    from rich.console import Console
+    else:
+        from rich.console import Console
 
-    from cli.display import execution_summary
+        from cli.display import execution_summary
 
-    Console().print(execution_summary(execution, logs, datetime.now(UTC)))
+        Console().print(execution_summary(execution, logs, datetime.now(UTC)))
+    sys.exit(exit_code(execution.state.current, strict=strict))
+
+
+class Rejected(PodiumError):
+    """The flow, the flows folder or the inputs were refused before the execution started."""
 
 
 def _run(flow_file: Path, flows_dir: Path | None, inputs: dict[str, Any], labels: dict[str, Any],
          data_dir: Path, timeout: float, live: bool) -> tuple[Execution, list[dict[str, Any]]]:
     with open_instance(data_dir) as instance:
         services = instance.services
-        if flows_dir is not None:
-            services.deploy_folder(flows_dir, strict=False)
-        flow = services.deploy_file(flow_file)
-        execution = services.start_execution(flow.namespace, flow.id, inputs=inputs, labels=labels)
+        try:
+            if flows_dir is not None:
+                services.deploy_folder(flows_dir, strict=False)
+            flow = services.deploy_file(flow_file)
+            execution = services.start_execution(flow.namespace, flow.id, inputs=inputs, labels=labels)
+        except PodiumError as err:
+            raise Rejected(str(err)) from None
         execution = _wait(services, execution, timeout, live)
         return execution, services.execution_logs(execution.id)
 

@@ -1,8 +1,10 @@
-"""L4: ``podium triggers list``: every trigger of every deployed flow, with its next fires.
+"""L4: ``podium triggers list``: every trigger of every deployed flow, with its next fires;
+``podium triggers logs``: what the triggers of one flow logged (outside any execution).
 
 For Schedule and ScheduleOnDates triggers the next five fire times are computed in the
 trigger's time zone (with the DST notes of engine/schedule/cron.py); other trigger types show
-their type and state only. Last fire and last execution come from the trigger's state row.
+their type and state only. Last fire, last execution and the last error (why the trigger last
+failed to start an execution, and when) come from the trigger's state row.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def triggers_group() -> None:
 @instance_options
 @user_errors
 def list_command(namespace: str | None, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
-    """Every trigger with its type, next 5 fire times, last fire and last execution."""
+    """Every trigger with its type, next 5 fire times, last fire, last execution and last error."""
     services = open_services(settings_from(config_file, data_dir))
     rows = describe_triggers(services, namespace, datetime.now(UTC))
     if as_json:
@@ -76,6 +78,8 @@ def _row(flow: Flow, trigger: TriggerOptions, state: TriggerState | None) -> dic
         "disabled": disabled, "timezone": None, "next": [],
         "lastDate": state.last_date.isoformat() if state is not None and state.last_date else None,
         "lastExecutionId": state.last_execution_id if state is not None else None,
+        "lastError": state.last_error if state is not None else None,
+        "lastErrorDate": state.last_error_date.isoformat() if state is not None and state.last_error_date else None,
     }
 
 
@@ -103,16 +107,48 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(show_lines=True)
-    for column in ("Flow", "Trigger", "Type", "Next fires (trigger zone)", "Last fire", "Last execution", "Enabled"):
-        table.add_column(column)
+    for column in ("Flow", "Trigger", "Type", "Next fires (trigger zone)", "Last fire"):
+        table.add_column(column, overflow="fold")
+    table.add_column("Last execution", no_wrap=True)  # an id is copied whole
+    table.add_column("Last error", overflow="fold", min_width=30)
+    table.add_column("Enabled")
     for row in rows:
         upcoming = "\n".join(f"{f['date']}" + (f"  ({f['note']})" if f["note"] else "") for f in row["next"])
+        error = f"{row['lastErrorDate']}\n{row['lastError']}" if row["lastError"] else "-"
         table.add_row(f"{row['namespace']}.{row['flowId']}", row["triggerId"], row["type"].rsplit(".", 1)[-1],
-                      upcoming or "-", row["lastDate"] or "-", row["lastExecutionId"] or "-",
+                      upcoming or "-", row["lastDate"] or "-", row["lastExecutionId"] or "-", error,
                       "no" if row["disabled"] else "yes")
     Console(width=200).print(table)
     if not rows:
         click.echo("no triggers: deploy flows with `podium flow deploy FILE`")
+    elif any(row["lastError"] for row in rows):
+        click.echo("a trigger failed to start an execution: `podium triggers logs NAMESPACE FLOW_ID` shows its logs")
+
+
+@triggers_group.command("logs")
+@click.argument("namespace")
+@click.argument("flow_id")
+@click.option("-t", "--trigger", "trigger_id", help="Only this trigger's logs.")
+@click.option("-n", "--last", "limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="How many of the latest logs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@instance_options
+@user_errors
+def logs_command(namespace: str, flow_id: str, trigger_id: str | None, limit: int, as_json: bool,
+                 config_file: str | None, data_dir: Path | None) -> None:
+    """The logs the flow's triggers wrote outside any execution (why one did not start it), oldest first."""
+    services = open_services(settings_from(config_file, data_dir))
+    services.flows.get(namespace, flow_id)  # an unknown flow is an error, not an empty list
+    entries = [entry.to_json() for entry in services.env.logs.for_flow(namespace, flow_id, trigger_id=trigger_id,
+                                                                      limit=limit)]
+    if as_json:
+        echo_json(entries)
+        return
+    from rich.console import Console
+
+    from cli.display import logs_table
+
+    Console().print(logs_table(entries, source="triggerId"))
 
 
 commands = [triggers_group]

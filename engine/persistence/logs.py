@@ -69,6 +69,17 @@ class LogRepository(Repository):
         with self._tx(session, write=False) as tx:
             return [_entry(row._mapping) for row in tx.execute(query).all()]
 
+    def for_flow(self, namespace: str, flow_id: str, *, trigger_id: str | None = None, limit: int = 100,
+                 session: Session | None = None) -> list[LogEntry]:
+        """The latest ``limit`` logs of the flow written outside any execution (its triggers'), oldest first."""
+        query = (select(logs).where(logs.c.namespace == namespace, logs.c.flow_id == flow_id,
+                                    logs.c.execution_id.is_(None))
+                 .order_by(logs.c.id.desc()).limit(limit))
+        if trigger_id is not None:
+            query = query.where(logs.c.trigger_id == trigger_id)
+        with self._tx(session, write=False) as tx:
+            return [_entry(row._mapping) for row in reversed(tx.execute(query).all())]
+
     def delete_for_execution(self, execution_id: str, *, session: Session | None = None) -> int:
         with self._tx(session) as tx:
             return affected(tx.execute(delete(logs).where(logs.c.execution_id == execution_id)))

@@ -218,6 +218,9 @@ trigger_state = Table(
     # Free-form per trigger type (a poller's cursor, a running-evaluation date...).
     Column("data", JsonType, nullable=False),
     Column("updated", UtcDateTime, nullable=False),
+    # Why the trigger last failed to start an execution, and when (``podium triggers list``).
+    Column("last_error", Text),
+    Column("last_error_date", UtcDateTime),
     Index(None, "next_date"),
 )
 

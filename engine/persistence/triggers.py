@@ -7,7 +7,8 @@ nothing. Claim in the same session that creates the execution, so both commit to
 
 ``TriggerStateRepository.compare_and_set`` moves a schedule's state only if its ``next_date``
 is still the one read, and writes only the columns given: two beats deciding the same row, or
-a backfill saving its cursor meanwhile, never overwrite each other.
+a backfill saving its cursor meanwhile, never overwrite each other. ``record_error`` writes only
+the last-error columns, creating the row if the trigger has none yet (a Flow trigger).
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class TriggerState:
     disabled: bool = False
     data: dict[str, Any] = field(default_factory=dict)
     updated: datetime | None = None
+    last_error: str | None = None
+    last_error_date: datetime | None = None
 
 
 class Unchanged(Enum):
@@ -67,7 +70,7 @@ class TriggerStateRepository(Repository):
                   "trigger_id": saved.trigger_id, "next_date": saved.next_date,
                   "last_date": saved.last_date, "last_execution_id": saved.last_execution_id,
                   "backfill": saved.backfill, "disabled": saved.disabled, "data": saved.data,
-                  "updated": now}
+                  "updated": now, "last_error": saved.last_error, "last_error_date": saved.last_error_date}
         keys = ("namespace", "flow_id", "trigger_id")
         with self._tx(session) as tx:
             statement = insert_for(tx, trigger_state).values(**values)
@@ -75,6 +78,18 @@ class TriggerStateRepository(Repository):
                 index_elements=[trigger_state.c[k] for k in keys],
                 set_={c: statement.excluded[c] for c in values if c not in keys}))
         return saved
+
+    def record_error(self, namespace: str, flow_id: str, trigger_id: str, message: str, at: datetime, *,
+                     session: Session | None = None) -> None:
+        """Sets the trigger's last error and its date, and nothing else of its state."""
+        errors = {"last_error": message, "last_error_date": at, "updated": at}
+        with self._tx(session) as tx:
+            statement = insert_for(tx, trigger_state).values(
+                namespace=namespace, flow_id=flow_id, trigger_id=trigger_id, disabled=False, data={},
+                **errors)
+            tx.execute(statement.on_conflict_do_update(
+                index_elements=[trigger_state.c.namespace, trigger_state.c.flow_id, trigger_state.c.trigger_id],
+                set_=errors))
 
     def list(self, namespace: str | None = None, flow_id: str | None = None, *,
              session: Session | None = None) -> builtins.list[TriggerState]:
@@ -160,7 +175,8 @@ def _state(row: Row[Any]) -> TriggerState:
     return TriggerState(namespace=row.namespace, flow_id=row.flow_id, trigger_id=row.trigger_id,
                         next_date=row.next_date, last_date=row.last_date,
                         last_execution_id=row.last_execution_id, backfill=row.backfill,
-                        disabled=row.disabled, data=row.data, updated=row.updated)
+                        disabled=row.disabled, data=row.data, updated=row.updated,
+                        last_error=row.last_error, last_error_date=row.last_error_date)
 
 
 class FiredRepository(Repository):

@@ -268,13 +268,31 @@ def with_trigger_outputs(variables: Mapping[str, Any], outputs: Mapping[str, Any
     return merged
 
 
-def render_inputs(trigger: FlowTrigger, variables: Mapping[str, Any], outputs: Mapping[str, Any],
-                  render_value: Callable[[Any, Mapping[str, Any]], Any]) -> dict[str, Any]:
-    """The trigger's ``inputs`` rendered against the upstream execution and ``trigger.outputs``.
+RenderValue = Callable[[Any, Mapping[str, Any]], Any]
+"""Renders every string of a value against variables (``Renderer.render_value``)."""
+
+
+def start_context(variables: Mapping[str, Any], upstream: Upstream) -> dict[str, Any]:
+    """``variables`` with ``trigger`` as the execution the trigger starts will see it (its
+    ``trigger.executionId``, ``flowId``...): what its inputs and labels are rendered with."""
+    return {**variables, "trigger": upstream.trigger_variables()}
+
+
+def render_inputs(trigger: FlowTrigger, context: Mapping[str, Any], outputs: Mapping[str, Any],
+                  render_value: RenderValue) -> dict[str, Any]:
+    """The trigger's ``inputs`` rendered against :func:`start_context` and ``trigger.outputs``
+    (the upstream flow outputs).
 
     Raises whatever ``render_value`` raises: Kestra then logs a warning and starts nothing.
     """
     if not trigger.inputs:
         return {}
-    context = with_trigger_outputs(variables, outputs) if outputs else variables
-    return dict(render_value(dict(trigger.inputs), context))
+    rendering = with_trigger_outputs(context, outputs) if outputs else context
+    return dict(render_value(dict(trigger.inputs), rendering))
+
+
+def render_labels(trigger: FlowTrigger, context: Mapping[str, Any], render_value: RenderValue) -> dict[str, str]:
+    """The trigger's ``labels`` (a map or ``[{key, value}]``) rendered against :func:`start_context`."""
+    if not trigger.labels:
+        return {}
+    return label_pairs(render_value(trigger.labels, context))

@@ -10,6 +10,11 @@ the executions. Each (upstream state change, trigger) is claimed once in
 through ``ExecutionShell`` (engine/services/execution_shell.py), which the execution service
 hands it: the execution service imports this module, never the other way round.
 
+A trigger's inputs and labels are rendered with ``trigger.*`` of the execution they start
+(``trigger.executionId``...), as Kestra does. A trigger that fails (a condition, its inputs or
+labels that do not render, a flow that refuses the execution) starts nothing and says so through
+:class:`~engine.services.trigger_errors.TriggerErrors`.
+
 :class:`TriggerSwitch` enables or disables a trigger for the ``trigger.Toggle`` task.
 """
 from __future__ import annotations
@@ -28,7 +33,6 @@ from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import Flow
 from engine.model.task import LogLevel
 from engine.model.trigger_key import TriggerKey
-from engine.persistence.logs import LogEntry
 from engine.persistence.trigger_windows import EventKey, TriggerWindowRepository
 from engine.persistence.triggers import TriggerState
 from engine.plugins.core.triggers import FlowTrigger
@@ -36,15 +40,17 @@ from engine.schedule.flow_trigger import (
     FLOW_TRIGGER_TYPE,
     Match,
     Upstream,
-    label_pairs,
     listens_to,
     match,
     render_inputs,
+    render_labels,
+    start_context,
 )
 from engine.schedule.flow_window import plan_windows
 from engine.services.execution_shell import ExecutionShell
 from engine.services.flows import FlowCatalog
 from engine.services.runtime import Env
+from engine.services.trigger_errors import TriggerErrors
 from engine.variables import build_variables
 
 log = logging.getLogger(__name__)
@@ -138,6 +144,7 @@ class FlowTriggerService:
         self.windows = env.trigger_windows
         self.states = env.trigger_states
         self.index = FlowTriggerIndex(catalog, self.windows)
+        self.errors = TriggerErrors(env)
         self._calls = 0
 
     def may_listen(self, execution: Execution) -> bool:
@@ -162,8 +169,8 @@ class FlowTriggerService:
             try:
                 child = self._evaluate(candidate, execution, upstream)
             except Exception as err:  # isolate triggers from each other and the executor
-                log.exception("Flow trigger %s failed", candidate.key.describe())
-                self._log(candidate, LogLevel.ERROR, f"Flow trigger failed for {execution.describe()}: {err}")
+                log.debug("Flow trigger %s failed", candidate.key.describe(), exc_info=True)
+                self.errors.report(candidate.key, f"Flow trigger failed for {execution.describe()}: {err}")
                 continue
             if child is not None:
                 started.append(child)
@@ -176,22 +183,33 @@ class FlowTriggerService:
         found = match(candidate.trigger, candidate.flow.namespace, candidate.flow.id, upstream, variables,
                       renderer.render_typed)
         for error in found.errors:
-            self._log(candidate, LogLevel.WARN, f"condition not evaluated for {execution.describe()}: {error}")
+            self.errors.report(candidate.key, f"condition not evaluated for {execution.describe()}: {error}",
+                               level=LogLevel.WARN)
         if not found.listens or self._disabled(candidate):
             return None
         key = EventKey(execution.id, len(execution.state.histories), candidate.key)
         outputs = self.claim(key, found, upstream)
         if outputs is None:
             return None
+        context = start_context(variables, upstream)
         try:
-            inputs = render_inputs(candidate.trigger, variables, outputs,
-                                   lambda value, context: renderer.render_value(value, context))
+            inputs = render_inputs(candidate.trigger, context, outputs, renderer.render_value)
         except Exception as err:  # noqa: BLE001 - Kestra logs and starts nothing
-            self._log(candidate, LogLevel.WARN, f"Failed to trigger flow {candidate.flow.namespace}."
-                      f"{candidate.flow.id} for trigger {candidate.trigger.id}, invalid inputs: {err}")
-            self.windows.record_fired(key, None)
+            self._not_started(candidate, key, execution, f"invalid inputs: {err}")
             return None
-        return self._start(candidate, upstream, inputs, key)
+        try:
+            labels = render_labels(candidate.trigger, context, renderer.render_value)
+        except Exception as err:  # noqa: BLE001 - as for inputs
+            self._not_started(candidate, key, execution, f"invalid labels: {err}")
+            return None
+        return self._start(candidate, upstream, inputs, labels, key)
+
+    def _not_started(self, candidate: Candidate, key: EventKey, upstream: Execution, reason: str) -> None:
+        """Reports why the fire decided for ``key`` starts nothing, and marks it handled."""
+        flow = candidate.flow
+        self.errors.report(candidate.key, f"Failed to trigger flow {flow.namespace}.{flow.id} for trigger "
+                           f"{candidate.trigger.id} after {upstream.describe()}, {reason}", level=LogLevel.WARN)
+        self.windows.record_fired(key, None)
 
     def _disabled(self, candidate: Candidate) -> bool:
         key = candidate.key
@@ -225,7 +243,7 @@ class FlowTriggerService:
             return outputs
 
     def _start(self, candidate: Candidate, upstream: Upstream, inputs: Mapping[str, Any],
-               key: EventKey) -> Execution | None:
+               labels: Mapping[str, str], key: EventKey) -> Execution | None:
         flow, trigger = candidate.flow, candidate.trigger
         execution_trigger = ExecutionTrigger(id=trigger.id, type=FLOW_TRIGGER_TYPE,
                                              variables=upstream.trigger_variables())
@@ -234,11 +252,12 @@ class FlowTriggerService:
                                   key.trigger.flow_id, key.trigger.trigger_id)
         try:
             started = self.shell.start_execution(
-                flow.namespace, flow.id, inputs=inputs, labels=label_pairs(trigger.labels),
+                flow.namespace, flow.id, inputs=inputs, labels=labels,
                 revision=flow.revision, trigger=execution_trigger, validate_inputs=False,
                 execution_id=execution_id)  # found, if a first evaluation started it and died
         except PodiumError as err:
-            self._log(candidate, LogLevel.WARN, f"cannot start {flow.namespace}.{flow.id}: {err}")
+            self.errors.report(candidate.key, f"cannot start {flow.namespace}.{flow.id}: {err}",
+                               level=LogLevel.WARN)
             self.windows.record_fired(key, None)
             return None
         self.windows.record_fired(key, started.id)
@@ -252,11 +271,6 @@ class FlowTriggerService:
         now = self.env.clock()
         self.windows.purge_expired(now)
         self.windows.prune_events(now - EVENT_RETENTION)
-
-    def _log(self, candidate: Candidate, level: LogLevel, message: str) -> None:
-        key = candidate.key
-        self.env.logs.append([LogEntry(namespace=key.namespace, flow_id=key.flow_id, trigger_id=key.trigger_id,
-                                       level=level, message=message, timestamp=self.env.clock())])
 
 
 def upstream_of(execution: Execution) -> Upstream:

@@ -16,6 +16,10 @@ ALL the late dates then fire one by one; with NONE they were missed and are skip
 the newest). ``stopAfter`` is checked at that moment too: an ended execution whose state is
 listed disables the trigger. State rows are updated compare-and-set on ``next_date`` and only
 in the schedule's own columns, so backfill cursors and concurrent beats are never overwritten.
+
+A schedule that cannot be planned, or whose date is skipped because its inputs, labels or
+conditions fail, says so through :class:`~engine.services.trigger_errors.TriggerErrors`
+(``podium triggers list``, the flow's logs, one warning line).
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from engine.errors import NotFound, PodiumError
 from engine.executor import events as ev
 from engine.model.execution import Execution, ExecutionTrigger
 from engine.model.flow import Flow
+from engine.model.trigger_key import TriggerKey
 from engine.persistence import Session
 from engine.persistence.triggers import TriggerState
 from engine.plugins.core.triggers import RecoverMissedSchedules, Schedule, ScheduleOnDates
@@ -41,6 +46,7 @@ from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.flows import FlowCatalog
 from engine.services.messages import encode_event
 from engine.services.runtime import Env
+from engine.services.trigger_errors import TriggerErrors
 from engine.state import State
 
 logger = logging.getLogger(__name__)
@@ -65,6 +71,7 @@ class ScheduleService:
         self.executions = executions
         self.states = env.trigger_states
         self.fired = env.fired
+        self.errors = TriggerErrors(env)
 
     # -- deploy ---------------------------------------------------------------------------------
 
@@ -80,8 +87,7 @@ class ScheduleService:
             try:
                 self._sync_trigger(flow, trigger, existing.get(trigger.id), now)
             except (ValueError, PodiumError) as err:
-                logger.error("schedule %s.%s.%s cannot be planned: %s", flow.namespace, flow.id,
-                             trigger.id, err)
+                self.errors.report(TriggerKey(flow.namespace, flow.id, trigger.id), f"cannot be planned: {err}")
 
     def _sync_trigger(self, flow: Flow, trigger: ScheduleTrigger, state: TriggerState | None,
                       now: datetime) -> None:
@@ -134,9 +140,11 @@ class ScheduleService:
                 continue
             try:
                 made += 1 if self.fire_one(state, now) is not None else 0
-            except Exception:  # one broken trigger must not stop the others
-                logger.exception("schedule %s.%s.%s failed", state.namespace, state.flow_id,
-                                 state.trigger_id)
+            except Exception as err:  # one broken trigger must not stop the others
+                logger.debug("schedule %s.%s.%s failed", state.namespace, state.flow_id, state.trigger_id,
+                             exc_info=True)
+                self.errors.report(TriggerKey(state.namespace, state.flow_id, state.trigger_id),
+                                   f"schedule failed: {err}")
         return made
 
     def fire_one(self, state: TriggerState, now: datetime) -> Fired | None:
@@ -187,8 +195,7 @@ class ScheduleService:
         try:
             execution = self._execution(flow, trigger, decision, now)
         except (InputsInvalid, PodiumError, ValueError) as err:
-            logger.error("schedule %s.%s.%s skipped %s: %s", flow.namespace, flow.id, trigger.id,
-                         fire.iso, err)
+            self.errors.report(TriggerKey(flow.namespace, flow.id, trigger.id), f"date {fire.iso} skipped: {err}")
             self.states.compare_and_set(state, now, next_date=decision.next_date)
             return None
         with self.env.db.transaction() as session:
@@ -236,8 +243,8 @@ class ScheduleService:
         try:
             return all_pass(conditions, fire, self._context(flow, variables), self.env.renderer().render)
         except (ConditionError, PodiumError, ValueError) as err:
-            logger.error("schedule %s.%s.%s: condition failed on %s, date skipped: %s",
-                         flow.namespace, flow.id, trigger.id, fire.iso, err)
+            self.errors.report(TriggerKey(flow.namespace, flow.id, trigger.id),
+                               f"condition failed on {fire.iso}, date skipped: {err}")
             return False
 
     def _context(self, flow: Flow, trigger_variables: Mapping[str, str]) -> dict[str, Any]:

@@ -32,9 +32,9 @@ class Podium:
         return subprocess.run([*PODIUM, *args], cwd=self.cwd, env=env, capture_output=True, text=True,
                               timeout=timeout)
 
-    def run_json(self, flow: Path, *args: str) -> dict[str, Any]:
+    def run_json(self, flow: Path, *args: str, exit_code: int = 0) -> dict[str, Any]:
         result = self.process("run", str(flow), "--json", "--data-dir", str(self.data_dir), *args)
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == exit_code, result.stderr
         [line] = result.stdout.strip().splitlines()  # exactly one JSON object
         document = json.loads(line)
         assert isinstance(document, dict)

@@ -53,11 +53,11 @@ def test_run_json_prints_one_execution_with_the_conformance_contract(podium: Pod
     assert all(log["taskRunId"] in {r["id"] for r in runs} for log in document["logs"])
 
 
-def test_run_json_of_a_failing_flow_exits_0_with_the_failed_state(podium: Podium, tmp_path: Path) -> None:
+def test_run_json_of_a_failing_flow_exits_1_with_the_failed_state(podium: Podium, tmp_path: Path) -> None:
     flow = write(tmp_path, "fails.yaml", FLOW.replace(
         "type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.n * 3 }}\"",
         "type: io.kestra.plugin.core.execution.Fail\n    errorMessage: \"no {{ inputs.n }}\""))
-    document = podium.run_json(flow)
+    document = podium.run_json(flow, exit_code=1)
     assert document["state"]["current"] == "FAILED"
     assert [(r["taskId"], r["state"]["current"]) for r in document["taskRunList"]] == [("triple", "FAILED")]
     assert any(log["level"] == "ERROR" and log["message"] == "no 2" for log in document["logs"])

@@ -102,9 +102,9 @@ def test_start_without_wait_prints_the_id(server: Server) -> None:
 
 def test_start_explains_bad_requests_in_one_line(server: Server) -> None:
     missing = server.podium("execution", "start", "company.team", "nope")
-    assert missing.returncode == 1 and "company.team.nope" in missing.stderr and "not found" in missing.stderr
+    assert missing.returncode == 2 and "company.team.nope" in missing.stderr and "not found" in missing.stderr
     no_input = server.podium("execution", "start", "company.team", "greeting")
-    assert no_input.returncode == 1 and "user" in no_input.stderr
+    assert no_input.returncode == 2 and "user" in no_input.stderr
     bad_json = server.podium("execution", "start", "company.team", "greeting", "--inputs", "{user: Ada}")
     assert bad_json.returncode == 2 and "--inputs" in bad_json.stderr and "JSON" in bad_json.stderr
     on_memory = subprocess.run([PODIUM, "execution", "start", "company.team", "hello", "--data-dir", str(server.data)],
