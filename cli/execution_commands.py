@@ -150,7 +150,8 @@ def replay_command(execution_id: str, task_run_id: str | None, config_file: str 
 def resume_command(execution_id: str, pairs: tuple[str, ...], config_file: str | None,
                    data_dir: Path | None) -> None:
     inputs = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
-    open_services(settings_from(config_file, data_dir), needs_executor=True).resume(execution_id, inputs)
+    open_services(settings_from(config_file, data_dir), needs_executor=True).resume(execution_id, inputs,
+                                                                                   local_files=True)
     click.echo(f"resume requested for execution {execution_id}")
 
 
@@ -190,7 +191,7 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
     inputs = {**parse_json_option(inputs_json, "--inputs"), **parse_pairs(input_pairs)}
     labels = parse_json_option(labels_json, "--labels")
     services = open_services(settings_from(config_file, data_dir), needs_executor=True)
-    execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels)
+    execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels, local_files=True)
     if not wait:
         echo_json(execution.to_json()) if as_json else click.echo(execution.id)
         return

@@ -69,7 +69,7 @@ def _run(flow_file: Path, flows_dir: Path | None, inputs: dict[str, Any], labels
         if flows_dir is not None:
             services.deploy_folder(flows_dir, strict=False)
         flow = services.deploy_file(flow_file)
-        execution = services.start_execution(flow.namespace, flow.id, inputs=inputs, labels=labels)
+        execution = services.start_execution(flow.namespace, flow.id, inputs=inputs, labels=labels, local_files=True)
         execution = _wait(services, execution, timeout, live)
         return execution, services.execution_logs(execution.id)
 
