@@ -236,3 +236,57 @@ def test_file_uris_under_the_allowed_paths_are_read_where_flows_read_files(engin
     flow = engine.deploy(FILE_FLOW)
     with pytest.raises(InputsInvalid, match="it is outside the folders flows may read"):
         engine.services.start_execution(flow.namespace, flow.id, inputs={"f": f"file://{tmp_path}/outside.txt"})
+
+
+UPSTREAM = """
+id: upstream
+namespace: tests.files
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.LocalFiles
+    inputs:
+      out.txt: "upstream data"
+    outputs: ["*.txt"]
+outputs:
+  - id: out
+    type: FILE
+    value: "{{ outputs.write.uris['out.txt'] }}"
+"""
+
+DOWNSTREAM = """
+id: downstream
+namespace: tests.files
+inputs:
+  - id: f
+    type: FILE
+  - id: leak
+    type: FILE
+    required: false
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "got {{{{ read(inputs.f) }}}}"
+triggers:
+  - id: on_upstream
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs:
+      f: "{{{{ trigger.outputs.out }}}}"
+      leak: {leak}
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: tests.files
+        flowId: upstream
+"""
+
+
+def test_a_flow_trigger_hands_the_upstream_file_but_never_copies_a_host_file(engine: Engine, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    engine.deploy(DOWNSTREAM.format(leak=secret))
+    engine.run(UPSTREAM)
+    [started] = engine.services.env.executions.list(flow_id="downstream").items
+    assert engine.messages(started.id, "show") == ["got upstream data"]
+    # Kestra keeps a trigger's inputs that do not validate as given: the path stays a string, unread.
+    assert started.inputs["leak"] == str(secret)
+    storage = engine.services.env.storage
+    assert not [uri for uri in storage.list("kestra:///tests/files/downstream") if "secret" in uri]
