@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from engine.model.execution import Execution
 from engine.storage.scopes import ReaderScope
 from engine.tasks.expression_io import StorageIO
 from engine.templating import ExpressionError, Renderer
@@ -34,25 +35,26 @@ class ExecutorIO(StorageIO):
 
 
 class ReadingScopes:
-    """Which execution the executor's expressions read for, on this thread."""
+    """Which execution the executor's expressions read for, on this thread. The scope is built
+    only when an expression reads a file: most steps read none."""
 
     def __init__(self) -> None:
         self._local = threading.local()
 
     @contextmanager
-    def reading_for(self, scope: ReaderScope) -> Iterator[None]:
-        previous = getattr(self._local, "scope", None)
-        self._local.scope = scope
+    def reading_for(self, execution: Execution) -> Iterator[None]:
+        previous = getattr(self._local, "execution", None)
+        self._local.execution = execution
         try:
             yield
         finally:
-            self._local.scope = previous
+            self._local.execution = previous
 
     def current(self, namespace: str | None) -> ReaderScope:
-        """The scope set on this thread if it reads in ``namespace``, else the namespace alone."""
-        scope: ReaderScope | None = getattr(self._local, "scope", None)
-        if scope is not None and scope.namespace == namespace:
-            return scope
+        """The execution set on this thread if it is of ``namespace``, else the namespace alone."""
+        execution: Execution | None = getattr(self._local, "execution", None)
+        if execution is not None and execution.namespace == namespace:
+            return ReaderScope.of(execution)
         return ReaderScope(namespace)
 
 

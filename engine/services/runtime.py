@@ -29,7 +29,6 @@ from engine.services.expressions import ExecutorIO, ReadingScopes, RendererCache
 from engine.settings import Settings
 from engine.storage.access import FileAccess
 from engine.storage.local import LocalStorage
-from engine.storage.scopes import ReaderScope
 from engine.tasks.secrets import EnvSecrets
 from engine.templating import Renderer
 
@@ -103,7 +102,7 @@ class Env:
     def reading_for(self, execution: Execution) -> AbstractContextManager[None]:
         """Around a rendering of the executor's: ``read()`` and its kin read as ``execution``
         (its files, those of the execution that started it), not as its namespace alone."""
-        return self.reading.reading_for(ReaderScope.of(execution))
+        return self.reading.reading_for(execution)
 
     def _build_renderer(self, namespace: str | None) -> Renderer:
         io = ExecutorIO(self.files, lambda: self.reading.current(namespace), self.clock, self.kv.get_any,

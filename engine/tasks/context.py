@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -122,12 +123,6 @@ class RunContext:
         """
         self.identity, self.variables, self.storage = identity, variables, storage
         self.files = files if files is not None else FileAccess(storage)
-        execution = variables.get("execution")
-        trigger = variables.get("trigger")
-        self.file_scope = ReaderScope.of_execution(
-            identity.namespace, identity.flow_id, identity.execution_id,
-            original_id=execution.get("originalId") if isinstance(execution, Mapping) else None,
-            trigger=trigger if isinstance(trigger, Mapping) else None)
         self._clock, self._secrets = clock, secrets
         self._renderer = _bind_renderer(renderer, RunContextIO(self, encryption_key))
         self._kv, self._log_reader, self._executions = kv, log_reader, executions
@@ -165,6 +160,17 @@ class RunContext:
 
     def now(self) -> datetime:
         return self._clock()
+
+    @cached_property
+    def file_scope(self) -> ReaderScope:
+        """Who reads files here: this execution (and the one it copies), the one that started it;
+        built on the first file read, from the variables the engine built (``execution``, ``trigger``)."""
+        execution, trigger = self.variables.get("execution"), self.variables.get("trigger")
+        ident = self.identity
+        return ReaderScope.of_execution(
+            ident.namespace, ident.flow_id, ident.execution_id,
+            original_id=execution.get("originalId") if isinstance(execution, Mapping) else None,
+            trigger=trigger if isinstance(trigger, Mapping) else None)
 
     @property
     def is_cancelled(self) -> bool:
