@@ -144,7 +144,8 @@ def replay_command(execution_id: str, task_run_id: str | None, config_file: str 
 def resume_command(execution_id: str, pairs: tuple[str, ...], config_file: str | None,
                    data_dir: Path | None) -> None:
     inputs = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
-    open_services(settings_from(config_file, data_dir), needs_executor=True).resume(execution_id, inputs)
+    open_services(settings_from(config_file, data_dir), needs_executor=True).resume(execution_id, inputs,
+                                                                                   local_files=True)
     click.echo(f"resume requested for execution {execution_id}")
 
 
@@ -190,7 +191,8 @@ def start_command(namespace: str, flow_id: str, inputs_json: str | None, input_p
     labels = parse_json_option(labels_json, "--labels")
     services = open_services(settings_from(config_file, data_dir), needs_executor=True)
     try:
-        execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels)
+        execution = services.start_execution(namespace, flow_id, inputs=inputs, labels=labels,
+                                             local_files=True)
     except PodiumError as err:
         rejected(err)
     if not wait:

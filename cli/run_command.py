@@ -81,7 +81,8 @@ def _run(flow_file: Path, flows_dir: Path | None, inputs: dict[str, Any], labels
             if flows_dir is not None:
                 services.deploy_folder(flows_dir, strict=False)
             flow = services.deploy_file(flow_file)
-            execution = services.start_execution(flow.namespace, flow.id, inputs=inputs, labels=labels)
+            execution = services.start_execution(flow.namespace, flow.id, inputs=inputs, labels=labels,
+                                                 local_files=True)
         except PodiumError as err:
             raise Rejected(str(err)) from None
         execution = _wait(services, execution, timeout, live)

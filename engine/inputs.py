@@ -15,7 +15,9 @@ from engine.model.flow import Flow
 from engine.model.input_types import InputBase
 from engine.model.input_values import as_list, as_string, shown
 
-StoreFile = Callable[[str, str], str]
+#: ``(input_id, value, declared) -> URI``: the value a FILE input keeps; ``declared`` is True for the
+#: flow's own ``defaults``, False for a value the caller sent (engine/storage/input_files.py).
+StoreFile = Callable[[str, str, bool], str]
 Render = Callable[[str, Mapping[str, Any]], Any]
 
 
@@ -38,8 +40,8 @@ def resolve_inputs(flow: Flow, raw: Mapping[str, Any], *, store_file: StoreFile 
     Args:
         flow: the flow whose ``inputs`` declare what is expected.
         raw: values sent by the caller, by input id (strings or typed values).
-        store_file: ``(input_id, local_path_or_value) -> kestra:// URI`` for FILE inputs; values
-            that already are ``kestra://`` URIs are kept as they are.
+        store_file: what a FILE input keeps of its value (``StoreFile``): an upload of a host file
+            for the person at the CLI, the URI as it is for a flow; without it, values are kept.
         render: ``(expression, variables) -> value`` for ``dependsOn.condition``, SELECT
             ``expression`` and expression ``defaults``; without it those are left unrendered.
 
@@ -68,16 +70,17 @@ def resolve_inputs(flow: Flow, raw: Mapping[str, Any], *, store_file: StoreFile 
 def _resolve_one(spec: InputBase, raw: Mapping[str, Any], context: Mapping[str, Any],
                  store_file: StoreFile | None, render: Render | None) -> Any:
     value = raw.get(spec.id)
-    if value is None or value == "" and spec.type != "STRING":
+    declared = value is None or value == "" and spec.type != "STRING"
+    if declared:
         value = _rendered(spec.defaults, context, render)
     spec = _with_rendered_choices(spec, context, render)
     if value is None:
         if spec.required:
             raise ValueError(input_error(spec.id, "missing required input", None))
         return None
-    if spec.type == "FILE" and store_file is not None and not str(value).startswith("kestra://"):
-        value = store_file(spec.id, str(value))
     try:
+        if spec.type == "FILE" and store_file is not None:
+            value = store_file(spec.id, str(value), declared)
         typed = spec.parse(value)
         spec.check(typed)
     except ValueError as err:

@@ -55,6 +55,12 @@ class ExecutorSettings(BaseModel):
         "a chain of 500 tasks 1.5x faster on Redis + PostgreSQL, docs/performance.md).")
 
 
+class LocalFilesSettings(BaseModel):
+    allowed_paths: list[Path] = Field(
+        default_factory=list, description="Host folders whose files flows may read as file:///path URIs "
+        "(FILE inputs, read(), task file properties); empty: none (Kestra's kestra.local-files.allowed-paths).")
+
+
 class Settings(BaseSettings):
     """Podium's configuration. Every field has a working default for the embedded mode."""
 
@@ -73,6 +79,7 @@ class Settings(BaseSettings):
         default_factory=list, description="Global pluginDefaults applied to every flow.")
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    local_files: LocalFilesSettings = Field(default_factory=LocalFilesSettings)
     timezone: str = Field(default="UTC", description="Default time zone of date filters and schedules.")
     log_format: Literal["console", "json"] = Field(
         default="console", description="Process logs: console (for people) or json (one JSON object a line).")

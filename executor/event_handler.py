@@ -94,9 +94,10 @@ class EventHandler:
             events = [*applied, *waiting]
             before = self._load(locked, events)
             flow = executions.catalog.get(before.namespace, before.flow_id, before.flow_revision)
-            step = advance_all(before, flow, events, env.clock(),
-                               registry=env.registry, renderer=env.renderer(before.namespace),
-                               extra=executions.extra_variables(), chains=env.settings.executor.chains)
+            with env.reading_for(before):  # read() and its kin read as this execution
+                step = advance_all(before, flow, events, env.clock(),
+                                   registry=env.registry, renderer=env.renderer(before.namespace),
+                                   extra=executions.extra_variables(), chains=env.settings.executor.chains)
             changed = bool(events) and (step.execution_changed or step.execution != before)
             if changed:
                 locked.save(step.execution)

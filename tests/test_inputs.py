@@ -48,9 +48,11 @@ def test_defaults_must_fit_the_type() -> None:
     assert make_flow([{"id": "x", "type": "DATE", "defaults": "{{ now() }}"}]).inputs[0].defaults == "{{ now() }}"
 
 
-def test_file_has_no_defaults_and_array_items_are_not_arrays() -> None:
-    assert input_errors({"id": "f", "type": "FILE", "defaults": "x"})[0][1] == \
-        "no `defaults` can be set for inputs of type 'FILE'"
+def test_file_defaults_are_file_uris_and_array_items_are_not_arrays() -> None:
+    assert input_errors({"id": "f", "type": "FILE", "defaults": "/tmp/x"})[0][1] == \
+        "`defaults` does not fit the FILE input: it must be a file URI: kestra:///..., nsfile:///path or file:///path"
+    for uri in ("nsfile:///hello.txt", "nsfile://company/a.txt", "file:///data/in.csv", "{{ fileURI('a') }}"):
+        assert make_flow([{"id": "f", "type": "FILE", "defaults": uri}]).inputs[0].defaults == uri
     assert input_errors({"id": "a", "type": "ARRAY", "itemType": "ARRAY"})[0][1] == "`itemType` cannot be `ARRAY`"
     assert input_errors({"id": "a", "type": "ARRAY"})[0][0] == ("inputs", 0, "itemType")
 
@@ -131,11 +133,26 @@ def test_select_expression_gives_the_allowed_values() -> None:
         resolve_inputs(flow, {"env": "qa"}, render=render)
 
 
-def test_files_are_stored_through_the_callable() -> None:
-    flow = make_flow([{"id": "data", "type": "FILE"}, {"id": "kept", "type": "FILE"}])
-    stored = resolve_inputs(flow, {"data": "/tmp/a.csv", "kept": "kestra:///n/f/x.csv"},
-                            store_file=lambda input_id, path: f"kestra:///stored/{input_id}")
-    assert stored == {"data": "kestra:///stored/data", "kept": "kestra:///n/f/x.csv"}
+def test_file_values_go_through_the_callable_which_knows_a_flow_default_from_a_given_value() -> None:
+    flow = make_flow([{"id": "data", "type": "FILE"}, {"id": "kept", "type": "FILE"},
+                      {"id": "default", "type": "FILE", "defaults": "nsfile:///d.csv"}])
+    seen: list[tuple[str, str, bool]] = []
+
+    def store_file(input_id: str, value: str, declared: bool) -> str:
+        seen.append((input_id, value, declared))
+        return value if "://" in value else f"kestra:///stored/{input_id}"
+
+    stored = resolve_inputs(flow, {"data": "/tmp/a.csv", "kept": "kestra:///n/f/x.csv"}, store_file=store_file)
+    assert stored == {"data": "kestra:///stored/data", "kept": "kestra:///n/f/x.csv", "default": "nsfile:///d.csv"}
+    assert seen == [("data", "/tmp/a.csv", False), ("kept", "kestra:///n/f/x.csv", False),
+                    ("default", "nsfile:///d.csv", True)]
+
+
+def test_a_file_value_that_is_no_file_uri_is_refused_with_the_input_named() -> None:
+    flow = make_flow([{"id": "data", "type": "FILE"}])
+    with pytest.raises(InputError, match="Invalid input for `data`, it must be a file URI: kestra:///..., "
+                                         "nsfile:///path or file:///path, but received `/etc/passwd`"):
+        resolve_inputs(flow, {"data": "/etc/passwd"})
 
 
 def test_booleans_follow_kestra_and_typed_values_are_accepted() -> None:

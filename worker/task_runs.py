@@ -205,7 +205,7 @@ class TaskRunService:
                           log_level=task.log_level, log_reader=self,
                           executions=self, registry=self.env.registry, cancel_event=cancel,
                           encryption_key=self.env.encryption_key, working_dir=working_dir,
-                          triggers=self.triggers)
+                          triggers=self.triggers, files=self.env.files)
 
     def _renderer(self, io: RunContextIO) -> BoundRenderer:
         # One Renderer per process (its environment and compiled templates), bound per task run.

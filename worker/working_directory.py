@@ -22,6 +22,7 @@ from engine.model.task import TaskOptions
 from engine.plugins.base import Registry
 from engine.plugins.core.flow_wait import WorkingDirectory
 from engine.state import State
+from engine.storage.access import is_file_uri
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskOutcome
 from engine.tasks.runner import run_task
@@ -114,7 +115,7 @@ def _write_input_files(task: WorkingDirectory, folder: Path, make_context: Conte
                 raise ValueError(f"inputFiles: '{name}' leaves the working directory")
             target.parent.mkdir(parents=True, exist_ok=True)
             text = str(content)
-            data = ctx.read_file(text) if text.startswith("kestra://") else text.encode()
+            data = ctx.read_file(text) if is_file_uri(text) else text.encode()
             target.write_bytes(data)
 
 

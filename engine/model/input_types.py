@@ -25,6 +25,7 @@ from engine.model.input_values import (
     as_datetime,
     as_duration,
     as_email,
+    as_file_uri,
     as_float,
     as_int,
     as_list,
@@ -56,8 +57,6 @@ class InputBase(Options):
     """Properties every input type shares (Kestra's ``Input``)."""
 
     type_name: ClassVar[str] = ""
-    # Whether ``defaults`` may be set (FILE inputs take their value from an upload only).
-    accepts_defaults: ClassVar[bool] = True
 
     id: str = Field(pattern=INPUT_ID_PATTERN, max_length=150,
                     description="Unique in the flow; dots nest the value (`a.b` is `inputs.a.b`).")
@@ -82,9 +81,6 @@ class InputBase(Options):
     def _defaults_match_type(self) -> InputBase:
         if self.defaults is None:
             return self
-        if not self.accepts_defaults:
-            raise field_error("defaults", f"no `defaults` can be set for inputs of type '{self.type}'",
-                              self.defaults)
         if isinstance(self.defaults, str) and is_expression(self.defaults):
             return self  # rendered at execution time in recent Kestra versions
         try:
@@ -337,13 +333,16 @@ class TimeInput(_Temporal):
 
 
 class FileInput(InputBase):
+    """A file, named by URI: ``kestra:///`` (internal storage), ``nsfile:///`` (a namespace file) or
+    ``file:///`` (a host file under the allowed paths). A host path typed at the CLI is uploaded and
+    becomes a ``kestra:///`` URI before it is parsed (engine/storage/input_files.py)."""
+
     type_name = "FILE"
-    accepts_defaults = False
     type: Literal["FILE"]
     extension: str | None = Field(None, description="Extension of the stored file (default `.upl`).")
 
     def parse(self, value: Any) -> Any:
-        return as_string(value)
+        return as_file_uri(value)
 
 
 class JsonInput(InputBase):

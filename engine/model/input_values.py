@@ -19,6 +19,8 @@ from typing import Any
 
 from engine.durations import DurationError, format_duration, parse_duration
 
+# The URIs a FILE input's value may be (engine/storage/access.py reads them).
+FILE_URI_SCHEMES = ("kestra://", "nsfile://", "file://")
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s]*$")
 # Kestra's EmailInput pattern: its local part admits U+2019 where the RFC has the ASCII quote.
 _EMAIL = re.compile(r"^$|^[a-zA-Z0-9_!#$%&\u2019*+/=?`{|}~^.-]+@[a-zA-Z0-9.-]+$")
@@ -105,6 +107,13 @@ def as_uri(value: Any) -> str:
     text = as_string(value)
     if not _URI.match(text):
         raise ValueError("it must be a URI such as https://example.com/data.csv")
+    return text
+
+
+def as_file_uri(value: Any) -> str:
+    text = as_string(value)
+    if not text.startswith(FILE_URI_SCHEMES):
+        raise ValueError("it must be a file URI: kestra:///..., nsfile:///path or file:///path")
     return text
 
 

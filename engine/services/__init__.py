@@ -59,9 +59,11 @@ class Services:
     # -- executions -----------------------------------------------------------------------------
     def start_execution(self, namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None,
                         labels: Mapping[str, Any] | None = None, revision: int | None = None,
-                        trigger: ExecutionTrigger | None = None) -> Execution:
+                        trigger: ExecutionTrigger | None = None, local_files: bool = False) -> Execution:
+        """Starts an execution; ``local_files``: the inputs come from the person at this machine
+        (the CLI), whose FILE values may be host paths to upload (ExecutionService.start_execution)."""
         return self.executions.start_execution(namespace, flow_id, inputs=inputs, labels=labels,
-                                               revision=revision, trigger=trigger)
+                                               revision=revision, trigger=trigger, local_files=local_files)
 
     def get_execution(self, execution_id: str) -> Execution:
         return self.executions.get(execution_id)
@@ -75,8 +77,9 @@ class Services:
     def kill(self, execution_id: str) -> Execution:
         return self.executions.kill(execution_id)
 
-    def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> Execution:
-        return self.executions.resume(execution_id, inputs)
+    def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
+               local_files: bool = False) -> Execution:
+        return self.executions.resume(execution_id, inputs, local_files=local_files)
 
     def restart(self, execution_id: str) -> Execution:
         return self.executions.restart(execution_id)

@@ -10,7 +10,6 @@ expression; inputs without expressions or FILE inputs are resolved once per batc
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,6 @@ from engine.schedule.backfill_cursor import BackfillCursor, Slot
 from engine.schedule.conditions import ConditionError, all_pass
 from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.runtime import Env
-from engine.storage.uris import input_file_uri
 
 # Kestra marks system labels with ``system.``; users cannot set them (flow_rules.py).
 BACKFILL_LABEL = "system.backfill"
@@ -78,21 +76,13 @@ class FireMaker:
                 "trigger": slot.variables(), **self.executions.extra_variables()}
 
     def inputs(self, execution: Execution | None, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """The flow's inputs resolved as start_execution does (files stored under ``execution``)."""
-        flow, storage = self.flow, self.env.storage
-
-        def store_file(input_id: str, local_path: str) -> str:
-            assert execution is not None, "FILE inputs are resolved per execution"
-            uri = input_file_uri(flow.namespace, flow.id, execution.id, input_id, os.path.basename(local_path))
-            with open(local_path, "rb") as handle:
-                return storage.put(uri, handle)
-
+        """The flow's inputs resolved as start_execution resolves a trigger's: a FILE value must be
+        a URI ``execution`` may read (the trigger's and the backfill's inputs are flow data)."""
+        store_file = self.executions.file_values(execution) if execution is not None else None
         try:
-            return resolve_inputs(flow, raw, store_file=store_file, render=self.renderer.render_typed)
+            return resolve_inputs(self.flow, raw, store_file=store_file, render=self.renderer.render_typed)
         except InputError as err:
             raise InputsInvalid(str(err)) from None
-        except OSError as err:
-            raise InputsInvalid(f"cannot read an input file: {err}") from None
 
 
 def user_labels(labels: object) -> dict[str, str]:

@@ -35,6 +35,7 @@ from engine.services.messages import send_event
 from engine.services.pending_commands import KeepAlive, PendingCommands, child_id
 from engine.services.runtime import Env
 from engine.state import State
+from engine.storage.base import StorageError
 
 #: Written in the step's transaction.
 IN_TRANSACTION = (cmd.ScheduleTimer, cmd.CancelTimers, cmd.Log)
@@ -158,16 +159,17 @@ class CommandRunner:
                 revision=command.revision, trigger=trigger, parent=execution,
                 parent_task_run_id=command.task_run_id, execution_id=wanted)  # found if it ran before
         except Exception as err:  # noqa: BLE001 - the parent task run must fail visibly, whatever went wrong
-            self._send(execution.id, ev.TaskRunResult(
-                command.task_run_id, self._attempt(execution, command.task_run_id), State.FAILED,
-                {"error": str(err)}))
-            self.log(execution, command.task_run_id, "ERROR", f"cannot start subflow "
-                     f"{command.namespace}.{command.flow_id}: {err}")
+            self._fail(execution, command.task_run_id, f"cannot start subflow {command.namespace}."
+                       f"{command.flow_id}: {err}", error=str(err))
             return
         self._send(execution.id, ev.SubflowStarted(command.task_run_id, child.id, command.iteration))
 
     def _split_items(self, execution: Execution, flow: Flow, command: cmd.SplitItems) -> None:
-        uris = split_items(self.env.storage, execution, command)
+        try:
+            uris = split_items(self.env.files, execution, command)
+        except (StorageError, OSError, ValueError) as err:  # the items file: refused, missing, not text
+            self._fail(execution, command.task_run_id, f"cannot split the items of {command.items!r}: {err}")
+            return
         self._send(execution.id, ev.ItemsSplit(command.task_run_id, tuple(uris)))
 
     def _merge_items_outputs(self, execution: Execution, flow: Flow, command: cmd.MergeItemsOutputs) -> None:
@@ -194,6 +196,12 @@ class CommandRunner:
         self.shell.on_ended(execution)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _fail(self, execution: Execution, task_run_id: str, message: str, error: str | None = None) -> None:
+        """Ends the task run FAILED with ``error`` as its output (``message`` by default), logged."""
+        self._send(execution.id, ev.TaskRunResult(task_run_id, self._attempt(execution, task_run_id), State.FAILED,
+                                                  {"error": error if error is not None else message}))
+        self.log(execution, task_run_id, "ERROR", message)
 
     def _send(self, execution_id: str, event: ev.Event) -> None:
         send_event(self.env.dispatcher, execution_id, event)

@@ -13,7 +13,6 @@ they call it back to start an execution or end one without importing this module
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -39,7 +38,8 @@ from engine.services.pending_commands import PendingCommands, waiting_parent
 from engine.services.runtime import Env
 from engine.services.slots import FlowSlots
 from engine.state import State
-from engine.storage.uris import input_file_uri
+from engine.storage.input_files import FlowFiles, HostFiles
+from engine.storage.scopes import ExecutionRef, ReaderScope
 from engine.templating import ExpressionError
 from engine.variables import build_variables
 
@@ -65,8 +65,13 @@ class ExecutionService:
                         labels: Mapping[str, Any] | None = None, revision: int | None = None,
                         trigger: ExecutionTrigger | None = None, parent: Execution | None = None,
                         parent_task_run_id: str | None = None, validate_inputs: bool = True,
-                        execution_id: str | None = None) -> Execution:
+                        execution_id: str | None = None, local_files: bool = False) -> Execution:
         """Creates an execution of the flow (inputs validated) and hands it to the executor.
+
+        ``local_files``: the inputs were typed by the person at this machine (the CLI), whose FILE
+        values may be paths of this host, uploaded into the execution's storage. Every other
+        caller passes flow data, whose FILE values must be URIs the execution may read
+        (engine/storage/input_files.py).
 
         ``validate_inputs=False`` (Flow triggers): inputs that do not validate are kept as given,
         as Kestra does not validate the inputs of trigger-created executions. ``execution_id``:
@@ -80,7 +85,7 @@ class ExecutionService:
         execution = executor.create_execution(flow, {}, dict(labels or {}), now, trigger=trigger,
                                               execution_id=execution_id)
         try:
-            resolved = self._inputs(flow, execution, inputs or {})
+            resolved = self._inputs(flow, execution, inputs or {}, local_files=local_files)
         except InputsInvalid:
             if validate_inputs:
                 raise
@@ -103,21 +108,26 @@ class ExecutionService:
             self.send(created.id, ev.Start())
         return created
 
-    def _inputs(self, flow: Flow, execution: Execution, raw: Mapping[str, Any]) -> dict[str, Any]:
-        storage = self.env.storage
-
-        def store_file(input_id: str, local_path: str) -> str:
-            uri = input_file_uri(flow.namespace, flow.id, execution.id, input_id, os.path.basename(local_path))
-            with open(local_path, "rb") as handle:
-                return storage.put(uri, handle)
-
+    def _inputs(self, flow: Flow, execution: Execution, raw: Mapping[str, Any], *,
+                local_files: bool = False) -> dict[str, Any]:
+        store_file = self.file_values(execution, local_files=local_files)
         renderer = self.env.renderer(flow.namespace)
         try:
-            return resolve_inputs(flow, raw, store_file=store_file, render=renderer.render_typed)
+            with self.env.reading_for(execution):
+                return resolve_inputs(flow, raw, store_file=store_file, render=renderer.render_typed)
         except InputError as err:
             raise InputsInvalid(str(err)) from None
         except OSError as err:
             raise InputsInvalid(f"cannot read an input file: {err}") from None
+
+    def file_values(self, execution: Execution, *, local_files: bool = False) -> FlowFiles | HostFiles:
+        """What the FILE inputs of ``execution`` keep of their values (``engine.inputs.StoreFile``):
+        uploads of host files for the CLI's user (``local_files``), checked URIs for flow data."""
+        from_flow = FlowFiles(self.env.files, ReaderScope.of(execution))
+        if not local_files:
+            return from_flow
+        target = ExecutionRef(execution.namespace, execution.flow_id, execution.id)
+        return HostFiles(self.env.storage, target, from_flow)
 
     def _create_admitted(self, flow: Flow, execution: Execution, *, first_step: bool
                          ) -> tuple[Execution, tuple[Step, list[cmd.Command]] | None]:
@@ -145,9 +155,11 @@ class ExecutionService:
         its executor step and its load are saved (docs/executor.md, "The first step"). None if
         ``advance`` raised: the execution is then created without it and the executor applies Start."""
         try:
-            return executor.advance_all(execution, flow, [ev.Start()], self.env.clock(), registry=self.env.registry,
-                                        renderer=self.env.renderer(execution.namespace),
-                                        extra=self.extra_variables(), chains=self.env.settings.executor.chains)
+            with self.env.reading_for(execution):
+                return executor.advance_all(execution, flow, [ev.Start()], self.env.clock(),
+                                            registry=self.env.registry,
+                                            renderer=self.env.renderer(execution.namespace),
+                                            extra=self.extra_variables(), chains=self.env.settings.executor.chains)
         except Exception:  # the executor meets the same error and reports it its usual way
             log.warning("the first step of %s failed; the executor takes it", execution.describe(), exc_info=True)
             return None
@@ -200,15 +212,20 @@ class ExecutionService:
                 self.pending.send_kept(child.id, ev.Kill())
         return execution
 
-    def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> Execution:
+    def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
+               local_files: bool = False) -> Execution:
+        """Resumes a paused execution; ``local_files`` as for :meth:`start_execution` (the CLI's
+        user, not a Resume task)."""
         execution = self.get(execution_id)
         if execution.state.current != State.PAUSED:
             raise Conflict(f"{execution.describe()} is {execution.state.current.value}, not PAUSED; "
                            "only a paused execution can be resumed")
-        self.pending.send_kept(execution_id, ev.Resume(self._on_resume_inputs(execution, inputs or {})))
+        resumed = self._on_resume_inputs(execution, inputs or {}, local_files=local_files)
+        self.pending.send_kept(execution_id, ev.Resume(resumed))
         return execution
 
-    def _on_resume_inputs(self, execution: Execution, raw: Mapping[str, Any]) -> dict[str, Any]:
+    def _on_resume_inputs(self, execution: Execution, raw: Mapping[str, Any], *,
+                          local_files: bool) -> dict[str, Any]:
         """The values of the paused task's ``onResume`` inputs, parsed and checked like flow
         inputs (defaults, types); raises InputsInvalid with Kestra's message."""
         paused = next((r for r in execution.task_run_list if r.state.current == State.PAUSED), None)
@@ -217,7 +234,7 @@ class ExecutionService:
         if not declared:
             return dict(raw)
         specs = TypeAdapter(list[Input]).validate_python(declared)
-        return self._inputs(flow.model_copy(update={"inputs": specs}), execution, raw)
+        return self._inputs(flow.model_copy(update={"inputs": specs}), execution, raw, local_files=local_files)
 
     def restart(self, execution_id: str) -> Execution:
         with self.env.executions.lock(execution_id) as locked:
@@ -301,7 +318,8 @@ class ExecutionService:
         child_flow = self.catalog.get(child.namespace, child.flow_id, child.flow_revision)
         variables = build_variables(child_flow, child, extra=self.extra_variables())
         try:
-            outputs.update(self.env.renderer(child.namespace).render_value(dict(mapping), variables))
+            with self.env.reading_for(child):
+                outputs.update(self.env.renderer(child.namespace).render_value(dict(mapping), variables))
         except ExpressionError as err:
             self.commands.log(parent, task_run_id, "ERROR", f"cannot render the subflow outputs: {err}")
             return State.FAILED, outputs

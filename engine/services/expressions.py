@@ -5,11 +5,20 @@ The executor renders flowable properties (If conditions, ForEach values, Subflow
 ``fileSize()``, ``fileExists()`` and ``now()`` as in a task. ``secret()`` is refused here: a
 value rendered by the executor is stored as is (labels, outputs), so a secret would be kept in
 clear; read secrets in a runnable task, whose logs and outputs are masked.
+
+One renderer serves a namespace, so which execution reads files is said per call:
+:meth:`ReadingScopes.reading_for` around the rendering (the executor's step, input resolution).
+Outside it, an expression reads as its namespace alone: namespace files and task outputs, never an
+execution's inputs, and nothing at all without a namespace.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+from engine.model.execution import Execution
+from engine.storage.scopes import ReaderScope
 from engine.tasks.expression_io import StorageIO
 from engine.templating import ExpressionError, Renderer
 
@@ -23,6 +32,30 @@ class ExecutorIO(StorageIO):
         raise ExpressionError(f"secret('{key}') is not available in flow outputs, labels or flowable task "
                               "properties (the executor would store its value in clear); use it in a "
                               "runnable task, whose logs and outputs are masked")
+
+
+class ReadingScopes:
+    """Which execution the executor's expressions read for, on this thread. The scope is built
+    only when an expression reads a file: most steps read none."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def reading_for(self, execution: Execution) -> Iterator[None]:
+        previous = getattr(self._local, "execution", None)
+        self._local.execution = execution
+        try:
+            yield
+        finally:
+            self._local.execution = previous
+
+    def current(self, namespace: str | None) -> ReaderScope:
+        """The execution set on this thread if it is of ``namespace``, else the namespace alone."""
+        execution: Execution | None = getattr(self._local, "execution", None)
+        if execution is not None and execution.namespace == namespace:
+            return ReaderScope.of(execution)
+        return ReaderScope(namespace)
 
 
 class RendererCache:

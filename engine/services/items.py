@@ -5,15 +5,19 @@ import json
 
 from engine.executor.commands import SplitItems
 from engine.model.execution import Execution
+from engine.storage.access import FileAccess
 from engine.storage.base import Storage
+from engine.storage.scopes import ReaderScope
 from engine.storage.uris import task_output_uri
 
 _UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 
 
-def split_items(storage: Storage, execution: Execution, command: SplitItems) -> list[str]:
-    """Writes one batch file per ``rows`` lines (or per ``bytes``, or into ``partitions``)."""
-    text = storage.get(command.items).decode("utf-8")
+def split_items(files: FileAccess, execution: Execution, command: SplitItems) -> list[str]:
+    """Writes one batch file per ``rows`` lines (or per ``bytes``, or into ``partitions``) of the
+    items file, which must be one ``execution`` may read (FileRefused otherwise)."""
+    storage = files.storage
+    text = files.read(command.items, ReaderScope.of(execution)).decode("utf-8")
     lines = [line for line in text.split(command.separator) if line != ""]
     batches = _batches(lines, command)
     run = execution.task_run(command.task_run_id)

@@ -4,11 +4,13 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from engine.dispatch import Dispatcher
 from engine.metrics import MetricsRecorder
+from engine.model.execution import Execution
 from engine.persistence import Database
 from engine.persistence.backfills import BackfillRepository
 from engine.persistence.executions import ExecutionRepository
@@ -23,8 +25,9 @@ from engine.persistence.timers import QueueRepository, TimerRepository
 from engine.persistence.trigger_windows import TriggerWindowRepository
 from engine.persistence.triggers import FiredRepository, TriggerStateRepository
 from engine.plugins.base import Registry
-from engine.services.expressions import ExecutorIO, RendererCache
+from engine.services.expressions import ExecutorIO, ReadingScopes, RendererCache
 from engine.settings import Settings
+from engine.storage.access import FileAccess
 from engine.storage.local import LocalStorage
 from engine.tasks.secrets import EnvSecrets
 from engine.templating import Renderer
@@ -62,6 +65,8 @@ class Env:
     secrets: EnvSecrets = field(init=False)
     envs: dict[str, str] = field(init=False)
     renderers: RendererCache = field(init=False)
+    files: FileAccess = field(init=False)
+    reading: ReadingScopes = field(init=False)
 
     def __post_init__(self) -> None:
         # Read once at start-up, as Kestra does: a process sees the environment it started with.
@@ -84,15 +89,24 @@ class Env:
         self.backfills = BackfillRepository(self.db)
         self.leader = LeaderRepository(self.db)
         self.metrics = MetricsRecorder(self.db, flush_seconds=self.settings.metrics_flush_seconds)
+        self.files = FileAccess(self.storage, self.settings.local_files.allowed_paths,
+                                find=lambda execution_id: self.executions.get_lineage(execution_id, []))
+        self.reading = ReadingScopes()
         self.renderers = RendererCache(self._build_renderer)
 
     def renderer(self, namespace: str | None = None) -> Renderer:
         """The renderer of expressions outside tasks (one kept per namespace, ``RendererCache``);
-        ``namespace`` resolves ``read('path')``."""
+        ``namespace`` resolves ``read('path')``; :meth:`reading_for` says which execution reads."""
         return self.renderers.get(namespace)
 
+    def reading_for(self, execution: Execution) -> AbstractContextManager[None]:
+        """Around a rendering of the executor's: ``read()`` and its kin read as ``execution``
+        (its files, those of the execution that started it), not as its namespace alone."""
+        return self.reading.reading_for(execution)
+
     def _build_renderer(self, namespace: str | None) -> Renderer:
-        io = ExecutorIO(self.storage, namespace, self.clock, self.kv.get_any, self.encryption_key)
+        io = ExecutorIO(self.files, lambda: self.reading.current(namespace), self.clock, self.kv.get_any,
+                        self.encryption_key)
         return Renderer(io, default_timezone=self.settings.timezone)
 
     @property

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -24,7 +25,9 @@ from engine.errors import PodiumError
 from engine.model.task import LogLevel
 from engine.plugins.base import Registry
 from engine.storage import uris
+from engine.storage.access import FileAccess
 from engine.storage.base import Storage
+from engine.storage.scopes import ReaderScope
 from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LogEntry, LogSink, TaskLogger
 from engine.tasks.masking import Masker
@@ -89,7 +92,8 @@ class RunContext:
                  log_reader: LogReader | None = None, executions: ExecutionControl | None = None,
                  registry: Registry | None = None, cancel_event: threading.Event | None = None,
                  temp_root: str | None = None, working_dir: str | os.PathLike[str] | None = None,
-                 encryption_key: bytes | None = None, triggers: TriggerControl | None = None) -> None:
+                 encryption_key: bytes | None = None, triggers: TriggerControl | None = None,
+                 files: FileAccess | None = None) -> None:
         """Builds the context of one attempt of one task run.
 
         Args:
@@ -113,8 +117,12 @@ class RunContext:
                 is used as is and not deleted by :meth:`close`.
             encryption_key: the AES key of ``encrypt()``/``decrypt()`` in expressions, if any.
             triggers: enables and disables triggers (``trigger.Toggle``).
+            files: the files tasks and expressions name by URI (``kestra://``, ``nsfile://``,
+                ``file://``), each checked for this task run's execution; on ``storage`` with no
+                host folder allowed when omitted.
         """
         self.identity, self.variables, self.storage = identity, variables, storage
+        self.files = files if files is not None else FileAccess(storage)
         self._clock, self._secrets = clock, secrets
         self._renderer = _bind_renderer(renderer, RunContextIO(self, encryption_key))
         self._kv, self._log_reader, self._executions = kv, log_reader, executions
@@ -152,6 +160,17 @@ class RunContext:
 
     def now(self) -> datetime:
         return self._clock()
+
+    @cached_property
+    def file_scope(self) -> ReaderScope:
+        """Who reads files here: this execution (and the one it copies), the one that started it;
+        built on the first file read, from the variables the engine built (``execution``, ``trigger``)."""
+        execution, trigger = self.variables.get("execution"), self.variables.get("trigger")
+        ident = self.identity
+        return ReaderScope.of_execution(
+            ident.namespace, ident.flow_id, ident.execution_id,
+            original_id=execution.get("originalId") if isinstance(execution, Mapping) else None,
+            trigger=trigger if isinstance(trigger, Mapping) else None)
 
     @property
     def is_cancelled(self) -> bool:
@@ -235,10 +254,19 @@ class RunContext:
             return self.put_output_file(name or Path(path).name, handle)
 
     def read_file(self, uri: str) -> bytes:
-        return self.storage.get(uri)
+        """The bytes of the file ``uri`` names (``kestra://``, ``nsfile://``, ``file://``); FileRefused
+        if this task run's execution may not read it (engine/storage/scopes.py)."""
+        return self.files.read(uri, self.file_scope)
 
     def open_file(self, uri: str) -> BinaryIO:
-        return self.storage.open(uri)
+        return self.files.open(uri, self.file_scope)
+
+    def file_size(self, uri: str) -> int:
+        return self.files.size(uri, self.file_scope)
+
+    def delete_file(self, uri: str) -> bool:
+        """Deletes an internal-storage file of this execution or of its namespace; False if absent."""
+        return self.storage.delete(self.files.deletable(uri, self.file_scope))
 
     # -- metrics and lifecycle ------------------------------------------------------------------
     def metric(self, name: str, value: float, type: str = "counter", **tags: str) -> None:  # noqa: A002 - Kestra's metric field name

@@ -3,19 +3,23 @@
 
 Implements ``engine.templating.io.ExpressionIO``: ``secret()`` goes through the context (so the
 value is masked from then on), ``kv()`` reads the namespace KV store, ``read()`` / ``fileSize()`` /
-``fileExists()`` read internal storage, ``now()`` is the context's clock.
+``fileExists()`` read the files the reader may read (engine/storage/access.py: ``kestra://``,
+``nsfile://``, ``file://`` URIs, or a path of a namespace file), ``now()`` is the context's clock.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from engine.model.task import LogLevel
-from engine.storage import uris
-from engine.storage.base import SCHEME, Storage
+from engine.storage.access import NSFILE, FileAccess, FileRefused, looks_like_uri
+from engine.storage.base import StoragePathError
+from engine.storage.scopes import ReaderScope
 from engine.tasks.protocols import ExpressionHost
 from engine.templating import ExpressionError
+
+_T = TypeVar("_T")
 
 
 class StoredValue(Protocol):
@@ -28,13 +32,16 @@ class StoredValue(Protocol):
 
 
 class StorageIO:
-    """``kv()``, ``read()``, ``fileSize()``, ``fileExists()`` and ``now()`` over internal storage and
-    a KV lookup: what an expression may reach, whether a task or the executor renders it."""
+    """``kv()``, ``read()``, ``fileSize()``, ``fileExists()`` and ``now()`` over the files a reader may
+    read and a KV lookup: what an expression may reach, whether a task or the executor renders it.
 
-    def __init__(self, storage: Storage, namespace: str | None, clock: Callable[[], datetime],
+    ``scope`` says, at call time, who reads (the task run's execution, or the execution the executor
+    is stepping)."""
+
+    def __init__(self, files: FileAccess, scope: Callable[[], ReaderScope], clock: Callable[[], datetime],
                  kv_lookup: Callable[[str, str], StoredValue | None],
                  encryption_key: bytes | None = None) -> None:
-        self._storage, self._namespace, self._clock = storage, namespace, clock
+        self._files, self._scope, self._clock = files, scope, clock
         self._kv_lookup, self._key = kv_lookup, encryption_key
 
     def kv(self, namespace: str, key: str, error_on_missing: bool) -> Any:
@@ -47,13 +54,13 @@ class StorageIO:
         return entry.value
 
     def read(self, path: str) -> str:
-        return self._storage.get(self._uri(path)).decode("utf-8")
+        return self._with_file(path, self._files.read).decode("utf-8")
 
     def file_size(self, path: str) -> int:
-        return self._storage.size(self._uri(path))
+        return self._with_file(path, self._files.size)
 
     def file_exists(self, path: str) -> bool:
-        return self._storage.exists(self._uri(path))
+        return self._with_file(path, self._files.exists)
 
     def now(self) -> datetime:
         return self._clock()
@@ -61,13 +68,19 @@ class StorageIO:
     def encryption_key(self) -> bytes | None:
         return self._key
 
-    def _uri(self, path: str) -> str:
-        """A kestra:// URI as is; any other path is a namespace file of the flow's namespace."""
-        if path.startswith(SCHEME):
-            return path
-        if self._namespace is None:
-            raise ExpressionError(f"'{path}' is not a kestra:// URI and no namespace is known here")
-        return uris.namespace_file_uri(self._namespace, path)
+    def _with_file(self, path: str, use: Callable[[str, ReaderScope], _T]) -> _T:
+        """``use`` on the file ``path`` names, for this reader; a refusal is the expression's error
+        (the renderer adds the expression, which names the function)."""
+        try:
+            return use(self._ref(str(path)), self._scope())
+        except (FileRefused, StoragePathError) as err:
+            raise ExpressionError(str(err)) from None
+
+    @staticmethod
+    def _ref(path: str) -> str:
+        """A URI as it is; a path without a scheme is a namespace file of the reader's namespace
+        (Kestra's ``read('path')``); any other scheme is refused by FileAccess."""
+        return path if looks_like_uri(path) else NSFILE + "/" + path.lstrip("/")
 
 
 class RunContextIO(StorageIO):
@@ -75,7 +88,7 @@ class RunContextIO(StorageIO):
 
     def __init__(self, ctx: ExpressionHost, encryption_key: bytes | None = None) -> None:
         # The KV store is looked up lazily: a task that never calls kv() needs none.
-        super().__init__(ctx.storage, ctx.namespace, ctx.now, lambda ns, key: ctx.kv.get(ns, key),
+        super().__init__(ctx.files, lambda: ctx.file_scope, ctx.now, lambda ns, key: ctx.kv.get(ns, key),
                          encryption_key)
         self._ctx = ctx
 

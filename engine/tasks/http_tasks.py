@@ -24,6 +24,7 @@ from engine.plugins.core.http import (
     LoggingType,
     RequestOptions,
 )
+from engine.storage.access import is_file_uri
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed
 from engine.tasks.props import as_bool, as_duration, as_int, as_text
@@ -165,10 +166,10 @@ def _request(options: HttpTaskOptions, ctx: RunContext,
 
 
 def _part(name: str, value: Any, ctx: RunContext) -> tuple[str | None, bytes | str]:
-    """A multipart field: a kestra:// URI or {name, content} becomes a file, anything else text."""
+    """A multipart field: a file URI or {name, content} becomes a file, anything else text."""
     if isinstance(value, dict) and "name" in value and "content" in value:
         return (str(value["name"]), ctx.read_file(str(value["content"])))
-    if isinstance(value, str) and value.startswith("kestra://"):
+    if is_file_uri(value):
         return (PurePosixPath(value).name, ctx.read_file(value))
     return (None, value if isinstance(value, str) else json.dumps(value))
 

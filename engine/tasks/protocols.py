@@ -17,7 +17,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from engine.model.task import LogLevel
+from engine.storage.access import FileAccess
 from engine.storage.base import Storage
+from engine.storage.scopes import ReaderScope
 
 
 class Renderer(Protocol):
@@ -124,6 +126,14 @@ class ExpressionHost(Protocol):
 
     @property
     def storage(self) -> Storage: ...
+
+    @property
+    def files(self) -> FileAccess:
+        """The files expressions may name by URI, checked for :attr:`file_scope`."""
+
+    @property
+    def file_scope(self) -> ReaderScope:
+        """Who reads: this task run's execution and the one that started it."""
 
     @property
     def namespace(self) -> str: ...

@@ -23,7 +23,7 @@ from engine.plugins.core.storage import (
     SizeOptions,
     SplitOptions,
 )
-from engine.storage.base import SCHEME
+from engine.storage.access import is_file_uri
 from engine.tasks.context import RunContext, safe_relative_path
 from engine.tasks.outcome import TaskFailed
 from engine.tasks.props import as_bool, as_int, as_list, as_text
@@ -73,12 +73,12 @@ def run_reverse(options: ReverseOptions, ctx: RunContext) -> dict[str, Any]:
 
 
 def run_size(options: SizeOptions, ctx: RunContext) -> dict[str, Any]:
-    return {"size": ctx.storage.size(_uri(as_text(ctx, options.uri, "uri")))}
+    return {"size": ctx.file_size(_uri(as_text(ctx, options.uri, "uri")))}
 
 
 def run_delete(options: DeleteOptions, ctx: RunContext) -> dict[str, Any]:
     uri = _uri(as_text(ctx, options.uri, "uri"))
-    deleted = ctx.storage.delete(uri)
+    deleted = ctx.delete_file(uri)
     if not deleted and as_bool(ctx, options.error_on_missing, "errorOnMissing"):
         raise TaskFailed(f"Unable to find file '{uri}'")
     return {"uri": uri, "deleted": deleted}
@@ -91,7 +91,7 @@ def run_local_files(options: LocalFilesOptions, ctx: RunContext) -> dict[str, An
         target = root / safe_relative_path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         text = content if isinstance(content, str) else json.dumps(content)
-        target.write_bytes(ctx.read_file(text) if text.startswith(SCHEME) else text.encode("utf-8"))
+        target.write_bytes(ctx.read_file(text) if is_file_uri(text) else text.encode("utf-8"))
     globs = [str(g) for g in ctx.render(options.outputs or [])]
     uris = {relative: ctx.put_file(root / relative, relative) for relative in _matching(root, globs)}
     return {"uris": uris}
@@ -112,8 +112,8 @@ def parse_size(text: str) -> int:
 
 
 def _uri(text: str) -> str:
-    if not text.startswith(SCHEME):
-        raise TaskFailed(f"'{text}' is not an internal-storage URI: expected kestra:///...")
+    if not is_file_uri(text):
+        raise TaskFailed(f"'{text}' is not a file URI: expected kestra:///..., nsfile:///path or file:///path")
     return text
 
 

@@ -315,7 +315,8 @@ def test_the_executor_killed_then_redis_restarted_among_for_each_item_children(
     cluster.worker(concurrency=16)
     source = tmp_path / "items.txt"
     source.write_text("".join(f"line {n}\n" for n in range(ITEMS)))
-    ids = [cluster.services.start_execution(NS, "for_each_item", inputs={"file": str(source)}).id for _ in range(10)]
+    ids = [cluster.services.start_execution(NS, "for_each_item", inputs={"file": str(source)}, local_files=True).id
+           for _ in range(10)]
     children = cluster.services.env.executions.children
 
     def children_ended() -> int:

@@ -109,7 +109,7 @@ tasks:
 def test_a_file_input_is_uploaded_under_the_execution_inputs_path(engine: Engine, tmp_path: Path) -> None:
     local = tmp_path / "report.csv"
     local.write_text("a,b\n1,2\n")
-    execution = engine.run(FILE_FLOW, inputs={"data": str(local)})
+    execution = engine.run(FILE_FLOW, inputs={"data": str(local)}, local_files=True)
     assert execution.state.current == State.SUCCESS
     uri = execution.inputs["data"]
     assert uri == f"kestra:///tests/inputs/with_file/executions/{execution.id}/inputs/data/report.csv"
@@ -120,5 +120,6 @@ def test_a_file_input_is_uploaded_under_the_execution_inputs_path(engine: Engine
 def test_a_missing_local_file_is_refused(engine: Engine, tmp_path: Path) -> None:
     flow = engine.deploy(FILE_FLOW)
     with pytest.raises(InputsInvalid, match="cannot read an input file"):
-        engine.services.start_execution(flow.namespace, flow.id, inputs={"data": str(tmp_path / "nope.csv")})
+        engine.services.start_execution(flow.namespace, flow.id, inputs={"data": str(tmp_path / "nope.csv")},
+                                        local_files=True)
     assert engine.services.env.executions.list(namespace=flow.namespace).total == 0

@@ -178,7 +178,7 @@ def test_a_subflow_command_run_twice_creates_one_child(engine: Engine) -> None:
 def test_a_subflow_end_applies_the_start_it_overtook(engine: Engine, items: dict[str, str]) -> None:
     engine.deploy(CHILD)
     with _losing(engine, "SubflowStarted") as starts:
-        parent = engine.run(FOR_EACH, inputs=items)
+        parent = engine.run(FOR_EACH, inputs=items, local_files=True)
     parent = engine.get(parent.id)
     assert parent.state.current == State.SUCCESS and _pending(engine) == []
     assert one_run(parent, "each").outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3}
@@ -191,7 +191,7 @@ def test_a_subflow_end_applies_the_start_it_overtook(engine: Engine, items: dict
 def test_a_lost_for_each_item_end_is_counted_once(engine: Engine, items: dict[str, str]) -> None:
     engine.deploy(CHILD)
     with _losing(engine, "SubflowEnded") as lost:
-        parent = engine.run(FOR_EACH, inputs=items)
+        parent = engine.run(FOR_EACH, inputs=items, local_files=True)
     assert len(lost) == 3 and parent.state.current == State.RUNNING
     assert _reap(engine, seconds=61) == 3
     parent = engine.get(parent.id)
@@ -204,7 +204,7 @@ def test_a_lost_for_each_item_end_is_counted_once(engine: Engine, items: dict[st
 def test_a_for_each_item_reply_delivered_twice_is_applied_once(engine: Engine, items: dict[str, str]) -> None:
     engine.deploy(CHILD)
     with _losing(engine, "SubflowEnded") as ends, _losing(engine, "SubflowStarted") as starts:
-        parent = engine.run(FOR_EACH, inputs=items)
+        parent = engine.run(FOR_EACH, inputs=items, local_files=True)
     for event in [*starts, *starts, *ends[:1], *ends]:  # each start twice, the first end twice
         engine.dispatcher.send_event(parent.id, event)
     engine.drain()
@@ -217,7 +217,7 @@ def test_a_split_and_a_merge_that_died_with_the_executor_are_done_by_beat(
         engine: Engine, monkeypatch: pytest.MonkeyPatch, items: dict[str, str]) -> None:
     engine.deploy(CHILD)
     with _executor_dies_before(monkeypatch, "SplitItems"):
-        parent = engine.run(FOR_EACH, inputs=items)
+        parent = engine.run(FOR_EACH, inputs=items, local_files=True)
     assert _pending(engine) == ["split"] and parent.state.current == State.RUNNING
     with _executor_dies_before(monkeypatch, "MergeItemsOutputs"):
         assert _reap(engine, seconds=61) == 1

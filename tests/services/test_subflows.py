@@ -202,7 +202,7 @@ def test_for_each_item_starts_one_child_per_batch(engine: Engine, tmp_path: Path
     engine.deploy(ITEM_CHILD)
     source = tmp_path / "items.txt"
     source.write_text("a\nb\nc\nd\ne\n")
-    parent = engine.run(FOR_EACH, inputs={"file": str(source)})
+    parent = engine.run(FOR_EACH, inputs={"file": str(source)}, local_files=True)
     assert parent.state.current == State.SUCCESS
     each = one_run(parent, "each")
     assert each.state.current == State.SUCCESS
@@ -222,7 +222,7 @@ def test_for_each_item_fails_when_a_batch_fails(engine: Engine, tmp_path: Path) 
     engine.deploy(ITEM_CHILD)
     source = tmp_path / "items.txt"
     source.write_text("a\nb\nbad\nd\n")
-    parent = engine.run(FOR_EACH, inputs={"file": str(source)})
+    parent = engine.run(FOR_EACH, inputs={"file": str(source)}, local_files=True)
     assert parent.state.current == State.FAILED
     each = one_run(parent, "each")
     assert each.state.current == State.FAILED

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.model.task import LogLevel
 from engine.plugins.registry import default_registry
+from engine.storage.access import FileAccess
 from engine.storage.local import LocalStorage
 from engine.tasks.context import RunContext, RunIdentity
 from engine.tasks.logger import LEVEL_ORDER, LogEntry
@@ -101,7 +102,8 @@ class World:
     def context(self, task_id: str = "task", *, variables: Mapping[str, Any] | None = None,
                 value: str | None = None, log_level: LogLevel | None = None,
                 flow_id: str = "flow", namespace: str = "company.team",
-                execution_id: str = "exec1", task_run_id: str | None = None) -> RunContext:
+                execution_id: str = "exec1", task_run_id: str | None = None,
+                files: FileAccess | None = None) -> RunContext:
         identity = RunIdentity(namespace=namespace, flow_id=flow_id, execution_id=execution_id,
                                task_id=task_id, task_run_id=task_run_id or f"{task_id}-run", value=value)
         base = {"flow": {"id": flow_id, "namespace": namespace}, "execution": {"id": execution_id},
@@ -110,7 +112,7 @@ class World:
                           renderer=Renderer, storage=self.storage, log_sink=self.logs.append,
                           clock=self.clock, kv=self.kv, secrets=EnvSecrets(self.environ),
                           log_level=log_level, log_reader=InMemoryLogReader(self.logs),
-                          executions=self.executions, registry=self.registry)
+                          executions=self.executions, registry=self.registry, files=files)
 
     def messages(self, level: LogLevel | None = None) -> list[str]:
         return [log.message for log in self.logs if level is None or log.level == level]

@@ -65,7 +65,7 @@ def test_size_and_delete(run: Run, world: World) -> None:
 
 def test_a_path_that_is_not_a_storage_uri_fails(run: Run) -> None:
     outcome = run({"type": ST + "Size", "uri": "/etc/passwd"})
-    assert outcome.state is State.FAILED and "not an internal-storage URI" in (outcome.error or "")
+    assert outcome.state is State.FAILED and "is not a file URI" in (outcome.error or "")
 
 
 def test_local_files_writes_inputs_and_stores_outputs(run: Run, world: World) -> None:

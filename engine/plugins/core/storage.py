@@ -18,13 +18,14 @@ LEGACY = "io.kestra.core.tasks.storages."
 
 
 class ConcatOptions(TaskOptions):
-    files: list[str] | str = dynamic(..., "kestra:// URIs to concatenate, as a list or a JSON array string.")
+    files: list[str] | str = dynamic(
+        ..., "File URIs (kestra://, nsfile://, file://) to concatenate, as a list or a JSON array string.")
     separator: str | None = dynamic(None, "Text written between two files.")
     extension: str = dynamic(".tmp", "Extension of the resulting file.")
 
 
 class SplitOptions(TaskOptions):
-    from_: str = dynamic(..., "kestra:// URI of the file to split.")
+    from_: str = dynamic(..., "URI of the file to split (kestra://, nsfile://, file://).")
     bytes: str | None = dynamic(None, "Largest part size, e.g. 10MB, 512KB or 1024.")
     partitions: DynInt | None = dynamic(None, "Number of parts.")
     rows: DynInt | None = dynamic(None, "Rows per part.")
@@ -40,13 +41,13 @@ class SplitOptions(TaskOptions):
 
 
 class ReverseOptions(TaskOptions):
-    from_: str = dynamic(..., "kestra:// URI of the file whose lines are reversed.")
+    from_: str = dynamic(..., "URI of the file whose lines are reversed (kestra://, nsfile://, file://).")
     separator: str = dynamic("\n", "Line separator.")
     charset: str = dynamic("UTF-8", "Text encoding of the file.")
 
 
 class SizeOptions(TaskOptions):
-    uri: str = dynamic(..., "kestra:// URI of the file.")
+    uri: str = dynamic(..., "URI of the file (kestra://, nsfile://, file://).")
 
 
 class DeleteOptions(TaskOptions):
@@ -56,7 +57,8 @@ class DeleteOptions(TaskOptions):
 
 class LocalFilesOptions(TaskOptions):
     inputs: dict[str, Any] | str | None = dynamic(
-        None, "Files to create in the working directory: path -> content (text or a kestra:// URI).")
+        None, "Files to create in the working directory: path -> content (text, or a kestra://, nsfile:// "
+              "or file:// URI).")
     outputs: list[str] | None = dynamic(None, "Globs of working-directory files to send to internal storage.")
 
 
