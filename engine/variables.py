@@ -36,7 +36,7 @@ def build_variables(flow: Flow, execution: Execution, task_run: TaskRun | None =
         "execution": _execution_vars(execution),
         "outputs": outputs_tree(execution, by_id),
         "tasks": _tasks_states(execution),
-        "vars": dict(flow.variables or {}),
+        "vars": execution_vars(flow, execution),
         "labels": nest_dotted(execution.label_map),
     })
     # As Kestra, a flow without inputs has no `inputs` variable (so the error names `inputs`).
@@ -53,6 +53,13 @@ def build_variables(flow: Flow, execution: Execution, task_run: TaskRun | None =
             variables["parents"] = parents
             variables["parent"] = parents[0]
     return variables
+
+
+def execution_vars(flow: Flow, execution: Execution) -> dict[str, Any]:
+    """``vars``: the execution's variables once a task set them (``execution.SetVariables``),
+    else the flow's ``variables``. An execution whose variables were all unset reads the flow's
+    again: an empty map is how an execution without variables of its own is stored."""
+    return dict(execution.variables or flow.variables or {})
 
 
 def taskrun_vars(task_run: TaskRun) -> dict[str, Any]:

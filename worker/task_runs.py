@@ -41,7 +41,7 @@ from engine.tasks.context import RunContext, RunIdentity
 from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LogEntry
 from engine.tasks.outcome import TaskOutcome
-from engine.tasks.runner import run_task
+from engine.tasks.task_cache import run_cached
 from engine.templating import Renderer
 from engine.templating.io import SwitchedIO
 from engine.templating.renderer import BoundRenderer
@@ -114,7 +114,7 @@ class TaskRunService:
                 outcome = self._run_working_directory(execution, flow, run, task, ref, cancel, logs, carried)
             else:
                 with self._context(execution, flow, run, task, ref, cancel, logs, carried) as ctx:
-                    outcome = run_task(spec, task, ctx)
+                    outcome = run_cached(spec, task, ctx)
         except BaseException:
             with contextlib.suppress(Exception):  # no result will carry them: write them now
                 logs.go_live()

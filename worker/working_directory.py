@@ -25,7 +25,7 @@ from engine.state import State
 from engine.storage.access import is_file_uri
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskOutcome
-from engine.tasks.runner import run_task
+from engine.tasks.task_cache import run_cached
 
 # Builds the RunContext of one child: (execution snapshot, child run, child task, shared folder).
 ContextFactory = Callable[[Execution, TaskRun, TaskOptions, Path], RunContext]
@@ -85,7 +85,7 @@ class _Steps:
         # rendered with the iteration value: Kestra's children see it as `taskrun.value`.
         seen_as = child.model_copy(update={"value": parent.value})
         with self.make_context(snapshot, seen_as, child_task, self.folder) as ctx:
-            outcome = run_task(self.registry.resolve(child_task.type), child_task, ctx)
+            outcome = run_cached(self.registry.resolve(child_task.type), child_task, ctx)
         state = _allowed(child_task, outcome.state)
         self.report(child, state, outcome.outputs)
         finished = child.model_copy(update={"outputs": outcome.outputs, "state": StateRecord.start(state, now())})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from engine.executor import chains, flow_level, joins, task_lifecycles
+from engine.executor import chains, execution_updates, flow_level, joins, task_lifecycles
 from engine.executor import resolve as rs
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns, Log
 from engine.executor.flowables import START_HOOKS, FlowableError, branches_of, nexts_of, short_type, state_of
@@ -16,7 +16,6 @@ from engine.executor.step_state import Work
 from engine.model.execution import TaskRun
 from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind
-from engine.plugins.core.flow_labels import Labels
 from engine.plugins.core.flow_wait import Pause, WaitFor
 from engine.state import CREATED_STATES, State
 from engine.templating.truth import is_truthy
@@ -135,7 +134,7 @@ def _start(work: Work, run: TaskRun, to_dispatch: list[str]) -> bool:
     if kind == PluginKind.FLOWABLE:
         _start_flowable(work, task, work.run(run.id))
     elif kind == PluginKind.EXECUTION_UPDATE:
-        task_lifecycles.apply_labels(work, cast(Labels, task), work.run(run.id))
+        _update_execution(work, task, work.run(run.id), to_dispatch)
     elif kind == PluginKind.EXECUTABLE:
         task_lifecycles.start_executable(work, cast(task_lifecycles.ExecutableTask, task), work.run(run.id))
     else:
@@ -151,6 +150,16 @@ def _start(work: Work, run: TaskRun, to_dispatch: list[str]) -> bool:
             chained.append(work.add_attempt(link).id)
         work.emit(DispatchTaskRuns(tuple(chained), chain=True))
     return True
+
+
+def _update_execution(work: Work, task: TaskOptions, run: TaskRun, to_dispatch: list[str]) -> None:
+    """Labels, Exit, SetVariables...: an Exit that ends the execution stops what it started."""
+    execution_updates.apply(work, task, run)
+    state = work.execution.state.current
+    if state == State.KILLING:
+        kill_running(work)
+    elif state.is_terminated and to_dispatch:
+        to_dispatch[:] = [run_id for run_id in to_dispatch if not work.run(run_id).state.current.is_terminated]
 
 
 def _passes_run_if(work: Work, task: TaskOptions, run: TaskRun) -> bool:

@@ -94,6 +94,21 @@ class WorkerGroup(Options):
     fallback: WorkerGroupFallback = WorkerGroupFallback.WAIT
 
 
+def _positive_duration(value: str) -> str:
+    if parse_duration(value).total_seconds() <= 0:
+        raise ValueError(f"'{value}' must be a positive duration (e.g. PT1H)")
+    return value
+
+
+class TaskCache(Options):
+    """Kestra's ``taskCache``: a runnable task's outputs, reused by later runs of the same task
+    with the same rendered properties (engine/tasks/task_cache.py)."""
+
+    enabled: bool = Field(description="Reuse the outputs of an earlier successful run.")
+    ttl: Annotated[str, AfterValidator(_positive_duration)] | None = Field(
+        None, description="How long an entry is reused (ISO-8601, e.g. PT1H); forever when unset.")
+
+
 class TaskOptions(Options):
     """Properties shared by every task (Kestra's ``Task``)."""
 
@@ -110,6 +125,7 @@ class TaskOptions(Options):
     allow_warning: bool = False
     run_if: str | bool | None = dynamic(None, "Skipped (SKIPPED) when this renders to false, 0 or empty.")
     worker_group: WorkerGroup | None = None
+    task_cache: TaskCache | None = Field(None, description="Runnable tasks only: reuse earlier outputs.")
 
 
 class FlowableOptions(TaskOptions):

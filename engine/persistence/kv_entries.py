@@ -153,6 +153,13 @@ class KVRepository(Repository):
             row = tx.execute(_select(namespace, key)).first()
         return _value(row) if row else None
 
+    def namespaces(self, within: str, *, session: Session | None = None) -> list[str]:
+        """The namespaces holding a key: ``within`` and its children (``within.*``), sorted."""
+        query = (select(kv.c.namespace).distinct().order_by(kv.c.namespace)
+                 .where((kv.c.namespace == within) | kv.c.namespace.startswith(within + ".", autoescape=True)))
+        with self._tx(session, write=False) as tx:
+            return [row.namespace for row in tx.execute(query).all()]
+
     def list(self, namespace: str, now: datetime, *, prefix: str | None = None,
              include_expired: bool = False, session: Session | None = None) -> list[KVValue]:
         """Entries of ``namespace`` sorted by key (values, types and dates included)."""
@@ -200,6 +207,9 @@ class RepositoryKVStore:
 
     def delete(self, namespace: str, key: str) -> bool:
         return self.repository.delete(namespace, key)
+
+    def namespaces(self, within: str) -> list[str]:
+        return self.repository.namespaces(within)
 
     def list(self, namespace: str, prefix: str | None = None) -> list[KVEntry]:
         return [_entry(e) for e in self.repository.list(namespace, self.clock(), prefix=prefix,

@@ -1,7 +1,8 @@
 """L2 adapter: runs the ``kv`` tasks against the run context's namespace KV store.
 
 Expiry is decided here with the context's clock: an expired key reads as missing in GetKeys and
-fails Get (Kestra's ResourceExpiredException), as it does in Kestra.
+fails Get (Kestra's ResourceExpiredException), as it does in Kestra. PurgeKV reaches only the
+flow's namespace and its children: a flow author is not an administrator of other namespaces.
 """
 from __future__ import annotations
 
@@ -10,11 +11,24 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from engine.durations import parse_duration
-from engine.plugins.core.kv import KVDeleteOptions, KVGetKeysOptions, KVGetOptions, KVSetOptions, KVType
+from engine.plugins.core.kv import (
+    NAMESPACE_FILTERS,
+    KeyPurge,
+    KVDeleteOptions,
+    KVGetKeysOptions,
+    KVGetOptions,
+    KVSetOptions,
+    KVType,
+    PurgeBehavior,
+    PurgeKVOptions,
+    VersionPurge,
+)
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed
-from engine.tasks.props import as_bool, as_duration, as_text
+from engine.tasks.props import as_bool, as_duration, as_list, as_text
 from engine.tasks.protocols import KVEntry
 from engine.tasks.runner import to_jsonable
 
@@ -68,6 +82,84 @@ def run_delete(options: KVDeleteOptions, ctx: RunContext) -> dict[str, Any]:
     if not deleted and as_bool(ctx, options.error_on_missing, "errorOnMissing"):
         raise TaskFailed(MISSING.format(key=key, namespace=namespace))
     return {"deleted": deleted}
+
+
+def run_purge(options: PurgeKVOptions, ctx: RunContext) -> dict[str, Any]:
+    """Deletes the keys the behaviour selects in the namespaces it resolves; outputs ``size``."""
+    namespaces = _purged_namespaces(options, ctx)
+    ctx.logger.info(f"purging {len(namespaces)} namespaces: [{', '.join(namespaces)}]")
+    behavior = _purge_behavior(options, ctx)
+    key_pattern = (ctx.render_text(options.key_pattern) or "").strip() if options.key_pattern else ""
+    now, count = ctx.now(), 0
+    for namespace in namespaces:
+        for entry in ctx.kv.list(namespace):
+            if _purged(entry, behavior, now) and (not key_pattern or wildcard_match(entry.key, key_pattern)):
+                count += ctx.kv.delete(namespace, entry.key)
+    ctx.logger.info(f"purged {count} keys")
+    return {"size": count}
+
+
+def _purged_namespaces(options: PurgeKVOptions, ctx: RunContext) -> list[str]:
+    """Kestra's PurgeTask.findNamespaces, within the flow's namespace tree."""
+    own = ctx.namespace
+    named = [str(n) for n in as_list(ctx, options.namespaces, "namespaces")] if options.namespaces else []
+    pattern = ctx.render_text(options.namespace_pattern) if options.namespace_pattern else None
+    if named and pattern and pattern.strip():
+        raise TaskFailed(NAMESPACE_FILTERS)
+    outside = [n for n in named if not in_tree(n, own)]
+    if outside:
+        raise TaskFailed(f"PurgeKV can purge only the flow's namespace '{own}' and its child namespaces; "
+                         f"{', '.join(repr(n) for n in outside)} is outside it: run it from a flow of that "
+                         f"namespace, or use `podium kv delete`")
+    existing = ctx.kv.namespaces(own)
+    if pattern and pattern.strip():
+        return [n for n in existing if wildcard_match(n, pattern)]
+    if not named:
+        return existing
+    if as_bool(ctx, options.include_child_namespaces, "includeChildNamespaces"):
+        found = [n for n in existing if any(in_tree(n, parent) for parent in named)]
+    else:
+        found = [n for n in existing if n in named]
+    return found + [n for n in named if n not in found]  # a named namespace without keys yet counts
+
+
+def _purge_behavior(options: PurgeKVOptions, ctx: RunContext) -> KeyPurge | VersionPurge:
+    if options.expired_only is not None:  # deprecated, and wins over behavior (Kestra)
+        return KeyPurge(type="key", expired_only=as_bool(ctx, options.expired_only, "expiredOnly"))
+    raw = options.behavior
+    if raw is None:
+        return KeyPurge(type="key", expired_only=True)
+    try:
+        if isinstance(raw, str):
+            rendered = ctx.render(raw, typed=True)
+            raw = json.loads(rendered) if isinstance(rendered, str) else rendered
+        behavior: KeyPurge | VersionPurge = TypeAdapter(PurgeBehavior).validate_python(raw)
+    except json.JSONDecodeError:
+        raise TaskFailed("property 'behavior' must render to a map such as {\"type\": \"key\"}") from None
+    except ValidationError as error:
+        raise TaskFailed(f"property 'behavior' is not a purge behavior ({{type: key}} or {{type: version}}): "
+                         f"{error.errors()[0]['msg']}") from None
+    return behavior
+
+
+def _purged(entry: KVEntry, behavior: KeyPurge | VersionPurge, now: datetime) -> bool:
+    if isinstance(behavior, KeyPurge):
+        return not behavior.expired_only or entry.is_expired(now)
+    # One version per key, the latest: `before` never deletes it; `keepAmount` keeps it unless 0.
+    if behavior.before is not None:
+        return False
+    return behavior.keep_amount is None or behavior.keep_amount == 0
+
+
+def in_tree(namespace: str, root: str) -> bool:
+    """Whether ``namespace`` is ``root`` or one of its children (``root.x``, ``root.x.y``)."""
+    return namespace == root or namespace.startswith(root + ".")
+
+
+def wildcard_match(text: str, pattern: str) -> bool:
+    """Kestra's FilenameUtils.wildcardMatch: ``*`` any characters, ``?`` one, case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.DOTALL) is not None
 
 
 def _typed(text: str, kv_type: str) -> Any:

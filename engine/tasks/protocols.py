@@ -60,6 +60,9 @@ class KVStore(Protocol):
     def delete(self, namespace: str, key: str) -> bool:
         """True when the key existed."""
 
+    def namespaces(self, within: str) -> list[str]:
+        """The namespaces holding at least one key among ``within`` and its children, sorted."""
+
     def list(self, namespace: str, prefix: str | None = None) -> list[KVEntry]:
         """Entries of ``namespace`` (expired ones included), sorted by key."""
 

@@ -107,3 +107,12 @@ def test_adapter_implements_the_task_kv_store(kv: KVRepository) -> None:
                                            description="d")
     assert [e.key for e in store.list("ns")] == ["k", "when"]
     assert store.delete("ns", "k") and store.get("ns", "k") is None
+
+
+def test_namespaces_are_the_tree_under_a_namespace_holding_keys(kv: KVRepository) -> None:
+    for namespace in ("a.b", "a.b.c", "a.b.c.d", "a.bc", "a", "a_b", "x"):
+        kv.set(namespace, "k", 1, at(0))
+    assert kv.namespaces("a.b") == ["a.b", "a.b.c", "a.b.c.d"]
+    assert kv.namespaces("a") == ["a", "a.b", "a.b.c", "a.b.c.d", "a.bc"]  # not a_b: '_' is no wildcard
+    assert kv.namespaces("nothing") == []
+    assert kv.as_store(lambda: at(0)).namespaces("a.b.c") == ["a.b.c", "a.b.c.d"]

@@ -40,6 +40,9 @@ class InMemoryKVStore:
         with self._lock:
             return self._data.pop((namespace, key), None) is not None
 
+    def namespaces(self, within: str) -> list[str]:
+        return sorted({ns for ns, _ in self._data if ns == within or ns.startswith(within + ".")})
+
     def list(self, namespace: str, prefix: str | None = None) -> list[KVEntry]:
         return sorted((e for (ns, k), e in self._data.items()
                        if ns == namespace and k.startswith(prefix or "")), key=lambda e: e.key)

@@ -1,5 +1,5 @@
-"""L1 pure core: options and specs of the runnable ``execution`` tasks (Fail, Resume, Count,
-PurgeExecutions). Run by :mod:`engine.tasks.execution_tasks`. ``execution.Labels`` changes the execution
+"""L1 pure core: options and specs of the runnable ``execution`` tasks (Fail, Assert, Resume,
+Count, PurgeExecutions). Run by :mod:`engine.tasks.execution_tasks`. ``execution.Labels`` changes the execution
 inside the executor and is declared with the flowable tasks, not here.
 """
 from __future__ import annotations
@@ -18,6 +18,11 @@ LEGACY = "io.kestra.core.tasks.executions."
 class FailOptions(TaskOptions):
     condition: str | bool | None = dynamic(None, "Fail only when this renders truthy; always fail without it.")
     error_message: str = dynamic("Task failure", "Message of the failure.")
+
+
+class AssertOptions(TaskOptions):
+    conditions: list[str] = dynamic(..., "Each renders to a boolean: false, 0, -0 and empty are false.")
+    error_message: str | None = dynamic(None, "Added on a new line to the failure message.")
 
 
 class ResumeOptions(TaskOptions):
@@ -60,6 +65,11 @@ SPECS: list[PluginSpec] = [
         title="Fail the execution, always or when a condition is true.",
         aliases=(LEGACY + "Fail",), implementation="engine.tasks.execution_tasks:run_fail",
         examples=('condition: "{{ inputs.param == \'fail\' }}"\nerrorMessage: Bad input',)),
+    PluginSpec(
+        type=PREFIX + "Assert", kind=PluginKind.RUNNABLE, options=AssertOptions,
+        title="Fail the task, listing the failed conditions, unless every condition is true.",
+        implementation="engine.tasks.execution_tasks:run_assert",
+        examples=('conditions:\n  - "{{ inputs.param == \'ok\' }}"\n  - "{{ 1 + 1 == 2 }}"',)),
     PluginSpec(
         type=PREFIX + "Resume", kind=PluginKind.RUNNABLE, options=ResumeOptions,
         title="Resume a paused execution.",

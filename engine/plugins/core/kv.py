@@ -1,14 +1,16 @@
-"""L1 pure core: options and specs of the ``kv`` tasks (Set, Get, GetKeys, Delete).
+"""L1 pure core: options and specs of the ``kv`` tasks (Set, Get, GetKeys, Delete, PurgeKV).
 
 Run by :mod:`engine.tasks.kv_tasks` through the run context's namespace KV store.
 """
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
 
 from engine.model.task import Duration, TaskOptions, dynamic
-from engine.plugins.base import PluginKind, PluginSpec
+from engine.plugins.base import Options, PluginKind, PluginSpec
 from engine.plugins.core.task_props import DynBool
 
 PREFIX = "io.kestra.plugin.core.kv."
@@ -52,6 +54,46 @@ class KVDeleteOptions(TaskOptions):
     error_on_missing: DynBool = dynamic(False, "Fail when the key does not exist.")
 
 
+NAMESPACE_FILTERS = ("Properties `namespaces` and `namespacePattern` can't be used at the same time "
+                     "— use one or the other.")
+
+
+class KeyPurge(Options):
+    """Purge whole keys; by default only the expired ones."""
+
+    type: Literal["key"]
+    expired_only: bool = Field(True, description="Only keys whose TTL has passed.")
+
+
+class VersionPurge(Options):
+    """Purge old versions of each key. Podium keeps one version of a key (its latest), which this
+    behaviour never deletes with `before`; `keepAmount: 0` or neither property deletes every key."""
+
+    type: Literal["version"]
+    before: str | None = Field(None, description="Only versions older than this date.")
+    keep_amount: int | None = Field(None, ge=0, description="Keep the latest N versions of each key.")
+
+
+PurgeBehavior = Annotated[KeyPurge | VersionPurge, Field(discriminator="type")]
+
+
+class PurgeKVOptions(TaskOptions):
+    key_pattern: str | None = dynamic(None, "Only keys matching this glob (`*`, `?`), e.g. `AI_*`.")
+    namespaces: list[str] | str | None = dynamic(
+        None, "Namespaces to purge: the flow's namespace or its children; the flow's tree when unset.")
+    namespace_pattern: str | None = dynamic(None, "Glob over the flow's namespace and its children.")
+    behavior: PurgeBehavior | str | None = dynamic(
+        None, "`{type: key, expiredOnly: true}` (the default) or `{type: version, before, keepAmount}`.")
+    include_child_namespaces: DynBool = dynamic(True, "With `namespaces`, purge their child namespaces too.")
+    expired_only: DynBool | None = dynamic(None, "Deprecated: `behavior: {type: key, expiredOnly: ...}`; wins over it.")
+
+    @model_validator(mode="after")
+    def _one_namespace_filter(self) -> PurgeKVOptions:
+        if isinstance(self.namespaces, list) and self.namespaces and self.namespace_pattern:
+            raise ValueError(NAMESPACE_FILTERS)
+        return self
+
+
 SPECS: list[PluginSpec] = [
     PluginSpec(type=PREFIX + "Set", kind=PluginKind.RUNNABLE, options=KVSetOptions,
                title="Create or modify a key-value pair.", implementation="engine.tasks.kv_tasks:run_set",
@@ -65,4 +107,8 @@ SPECS: list[PluginSpec] = [
     PluginSpec(type=PREFIX + "Delete", kind=PluginKind.RUNNABLE, options=KVDeleteOptions,
                title="Delete a key.", implementation="engine.tasks.kv_tasks:run_delete",
                examples=("key: my_key",)),
+    PluginSpec(type=PREFIX + "PurgeKV", kind=PluginKind.RUNNABLE, options=PurgeKVOptions,
+               title="Delete keys of the flow's namespace and its children: the expired ones by default.",
+               implementation="engine.tasks.kv_tasks:run_purge",
+               examples=("expiredOnly: true\nnamespaces:\n  - company\nincludeChildNamespaces: true",)),
 ]

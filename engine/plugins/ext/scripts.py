@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from engine.model.task import TaskOptions, dynamic
 from engine.plugins.base import Options, PluginKind, PluginSpec, TaskRunner
+from engine.plugins.core.task_props import DynBool
 
 PREFIX = "io.kestra.plugin.scripts."
 
@@ -115,7 +116,8 @@ class ScriptOptions(TaskOptions):
     interpreter: list[str] = Field(default_factory=lambda: ["/bin/sh", "-c"])
     fail_fast: bool = Field(True, description="Stop at the first failing command (set -e).")
     env: dict[str, str] | None = dynamic(None, "Extra environment variables.")
-    warning_on_std_err: bool = Field(True, description="Any stderr line makes the task WARNING.")
+    warning_on_std_err: DynBool | None = dynamic(
+        None, "Deprecated since Kestra 0.23 and ignored: only the exit code decides the state.")
     container_image: str | None = dynamic(None, "Image used by container task runners.")
     task_runner: TaskRunner | None = Field(None, description="Where the script runs (Docker by default).")
     runner: RunnerKind | None = Field(None, description="Deprecated: use taskRunner.")
