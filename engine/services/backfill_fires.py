@@ -40,7 +40,7 @@ class FireMaker:
     def __init__(self, env: Env, executions: ExecutionService, flow: Flow, trigger: Schedule,
                  cursor: BackfillCursor) -> None:
         self.env, self.executions, self.flow, self.trigger = env, executions, flow, trigger
-        self.renderer = env.renderer()
+        self.renderer = env.renderer(flow.namespace)
         self.labels = {**user_labels(trigger.labels), **cursor.labels}
         self.raw_inputs = {**(trigger.inputs or {}), **cursor.inputs}
         self.conditions = list(trigger.conditions or []) + list(trigger.schedule_conditions or [])

@@ -179,7 +179,7 @@ class FlowTriggerService:
 
     def _evaluate(self, candidate: Candidate, execution: Execution, upstream: Upstream) -> Execution | None:
         variables = build_variables(candidate.flow, execution, extra=self.shell.extra_variables())
-        renderer = self.env.renderer()
+        renderer = self.env.renderer(candidate.flow.namespace)
         found = match(candidate.trigger, candidate.flow.namespace, candidate.flow.id, upstream, variables,
                       renderer.render_typed)
         for error in found.errors:

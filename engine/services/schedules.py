@@ -119,7 +119,7 @@ class ScheduleService:
         raw = trigger.dates
         context = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
                    **self.executions.extra_variables()}
-        value = self.env.renderer().render_value(raw, context, typed=True)
+        value = self.env.renderer(flow.namespace).render_value(raw, context, typed=True)
         values = value if isinstance(value, list) else [value]
         zone = zone_of(trigger.timezone or self.env.settings.timezone)
         return [fire.at.isoformat() for fire in DateList.parse([str(v) for v in values], zone).fires]
@@ -216,7 +216,7 @@ class ScheduleService:
         assert fire is not None
         variables = decision.variables()
         context = self._context(flow, variables)
-        renderer = self.env.renderer()
+        renderer = self.env.renderer(flow.namespace)
         labels = renderer.render_value(_labels(trigger.labels), context)
         made = executor.create_execution(
             flow, {}, labels, now, schedule_date=fire.at,
@@ -241,7 +241,7 @@ class ScheduleService:
         neighbours = (("next", sequence.next_after(fire.at)), ("previous", sequence.previous_before(fire.at)))
         variables.update({name: value.iso for name, value in neighbours if value is not None})
         try:
-            return all_pass(conditions, fire, self._context(flow, variables), self.env.renderer().render)
+            return all_pass(conditions, fire, self._context(flow, variables), self.env.renderer(flow.namespace).render)
         except (ConditionError, PodiumError, ValueError) as err:
             self.errors.report(TriggerKey(flow.namespace, flow.id, trigger.id),
                                f"condition failed on {fire.iso}, date skipped: {err}")

@@ -29,6 +29,7 @@ from engine.storage.access import FileAccess
 from engine.storage.base import Storage
 from engine.storage.scopes import ReaderScope
 from engine.tasks.expression_io import RunContextIO
+from engine.tasks.kv_access import NamespaceKV
 from engine.tasks.logger import LogEntry, LogSink, TaskLogger
 from engine.tasks.masking import Masker
 from engine.tasks.outcome import Metric
@@ -201,7 +202,7 @@ class RunContext:
     # -- collaborators --------------------------------------------------------------------------
     @property
     def kv(self) -> KVStore:
-        return self._need(self._kv, "a KV store", "kv.* tasks")
+        return NamespaceKV(self._need(self._kv, "a KV store", "kv.* tasks"), self.namespace)
 
     @property
     def log_reader(self) -> LogReader:

@@ -50,12 +50,12 @@ def test_invalid_key_fails(run: Run) -> None:
 
 
 def test_ttl_expires_the_key(run: Run, world: World) -> None:
-    run({"type": KV + "Set", "key": "k", "value": "v", "ttl": "PT1M", "namespace": "other"})
-    assert run({"type": KV + "Get", "key": "k", "namespace": "other"}).outputs == {"value": "v"}
+    run({"type": KV + "Set", "key": "k", "value": "v", "ttl": "PT1M", "namespace": "company.team.other"})
+    assert run({"type": KV + "Get", "key": "k", "namespace": "company.team.other"}).outputs == {"value": "v"}
     world.clock.now += timedelta(minutes=2)
-    expired = run({"type": KV + "Get", "key": "k", "namespace": "other"})
+    expired = run({"type": KV + "Get", "key": "k", "namespace": "company.team.other"})
     assert expired.state is State.FAILED and "has expired" in (expired.error or "")
-    assert run({"type": KV + "GetKeys", "namespace": "other"}).outputs == {"keys": []}
+    assert run({"type": KV + "GetKeys", "namespace": "company.team.other"}).outputs == {"keys": []}
 
 
 def test_get_missing_key(run: Run) -> None:
@@ -102,3 +102,13 @@ def test_namespace_state_is_shared_between_flows(run: Run) -> None:
     other_flow = run({"type": STATE + "Get", "name": "n", "namespace": True}, flow_id="two")
     assert other_flow.outputs["data"] == {"k": 1}
     assert run({"type": STATE + "Get", "name": "n"}, flow_id="two").outputs["count"] == 0
+
+
+def test_a_namespace_outside_the_flow_s_tree_is_refused(run: Run, world: World) -> None:
+    for task in ({"type": KV + "Set", "key": "k", "value": "v"}, {"type": KV + "Get", "key": "k"},
+                 {"type": KV + "Delete", "key": "k"}, {"type": KV + "GetKeys"}):
+        outcome = run({**task, "namespace": "company.other"})
+        assert outcome.state is State.FAILED
+        assert "Cannot access the KV store of namespace 'company.other' from a flow of namespace " \
+               "'company.team'" in (outcome.error or "")
+    assert world.kv.get("company.other", "k") is None
