@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from engine.model.task import LogLevel
 from engine.storage.base import Storage
+from engine.tasks.masking import SecretPatterns
 
 
 class Renderer(Protocol):
@@ -102,6 +103,11 @@ class SecretSource(Protocol):
 
     def values(self) -> Iterable[str]:
         """Every known secret value (masked in logs and outputs)."""
+
+    @property
+    def patterns(self) -> SecretPatterns:
+        """What masking looks for in every value, computed once for the source (it costs
+        milliseconds; a run context is built for every attempt)."""
 
 
 class TriggerControl(Protocol):
