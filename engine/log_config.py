@@ -51,9 +51,10 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO", *,
     if process:
         shared.append(_add_process(process))
     output = stream or sys.stderr
+    colors = _is_tty(output)
     renderer: Processor = (structlog.processors.JSONRenderer() if log_format == "json"
-                           else structlog.dev.ConsoleRenderer(colors=_is_tty(output),
-                                                              exception_formatter=_exception_formatter()))
+                           else structlog.dev.ConsoleRenderer(colors=colors,
+                                                              exception_formatter=_exception_formatter(colors)))
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if log_format == "json":
         final.append(structlog.processors.format_exc_info)
@@ -100,10 +101,10 @@ def _without_credentials(_logger: WrappedLogger, _name: str, rendered: Any) -> A
     return mask_credentials(rendered) if isinstance(rendered, str) else rendered
 
 
-def _exception_formatter() -> ExceptionRenderer:
+def _exception_formatter(colors: bool) -> ExceptionRenderer:
     """Rich's tracebacks when rich is installed, never with their local variables."""
     if importlib.util.find_spec("rich") is not None:
-        return structlog.dev.RichTracebackFormatter(show_locals=False)
+        return structlog.dev.RichTracebackFormatter(show_locals=False, color_system="truecolor" if colors else None)
     return structlog.dev.plain_traceback
 
 
