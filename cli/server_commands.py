@@ -149,7 +149,6 @@ def _local_health(settings: Settings, runtime: EmbeddedRuntime) -> Check:
     from sqlalchemy import create_engine, text
 
     from cli.health_server import health_check
-    from messaging.processes import broker_label
 
     engine = create_engine(settings.resolved_database_url)
 
@@ -161,7 +160,7 @@ def _local_health(settings: Settings, runtime: EmbeddedRuntime) -> Check:
         with runtime.app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
 
-    return health_check(database, broker, broker_label(settings))
+    return health_check(database, broker, without_password(settings.resolved_broker_url))
 
 
 server_group.add_command(web_command)
