@@ -55,12 +55,17 @@ class SecretPatterns:
 
     def mask(self, value: Any) -> Any:
         """A copy of ``value`` with every secret replaced by ``******`` in strings, keys included."""
+        if self._automaton is None and not self._before and not self._after:
+            return value  # no secret long enough to mask: the outputs of most installations
+        return self._masked(value)
+
+    def _masked(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.mask_text(value)
         if isinstance(value, dict):
-            return {self.mask(k): self.mask(v) for k, v in value.items()}
+            return {self._masked(k): self._masked(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return type(value)(self.mask(v) for v in value)
+            return type(value)(self._masked(v) for v in value)
         return value
 
     def mask_text(self, text: str) -> str:
