@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.credentials import without_password
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
-from engine.settings import Settings, without_password
+from engine.settings import Settings
 
 if TYPE_CHECKING:
     import redis

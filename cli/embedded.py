@@ -27,6 +27,7 @@ from celery import _state as celery_state
 from celery.worker import WorkController
 from celery.worker import state as worker_state
 
+from engine.credentials import without_password
 from engine.dispatch import DEFAULT_QUEUE, EXECUTOR_QUEUE
 from engine.settings import Settings
 from executor.tasks import register_executor_tasks
@@ -126,7 +127,7 @@ class EmbeddedRuntime:
                  beat: bool = True, beat_interval: float = 0.1, quiet: bool = True) -> None:
         if not settings.is_embedded_broker:
             raise ValueError(f"the embedded runtime runs on podium-fs:// or memory://, not "
-                             f"{settings.resolved_broker_url}; start separate processes "
+                             f"{without_password(settings.resolved_broker_url)}; start separate processes "
                              "(podium executor / worker / beat) for that broker")
         self.settings = settings
         self.app: Celery = make_celery(settings, name="podium-embedded")

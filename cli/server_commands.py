@@ -16,6 +16,7 @@ import click
 
 from app.command import web_command
 from engine.command_options import CONFIG_OPTION, DATA_DIR_OPTION, Refused, settings_or_refuse
+from engine.credentials import without_password
 from engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,8 +56,8 @@ def _local_settings(config_file: Path | None, data_dir: Path | None) -> Settings
     if not settings.is_embedded_broker:
         raise Refused(
             f"server local hosts the embedded broker (podium-fs://, the default), but the settings name "
-            f"{settings.resolved_broker_url}; unset PODIUM_BROKER_URL (or broker_url in the settings file), "
-            "or start `podium executor`, `podium worker` and `podium beat` for that broker.")
+            f"{without_password(settings.resolved_broker_url)}; unset PODIUM_BROKER_URL (or broker_url in the "
+            "settings file), or start `podium executor`, `podium worker` and `podium beat` for that broker.")
     return settings
 
 
@@ -159,7 +160,7 @@ def _local_health(settings: Settings, runtime: EmbeddedRuntime) -> Check:
         with runtime.app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
 
-    return health_check(database, broker, settings.resolved_broker_url)
+    return health_check(database, broker, without_password(settings.resolved_broker_url))
 
 
 server_group.add_command(web_command)

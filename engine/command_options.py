@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from engine.credentials import mask_credentials
 from engine.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,4 +36,5 @@ def settings_or_refuse(config_file: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config_file, **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as err:  # pydantic's ValidationError is one
-        raise Refused(f"invalid settings: {err}") from None
+        # pydantic quotes each refused value, which may be a URL with its password
+        raise Refused(f"invalid settings: {mask_credentials(str(err))}") from None

@@ -12,16 +12,24 @@ is printed before a process configures logging except warnings (stdlib's last-re
 identifiers are bound with :func:`bind_ids` (``structlog.contextvars``) around the handling of an
 event or a task run, and every line logged inside carries them (``execution_id``, ``task_run_id``,
 ``task_id``, ``flow``).
+
+No line shows a credential: each rendered line, traceback included, goes through
+:func:`engine.credentials.mask_credentials` (a driver's error may quote the URL it could not reach,
+with its password), and tracebacks never print local variables (connection arguments hold the
+password, a task's locals its secrets).
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from contextlib import AbstractContextManager
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, ExceptionRenderer, Processor, WrappedLogger
+
+from engine.credentials import mask_credentials
 
 LOG_FORMATS = ("console", "json")
 _PER_MESSAGE_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
@@ -43,12 +51,15 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO", *,
     if process:
         shared.append(_add_process(process))
     output = stream or sys.stderr
+    colors = _is_tty(output)
     renderer: Processor = (structlog.processors.JSONRenderer() if log_format == "json"
-                     else structlog.dev.ConsoleRenderer(colors=_is_tty(output)))
+                           else structlog.dev.ConsoleRenderer(colors=colors,
+                                                              exception_formatter=_exception_formatter(colors)))
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if log_format == "json":
         final.append(structlog.processors.format_exc_info)
-    formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[*final, renderer])
+    formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared,
+                                                    processors=[*final, renderer, _without_credentials])
     structlog.configure(
         processors=[structlog.stdlib.filter_by_level, *shared,
                     structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -82,6 +93,19 @@ def _add_process(process: str) -> Processor:
         event.setdefault("process", process)
         return event
     return add
+
+
+def _without_credentials(_logger: WrappedLogger, _name: str, rendered: Any) -> Any:
+    """The last step, on the rendered line (a str: typed Any, as structlog types every step's value
+    an event dict): URLs and ``password=`` pairs lose their credentials."""
+    return mask_credentials(rendered) if isinstance(rendered, str) else rendered
+
+
+def _exception_formatter(colors: bool) -> ExceptionRenderer:
+    """Rich's tracebacks when rich is installed, never with their local variables."""
+    if importlib.util.find_spec("rich") is not None:
+        return structlog.dev.RichTracebackFormatter(show_locals=False, color_system="truecolor" if colors else None)
+    return structlog.dev.plain_traceback
 
 
 def _level(level: str | int) -> int:

@@ -143,16 +143,6 @@ class _YamlSource(PydanticBaseSettingsSource):
         return data
 
 
-def without_password(url: str) -> str:
-    """``url`` for printing: the password of ``user:password@`` replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}" if user else f"{scheme}{sep}***@{host}"
-
-
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings from the YAML file (``config_file`` or ``PODIUM_CONFIG``), then the environment,
     then explicit ``overrides`` (command-line options), each level beating the one before."""

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
+from engine.credentials import without_password
 from engine.heap import freeze_startup_objects, tune_collector
-from engine.settings import Settings, load_settings, without_password
+from engine.settings import Settings, load_settings
 from messaging.celery_app import make_celery
 from messaging.dispatch import CeleryDispatcher
 from messaging.fs_transport import FS_SCHEME, forget_mailbox

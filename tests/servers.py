@@ -69,6 +69,7 @@ class PostgresCluster:
     bin_dir: Path
     root: Path
     port: int
+    password: str | None = None       # of the postgres user over TCP; None: no password asked
 
     @property
     def data_dir(self) -> Path:
@@ -90,8 +91,9 @@ def _as_postgres(args: list[str], check: bool = True) -> subprocess.CompletedPro
     return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
-def start_postgres() -> PostgresCluster:
-    """initdb into a fresh temp dir and start on a free port (retrying if the port is taken)."""
+def start_postgres(password: str | None = None) -> PostgresCluster:
+    """initdb into a fresh temp dir and start on a free port (retrying if the port is taken);
+    with ``password``, TCP connections must give it (scram-sha-256), as a real server asks."""
     bin_dir = postgres_bin()
     if bin_dir is None:
         require_service("PostgreSQL binaries (initdb) not found; run scripts/install-services.sh")
@@ -100,7 +102,14 @@ def start_postgres() -> PostgresCluster:
         user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
     data = root / "data"
-    _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+    auth = ["-A", "trust"]
+    if password is not None:
+        pwfile = root / "pwfile"
+        pwfile.write_text(password + "\n")
+        if os.geteuid() == 0:
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+    _as_postgres([str(bin_dir / "initdb"), "-D", str(data), *auth, "-U", "postgres",
                   "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
     last_error = ""
     for _ in range(START_ATTEMPTS):
@@ -110,7 +119,7 @@ def start_postgres() -> PostgresCluster:
         result = _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "30",
                                "-l", str(root / "server.log"), "-o", options, "start"], check=False)
         if result.returncode == 0 and _wait_for_port(port, 10):
-            return PostgresCluster(bin_dir, root, port)
+            return PostgresCluster(bin_dir, root, port, password)
         last_error = result.stderr + _tail(root / "server.log")
     shutil.rmtree(root, ignore_errors=True)
     raise RuntimeError(f"could not start PostgreSQL: {last_error}")
@@ -130,6 +139,7 @@ class RedisServer:
     root: Path
     port: int
     process: subprocess.Popen[bytes]
+    password: str | None = None       # requirepass; None: no AUTH asked
 
     @property
     def url(self) -> str:
@@ -138,7 +148,8 @@ class RedisServer:
     def command(self, *parts: str) -> bytes:
         """Sends one inline command (enough for PING / FLUSHALL / INFO without a client)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-            sock.sendall((" ".join(parts) + "\r\n").encode())
+            auth = f"AUTH {self.password}\r\n" if self.password is not None else ""
+            sock.sendall((auth + " ".join(parts) + "\r\n").encode())
             time.sleep(0.01)
             return sock.recv(65536)
 
@@ -167,7 +178,7 @@ class RedisServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_redis() -> RedisServer:
+def start_redis(password: str | None = None) -> RedisServer:
     binary = shutil.which("redis-server")
     if binary is None:
         require_service("redis-server not found; run scripts/install-services.sh")
@@ -177,8 +188,10 @@ def start_redis() -> RedisServer:
         with open(root / "redis.log", "ab") as log:
             process = subprocess.Popen(
                 [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(root)], stdout=log, stderr=subprocess.STDOUT)
-        server = RedisServer(root, port, process)
+                 "--appendonly", "no", "--dir", str(root),
+                 *(["--requirepass", password] if password is not None else [])],
+                stdout=log, stderr=subprocess.STDOUT)
+        server = RedisServer(root, port, process, password)
         if _wait_for_port(port, 5) and server.is_ours():
             return server
         if process.poll() is None:

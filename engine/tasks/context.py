@@ -130,7 +130,7 @@ class RunContext:
         self._triggers = triggers
         self.registry = registry
         self.cancel_event = cancel_event or threading.Event()
-        self.masker = Masker(secrets.values() if secrets is not None else ())
+        self.masker = Masker(secrets.patterns if secrets is not None else ())
         self.logger = TaskLogger(log_sink, self.masker, clock, self._stamp, log_level)
         self.metrics: list[Metric] = []
         self._temp_root = temp_root

@@ -20,6 +20,7 @@ from engine.model.task import LogLevel
 from engine.storage.access import FileAccess
 from engine.storage.base import Storage
 from engine.storage.scopes import ReaderScope
+from engine.tasks.masking import SecretPatterns
 
 
 class Renderer(Protocol):
@@ -107,6 +108,11 @@ class SecretSource(Protocol):
 
     def values(self) -> Iterable[str]:
         """Every known secret value (masked in logs and outputs)."""
+
+    @property
+    def patterns(self) -> SecretPatterns:
+        """What masking looks for in every value, computed once for the source (it costs
+        milliseconds; a run context is built for every attempt)."""
 
 
 class TriggerControl(Protocol):

@@ -1,7 +1,8 @@
 """L2 adapter: Kestra's open-source secrets, read from ``SECRET_<NAME>`` environment variables.
 
 Values are base64 (line breaks allowed) and decoded once, when the source is built, as Kestra
-does at startup. The lookup is case-insensitive: ``secret('my_key')`` reads ``SECRET_MY_KEY``.
+does at startup; the forms masking looks for are computed then too (``patterns``). The lookup is
+case-insensitive: ``secret('my_key')`` reads ``SECRET_MY_KEY``.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import binascii
 from collections.abc import Iterable, Mapping
 
 from engine.errors import PodiumError
+from engine.tasks.masking import SecretPatterns
 
 PREFIX = "SECRET_"
 
@@ -32,6 +34,7 @@ class EnvSecrets:
                 self._secrets[name[len(PREFIX):].upper()] = _decode(name, value)
             except SecretDecodeError as error:
                 self._invalid[name[len(PREFIX):].upper()] = error
+        self.patterns = SecretPatterns(self._secrets.values())
 
     def get(self, name: str) -> str | None:
         """The decoded secret; raises SecretDecodeError if its variable is not valid base64."""

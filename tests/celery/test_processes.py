@@ -17,7 +17,8 @@ import pytest
 from beat.loop import Beat
 from cli.embedded import EmbeddedRuntime
 from cli.health_server import HealthServer, health_check
-from engine.settings import Settings, without_password
+from engine.credentials import without_password
+from engine.settings import Settings
 from messaging.processes import EmbeddedBrokerError, _WorkerLife, require_shared_broker, worker_argv
 from tests.celery.fakes import FakeServices
 from tests.celery.procs import ROOT, env_for, stop

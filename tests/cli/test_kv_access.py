@@ -42,7 +42,7 @@ def test_a_flow_reaches_its_own_its_parent_and_its_child_namespaces(podium: Podi
 
 
 def test_a_sibling_namespace_is_refused_by_kv_tasks_and_by_kv(podium: Podium, tmp_path: Path) -> None:
-    setup = write(tmp_path, "setup.yaml", f"id: setup\nnamespace: company.other\ntasks:\n"
+    setup = write(tmp_path, "setup.yaml", "id: setup\nnamespace: company.other\ntasks:\n"
                   + _set("mine", "company.other", "theirs"))
     assert _run(podium, setup)["state"]["current"] == "SUCCESS"
 
