@@ -13,6 +13,7 @@ the outputs.
 from __future__ import annotations
 
 import importlib
+import math
 import threading
 import time
 import traceback
@@ -35,6 +36,9 @@ from engine.tasks.outcome import TaskFailed, TaskOutcome, TaskResult
 from engine.tasks.threads import ReusedThreads
 
 NOT_IMPLEMENTED = "{type} is not implemented yet in Podium"
+TOO_DEEP = "the task's outputs are nested too deeply to be stored"
+# What neither database can store in text, and what it is stored as (engine/persistence/types.py).
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
 # How often the waiting thread looks at the deadline and the kill flag.
 _POLL_SECONDS = 0.05
 
@@ -147,7 +151,13 @@ def _finish(result: object, ctx: RunContext) -> TaskOutcome:
         return _failed(ctx, f"task returned a {type(result).__name__}; expected a mapping of outputs")
     if state is State.WARNING and error:
         ctx.logger.warn(error)
-    clean = ctx.masker.mask(to_jsonable(outputs))
+    try:
+        jsonable = to_jsonable(outputs)
+    except NotJson as not_json:
+        return _failed(ctx, str(not_json))
+    except RecursionError:
+        return _failed(ctx, TOO_DEEP)
+    clean = ctx.masker.mask(jsonable)
     return TaskOutcome(state, clean, error, tuple(ctx.metrics))
 
 
@@ -166,18 +176,49 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+class NotJson(PodiumError, TypeError):
+    """An output that is not a JSON value: its path and what it is."""
+
+    def __init__(self, value: object) -> None:
+        self.path: list[str] = []
+        self.kind = type(value).__name__
+        super().__init__(self.kind)
+
+    def __str__(self) -> str:
+        where = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in self.path).lstrip(".")
+        return (f"output '{where}' is a {self.kind}, which cannot be stored: a task's outputs are "
+                "strings, numbers, booleans, null, lists and maps of them")
+
+
 def to_jsonable(value: Any) -> Any:
-    """Outputs as JSON-ready values: dates in ISO-8601, durations as PT.., enums by value."""
+    """Outputs as JSON values both databases store alike: dates in ISO-8601, durations as PT..,
+    enums by value, bytes decoded, NUL characters as U+FFFD and NaN or infinities as strings
+    (engine/persistence/types.py stores every value so). Raises NotJson for anything else."""
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT) if _NUL in value else value
+    if isinstance(value, (bool, int)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else ("NaN" if math.isnan(value) else
+                                                   "Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        return {to_jsonable(str(k)): _item(k, v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_jsonable(v) for v in value]
+        return [_item(i, v) for i, v in enumerate(value)]
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, timedelta):
         return format_duration(value)
     if isinstance(value, Enum):
-        return value.value
+        return to_jsonable(value.value)
     if isinstance(value, (PurePath, bytes)):
-        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return value
+        return to_jsonable(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+    raise NotJson(value)
+
+
+def _item(key: object, value: Any) -> Any:
+    try:
+        return to_jsonable(value)
+    except NotJson as error:
+        error.path.insert(0, str(key))  # paid only on the way out of a bad output
+        raise
