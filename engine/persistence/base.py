@@ -29,11 +29,18 @@ _REFUSED_CLASSES = ("22", "23", "54")
 _REASON_LENGTH = 300
 
 
+#: What binding a value raises before anything reaches the database (not JSON, nested too deeply,
+#: a number out of range, text UTF-8 cannot encode); psycopg raises them as they are.
+_UNBINDABLE = (TypeError, ValueError, RecursionError, OverflowError)
+
+
 def refused(error: BaseException) -> bool:
     """Whether a write failed for what it writes, and would fail the same way again (a value too
     long or too big, not JSON, nested too deeply, a broken constraint), rather than for the
     database's state (unreachable, locked, a deadlock): its caller writes something else instead
     (a FAILED result with the reason), where retrying the same would loop."""
+    if isinstance(error, _UNBINDABLE):
+        return True
     if not isinstance(error, exc.StatementError):
         return False
     if isinstance(error, exc.DBAPIError):
