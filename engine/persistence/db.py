@@ -3,8 +3,8 @@
 SQLite by default, PostgreSQL in production, chosen by the URL:
 ``sqlite:///path/podium.db`` or ``postgresql+psycopg://user@host/db``.
 
-Both store values the same way (``engine.persistence.types``: NUL characters and non-finite
-numbers, which PostgreSQL refuses): the engine's JSON serializer is ``dumps_json``.
+Both store values the same way (``engine.storable``: NUL characters, lone surrogates and
+non-finite numbers, which PostgreSQL refuses): the engine's JSON serializer is ``dumps_json``.
 
 SQLite is tuned so that several processes (executor, worker, beat) can share one file:
 WAL journal (readers never block the writer), foreign keys on, a busy timeout, and write
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from engine.persistence.types import dumps_json
+from engine.storable import dumps_json
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant shared by all Podium processes: serialises concurrent `upgrade()` calls on PG.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -31,15 +30,13 @@ from engine.durations import format_duration, parse_duration
 from engine.errors import PodiumError
 from engine.plugins.base import PluginSpec
 from engine.state import State
+from engine.storable import finite, storable
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed, TaskOutcome, TaskResult
 from engine.tasks.threads import ReusedThreads, Running
 
 NOT_IMPLEMENTED = "{type} is not implemented yet in Podium"
 TOO_DEEP = "the task's outputs are nested too deeply to be stored"
-# What neither database stores in text (NUL, lone surrogates) and what it is stored as instead
-# (engine/persistence/types.py: outputs are made so at once, for the next chained task to see).
-_UNSTORABLE, _REPLACEMENT = re.compile("[\x00\ud800-\udfff]"), "\ufffd"
 # How often the waiting thread looks at the deadline and the kill flag.
 _POLL_SECONDS = 0.05
 #: Once told to stop (timeout, kill), how long a task has to stop by itself before Stopped is raised in it.
@@ -225,14 +222,14 @@ class NotJson(PodiumError, TypeError):
 def to_jsonable(value: Any) -> Any:
     """Outputs as JSON values both databases store alike: dates in ISO-8601, durations as PT..,
     enums by value, bytes decoded, NULs and lone surrogates as U+FFFD, NaN or infinities as strings
-    (engine/persistence/types.py stores every value so). Raises NotJson for anything else."""
+    (``engine.storable``: as both databases store them, and so a chained task sees what they hold).
+    Raises NotJson for anything else."""
     if isinstance(value, str):
-        return _UNSTORABLE.sub(_REPLACEMENT, value) if _UNSTORABLE.search(value) else value
+        return storable(value)
     if isinstance(value, (bool, int)) or value is None:
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else ("NaN" if math.isnan(value) else
-                                                   "Infinity" if value > 0 else "-Infinity")
+        return value if math.isfinite(value) else finite(value)
     if isinstance(value, dict):
         return {to_jsonable(str(k)): _item(k, v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

@@ -19,7 +19,7 @@ from engine.persistence.db import Database
 from engine.persistence.executions import ExecutionRepository
 from engine.persistence.leases import LeaseRepository, PendingResult
 from engine.persistence.logs import LogEntry, LogRepository
-from engine.persistence.types import dumps_json
+from engine.storable import dumps_json
 from tests.persistence.factories import at, execution
 
 REPLACED = "\ufffd"
