@@ -258,15 +258,13 @@ class LeaseKeeper:
                     event.attempt_number, event.task_run_id, reason)
         failed = dataclasses.replace(event, state=State.FAILED, outputs={})
         line = self._reason_line(execution_id, event, logs, ended, reason, tx)
-        # With its log lines if they are not what the database refuses, without them otherwise.
-        for lines in ([*logs, *line], line):
-            try:
-                self._put_nested(execution_id, (failed, lines, ended), tx)
-                return failed
-            except Exception as error:
-                if not refused(error) or lines is line:
-                    raise
-        raise AssertionError("unreachable")  # the last form raises or returns
+        try:
+            self._put_nested(execution_id, (failed, [*logs, *line], ended), tx)
+        except Exception as error:
+            if not refused(error):
+                raise
+            self._put_nested(execution_id, (failed, line, ended), tx)  # its log lines were refused
+        return failed
 
     def _put_nested(self, execution_id: str, result: Result, tx: Session) -> None:
         event, logs, ended = result

@@ -8,6 +8,8 @@ reason in its logs (worker/lease_keeper.py), where it used to fail every write a
 from __future__ import annotations
 
 from engine.executor import events as ev
+from engine.model.task import LogLevel
+from engine.persistence.logs import LogEntry
 from engine.state import State
 from tests.services.conftest import Engine, one_run
 
@@ -77,3 +79,20 @@ def test_a_result_the_database_refuses_fails_its_task_run_once_with_the_reason(e
         "The result of this attempt cannot be stored (TypeError: Object of type object is not JSON "
         "serializable): the attempt is FAILED, without outputs"]
     assert engine.services.env.leases.pending_results() == 0
+
+
+def test_log_lines_the_database_refuses_are_dropped_with_the_result_s_outputs(engine: Engine) -> None:
+    holding = engine.hold("ret")
+    flow = engine.deploy(HELD)
+    execution_id = engine.start(flow.namespace, flow.id).id
+    [ref] = holding.held
+    naive = engine.clock().replace(tzinfo=None)  # refused by the timestamp column, on both databases
+    line = LogEntry(namespace="tests.nul", flow_id="held", execution_id=execution_id, task_run_id=ref.task_run_id,
+                    task_id="ret", attempt_number=1, level=LogLevel.INFO, timestamp=naive, message="hello")
+    result = ev.TaskRunResult(ref.task_run_id, ref.attempt, State.SUCCESS, {"value": "x"}, worker_id="w")
+    engine.worker.task_runs.leases.report_many(execution_id, [(result, [line], engine.clock())])
+    engine.drain()
+    execution = engine.get(execution_id)
+    assert [attempt.state.current for attempt in one_run(execution, "ret").attempts] == [State.FAILED]
+    [message] = engine.messages(execution_id, "ret")
+    assert message.startswith("The result of this attempt cannot be stored (ValueError: naive datetime")
