@@ -14,7 +14,6 @@ from typing import Any
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
 from engine.persistence.logs import LogEntry
-from engine.services.messages import encode_event
 from worker.lease_keeper import LeaseKeeper
 
 
@@ -46,8 +45,9 @@ class ResultBuffer:
             # Written under the lock: two flushes never overtake each other (result order).
             if held:
                 try:
-                    if self._keeper.report_many(self._execution_id, held, self._join):
-                        self.joined = encode_event(held[0][0])
+                    reported = self._keeper.report_many(self._execution_id, held, self._join)
+                    if reported.joined:
+                        self.joined = reported.event
                     self.written = True
                 except BaseException:
                     self._held[:0] = held  # kept for the next write

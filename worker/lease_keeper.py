@@ -14,7 +14,10 @@
   the executor deletes it when applied, beat re-sends it if the message was lost. A broker that
   is down does not fail the attempt: RUNNING reports are best effort, results are in the outbox.
 - ``report_many(..., join)``: a batch's results, and the count-down of a fan-out's join
-  (``worker.batches``, "Joins").
+  (``worker.batches``, "Joins"). A result the database refuses (``engine.persistence.base.refused``:
+  outputs too big, a value it cannot store) is written FAILED instead, without its outputs, with
+  the reason as an ERROR line of its attempt: written as it was, it would fail again on every
+  resubmission of the attempt, forever.
 
 Deadlines all derive from one setting, ``worker.lease_seconds`` (L): heartbeat every L/3, a claimed
 attempt is lost L after its last heartbeat, an unclaimed one is re-dispatched 2L after dispatch
@@ -22,6 +25,7 @@ attempt is lost L after its last heartbeat, an unclaimed one is re-dispatched 2L
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -32,7 +36,9 @@ from typing import Any
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
+from engine.model.task import LogLevel
 from engine.persistence import Session
+from engine.persistence.base import refusal, refused
 from engine.persistence.leases import PendingResult
 from engine.persistence.logs import LogEntry
 from engine.services.leases import dispatch_deadline, lease_seconds
@@ -41,6 +47,18 @@ from engine.services.runtime import Env
 from engine.state import State
 
 log = logging.getLogger("podium.leases")
+#: A terminal result to put in the outbox: its event, its attempt's unwritten log lines, when it ended.
+Result = tuple[ev.TaskRunResult, Sequence[LogEntry], datetime]
+UNSTORABLE = "The result of this attempt cannot be stored ({reason}): the attempt is FAILED, without outputs"
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What ``report_many`` wrote: the event that announces the results (the first, as written)
+    and whether they claimed the fan-out's join."""
+
+    event: dict[str, Any]
+    joined: bool
 
 
 @dataclass(eq=False)
@@ -189,24 +207,85 @@ class LeaseKeeper:
             log.warning("could not send the %s report of %s.%s; the lease covers it", event.state.value,
                         event.task_run_id, event.attempt_number, exc_info=True)
 
-    def report_many(self, execution_id: str, results: Sequence[tuple[ev.TaskRunResult, Sequence[LogEntry], datetime]],
-                    join: TaskRunRef | None = None) -> bool:
+    def report_many(self, execution_id: str, results: Sequence[Result], join: TaskRunRef | None = None) -> Reported:
         """Terminal results of one execution (event, its attempt's unwritten logs, when it ended),
         put in the outbox in one transaction and announced by one event, the first: the executor
         applies it with the others waiting in the outbox, oldest first (one step).
 
         ``join``: the results are children of a fan-out with that join; they count it down in
-        the same transaction, and True means they were its last successes: the join is claimed
-        for this worker, to run now (``worker.batches``). Their event is then not sent: the
-        caller announces them (``announce``) unless the join's own result does it first."""
-        pending = [PendingResult(execution_id, event.task_run_id, event.attempt_number, encode_event(event),
-                                 ended, ended + timedelta(seconds=self.seconds)) for event, _, ended in results]
+        the same transaction, and ``joined`` means they were its last successes: the join is
+        claimed for this worker, to run now (``worker.batches``). Their event is then not sent:
+        the caller announces them (``announce``) unless the join's own result does it first.
+
+        A result the database refuses is written FAILED with the reason instead (``_put_each``):
+        the event announced is the one written, so the executor applies what the outbox holds."""
+        try:
+            reported = self._put(execution_id, results, join)
+        except Exception as error:
+            if not refused(error):
+                raise  # the database is away or busy: the caller keeps the results for a later write
+            reported = self._put_each(execution_id, results, join)
+        if not reported.joined:
+            self.announce(execution_id, reported.event)
+        return reported
+
+    def _put(self, execution_id: str, results: Sequence[Result], join: TaskRunRef | None) -> Reported:
+        pending = [self._pending(execution_id, event, ended) for event, _, ended in results]
         with self.env.db.transaction() as tx:
             self.repository.put_results(pending, logs=[line for _, logs, _ in results for line in logs], session=tx)
             joined = join is not None and self._count_down(join, [event for event, _, _ in results], tx)
-        if not joined:
-            self.announce(execution_id, pending[0].event)
-        return joined
+        return Reported(pending[0].event, joined)
+
+    def _put_each(self, execution_id: str, results: Sequence[Result], join: TaskRunRef | None) -> Reported:
+        """The results one by one in one transaction, each under a savepoint: those the database
+        refuses are written FAILED (``_put_refused``). A write that fails for another reason rolls
+        everything back and raises, as ``_put`` would."""
+        with self.env.db.transaction() as tx:
+            written = [self._put_one(execution_id, result, tx) for result in results]
+            joined = join is not None and self._count_down(join, written, tx)
+        return Reported(encode_event(written[0]), joined)
+
+    def _put_one(self, execution_id: str, result: Result, tx: Session) -> ev.TaskRunResult:
+        event, logs, ended = result
+        try:
+            self._put_nested(execution_id, result, tx)
+            return event
+        except Exception as error:
+            if not refused(error):
+                raise
+            reason = refusal(error)
+        log.warning("the result of attempt %s of task run %s cannot be stored (%s); it is reported FAILED",
+                    event.attempt_number, event.task_run_id, reason)
+        failed = dataclasses.replace(event, state=State.FAILED, outputs={})
+        line = self._reason_line(execution_id, event, logs, ended, reason, tx)
+        try:
+            self._put_nested(execution_id, (failed, [*logs, *line], ended), tx)
+        except Exception as error:
+            if not refused(error):
+                raise
+            self._put_nested(execution_id, (failed, line, ended), tx)  # its log lines were refused
+        return failed
+
+    def _put_nested(self, execution_id: str, result: Result, tx: Session) -> None:
+        event, logs, ended = result
+        with tx.begin_nested():
+            self.repository.put_results([self._pending(execution_id, event, ended)], logs=logs, session=tx)
+
+    def _pending(self, execution_id: str, event: ev.TaskRunResult, ended: datetime) -> PendingResult:
+        return PendingResult(execution_id, event.task_run_id, event.attempt_number, encode_event(event),
+                             ended, ended + timedelta(seconds=self.seconds))
+
+    def _reason_line(self, execution_id: str, event: ev.TaskRunResult, logs: Sequence[LogEntry], ended: datetime,
+                     reason: str, tx: Session) -> list[LogEntry]:
+        """The ERROR line that says why the attempt failed (none if its execution is gone)."""
+        owner = self.repository.attempt_owner(execution_id, event.task_run_id, session=tx)
+        if owner is None:
+            return []
+        namespace, flow_id, task_id = owner
+        return [LogEntry(namespace=namespace, flow_id=flow_id, execution_id=execution_id,
+                         task_run_id=event.task_run_id, task_id=task_id or event.task_id or
+                         next((line.task_id for line in logs), None), attempt_number=event.attempt_number,
+                         level=LogLevel.ERROR, timestamp=ended, message=UNSTORABLE.format(reason=reason))]
 
     def announce(self, execution_id: str, event: dict[str, Any]) -> None:
         """Tells the executor that results wait in the outbox: it takes them all in its next step."""

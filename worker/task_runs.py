@@ -6,6 +6,9 @@ overlaid), starts its heartbeat (the RUNNING report once it has run
 ``worker.running_report_after``, then the lease renewals), runs the task, or a WorkingDirectory's
 whole subtree, and gives the result to the batch's ``ResultBuffer``.
 
+A task that outlives its timeout or kill (``engine.tasks.runner``: stopped, and still running)
+keeps its slot busy: ``run_attempt`` returns once its thread ended, its result written first.
+
 Every message names an attempt; a redelivered message whose attempt already ended is not due
 (``is_due``), so a task run attempt is recorded once even when the broker delivers twice.
 """
@@ -41,6 +44,7 @@ from engine.tasks.context import RunContext, RunIdentity
 from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LogEntry
 from engine.tasks.outcome import TaskOutcome
+from engine.tasks.runner import has_runaways, wait_for_runaways
 from engine.tasks.task_cache import run_cached
 from engine.templating import Renderer
 from engine.templating.io import SwitchedIO
@@ -126,6 +130,11 @@ class TaskRunService:
                     self.env.clock())
         self.env.metrics.attempt_ran(picked_up, time.perf_counter() - started)
         log.info("task run ended", extra={"state": outcome.state.value})
+        if has_runaways():
+            # Its thread outlived the stop (engine/tasks/threads.py): the result goes now, and
+            # this slot takes no other attempt until the thread ends.
+            results.flush()
+            wait_for_runaways(f"task run {ref.task_run_id} (attempt {ref.attempt})")
         return outcome
 
     def _run_working_directory(self, execution: Execution, flow: Flow, run: TaskRun, task: WorkingDirectory,

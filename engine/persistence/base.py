@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import ARRAY, Column, CursorResult, Result, String, Table, any_, bindparam, literal_column, orm
+from sqlalchemy import ARRAY, Column, CursorResult, Result, String, Table, any_, bindparam, exc, literal_column, orm
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.persistence.db import Database
@@ -22,6 +22,43 @@ class PersistenceError(Exception):
 
 class NotFound(PersistenceError, LookupError):
     """A record that does not exist (or is deleted)."""
+
+
+# SQLSTATE classes of a refused value: data exception, integrity violation, program limit exceeded.
+_REFUSED_CLASSES = ("22", "23", "54")
+_REASON_LENGTH = 300
+
+
+#: What binding a value raises before anything reaches the database (not JSON, nested too deeply,
+#: a number out of range, text UTF-8 cannot encode); psycopg raises them as they are.
+_UNBINDABLE = (TypeError, ValueError, RecursionError, OverflowError)
+
+
+def refused(error: BaseException) -> bool:
+    """Whether a write failed for what it writes, and would fail the same way again (a value too
+    long or too big, not JSON, nested too deeply, a broken constraint), rather than for the
+    database's state (unreachable, locked, a deadlock): its caller writes something else instead
+    (a FAILED result with the reason), where retrying the same would loop."""
+    if isinstance(error, _UNBINDABLE):
+        return True
+    if not isinstance(error, exc.StatementError):
+        return False
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return False
+        if isinstance(error, (exc.DataError, exc.IntegrityError)):
+            return True
+        return str(getattr(error.orig, "sqlstate", None) or "")[:2] in _REFUSED_CLASSES
+    return True  # a value that could not be bound (not JSON...): nothing reached the database
+
+
+def refusal(error: BaseException) -> str:
+    """What ``refused`` saw, in one short line: the database's own message without the SQL, the
+    parameters and the detail lines (which quote the values written)."""
+    cause = error.orig if isinstance(error, exc.StatementError) and error.orig is not None else error
+    lines = str(cause).strip().splitlines()
+    text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+    return text if len(text) <= _REASON_LENGTH else text[:_REASON_LENGTH - 1] + "…"
 
 
 class Repository:

@@ -3,6 +3,9 @@
 SQLite by default, PostgreSQL in production, chosen by the URL:
 ``sqlite:///path/podium.db`` or ``postgresql+psycopg://user@host/db``.
 
+Both store values the same way (``engine.storable``: NUL characters, lone surrogates and
+non-finite numbers, which PostgreSQL refuses): the engine's JSON serializer is ``dumps_json``.
+
 SQLite is tuned so that several processes (executor, worker, beat) can share one file:
 WAL journal (readers never block the writer), foreign keys on, a busy timeout, and write
 transactions opened with ``BEGIN IMMEDIATE``. The last one matters: a deferred transaction
@@ -25,6 +28,8 @@ from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+from engine.storable import dumps_json
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant shared by all Podium processes: serialises concurrent `upgrade()` calls on PG.
@@ -131,7 +136,7 @@ def alembic_config(url: str | None = None) -> Config:
 def _create_engine(url: str, busy_timeout: float, echo: bool) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, echo=echo)
+        engine = create_engine(url, echo=echo, json_serializer=dumps_json)
         _ping_idle_connections(engine)
         return engine
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False,
@@ -140,7 +145,7 @@ def _create_engine(url: str, busy_timeout: float, echo: bool) -> Engine:
     if in_memory:
         # One shared connection, or every checkout would see a different empty database.
         kwargs["poolclass"] = StaticPool
-    engine = create_engine(url, echo=echo, **kwargs)
+    engine = create_engine(url, echo=echo, json_serializer=dumps_json, **kwargs)
     _tune_sqlite(engine, busy_timeout, wal=not in_memory)
     return engine
 

@@ -13,6 +13,11 @@ from engine.persistence.tables import execution_labels, executions, task_runs
 
 _EXECUTION_COLUMNS = [c.name for c in executions.columns if c.name not in ("id", "version")]
 _CHUNK = 500  # rows per INSERT: a wide fan-out inserts 10,000
+# The largest label the index table takes: a key of String(255), and a key and value of at most
+# this many UTF-8 bytes together, which PostgreSQL's btree index on (key, value) holds whatever
+# they are (its limit is 2704 bytes a row). Larger labels stay in the execution, not in the index.
+INDEXED_LABEL_KEY_CHARS = 255
+INDEXED_LABEL_BYTES = 2000
 
 # Built once, bound per call (see engine/persistence/executions.py).
 INSERT_RUNS = task_runs.insert()
@@ -40,10 +45,18 @@ class SaveStats:
 
 
 def insert_labels(tx: Session, execution: Execution) -> None:
+    """The label index rows of ``execution`` (what ``labels`` filters read): those of its labels
+    that fit (``is_indexed``), on both databases alike."""
     rows = [{"execution_id": execution.id, "key": k, "value": v}
-            for k, v in execution.label_map.items()]
+            for k, v in execution.label_map.items() if is_indexed(k, v)]
     if rows:
         tx.execute(execution_labels.insert(), rows)
+
+
+def is_indexed(key: str, value: str) -> bool:
+    """Whether a label goes in the index table: one too large for PostgreSQL's index would make
+    the execution unsavable there (and a label filter finds it on SQLite only)."""
+    return len(key) <= INDEXED_LABEL_KEY_CHARS and len(key.encode()) + len(value.encode()) <= INDEXED_LABEL_BYTES
 
 
 def write_changes(tx: Session, before: Execution, after: Execution) -> SaveStats:

@@ -216,7 +216,8 @@ class ExecutionRepository(Repository):
              session: Session | None = None) -> Page:
         """A page (1-based) of executions, newest first.
 
-        ``namespace`` also matches child namespaces; every ``labels`` pair must match.
+        ``namespace`` also matches child namespaces; every ``labels`` pair must match (a label
+        too large for the index matches nothing: ``execution_writes.is_indexed``).
         Without ``with_task_runs`` the items have an empty ``task_run_list`` (a list page
         should not load thousands of task runs).
         """

@@ -198,6 +198,17 @@ class LeaseRepository(Repository):
         with self._tx(session, write=False) as tx:
             return len(tx.execute(select(task_run_results.c.task_run_id)).all())
 
+    def attempt_owner(self, execution_id: str, task_run_id: str, *,
+                      session: Session) -> tuple[str, str, str | None] | None:
+        """(namespace, flow id, task id) of a task run, for a log line of its attempt; the task id
+        is None for a task run not saved yet (a WorkingDirectory's child); None without the execution."""
+        flow = session.execute(select(executions.c.namespace, executions.c.flow_id)
+                               .where(executions.c.id == execution_id)).first()
+        if flow is None:
+            return None
+        task_id = session.execute(select(task_runs.c.task_id).where(task_runs.c.id == task_run_id)).scalar()
+        return flow.namespace, flow.flow_id, task_id
+
     def lease(self, task_run_id: str) -> tuple[int, str | None, datetime | None] | None:
         """(attempt, worker_id, lease_until) of a task run row, for tests and diagnostics."""
         with self.db.transaction(write=False) as tx:

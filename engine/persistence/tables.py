@@ -21,7 +21,7 @@ from sqlalchemy import (
     false,
 )
 
-from engine.persistence.types import JsonType, UtcDateTime
+from engine.persistence.types import JsonType, StorableString, StorableText, UtcDateTime
 
 # Named constraints so that Alembic can later alter them on every dialect.
 metadata = MetaData(naming_convention={
@@ -79,8 +79,8 @@ executions = Table(
 execution_labels = Table(
     "execution_labels", metadata,
     Column("execution_id", ID, ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True),
-    Column("key", String(255), primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("key", StorableString(255), primary_key=True),
+    Column("value", StorableText, nullable=False),
     Index(None, "key", "value"),
 )
 
@@ -92,7 +92,7 @@ task_runs = Table(
     Column("position", Integer, nullable=False),
     Column("task_id", String(100), nullable=False),
     Column("parent_task_run_id", ID),
-    Column("value", Text),
+    Column("value", StorableText),
     Column("iteration", Integer),
     Column("state", STATE, nullable=False),
     Column("attempts", JsonType, nullable=False),
@@ -164,7 +164,7 @@ logs = Table(
     Column("attempt", Integer),
     Column("level", String(8), nullable=False),
     Column("timestamp", UtcDateTime, nullable=False),
-    Column("message", Text, nullable=False),
+    Column("message", StorableText, nullable=False),
     Index(None, "execution_id", "id"),
     Index(None, "namespace", "flow_id", "timestamp"),
 )
@@ -176,7 +176,7 @@ kv = Table(
     Column("value", JsonType),
     Column("type", String(16), nullable=False),
     Column("expiration", UtcDateTime),
-    Column("description", Text),
+    Column("description", StorableText),
     Column("created", UtcDateTime, nullable=False),
     Column("updated", UtcDateTime, nullable=False),
 )

@@ -339,15 +339,16 @@ def test_log_fetch_reads_the_lines_of_links_its_batch_still_holds(engine: Engine
 def test_results_a_failed_write_kept_are_written_by_the_next_with_a_fake_failing_outbox(engine: Engine) -> None:
     from engine.executor import events as ev
     from worker.batch_results import ResultBuffer
+    from worker.lease_keeper import Reported
 
     calls: list[int] = []
 
     class FlakyKeeper:
-        def report_many(self, execution_id: str, held: list[Any], join: Any = None) -> bool:
+        def report_many(self, execution_id: str, held: list[Any], join: Any = None) -> Reported:
             calls.append(len(held))
             if len(calls) == 1:
                 raise ConnectionError("database away")
-            return False
+            return Reported({}, joined=False)
 
     buffer = ResultBuffer(FlakyKeeper(), "e", every=60)  # type: ignore[arg-type]
     buffer.add(ev.TaskRunResult("r1", 1, State.SUCCESS, {}), (), engine.clock())

@@ -123,7 +123,7 @@ def test_a_join_claimed_by_a_worker_that_died_runs_again_once_its_lease_lapsed(e
     ended = engine.clock()
     results = [(ev.TaskRunResult(ref.task_run_id, ref.attempt, State.SUCCESS, {"value": "v"}, worker_id="dead"),
                 (), ended) for ref in refs]
-    assert keeper.report_many(execution_id, results, holding.join) is True
+    assert keeper.report_many(execution_id, results, holding.join).joined is True
     engine.drain()
     # Their event was the join's to send (Announcement): the outbox keeps them for beat.
     assert one_run(engine.get(execution_id), "fan").state.current == State.RUNNING
