@@ -42,7 +42,6 @@ from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LogEntry
 from engine.tasks.outcome import TaskOutcome
 from engine.tasks.runner import run_task
-from engine.templating import Renderer
 from engine.templating.io import SwitchedIO
 from engine.templating.renderer import BoundRenderer
 from engine.variables import build_variables
@@ -74,7 +73,7 @@ class TaskRunService:
         self._running: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._reads_cache: dict[tuple[str, str, int | None, str], bool] = {}
-        self._shared_renderer = Renderer(SwitchedIO(), default_timezone=env.settings.timezone)
+        self._shared_renderer = env.new_renderer(SwitchedIO())
 
     def run_attempt(self, execution: Execution, ref: TaskRunRef, results: ResultBuffer,
                     carried: CarriedRuns) -> TaskOutcome:

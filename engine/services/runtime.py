@@ -27,7 +27,7 @@ from engine.services.expressions import ExecutorIO, RendererCache
 from engine.settings import Settings
 from engine.storage.local import LocalStorage
 from engine.tasks.secrets import EnvSecrets
-from engine.templating import Renderer
+from engine.templating import ExpressionIO, ExpressionLimits, JqProcesses, Renderer
 
 
 def utc_now() -> datetime:
@@ -62,6 +62,7 @@ class Env:
     secrets: EnvSecrets = field(init=False)
     envs: dict[str, str] = field(init=False)
     renderers: RendererCache = field(init=False)
+    jq: JqProcesses = field(init=False)
 
     def __post_init__(self) -> None:
         # Read once at start-up, as Kestra does: a process sees the environment it started with.
@@ -84,6 +85,7 @@ class Env:
         self.backfills = BackfillRepository(self.db)
         self.leader = LeaderRepository(self.db)
         self.metrics = MetricsRecorder(self.db, flush_seconds=self.settings.metrics_flush_seconds)
+        self.jq = JqProcesses(self.settings.expressions.jq_memory_mb)
         self.renderers = RendererCache(self._build_renderer)
 
     def renderer(self, namespace: str | None = None) -> Renderer:
@@ -92,8 +94,13 @@ class Env:
         return self.renderers.get(namespace)
 
     def _build_renderer(self, namespace: str | None) -> Renderer:
-        io = ExecutorIO(self.storage, namespace, self.clock, self.kv.get_any, self.encryption_key)
-        return Renderer(io, default_timezone=self.settings.timezone)
+        return self.new_renderer(ExecutorIO(self.storage, namespace, self.clock, self.kv.get_any,
+                                            self.encryption_key))
+
+    def new_renderer(self, io: ExpressionIO) -> Renderer:
+        """A renderer with the settings' expression limits, sharing this process's jq helpers."""
+        limits = ExpressionLimits(**self.settings.expressions.model_dump())
+        return Renderer(io, default_timezone=self.settings.timezone, limits=limits, jq=self.jq)
 
     @property
     def encryption_key(self) -> bytes | None:
