@@ -215,11 +215,12 @@ def number(value: Any, type: str | None = None) -> Any:  # noqa: A002 - Kestra's
             return int(text, 0) if text.lower().startswith(("0x", "-0x")) else int(text)
         if kind in ("FLOAT", "DOUBLE"):
             return float(text)
-        if kind == "BIGDECIMAL":
-            return _bounded(Decimal(text))
-        return _inferred_number(text)
+        if kind != "BIGDECIMAL":
+            return _inferred_number(text)
+        decimal = Decimal(text)
     except (ValueError, InvalidOperation):
         raise ExpressionError(f"number: `{text}` is not a number") from None
+    return _bounded(decimal)
 
 
 def _bounded(value: Decimal) -> Decimal:

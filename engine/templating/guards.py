@@ -62,7 +62,8 @@ class Guards:
         return operators.math_op(operator, left, right)
 
     def add(self, left: Any, right: Any) -> Any:
-        self._check_parts(left, right)
+        if isinstance(left, str) or isinstance(right, str):
+            self._check_parts(left, right)
         return operators.add(left, right)
 
     def concat(self, *parts: Any) -> str:
