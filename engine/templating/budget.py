@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from engine.templating.errors import ExpressionError
@@ -113,7 +114,7 @@ class Budget:
         costs nothing to build and doubles its text at each level, is refused before the
         serialiser (C code, not interruptible) starts on it.
         """
-        if not isinstance(value, (Mapping, list, tuple, set, frozenset, Entry)):
+        if type(value) is str or type(value) in _SCALARS or not isinstance(value, _CONTAINERS):
             return
         limit, total, visited = self.limits.max_text_length, 0, 0
         pending: list[Any] = [value]
@@ -122,19 +123,34 @@ class Budget:
             visited += 1
             if not visited % _CHECK_EVERY:
                 self.check_time()
-            if isinstance(item, str):
-                total += len(item) + 2
-            elif isinstance(item, Mapping):
-                total += 2 + 2 * len(item)
-                pending.extend(item.keys())
-                pending.extend(item.values())
-            elif isinstance(item, (list, tuple, set, frozenset)):
-                total += 2 + len(item)
-                pending.extend(item)
-            elif isinstance(item, Entry):
-                pending.extend((item.key, item.value))
+            if type(item) is dict or (type(item) is not list and isinstance(item, Mapping)):
+                total += 2 + _weigh(chain(item.keys(), item.values()), pending)
+            elif type(item) is Entry:
+                total += _weigh((item.key, item.value), pending)
             else:
-                total += 8
+                total += 2 + _weigh(item, pending)
             if total > limit:
                 raise ExpressionError(
                     f"Value too large to write as text: over {limit:,} characters ({_SETTING}.max_text_length)")
+
+
+# Concrete types first: an isinstance check against the Mapping ABC runs Python code.
+_CONTAINERS = (dict, list, tuple, Entry, set, frozenset, Mapping)
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _weigh(items: Iterable[Any], pending: list[Any]) -> int:
+    """The text length of the strings and scalars among ``items`` (a separator each); the
+    containers among them go to ``pending``."""
+    total = 0
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 3
+        elif kind in _SCALARS:
+            total += 8
+        elif isinstance(item, _CONTAINERS):
+            pending.append(item)
+        else:
+            total += 32  # dates, decimals
+    return total

@@ -110,6 +110,8 @@ class PebbleEnvironment(ImmutableSandboxedEnvironment):
 def new_environment(budget: Budget) -> PebbleEnvironment:
     def finalize(value: Any) -> str:
         """What `{{ value }}` writes (undefined values raise the strict error on str())."""
+        if type(value) is str:
+            return value
         if isinstance(value, Undefined):
             str(value)
         budget.check_serialisable(value)

@@ -15,7 +15,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 from engine.templating.errors import ExpressionError
 from engine.templating.output import java_string
-from engine.templating.patterns import Match, java_regex, substitute
+from engine.templating.patterns import is_literal, java_regex, literal_spans, substitute
 
 
 def text_of(value: Any, filter_name: str) -> str | None:
@@ -75,20 +75,22 @@ def split(value: Any, delimiter: str, limit: int = 0) -> Any:
     text = text_of(value, "split")
     if text is None:
         return None
-    return split_matches(text, java_regex(delimiter).finditer(text), limit)
+    spans = literal_spans(text, delimiter) if is_literal(delimiter) else (
+        match.span() for match in java_regex(delimiter).finditer(text))
+    return split_spans(text, spans, limit)
 
 
-def split_matches(text: str, matches: Iterable[Match], limit: int = 0) -> list[str]:
-    """`text` cut at `matches` (of the delimiter) with Java's `split` rules for `limit`."""
+def split_spans(text: str, spans: Iterable[tuple[int, int]], limit: int = 0) -> list[str]:
+    """`text` cut at `spans` (the delimiter's matches) with Java's `split` rules for `limit`."""
     parts: list[str] = []
     start = 0
-    for match in matches:
+    for match_start, match_end in spans:
         if limit > 0 and len(parts) == limit - 1:
             break
-        if match.end() == 0:
+        if match_end == 0:
             continue  # Java skips a zero-width match at the very start
-        parts.append(text[start:match.start()])
-        start = match.end()
+        parts.append(text[start:match_start])
+        start = match_end
     if not parts:
         return [text]  # no match: Java returns the input itself
     parts.append(text[start:])

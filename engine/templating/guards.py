@@ -17,8 +17,9 @@ import regex
 from engine.templating import filters_data, filters_text, operators, output
 from engine.templating.budget import Budget
 from engine.templating.jq_process import JqProcesses
-from engine.templating.patterns import java_regex, substitute
+from engine.templating.patterns import is_literal, java_regex, literal_spans, substitute
 
+_KEPT_PATTERNS = 256
 _SMALL = 1024  # loops over fewer items than this are checked at their next call, not per item
 
 
@@ -28,8 +29,10 @@ class Guards:
     def __init__(self, budget: Budget, jq: JqProcesses) -> None:
         self.budget = budget
         self.jq_processes = jq
+        self._patterns: dict[str, regex.Pattern[str]] = {}  # compiled, and known not too large
 
     def runtime_globals(self) -> dict[str, Callable[..., Any]]:
+        """The operators' replacements; calls, so the environment's ``call`` looks at the clock."""
         return {"_pb_range": self.range, "_pb_iter": self.iterate, "_pb_math": self.math,
                 "_pb_add": self.add, "_pb_concat": self.concat, "_pb_contains": self.contains}
 
@@ -59,12 +62,12 @@ class Guards:
     def math(self, operator: str, left: Any, right: Any) -> Any:
         if operator == "*" and isinstance(left, int) and isinstance(right, int):
             self.budget.check_product(left, right)
-        return operators.math_op(operator, left, right)
+        return self.budget.check_size(operators.math_op(operator, left, right))
 
     def add(self, left: Any, right: Any) -> Any:
         if isinstance(left, str) or isinstance(right, str):
             self._check_parts(left, right)
-        return operators.add(left, right)
+        return self.budget.check_size(operators.add(left, right))
 
     def concat(self, *parts: Any) -> str:
         self._check_parts(*parts)
@@ -76,10 +79,13 @@ class Guards:
         return operators.contains(container, item)
 
     def _check_parts(self, *parts: Any) -> None:
+        length = 0
         for part in parts:
-            self.budget.check_serialisable(part)
-        lengths = [len(p) for p in parts if isinstance(p, str)]
-        self.budget.check_text(sum(lengths))
+            if isinstance(part, str):
+                length += len(part)
+            else:
+                self.budget.check_serialisable(part)
+        self.budget.check_text(length)
 
     # -- filters that write values as text ---------------------------------------------
     def _written(self, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -130,7 +136,11 @@ class Guards:
         text = filters_text.text_of(value, "split")
         if text is None:
             return None
-        return filters_text.split_matches(text, self._matches(java_regex(str(delimiter)), text), limit)
+        delimiter = str(delimiter)
+        if is_literal(delimiter):
+            return filters_text.split_spans(text, literal_spans(text, delimiter), limit)
+        matches = self._matches(self._pattern(delimiter), text)
+        return filters_text.split_spans(text, (match.span() for match in matches), limit)
 
     def replace(self, value: Any, replace_pairs: Mapping[str, Any], regexp: bool = False) -> Any:
         if not isinstance(replace_pairs, Mapping):
@@ -143,15 +153,22 @@ class Guards:
             return value
         for old, new in replace_pairs.items():
             new_text = output.java_string(new)
-            if regexp:
-                pattern = java_regex(str(old))
+            if regexp and not (is_literal(str(old)) and "$" not in new_text and "\\" not in new_text):
+                pattern = self._pattern(str(old))
                 value = substitute(pattern, new_text, value, self._matches(pattern, value),
                                    self.budget.check_text)
             else:
-                if str(old):
-                    self.budget.check_text(len(value) + value.count(str(old)) * (len(new_text) - len(str(old))))
+                self.budget.check_text(len(value) + value.count(str(old)) * (len(new_text) - len(str(old))))
                 value = value.replace(str(old), new_text)
         return value
+
+    def _pattern(self, source: str) -> regex.Pattern[str]:
+        pattern = self._patterns.get(source)
+        if pattern is None:
+            if len(self._patterns) >= _KEPT_PATTERNS:
+                self._patterns.clear()  # patterns are user data: bounded, like the template cache
+            pattern = self._patterns[source] = java_regex(source)
+        return pattern
 
     def _matches(self, pattern: regex.Pattern[str], text: str) -> Iterable[regex.Match[str]]:
         try:

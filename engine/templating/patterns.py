@@ -10,7 +10,7 @@ whose expansion exceeds ``MAX_PATTERN_SIZE`` is refused before it is compiled.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeAlias
 
 import regex
@@ -21,7 +21,22 @@ from engine.templating.errors import ExpressionError
 #: takes about 0.2 s.
 MAX_PATTERN_SIZE = 100_000
 Match: TypeAlias = "regex.Match[str]"
+_METACHARACTERS = frozenset("\\.^$|?*+()[]{}")
 _REPEAT = regex.compile(r"\{(\d+)(?:,\d*)?\}")
+
+
+def is_literal(pattern: str) -> bool:
+    """Whether ``pattern`` matches only itself (no metacharacter), so ``str`` methods can search it:
+    the common ``split(',')`` then costs no regex engine and no timeout bookkeeping."""
+    return bool(pattern) and not _METACHARACTERS.intersection(pattern)
+
+
+def literal_spans(text: str, literal: str) -> Iterator[tuple[int, int]]:
+    """Where ``literal`` (not empty) occurs in ``text``, left to right, without overlaps."""
+    index = text.find(literal)
+    while index >= 0:
+        yield index, index + len(literal)
+        index = text.find(literal, index + len(literal))
 
 
 def java_regex(pattern: str) -> regex.Pattern[str]:

@@ -46,21 +46,20 @@ class _Compiled:
     expression: Callable[..., Any] | None
 
 
-def _guarded(function: Callable[..., Any], budget: Budget, strict: bool) -> Callable[..., Any]:
-    """The filter or function with the budget's checks, and (``strict``) undefined arguments
-    failing with the strict message instead of reaching it."""
+def _guarded(function: Callable[..., Any], budget: Budget) -> Callable[..., Any]:
+    """A function with its result checked against the size caps, and undefined arguments failing
+    with the strict message instead of reaching it (the clock is looked at in ``call``)."""
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if strict:
-            check_defined(*(a for a in args if isinstance(a, Undefined)), *kwargs.values())
-        budget.check_time()
+        check_defined(*(a for a in args if isinstance(a, Undefined)), *kwargs.values())
         return budget.check_size(function(*args, **kwargs))
     return wrapper
 
 
 def _guarded_filter(function: Callable[..., Any], budget: Budget, strict: bool) -> Callable[..., Any]:
-    """``_guarded`` for a filter, marked as taking the context (which it ignores): Jinja runs a
-    filter with constant arguments while compiling otherwise, outside any render's budget."""
+    """``_guarded`` for a filter, which also looks at the clock (filters are not calls). Marked as
+    taking the context (which it ignores): Jinja runs a filter with constant arguments while
+    compiling otherwise, outside any render's budget."""
     @pass_context
     @functools.wraps(function)
     def wrapper(context: Context, *args: Any, **kwargs: Any) -> Any:
@@ -91,10 +90,9 @@ class Renderer:
         bound = Bound(self.io, default_timezone, self._render_hook)
         guards = Guards(self.budget, jq if jq is not None else JqProcesses(self.budget.limits.jq_memory_mb))
         self._env.globals.update(RUNTIME_GLOBALS)
-        self._env.globals.update({k: _guarded(v, self.budget, strict=False)
-                                  for k, v in guards.runtime_globals().items()})
+        self._env.globals.update(guards.runtime_globals())
         functions = {**bound.functions(), **guards.functions()}
-        self._env.globals.update({k: _guarded(v, self.budget, strict=True) for k, v in functions.items()})
+        self._env.globals.update({k: _guarded(v, self.budget) for k, v in functions.items()})
         filters = {**filters_text.FILTERS, **filters_data.FILTERS, **bound.filters(), **guards.filters()}
         self._env.filters.update({k: _guarded_filter(v, self.budget, strict=k not in _LENIENT_FILTERS)
                                   for k, v in filters.items()})
@@ -141,11 +139,12 @@ class Renderer:
     def _write(self, template: Template, context: Mapping[str, Any]) -> str:
         """The template's text, chunk by chunk, within the text cap and the time budget."""
         chunks: list[str] = []
-        length = 0
-        for chunk in template.generate(dict(context)):
+        length, limit = 0, self.budget.limits.max_text_length
+        # No look at the clock here: a template without loops has few chunks, and loops look.
+        for chunk in template.root_render_func(template.new_context(dict(context))):
             length += len(chunk)
-            self.budget.check_text(length)
-            self.budget.check_time()
+            if length > limit:
+                self.budget.check_text(length)
             chunks.append(chunk)
         return "".join(chunks)
 
