@@ -239,3 +239,16 @@ def test_the_environment_of_this_process_is_untouched(renderer: Renderer) -> Non
     before = dict(os.environ)
     renderer.render("{{ {} | jq('$ENV') }}", {})
     assert dict(os.environ) == before
+
+
+def test_a_date_pattern_that_backtracks_stops_at_the_budget(renderer: Renderer) -> None:
+    context = {"text": "a" * 3000 + "1"}
+    with pytest.raises(ExpressionError, match="time budget of 1 s"):
+        renderer.render("{{ text | date('iso', existingFormat='EGEGEGEGEGEGEG') }}", context)
+
+
+def test_a_date_full_of_brackets_is_refused_at_once(renderer: Renderer) -> None:
+    with pytest.raises(ExpressionError, match="is not an ISO date"):
+        renderer.render("{{ text | date('iso') }}", {"text": "[" * 200_000})  # quadratic with a regex
+    assert renderer.render("{{ '2024-01-02T03:04:05[Europe/Paris]' | date('iso') }}", {}) == \
+        "2024-01-02T02:04:05.000000Z"

@@ -87,7 +87,7 @@ class Renderer:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._env = new_environment(self.budget)
-        bound = Bound(self.io, default_timezone, self._render_hook)
+        bound = Bound(self.io, default_timezone, self._render_hook, self.budget)
         guards = Guards(self.budget, jq if jq is not None else JqProcesses(self.budget.limits.jq_memory_mb))
         self._env.globals.update(RUNTIME_GLOBALS)
         self._env.globals.update(guards.runtime_globals())
