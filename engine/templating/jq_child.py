@@ -4,7 +4,8 @@ Started by ``engine.templating.jq_process`` with ``python -I`` (no PYTHON* varia
 site, no script folder on the path), an EMPTY environment (so jq's ``$ENV`` and ``env`` are
 ``{}``), the working directory of an emptied and deleted temporary folder, stderr to /dev/null
 (``debug``, ``stderr``) and, set below before jq is imported, a cap on its address space, no file
-writes and no core dumps. A request is one JSON line ``{"program", "input", "max"}``; the reply
+writes and no core dumps; each request may use its ``timeout`` in CPU seconds (and two more).
+A request is one JSON line ``{"program", "input", "max", "timeout"}``; the reply
 is ``{"ok": [results]}`` or ``{"error": message}``. The parent kills it on timeout.
 """
 from __future__ import annotations
@@ -26,9 +27,18 @@ def _limit(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _limit_cpu(seconds: float) -> None:
+    """Die (SIGXCPU) once this request has used ``seconds`` of CPU: the parent kills a helper at
+    its timeout, but a parent killed itself leaves a looping helper to this limit alone."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime + seconds) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
+
+
 def _answer(request: dict[str, Any], programs: OrderedDict[str, Any]) -> str:
     import jq
 
+    _limit_cpu(float(request["timeout"]))
     source = request["program"]
     program = programs.get(source)
     if program is None:

@@ -158,7 +158,7 @@ class JqProcesses:
         """Results of ``program`` on ``data`` (plain JSON values); TimeoutError after ``timeout``
         seconds (the helper is killed)."""
         refuse_file_access(program)
-        request = json.dumps({"program": program, "input": data, "max": max_chars},
+        request = json.dumps({"program": program, "input": data, "max": max_chars, "timeout": timeout},
                              ensure_ascii=False, separators=(",", ":")).encode()
         helper = self._take()
         try:
@@ -168,6 +168,8 @@ class JqProcesses:
             raise
         except (EOFError, ValueError):
             helper.kill()
+            if helper.process.returncode == -signal.SIGXCPU:
+                raise TimeoutError from None
             raise ExpressionError(f"jq expression `{program}` failed: it ran out of memory "
                                   f"({self.memory_mb} MB, expressions.jq_memory_mb)") from None
         self._give_back(helper)
