@@ -1,4 +1,5 @@
-"""L1 pure core: collection, serialisation and number filters (Pebble + Kestra); `jq` is in guards.py."""
+"""L1 pure core: collection, serialisation and number filters (Pebble + Kestra); `jq` and
+`distinct` are in guards.py."""
 from __future__ import annotations
 
 import json
@@ -152,17 +153,6 @@ def flatten(value: Any) -> Any:
     return flat
 
 
-def distinct(value: Any) -> Any:
-    items = _sequence(value, "distinct")
-    if items is None or isinstance(items, str):
-        return items
-    unique: list[Any] = []
-    for item in items:
-        if item not in unique:
-            unique.append(item)
-    return unique
-
-
 def to_json_filter(value: Any) -> str:
     return to_json(value)
 
@@ -273,7 +263,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "default": default, "first": first, "last": last, "length": length, "join": join,
     "slice": slice_, "merge": merge, "reverse": reverse, "sort": sort, "rsort": rsort,
     "abs": abs_, "keys": keys, "values": values, "chunk": chunk, "flatten": flatten,
-    "distinct": distinct, "json": to_json_filter, "toJson": to_json_filter,
+    "json": to_json_filter, "toJson": to_json_filter,
     "jsonEncode": to_json_filter, "string": to_string, "yaml": to_yaml, "toIon": to_ion,
     "number": number, "numberFormat": number_format, "className": class_name,
 }
