@@ -61,6 +61,20 @@ class LocalFilesSettings(BaseModel):
         "(FILE inputs, read(), task file properties); empty: none (Kestra's kestra.local-files.allowed-paths).")
 
 
+class ExpressionSettings(BaseModel):
+    """The budget of one expression (docs/flow-language.md, "Limits"); mirrors
+    ``engine.templating.ExpressionLimits``."""
+
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest an expression may run (a render, a regex, a jq program); "
+                                        "then it fails with an error naming this setting.")
+    max_text_length: int = Field(
+        default=20_000_000, ge=1000, description="Longest string an expression may build or render, in characters.")
+    max_collection_size: int = Field(
+        default=1_000_000, ge=1000, description="Most items of one list or map an expression may build (range() too).")
+    jq_memory_mb: int = Field(default=512, ge=64, description="Address space of a jq helper process, in MB.")
+
+
 class Settings(BaseSettings):
     """Podium's configuration. Every field has a working default for the embedded mode."""
 
@@ -80,6 +94,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     local_files: LocalFilesSettings = Field(default_factory=LocalFilesSettings)
+    expressions: ExpressionSettings = Field(default_factory=ExpressionSettings)
     timezone: str = Field(default="UTC", description="Default time zone of date filters and schedules.")
     log_format: Literal["console", "json"] = Field(
         default="console", description="Process logs: console (for people) or json (one JSON object a line).")

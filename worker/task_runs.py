@@ -46,7 +46,6 @@ from engine.tasks.logger import LogEntry
 from engine.tasks.outcome import TaskOutcome
 from engine.tasks.runner import has_runaways, wait_for_runaways
 from engine.tasks.task_cache import run_cached
-from engine.templating import Renderer
 from engine.templating.io import SwitchedIO
 from engine.templating.renderer import BoundRenderer
 from engine.variables import build_variables
@@ -78,7 +77,7 @@ class TaskRunService:
         self._running: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._reads_cache: dict[tuple[str, str, int | None, str], bool] = {}
-        self._shared_renderer = Renderer(SwitchedIO(), default_timezone=env.settings.timezone)
+        self._shared_renderer = env.new_renderer(SwitchedIO())
 
     def run_attempt(self, execution: Execution, ref: TaskRunRef, results: ResultBuffer,
                     carried: CarriedRuns) -> TaskOutcome:

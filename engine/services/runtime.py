@@ -30,7 +30,7 @@ from engine.settings import Settings
 from engine.storage.access import FileAccess
 from engine.storage.local import LocalStorage
 from engine.tasks.secrets import EnvSecrets
-from engine.templating import Renderer
+from engine.templating import ExpressionIO, ExpressionLimits, JqProcesses, Renderer
 
 
 def utc_now() -> datetime:
@@ -67,6 +67,7 @@ class Env:
     renderers: RendererCache = field(init=False)
     files: FileAccess = field(init=False)
     reading: ReadingScopes = field(init=False)
+    jq: JqProcesses = field(init=False)
 
     def __post_init__(self) -> None:
         # Read once at start-up, as Kestra does: a process sees the environment it started with.
@@ -92,6 +93,7 @@ class Env:
         self.files = FileAccess(self.storage, self.settings.local_files.allowed_paths,
                                 find=lambda execution_id: self.executions.get_lineage(execution_id, []))
         self.reading = ReadingScopes()
+        self.jq = JqProcesses(self.settings.expressions.jq_memory_mb)
         self.renderers = RendererCache(self._build_renderer)
 
     def renderer(self, namespace: str | None = None) -> Renderer:
@@ -105,9 +107,13 @@ class Env:
         return self.reading.reading_for(execution)
 
     def _build_renderer(self, namespace: str | None) -> Renderer:
-        io = ExecutorIO(self.files, lambda: self.reading.current(namespace), self.clock, self.kv.get_any,
-                        self.encryption_key)
-        return Renderer(io, default_timezone=self.settings.timezone)
+        return self.new_renderer(ExecutorIO(self.files, lambda: self.reading.current(namespace), self.clock,
+                                            self.kv.get_any, self.encryption_key))
+
+    def new_renderer(self, io: ExpressionIO) -> Renderer:
+        """A renderer with the settings' expression limits, sharing this process's jq helpers."""
+        limits = ExpressionLimits(**self.settings.expressions.model_dump())
+        return Renderer(io, default_timezone=self.settings.timezone, limits=limits, jq=self.jq)
 
     @property
     def encryption_key(self) -> bytes | None:

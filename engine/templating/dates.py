@@ -30,7 +30,6 @@ _PATTERNS = {
     "medium": "MMM d, y, h:mm:ss a",
     "short": "M/d/yy, h:mm a",
 }
-_ZONE_SUFFIX = re.compile(r"\[([^\]]+)\]$")
 _UNITS: dict[str, Callable[[int], timedelta | relativedelta]] = {
     "NANOS": lambda a: timedelta(microseconds=a / 1000),
     "MICROS": lambda a: timedelta(microseconds=a),
@@ -98,7 +97,18 @@ def format_date(value: datetime, fmt: str | None) -> str:
     return format_pattern(value, _PATTERNS.get(named, fmt))
 
 
-def to_datetime(value: Any, zone: tzinfo, existing_format: str | None = None) -> datetime:
+def _zone_suffix(text: str) -> int | None:
+    """Where a trailing `[Europe/Paris]` starts (what `\\[([^\\]]+)\\]$` finds, without its
+    quadratic backtracking on a text full of `[`)."""
+    if not text.endswith("]"):
+        return None
+    previous = text.rfind("]", 0, len(text) - 1)
+    opening = text.find("[", previous + 1, len(text) - 1)
+    return opening if 0 <= opening < len(text) - 2 else None
+
+
+def to_datetime(value: Any, zone: tzinfo, existing_format: str | None = None,
+                timeout: float | None = None) -> datetime:
     """Any supported date input as an aware datetime in `zone`."""
     if isinstance(value, datetime):
         result = value if value.tzinfo else value.replace(tzinfo=zone)
@@ -107,7 +117,7 @@ def to_datetime(value: Any, zone: tzinfo, existing_format: str | None = None) ->
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         result = datetime.fromtimestamp(value, tz=UTC)
     elif isinstance(value, str):
-        result = _parse_string(value, zone, existing_format)
+        result = _parse_string(value, zone, existing_format, timeout)
     elif value is None:
         raise ExpressionError("Cannot format a null date: check the value, or use `?? default`")
     else:
@@ -116,17 +126,18 @@ def to_datetime(value: Any, zone: tzinfo, existing_format: str | None = None) ->
     return result.astimezone(zone)
 
 
-def _parse_string(text: str, zone: tzinfo, existing_format: str | None) -> datetime:
+def _parse_string(text: str, zone: tzinfo, existing_format: str | None, timeout: float | None) -> datetime:
     if existing_format:
         named = existing_format.lower()
         if named in _PATTERNS:
-            return parse_pattern(text, _PATTERNS[named], zone)
+            return parse_pattern(text, _PATTERNS[named], zone, timeout)
         if named not in _BUILT_IN:
-            return parse_pattern(text, existing_format, zone)
+            return parse_pattern(text, existing_format, zone, timeout)
     candidate = text.strip()
-    region = _ZONE_SUFFIX.search(candidate)
-    if region:
-        candidate = candidate[:region.start()]
+    opening = _zone_suffix(candidate)
+    region = candidate[opening + 1:-1] if opening is not None else None
+    if opening is not None:
+        candidate = candidate[:opening]
     if re.fullmatch(r"-?\d+", candidate):
         return datetime.fromtimestamp(int(candidate), tz=UTC)
     try:
@@ -135,8 +146,8 @@ def _parse_string(text: str, zone: tzinfo, existing_format: str | None) -> datet
         raise ExpressionError(f"`{text}` is not an ISO date (e.g. 2024-01-31T10:00:00Z): "
                               "give its pattern with existingFormat='dd/MM/yyyy'") from None
     if region:
-        return parsed.replace(tzinfo=zone_of(region.group(1), "UTC")) if parsed.tzinfo is None \
-            else parsed.astimezone(zone_of(region.group(1), "UTC"))
+        return parsed.replace(tzinfo=zone_of(region, "UTC")) if parsed.tzinfo is None \
+            else parsed.astimezone(zone_of(region, "UTC"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 

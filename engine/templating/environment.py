@@ -11,9 +11,11 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
+from engine.templating.budget import Budget
 from engine.templating.output import Entry, output_string
 
 
@@ -47,7 +49,14 @@ class ExpressionSecurityError(SecurityError):
 
 
 class PebbleEnvironment(ImmutableSandboxedEnvironment):
-    """Lookups follow Pebble: a map attribute is its key, a list takes an index."""
+    """Lookups follow Pebble: a map attribute is its key, a list takes an index; every call
+    (functions, operators, macros) first looks at the render's clock."""
+
+    budget: Budget
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's names, free for the callee's keyword arguments
+        __self.budget.check_time()
+        return super().call(__context, __obj, *args, **kwargs)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         return self._lookup(obj, argument)
@@ -98,18 +107,23 @@ class PebbleEnvironment(ImmutableSandboxedEnvironment):
             f"Access to `{attribute}` on a {type(obj).__name__} is not allowed in expressions")
 
 
-def finalize(value: Any) -> str:
-    """What `{{ value }}` writes (undefined values raise the strict error on str())."""
-    if isinstance(value, Undefined):
-        str(value)
-    return output_string(value)
+def new_environment(budget: Budget) -> PebbleEnvironment:
+    def finalize(value: Any) -> str:
+        """What `{{ value }}` writes (undefined values raise the strict error on str())."""
+        if type(value) is str:
+            return value
+        if isinstance(value, Undefined):
+            str(value)
+        budget.check_serialisable(value)
+        return output_string(value)
 
-
-def new_environment() -> PebbleEnvironment:
+    # Not `optimized`: Jinja's optimizer runs filters with constant arguments while compiling,
+    # outside any render and its budget.
     env = PebbleEnvironment(
         undefined=PebbleUndefined, autoescape=False, keep_trailing_newline=True,
         trim_blocks=False, lstrip_blocks=False, finalize=finalize, cache_size=0,
-        auto_reload=False)
+        auto_reload=False, optimized=False)
+    env.budget = budget
     env.globals.clear()
     env.filters.clear()
     env.tests.clear()

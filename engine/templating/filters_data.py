@@ -1,4 +1,5 @@
-"""L1 pure core: collection, serialisation and number filters (Pebble + Kestra)."""
+"""L1 pure core: collection, serialisation and number filters (Pebble + Kestra); `jq` and
+`distinct` are in guards.py."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,6 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import jq as jqlib
 import yaml as yamllib
 from jinja2 import Undefined
 
@@ -153,17 +153,6 @@ def flatten(value: Any) -> Any:
     return flat
 
 
-def distinct(value: Any) -> Any:
-    items = _sequence(value, "distinct")
-    if items is None or isinstance(items, str):
-        return items
-    unique: list[Any] = []
-    for item in items:
-        if item not in unique:
-            unique.append(item)
-    return unique
-
-
 def to_json_filter(value: Any) -> str:
     return to_json(value)
 
@@ -199,22 +188,7 @@ def _ion_symbol(name: str) -> str:
     return name if name.isidentifier() else "'" + name.replace("'", "\\'") + "'"
 
 
-def jq(value: Any, expression: str) -> list[Any]:
-    """Run jq on a value or on a JSON string; always a list (use `| first`)."""
-    data = value
-    if isinstance(value, str):
-        try:
-            data = json.loads(value)
-        except ValueError:
-            data = value
-    else:
-        data = json.loads(to_json(value))
-    try:
-        return list(jqlib.compile(expression).input_value(data).all())
-    except ValueError as error:
-        raise ExpressionError(f"jq expression `{expression}` failed: {error}") from None
-
-
+_MAX_DECIMAL_EXPONENT = 4300
 _NUMBER_TYPES = {"INT", "INTEGER", "LONG", "BIGINTEGER", "FLOAT", "DOUBLE", "BIGDECIMAL"}
 
 
@@ -231,11 +205,19 @@ def number(value: Any, type: str | None = None) -> Any:  # noqa: A002 - Kestra's
             return int(text, 0) if text.lower().startswith(("0x", "-0x")) else int(text)
         if kind in ("FLOAT", "DOUBLE"):
             return float(text)
-        if kind == "BIGDECIMAL":
-            return Decimal(text)
-        return _inferred_number(text)
+        if kind != "BIGDECIMAL":
+            return _inferred_number(text)
+        decimal = Decimal(text)
     except (ValueError, InvalidOperation):
         raise ExpressionError(f"number: `{text}` is not a number") from None
+    return _bounded(decimal)
+
+
+def _bounded(value: Decimal) -> Decimal:
+    # `1E999999999` is a few bytes, but printing it writes a billion digits.
+    if value.is_finite() and abs(value.adjusted()) > _MAX_DECIMAL_EXPONENT:
+        raise ExpressionError(f"number: the exponent of `{value}` is beyond ±{_MAX_DECIMAL_EXPONENT}")
+    return value
 
 
 def _inferred_number(text: str) -> Any:
@@ -281,7 +263,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "default": default, "first": first, "last": last, "length": length, "join": join,
     "slice": slice_, "merge": merge, "reverse": reverse, "sort": sort, "rsort": rsort,
     "abs": abs_, "keys": keys, "values": values, "chunk": chunk, "flatten": flatten,
-    "distinct": distinct, "json": to_json_filter, "toJson": to_json_filter,
+    "json": to_json_filter, "toJson": to_json_filter,
     "jsonEncode": to_json_filter, "string": to_string, "yaml": to_yaml, "toIon": to_ion,
-    "jq": jq, "number": number, "numberFormat": number_format, "className": class_name,
+    "number": number, "numberFormat": number_format, "className": class_name,
 }

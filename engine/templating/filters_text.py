@@ -1,7 +1,7 @@
 """L1 pure core: string filters with Pebble/Kestra semantics (not Jinja's).
 
 `title`/`capitalize` only upper-case (they never lower-case the rest), `split` takes a
-Java regex with Java's limit rules, `slice` is Pebble's substring/sub-list.
+Java regex (patterns.py) with Java's limit rules, `slice` is Pebble's substring/sub-list.
 """
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import base64
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from engine.templating.errors import ExpressionError
 from engine.templating.output import java_string
+from engine.templating.patterns import is_literal, java_regex, literal_spans, substitute
 
 
-def _text(value: Any, filter_name: str) -> str | None:
+def text_of(value: Any, filter_name: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -28,7 +29,7 @@ def _text(value: Any, filter_name: str) -> str | None:
 
 
 def abbreviate(value: Any, length: int) -> Any:
-    text = _text(value, "abbreviate")
+    text = text_of(value, "abbreviate")
     if text is None or len(text) <= length:
         return text
     if length < 3:
@@ -37,14 +38,14 @@ def abbreviate(value: Any, length: int) -> Any:
 
 
 def capitalize(value: Any) -> Any:
-    text = _text(value, "capitalize")
+    text = text_of(value, "capitalize")
     if not text:
         return text
     return text[0].upper() + text[1:]
 
 
 def title(value: Any) -> Any:
-    text = _text(value, "title")
+    text = text_of(value, "title")
     if not text:
         return text
     chars, upper_next = [], True
@@ -69,29 +70,27 @@ def trim(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def java_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a Java regex (the common subset is the same as Python's)."""
-    try:
-        return re.compile(pattern.replace("(?<", "(?P<").replace("(?P<=", "(?<=").replace("(?P<!", "(?<!"))
-    except re.error as error:
-        raise ExpressionError(f"Invalid regular expression `{pattern}`: {error}") from None
-
-
 def split(value: Any, delimiter: str, limit: int = 0) -> Any:
     """Java `String.split(regex, limit)`: limit 0 drops trailing empty strings."""
-    text = _text(value, "split")
+    text = text_of(value, "split")
     if text is None:
         return None
-    regex = java_regex(delimiter)
+    spans = literal_spans(text, delimiter) if is_literal(delimiter) else (
+        match.span() for match in java_regex(delimiter).finditer(text))
+    return split_spans(text, spans, limit)
+
+
+def split_spans(text: str, spans: Iterable[tuple[int, int]], limit: int = 0) -> list[str]:
+    """`text` cut at `spans` (the delimiter's matches) with Java's `split` rules for `limit`."""
     parts: list[str] = []
     start = 0
-    for match in regex.finditer(text):
+    for match_start, match_end in spans:
         if limit > 0 and len(parts) == limit - 1:
             break
-        if match.end() == 0:
+        if match_end == 0:
             continue  # Java skips a zero-width match at the very start
-        parts.append(text[start:match.start()])
-        start = match.end()
+        parts.append(text[start:match_start])
+        start = match_end
     if not parts:
         return [text]  # no match: Java returns the input itself
     parts.append(text[start:])
@@ -113,16 +112,12 @@ def replace(value: Any, replace_pairs: Mapping[str, Any], regexp: bool = False) 
         return value
     for old, new in replace_pairs.items():
         new_text = java_string(new)
-        if regexp:
-            python_repl = re.sub(r"\$(\d+)", r"\\g<\1>", new_text.replace("\\", "\\\\"))
-            value = java_regex(str(old)).sub(python_repl, value)
-        else:
-            value = value.replace(str(old), new_text)
+        value = substitute(java_regex(str(old)), new_text, value) if regexp else value.replace(str(old), new_text)
     return value
 
 
 def slugify(value: Any) -> Any:
-    text = _text(value, "slugify")
+    text = text_of(value, "slugify")
     if text is None:
         return None
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
@@ -131,7 +126,7 @@ def slugify(value: Any) -> Any:
 
 
 def substring_before(value: Any, separator: str) -> Any:
-    text = _text(value, "substringBefore")
+    text = text_of(value, "substringBefore")
     if not text or separator is None:
         return text
     if separator == "":
@@ -141,7 +136,7 @@ def substring_before(value: Any, separator: str) -> Any:
 
 
 def substring_before_last(value: Any, separator: str) -> Any:
-    text = _text(value, "substringBeforeLast")
+    text = text_of(value, "substringBeforeLast")
     if not text or not separator:
         return text
     index = text.rfind(separator)
@@ -149,7 +144,7 @@ def substring_before_last(value: Any, separator: str) -> Any:
 
 
 def substring_after(value: Any, separator: str) -> Any:
-    text = _text(value, "substringAfter")
+    text = text_of(value, "substringAfter")
     if not text:
         return text
     if separator is None:
@@ -159,7 +154,7 @@ def substring_after(value: Any, separator: str) -> Any:
 
 
 def substring_after_last(value: Any, separator: str) -> Any:
-    text = _text(value, "substringAfterLast")
+    text = text_of(value, "substringAfterLast")
     if not text:
         return text
     if not separator:
@@ -169,17 +164,17 @@ def substring_after_last(value: Any, separator: str) -> Any:
 
 
 def starts_with(value: Any, prefix: str) -> bool:
-    text = _text(value, "startsWith")
+    text = text_of(value, "startsWith")
     return text is not None and text.startswith(java_string(prefix))
 
 
 def ends_with(value: Any, suffix: str) -> bool:
-    text = _text(value, "endsWith")
+    text = text_of(value, "endsWith")
     return text is not None and text.endswith(java_string(suffix))
 
 
 def escape_char(value: Any, type: str = "single") -> Any:  # noqa: A002 - Kestra's argument name
-    text = _text(value, "escapeChar")
+    text = text_of(value, "escapeChar")
     if text is None:
         return None
     kind = str(type).lower()
@@ -194,7 +189,7 @@ def escape_char(value: Any, type: str = "single") -> Any:  # noqa: A002 - Kestra
 
 def indent(value: Any, amount: int, prefix: str = " ") -> Any:
     """Indent every line but the first (Helm-style)."""
-    text = _text(value, "indent")
+    text = text_of(value, "indent")
     if text is None:
         return None
     padding = prefix * int(amount)
@@ -203,7 +198,7 @@ def indent(value: Any, amount: int, prefix: str = " ") -> Any:
 
 
 def nindent(value: Any, amount: int, prefix: str = " ") -> Any:
-    text = _text(value, "nindent")
+    text = text_of(value, "nindent")
     if text is None:
         return None
     return "\n" + prefix * int(amount) + indent(text, amount, prefix)
@@ -211,22 +206,22 @@ def nindent(value: Any, amount: int, prefix: str = " ") -> Any:
 
 def urlencode(value: Any) -> Any:
     """Java `URLEncoder.encode(..., UTF-8)`: spaces become `+`."""
-    text = _text(value, "urlencode")
+    text = text_of(value, "urlencode")
     return None if text is None else quote_plus(text, safe="*").replace("~", "%7E")
 
 
 def urldecode(value: Any) -> Any:
-    text = _text(value, "urldecode")
+    text = text_of(value, "urldecode")
     return None if text is None else unquote_plus(text)
 
 
 def base64encode(value: Any) -> Any:
-    text = _text(value, "base64encode")
+    text = text_of(value, "base64encode")
     return None if text is None else base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 def base64decode(value: Any) -> Any:
-    text = _text(value, "base64decode")
+    text = text_of(value, "base64decode")
     if text is None:
         return None
     try:
@@ -237,7 +232,7 @@ def base64decode(value: Any) -> Any:
 
 def _digest(algorithm: str) -> Callable[[Any], Any]:
     def digest(value: Any) -> Any:
-        text = _text(value, algorithm)
+        text = text_of(value, algorithm)
         return None if text is None else hashlib.new(algorithm, text.encode("utf-8")).hexdigest()
     digest.__name__ = algorithm
     return digest

@@ -18,6 +18,7 @@ from jinja2.runtime import Context
 
 from engine.ids import new_id
 from engine.templating import crypto, dates
+from engine.templating.budget import Budget
 from engine.templating.errors import ExpressionError
 from engine.templating.io import ExpressionIO
 from engine.templating.java_time import zone_of
@@ -111,17 +112,21 @@ def _needs_context(function: Callable[..., Any]) -> Callable[..., Any]:
 class Bound:
     """The functions and date filters of one Renderer."""
 
-    def __init__(self, io: ExpressionIO, default_timezone: str, render: RenderHook) -> None:
+    def __init__(self, io: ExpressionIO, default_timezone: str, render: RenderHook, budget: Budget) -> None:
         self.io = io
         self.default_timezone = default_timezone
         self.render_hook = render
+        self.budget = budget
 
     # -- dates -------------------------------------------------------------------------
     # Expressions pass arguments by Pebble's names (``date(format='...', timeZone='UTC')``), so the
     # parameters keep them, camelCase and built-in names included.
     def _zoned(self, value: Any, time_zone: str | None, existing_format: str | None) -> Any:
         zone = zone_of(time_zone, self.default_timezone)
-        return dates.to_datetime(value, zone, existing_format)
+        try:
+            return dates.to_datetime(value, zone, existing_format, self.budget.remaining())
+        except TimeoutError:
+            raise self.budget.timeout_error() from None
 
     def date(self, value: Any, format: str | None = None,  # noqa: A002 - Pebble's name
              timeZone: str | None = None,  # noqa: N803 - Pebble's name

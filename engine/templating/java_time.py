@@ -8,7 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import regex as regex_engine
+
 from engine.templating.errors import ExpressionError
+from engine.templating.patterns import MAX_PATTERN_SIZE, pattern_size
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
@@ -189,26 +192,33 @@ _PARSE_FIELDS: dict[str, Callable[[int], str]] = {
 }
 
 
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    regex = []
+def _pattern_regex(pattern: str) -> regex_engine.Pattern[str]:
+    pieces = []
+    fields: set[str] = set()
     for part in tokenize_pattern(pattern):
         if isinstance(part, str):
-            regex.append(re.escape(part))
+            pieces.append(re.escape(part))
             continue
         builder = _PARSE_FIELDS.get(part[0])
         if builder is None:
             raise ExpressionError(f"The pattern letter `{part[0]}` is not supported for parsing "
                                   f"in existingFormat `{pattern}`")
-        regex.append(builder(part[1]))
-    try:
-        return re.compile("".join(regex) + r"\Z", re.IGNORECASE)
-    except re.error:
-        raise ExpressionError(f"The date pattern `{pattern}` repeats a field") from None
+        piece = builder(part[1])
+        field = piece[4:piece.index(">")] if piece.startswith("(?P<") else None
+        if field in fields:
+            raise ExpressionError(f"The date pattern `{pattern}` repeats a field")
+        fields.add(field or "")
+        pieces.append(piece)
+    source = "".join(pieces) + r"\Z"
+    if pattern_size(source) > MAX_PATTERN_SIZE:
+        raise ExpressionError(f"The date pattern `{pattern[:100]}` is too large")
+    return regex_engine.compile(source, regex_engine.IGNORECASE)
 
 
-def parse_pattern(text: str, pattern: str, zone: tzinfo) -> datetime:
-    """Parse `text` written with a Java pattern; no zone in the text means `zone`."""
-    match = _pattern_regex(pattern).match(text.strip())
+def parse_pattern(text: str, pattern: str, zone: tzinfo, timeout: float | None = None) -> datetime:
+    """Parse `text` written with a Java pattern; no zone in the text means `zone`. Adjacent
+    fields such as `EG` backtrack polynomially: TimeoutError after `timeout` seconds."""
+    match = _pattern_regex(pattern).match(text.strip(), timeout=timeout, concurrent=True)
     if not match:
         raise ExpressionError(f"The date `{text}` does not match the format `{pattern}`")
     fields = {k: v for k, v in match.groupdict().items() if v is not None}

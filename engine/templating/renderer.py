@@ -13,14 +13,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Template, TemplateError, Undefined
+from jinja2 import Template, TemplateError, Undefined, pass_context
 from jinja2.exceptions import SecurityError, TemplateAssertionError, TemplateSyntaxError
+from jinja2.runtime import Context
 
 from engine.templating import filters_data, filters_text
+from engine.templating.budget import Budget, ExpressionLimits
 from engine.templating.environment import MissingVariable, new_environment
 from engine.templating.errors import ExpressionError
 from engine.templating.functions import Bound
+from engine.templating.guards import Guards
 from engine.templating.io import ExpressionIO, NoIO, SwitchedIO
+from engine.templating.jq_process import JqProcesses
 from engine.templating.operators import RUNTIME_GLOBALS, check_defined
 from engine.templating.predicates import TESTS
 from engine.templating.translate import Translation, translate
@@ -42,31 +46,56 @@ class _Compiled:
     expression: Callable[..., Any] | None
 
 
-def _strict(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Undefined arguments fail with the strict message instead of reaching the filter."""
+def _guarded(function: Callable[..., Any], budget: Budget) -> Callable[..., Any]:
+    """A function with its result checked against the size caps, and undefined arguments failing
+    with the strict message instead of reaching it (the clock is looked at in ``call``)."""
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         check_defined(*(a for a in args if isinstance(a, Undefined)), *kwargs.values())
-        return function(*args, **kwargs)
+        return budget.check_size(function(*args, **kwargs))
+    return wrapper
+
+
+def _guarded_filter(function: Callable[..., Any], budget: Budget, strict: bool) -> Callable[..., Any]:
+    """``_guarded`` for a filter, which also looks at the clock (filters are not calls). Marked as
+    taking the context (which it ignores): Jinja runs a filter with constant arguments while
+    compiling otherwise, outside any render's budget."""
+    @pass_context
+    @functools.wraps(function)
+    def wrapper(context: Context, *args: Any, **kwargs: Any) -> Any:
+        if strict:
+            check_defined(*(a for a in args if isinstance(a, Undefined)), *kwargs.values())
+        budget.check_time()
+        return budget.check_size(function(*args, **kwargs))
     return wrapper
 
 
 class Renderer:
-    """Renders Kestra (Pebble) expressions. Thread-safe; one per process is enough."""
+    """Renders Kestra (Pebble) expressions. Thread-safe; one per process is enough.
+
+    Each render runs under ``limits`` (budget.py); ``jq`` runs the jq filter in helper processes
+    and is best shared by the renderers of a process (one is made when none is given).
+    """
 
     def __init__(self, io: ExpressionIO | None = None, *, default_timezone: str = "UTC",
-                 cache_size: int = _CACHE_SIZE) -> None:
+                 cache_size: int = _CACHE_SIZE, limits: ExpressionLimits | None = None,
+                 jq: JqProcesses | None = None) -> None:
         self.io: ExpressionIO = io if io is not None else NoIO()
         self.default_timezone = default_timezone
+        self.budget = Budget(limits)
         self._cache: OrderedDict[str, _Compiled] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._env = new_environment()
-        bound = Bound(self.io, default_timezone, self._render_hook)
+        self._env = new_environment(self.budget)
+        bound = Bound(self.io, default_timezone, self._render_hook, self.budget)
+        guards = Guards(self.budget, jq if jq is not None else JqProcesses(self.budget.limits.jq_memory_mb))
         self._env.globals.update(RUNTIME_GLOBALS)
-        self._env.globals.update({k: _strict(v) for k, v in bound.functions().items()})
-        filters = {**filters_text.FILTERS, **filters_data.FILTERS, **bound.filters()}
-        self._env.filters.update({k: v if k in _LENIENT_FILTERS else _strict(v) for k, v in filters.items()})
+        self._env.globals.update(guards.runtime_globals())
+        functions = {**bound.functions(), **guards.functions()}
+        self._env.globals.update({k: _guarded(v, self.budget) for k, v in functions.items()})
+        filters = {**filters_text.FILTERS, **filters_data.FILTERS, **bound.filters(), **guards.filters()}
+        self._env.filters.update({k: _guarded_filter(v, self.budget, strict=k not in _LENIENT_FILTERS)
+                                  for k, v in filters.items()})
         self._env.tests.update(TESTS)
 
     # -- public API -------------------------------------------------------------------
@@ -75,7 +104,7 @@ class Renderer:
         if not is_template(template):
             return template
         compiled = self._compile(template)
-        return str(self._guard(template, compiled, lambda: compiled.template.render(dict(context))))
+        return str(self._guard(template, compiled, lambda: self._write(compiled.template, context)))
 
     def render_typed(self, template: str, context: Mapping[str, Any]) -> Any:
         """The native value when `template` is one `{{ expr }}`, else the rendered text."""
@@ -85,7 +114,7 @@ class Renderer:
         if compiled.expression is None:
             return self.render(template, context)
         expression = compiled.expression
-        return self._guard(template, compiled, lambda: _defined(expression(**dict(context))))
+        return self._guard(template, compiled, lambda: self._value(expression(**dict(context))))
 
     def render_value(self, value: Any, context: Mapping[str, Any], *, typed: bool = False) -> Any:
         """Render every string inside dicts/lists (keys too); other values are left alone."""
@@ -107,6 +136,23 @@ class Renderer:
         return BoundRenderer(self, self.io, io)
 
     # -- internals ----------------------------------------------------------------------
+    def _write(self, template: Template, context: Mapping[str, Any]) -> str:
+        """The template's text, chunk by chunk, within the text cap and the time budget."""
+        chunks: list[str] = []
+        length, limit = 0, self.budget.limits.max_text_length
+        # No look at the clock here: a template without loops has few chunks, and loops look.
+        for chunk in template.root_render_func(template.new_context(dict(context))):
+            length += len(chunk)
+            if length > limit:
+                self.budget.check_text(length)
+            chunks.append(chunk)
+        return "".join(chunks)
+
+    def _value(self, value: Any) -> Any:
+        check_defined(value)
+        self.budget.check_serialisable(value)
+        return self.budget.check_size(value)
+
     def _render_hook(self, template: str, context: Mapping[str, Any], recursive: bool) -> str:
         result = self.render(template, context)
         passes = 1
@@ -146,6 +192,7 @@ class Renderer:
         return _Compiled(translation, jinja_template, expression)
 
     def _guard(self, template: str, compiled: _Compiled, run: Callable[[], Any]) -> Any:
+        started = self.budget.start()
         try:
             return run()
         except ExpressionError as error:
@@ -160,8 +207,13 @@ class Renderer:
             raise ExpressionError(f"Cannot render: {error.message}", expression=template) from None
         except RecursionError:
             raise ExpressionError("Expression nesting is too deep", expression=template) from None
+        except MemoryError:
+            raise ExpressionError("Expression ran out of memory", expression=template) from None
         except Exception as error:  # noqa: BLE001 - a user expression must never leak a traceback
             raise ExpressionError(f"Cannot evaluate: {_describe(error)}", expression=template) from None
+        finally:
+            if started:
+                self.budget.stop()
 
 
 @dataclass(frozen=True)
@@ -183,11 +235,6 @@ class BoundRenderer:
     def render_value(self, value: Any, context: Mapping[str, Any], *, typed: bool = False) -> Any:
         with self.switch.using(self.io):
             return self.renderer.render_value(value, context, typed=typed)
-
-
-def _defined(value: Any) -> Any:
-    check_defined(value)
-    return value
 
 
 def _describe(error: Exception) -> str:
