@@ -111,9 +111,9 @@ def _input_dependencies(data: Mapping[str, Any]) -> list[Problem]:
         needed = depends.get("inputs") if isinstance(depends, dict) else None
         if not isinstance(needed, list):
             continue
-        graph[str(_entry_id(entry)[1])] = [str(n) for n in needed]
+        graph[str(_entry_id(entry)[1])] = [n for n in needed if isinstance(n, str)]
         for index, name in enumerate(needed):
-            if name not in known:
+            if isinstance(name, str) and name not in known:  # another type is the model's to report
                 problems.append((loc + ("dependsOn", "inputs", index),
                                  f"depends on unknown input '{name}' (declared inputs: "
                                  f"{', '.join(sorted(str(k) for k in known))})"))
