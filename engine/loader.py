@@ -25,7 +25,7 @@ from engine.model.flow import Flow
 from engine.model.flow_rules import format_path
 from engine.plugin_defaults import apply_plugin_defaults
 from engine.plugins.base import Registry
-from engine.safe_yaml import LimitedComposer, LimitedConstructor
+from engine.safe_yaml import CountingResolver, LimitedComposer, LimitedConstructor
 from engine.validation import FlowValidationError, Position, Problem, problems_from_errors
 
 Loc = tuple[Any, ...]
@@ -44,7 +44,7 @@ _Resolver.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|
 
 
 class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, LimitedComposer,
-              LimitedConstructor, _Resolver):
+              LimitedConstructor, CountingResolver, _Resolver):
     def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
@@ -58,7 +58,7 @@ _FAST = safe_yaml.FAST
 if _FAST:
     from yaml._yaml import CParser  # libyaml's binding: importable only where libyaml is installed
 
-    class _FastLoader(CParser, LimitedConstructor, _Resolver):
+    class _FastLoader(CParser, LimitedConstructor, CountingResolver, _Resolver):
         """The same loader on libyaml's C parser (10x faster on a 1000-task flow: every worker
         process parses each flow revision it runs once). Its syntax errors are reported again by
         the pure-Python loader, whose messages are the ones documented and tested."""
@@ -79,6 +79,7 @@ class YamlDocument:
     positions: dict[Loc, Position] = field(default_factory=dict)
     key_positions: dict[Loc, Position] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    values: int = 0  # built so far, bounded by safe_yaml.MAX_VALUES
 
     def locate(self, loc: Loc) -> Position:
         """Where ``loc`` (or its nearest written ancestor) is in the file."""
@@ -148,7 +149,7 @@ def _yaml_problem(err: yaml.YAMLError, source: str, path: str) -> Problem:
     mark = err.problem_mark or err.context_mark
     position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
     if isinstance(err, (safe_yaml.YamlLimitError, ConstructorError)):
-        return Problem(path, position, "", safe_yaml.one_line(err, source).split(": ", 1)[-1])
+        return Problem(path, position, "", str(err.problem) + (f" ({err.context})" if err.context else ""))
     message = f"YAML syntax error: {err.problem or 'invalid YAML'}"
     if err.context:
         started = err.context_mark
@@ -161,8 +162,11 @@ def _yaml_problem(err: yaml.YAMLError, source: str, path: str) -> Problem:
 def _build(loader: _Loader, node: Node, loc: Loc, doc: YamlDocument, depth: int) -> Any:
     """The value of ``node`` (its aliases' expansion is bounded by ``safe_yaml.check_graph``)."""
     doc.positions.setdefault(loc, _position(node))
+    doc.values += 1
     if depth > safe_yaml.MAX_DEPTH:
         raise safe_yaml.YamlLimitError(safe_yaml.too_deep(), node.start_mark)
+    if doc.values > safe_yaml.MAX_VALUES:
+        raise safe_yaml.YamlLimitError(safe_yaml.too_many_values(), node.start_mark)
     if isinstance(node, MappingNode):
         return _build_mapping(loader, node, loc, doc, depth)
     if isinstance(node, SequenceNode):

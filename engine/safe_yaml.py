@@ -8,6 +8,9 @@ with the line and column, before any value is built. The limits follow SnakeYAML
 (which Kestra reads YAML with) where they have one:
 
 - a document has at most :data:`MAX_CHARS` characters (SnakeYAML's ``codePointLimit``, 3 MiB);
+- at most :data:`MAX_VALUES` values (scalars, lists and mappings), aliases expanded: parsing and
+  building a value costs a few microseconds in Python, so this bounds the work a document asks for
+  (a 1,000-task flow holds about 7,000);
 - at most :data:`MAX_ALIASES` aliases (``*name``) per document, and what they add once expanded
   counts against the same :data:`MAX_CHARS` (one character per scalar character, one per node),
   so aliases never make a document bigger than a document may be; an alias inside its own anchor
@@ -30,11 +33,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_CHARS = 3 * 1024 * 1024
 MAX_ALIASES = 100
+MAX_VALUES = 100_000
 MAX_DEPTH = 200
 MAX_NUMBER_DIGITS = 1000
-# Above this size a text libyaml refused is not parsed again in pure Python (~200 KB/s) for its
-# nicer message: libyaml's own message and position are reported.
-MAX_REPARSE_CHARS = 256 * 1024
+# Above this size a text libyaml refused is not parsed again in pure Python (~50 KB/s) for its
+# messages: libyaml's own message and position are reported (the same words, mostly).
+MAX_REPARSE_CHARS = 64 * 1024
 # What a value's construction may raise on a badly tagged scalar (``!!int abc``, ``!!bool maybe``).
 _CONSTRUCTION_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError)
 T = TypeVar("T")
@@ -72,6 +76,22 @@ class LimitedComposer(yaml.composer.Composer):
             return super().compose_node(parent, index)
         finally:
             self.nesting -= 1
+
+
+class CountingResolver(yaml.resolver.BaseResolver):
+    """Counts the values the composer resolves and stops it past ``MAX_VALUES``, so that a huge
+    document is refused before it is all composed (composing costs microseconds per value even on
+    libyaml). Values with an explicit tag are not resolved, hence not counted here:
+    :func:`check_graph` counts every value."""
+
+    resolved = 0
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        self.resolved += 1
+        if self.resolved > MAX_VALUES:
+            raise YamlLimitError(too_many_values())
+        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]  # untyped in PyYAML's stub
+        return tag
 
 
 class LimitedConstructor(yaml.constructor.SafeConstructor):
@@ -113,49 +133,65 @@ def too_deep() -> str:
             "flatten it (no flow needs that many levels)")
 
 
-def check_graph(root: Node, *, max_aliases: int = MAX_ALIASES, max_expansion: int = MAX_CHARS,
-                max_depth: int = MAX_DEPTH) -> None:
-    """Raises YamlLimitError when the composed document ``root`` nests too deep, uses too many
-    aliases, grows past ``max_expansion`` once its aliases are expanded, or contains itself.
+def check_graph(root: Node, *, max_aliases: int = MAX_ALIASES, max_values: int = MAX_VALUES,
+                max_expansion: int = MAX_CHARS, max_depth: int = MAX_DEPTH) -> None:
+    """Raises YamlLimitError when the composed document ``root`` nests too deep, contains itself,
+    uses too many aliases, or holds too many values or characters once its aliases are expanded.
 
     One pass over the distinct nodes (an alias is a second reference to a node already seen), so a
     bomb is measured without being expanded. Iterative: the depth is checked, not recursed into.
     """
-    sizes: dict[int, int] = {}  # expanded size of every node already finished, by id
-    open_nodes: dict[int, int] = {}  # the containers on the current path: their size so far
-    aliases = added = 0
+    # Finished nodes by id: their values and characters once expanded; open ones (the containers
+    # on the current path) have the same, so far.
+    counts: dict[int, int] = {}
+    weights: dict[int, int] = {}
+    open_counts: dict[int, int] = {}
+    open_weights: dict[int, int] = {}
+    aliases = added = values = 0
     # (node, depth, the container holding it); depth 0 finishes a container
     stack: list[tuple[Node, int, Node | None]] = [(root, 1, None)]
     while stack:
         node, depth, parent = stack.pop()
         key = id(node)
         if not depth:
-            size = sizes[key] = open_nodes.pop(key)
-        elif key in sizes:
-            size = sizes[key]
+            count = counts[key] = open_counts.pop(key)
+            weight = weights[key] = open_weights.pop(key)
+        elif key in counts:
+            count, weight = counts[key], weights[key]
             aliases += 1
-            added += size
+            added += weight
+            values += count
             if aliases > max_aliases:
                 raise YamlLimitError(f"more than {max_aliases} YAML aliases (*name) in one document; "
                                      "write the values out", _where(node, parent))
-            if added > max_expansion:
-                raise YamlLimitError(f"the YAML aliases (*name) here expand the document beyond {max_expansion:,} "
-                                     "characters (an alias bomb); write the values out or use fewer aliases",
-                                     _where(node, parent))
-        elif key in open_nodes:
+            if added > max_expansion or values > max_values:
+                raise YamlLimitError(f"the YAML aliases (*name) here expand the document beyond {max_values:,} "
+                                     f"values or {max_expansion:,} characters (an alias bomb); write the values "
+                                     "out or use fewer aliases", _where(node, parent))
+        elif key in open_counts:
             raise YamlLimitError("an alias refers to the value it is part of (a recursive value); "
                                  "a value cannot contain itself", _where(node, parent))
         elif depth > max_depth:
             raise YamlLimitError(too_deep(), node.start_mark)
-        elif isinstance(node, ScalarNode):
-            size = sizes[key] = len(node.value) + 1
         else:
-            open_nodes[key] = 1
-            stack.append((node, 0, parent))
-            stack.extend([(child, depth + 1, node) for child in reversed(_children(node))])
-            continue
+            values += 1
+            if values > max_values:
+                raise YamlLimitError(too_many_values(max_values), node.start_mark)
+            if isinstance(node, ScalarNode):
+                count, weight = counts[key], weights[key] = 1, len(node.value) + 1
+            else:
+                open_counts[key] = open_weights[key] = 1
+                stack.append((node, 0, parent))
+                stack.extend([(child, depth + 1, node) for child in reversed(_children(node))])
+                continue
         if parent is not None:
-            open_nodes[id(parent)] += size
+            open_counts[id(parent)] += count
+            open_weights[id(parent)] += weight
+
+
+def too_many_values(max_values: int = MAX_VALUES) -> str:
+    return (f"the YAML holds more than {max_values:,} values; no flow needs that many: keep large data in "
+            "files (namespace files, kestra:// URIs)")
 
 
 def _children(node: Node) -> list[Node]:
@@ -205,7 +241,7 @@ def position_of(text: str, index: int) -> tuple[int, int]:
 
 
 class SafeLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, LimitedComposer,
-                 LimitedConstructor, yaml.resolver.Resolver):
+                 LimitedConstructor, CountingResolver, yaml.resolver.Resolver):
     """``yaml.SafeLoader`` (YAML 1.1 scalars, as ``yaml.safe_load``) within this module's limits."""
 
     def __init__(self, stream: str) -> None:
@@ -221,7 +257,7 @@ FAST = bool(yaml.__with_libyaml__)
 if FAST:
     from yaml._yaml import CParser  # libyaml's binding: importable only where libyaml is installed
 
-    class _FastSafeLoader(CParser, LimitedConstructor, yaml.resolver.Resolver):
+    class _FastSafeLoader(CParser, LimitedConstructor, CountingResolver, yaml.resolver.Resolver):
         """:class:`SafeLoader` on libyaml's parser and composer (which stops at 1,000 levels)."""
 
         def __init__(self, stream: str) -> None:

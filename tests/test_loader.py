@@ -164,14 +164,15 @@ PARSERS = [pytest.param(loader._Loader, id="python"),
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_an_alias_bomb_is_refused_before_it_is_expanded(parser: type) -> None:
-    with pytest.raises(yaml.YAMLError, match=r"expand the document beyond 3,145,728 characters \(an alias bomb\)"):
+    with pytest.raises(yaml.YAMLError, match=r"expand the document beyond 100,000 values or 3,145,728 characters "
+                                             r"\(an alias bomb\)"):
         loader._parse_with(parser, billion_laughs(), "bomb.yaml")
 
 
 def test_an_alias_bomb_is_one_located_problem() -> None:
     assert only_problem(billion_laughs(), "bomb.yaml") == (
-        "bomb.yaml:9:5: the YAML aliases (*name) here expand the document beyond 3,145,728 characters "
-        "(an alias bomb); write the values out or use fewer aliases")
+        "bomb.yaml:8:5: the YAML aliases (*name) here expand the document beyond 100,000 values or "
+        "3,145,728 characters (an alias bomb); write the values out or use fewer aliases")
 
 
 def test_a_recursive_alias_and_too_many_aliases_are_refused() -> None:
@@ -265,3 +266,18 @@ def test_a_recursion_error_while_validating_is_a_problem() -> None:
     assert flow is None
     assert [str(p) for p in problems] == ["h.yaml:1:1: the flow is nested too deeply to validate; "
                                           "flatten it: move deep branches into subflows"]
+
+
+@pytest.mark.parametrize("item", ["  - lol\n", "  - [a, b, c]\n", "  - !!str tagged\n"])
+def test_more_than_100_000_values_are_refused_before_they_are_built(item: str) -> None:
+    source = FLOW + "variables:\n  l:\n" + item * 100_000
+    problem = only_problem(source)
+    assert re.fullmatch(r"h\.yaml:\d+:\d+: the YAML holds more than 100,000 values; no flow needs that many: "
+                        r"keep large data in files \(namespace files, kestra:// URIs\)", problem), problem
+
+
+def test_a_syntax_error_in_a_big_flow_is_located_by_libyaml_alone() -> None:
+    source = FLOW + "variables:\n" + "".join(f"  v{i}: {i}\n" for i in range(8000)) + "  bad: [1, 2\n"
+    assert len(source) > 64 * 1024  # too long to parse again in pure Python
+    problem = only_problem(source)
+    assert problem.startswith(f"h.yaml:{source.count(chr(10)) + 1}:1: YAML syntax error: "), problem

@@ -43,11 +43,11 @@ def test_a_billion_laughs_is_refused_on_both_parsers(loader: type) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    (bomb(), "line 7, column 5: the YAML aliases (*name) here expand the document beyond 3,145,728 characters "
-             "(an alias bomb); write the values out or use fewer aliases"),
+    (bomb(), "line 6, column 5: the YAML aliases (*name) here expand the document beyond 100,000 values or "
+             "3,145,728 characters (an alias bomb); write the values out or use fewer aliases"),
     ("big: &b '" + "x" * 100_000 + "'\nl: [" + ", ".join(["*b"] * 40) + "]\n",
-     "line 2, column 4: the YAML aliases (*name) here expand the document beyond 3,145,728 characters "
-     "(an alias bomb); write the values out or use fewer aliases"),
+     "line 2, column 4: the YAML aliases (*name) here expand the document beyond 100,000 values or "
+     "3,145,728 characters (an alias bomb); write the values out or use fewer aliases"),
     ("a: &a {b: *a}", "line 1, column 8: an alias refers to the value it is part of (a recursive value); "
                       "a value cannot contain itself"),
     ("v: &v 1\nl: [" + ", ".join(["*v"] * 101) + "]", "line 2, column 4: more than 100 YAML aliases (*name) "
@@ -81,7 +81,7 @@ def test_anchors_within_the_limits_are_read() -> None:
 def test_the_yaml_function_refuses_a_bomb_with_a_clear_message() -> None:
     renderer = Renderer()
     assert renderer.render_typed("{{ yaml(text) }}", {"text": "a: &a [1]\nb: *a"}) == {"a": [1], "b": [1]}
-    with pytest.raises(ExpressionError, match=r"yaml: the value is not valid YAML \(line 7, column 5: the YAML "
+    with pytest.raises(ExpressionError, match=r"yaml: the value is not valid YAML \(line 6, column 5: the YAML "
                                               r"aliases \(\*name\) here expand the document beyond"):
         renderer.render_typed("{{ yaml(text) }}", {"text": bomb()})
     with pytest.raises(ExpressionError, match="nested more than 200 levels deep"):
@@ -110,3 +110,13 @@ def test_ordinary_json_reads_as_json_loads_reads_it() -> None:
     value: Any = safe_json.loads(text)
     assert value == json.loads(text)
     assert safe_json.loads("[" * 200 + "]" * 200) is not None
+
+
+def test_more_than_100_000_values_are_refused() -> None:
+    for text in ["[" + "1, " * 100_001 + "]", "- !!int 1\n" * 100_001]:  # resolved, and tagged (not resolved)
+        with pytest.raises(safe_yaml.YamlLimitError, match="the YAML holds more than 100,000 values"):
+            safe_yaml.load(text)
+
+
+def test_a_big_ordinary_document_is_read() -> None:
+    assert len(safe_yaml.load("[" + "1, " * 20_000 + "]")) == 20_000

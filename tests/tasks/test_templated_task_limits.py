@@ -13,5 +13,5 @@ def test_an_alias_bomb_in_the_spec_fails_the_task_at_once(run: Run) -> None:
     outcome = run({"type": "io.kestra.plugin.core.templating.TemplatedTask", "spec": BOMB})
     assert outcome.state is State.FAILED
     assert outcome.error is not None and outcome.error.startswith(
-        "the rendered spec is not valid YAML: line 8, column 5: the YAML aliases (*name) here expand the "
-        "document beyond 3,145,728 characters (an alias bomb)")
+        "the rendered spec is not valid YAML: line 7, column 5: the YAML aliases (*name) here expand the "
+        "document beyond 100,000 values or 3,145,728 characters (an alias bomb)")
