@@ -217,3 +217,16 @@ def test_an_output_too_large_to_print_is_still_reported() -> None:
     flow = make_flow([], outputs=[{"id": "n", "type": "INT", "value": "x"}])
     with pytest.raises(InputError, match="Invalid output for `n`, it must be an integer from .* but received `a"):
         resolve_outputs(flow, {"n": 10**5000})
+
+
+def test_durations_and_date_times_beyond_python_are_refused_not_raised() -> None:
+    assert refusal({"id": "d", "type": "DURATION"}, "P" + "9" * 30 + "D") == (
+        "Invalid input for `d`, it must be an ISO-8601 duration such as PT5M or P1DT2H, "
+        f"but received `P{'9' * 30}D`")
+    assert refusal({"id": "t", "type": "DATETIME"}, "9999-12-31T23:59:59-23:00") == (
+        "Invalid input for `t`, it must be a date-time between the years 1 and 9999 in UTC, "
+        "but received `9999-12-31T23:59:59-23:00`")
+    assert input_errors({"id": "d", "type": "DURATION", "defaults": "P" + "9" * 30 + "D"})[0][0] == \
+        ("inputs", 0, "defaults")
+    assert input_errors({"id": "t", "type": "DATETIME", "after": "0001-01-01T00:00:00+01:00"})[0][0] == \
+        ("inputs", 0, "after")

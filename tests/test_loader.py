@@ -281,3 +281,9 @@ def test_a_syntax_error_in_a_big_flow_is_located_by_libyaml_alone() -> None:
     assert len(source) > 64 * 1024  # too long to parse again in pure Python
     problem = only_problem(source)
     assert problem.startswith(f"h.yaml:{source.count(chr(10)) + 1}:1: YAML syntax error: "), problem
+
+
+def test_a_duration_longer_than_python_can_hold_is_a_problem() -> None:
+    source = FLOW + "    timeout: P99999999999999999999999D\n"
+    assert only_problem(source) == ("h.yaml:8:14: tasks[0].timeout: 'P99999999999999999999999D' is longer than "
+                                    "the longest duration, P999999999D")

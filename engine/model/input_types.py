@@ -45,6 +45,17 @@ _INT_RANGE = f"it must be an integer from {INT_MIN} to {INT_MAX}"
 _INT_MAX_CHARS = 64  # far longer than any integer in range, with signs, zeros and spaces
 
 
+def json_list(value: Any) -> list[Any]:
+    """``value`` as a list: a list as it is, a text read as a JSON array within ``engine.safe_json``'s
+    limits (Python's own parser ends deep arrays in a RecursionError)."""
+    if isinstance(value, str):
+        try:
+            value = safe_json.loads(value)
+        except safe_json.JsonLimitError as err:
+            raise ValueError(f"it must be a list or a JSON array ({err})") from None
+    return as_list(value)
+
+
 def field_error(field: str, message: str, value: Any, kind: str = "input") -> ValidationError:
     """A validation error located at ``field`` of the model being validated (pydantic nests it)."""
     return ValidationError.from_exception_data(
@@ -223,7 +234,7 @@ class MultiselectInput(_Choice):
         return self.values if self.values is not None else self.options
 
     def parse(self, value: Any) -> Any:
-        return [as_string(v) for v in as_list(value)]
+        return [as_string(v) for v in json_list(value)]
 
 
 class _Bounded(InputBase):
@@ -335,7 +346,10 @@ class DatetimeInput(_Temporal):
     type: Literal["DATETIME"]
 
     def parse(self, value: Any) -> Any:
-        return as_datetime(value)
+        try:
+            return as_datetime(value)
+        except OverflowError:  # a valid date-time whose UTC instant falls outside years 1..9999
+            raise ValueError("it must be a date-time between the years 1 and 9999 in UTC") from None
 
 
 class DateInput(_Temporal):

@@ -98,6 +98,7 @@ def _replace_value(lines: list[str], at: int, value: str) -> str:
 ODD_STRINGS = st.one_of(st.text(max_size=40), st.sampled_from([
     "{{ inputs.x }}", "{{", "}}", "{% for x in range(0, 3) %}{{ x }}{% endfor %}", "PT1H", "P-1D", "PT",
     "0 0 * * *", "99 99 99 99 99", "@reboot", "Europe/Nowhere", "../../etc/passwd", "kestra:///x/y",
+    "P99999999999999999999D", "PT1e400S", "9999-12-31T23:59:59-23:00", "0001-01-01T00:00:00+01:00",
     "a" * 10_000, "\u0000", "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"), "é" * 5]))
 VALUES: st.SearchStrategy[Any] = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), ODD_STRINGS, st.sampled_from(TYPES),
