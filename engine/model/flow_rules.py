@@ -103,7 +103,7 @@ def _duplicate_ids(entries: list[tuple[Loc, dict[str, Any]]], what: str, hint: s
 
 def _input_dependencies(data: Mapping[str, Any]) -> list[Problem]:
     entries = _entries(data, "inputs")
-    known = {_entry_id(e)[1] for _, e in entries}
+    known = {name for _, e in entries if isinstance(name := _entry_id(e)[1], str)}
     graph: dict[str, list[str]] = {}
     problems: list[Problem] = []
     for loc, entry in entries:
