@@ -19,7 +19,8 @@ with the line and column, before any value is built. The limits follow SnakeYAML
 - a number has at most :data:`MAX_NUMBER_DIGITS` characters (Jackson's ``maxNumberLength``).
 
 libyaml parses when it is installed (10x faster than the pure-Python parser); a text it refuses is
-parsed again by the pure-Python parser, whose messages and positions are the documented ones.
+parsed again by the pure-Python parser, whose messages and positions are the documented ones, when
+it is short enough to be parsed again quickly (:data:`MAX_REPARSE_CHARS`).
 """
 from __future__ import annotations
 
