@@ -108,7 +108,7 @@ FlowSource = LoadedFlow
 
 def parse_yaml(source: str, path: str = "<string>") -> list[YamlDocument]:
     """Every document of ``source``; raises FlowValidationError on a YAML syntax error or a text
-    beyond the limits of ``engine.safe_yaml`` (size, aliases, nesting, number length)."""
+    beyond the limits of ``engine.safe_yaml`` (size, values, aliases, nesting, number length)."""
     try:
         safe_yaml.check_size(source)
         return safe_yaml.parse_with_fallback(lambda loader, text: _parse_with(loader, text, path),
@@ -119,8 +119,8 @@ def parse_yaml(source: str, path: str = "<string>") -> list[YamlDocument]:
 
 def _parse_with(loader_class: type[Any], source: str, path: str) -> list[YamlDocument]:
     documents: list[YamlDocument] = []
-    # Without both an anchor (&) and an alias (*) sign nothing is shared: _build checks the depth
-    # alone, and a big flow is spared a second walk over its nodes.
+    # Without both an anchor (&) and an alias (*) sign nothing is shared: _build's own count of
+    # values and depth is enough, and a big flow is spared a second walk over its nodes.
     shared = "&" in source and "*" in source
     loader = None
     try:
