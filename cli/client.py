@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
+from engine import safe_json
 from engine.errors import PodiumError
 from engine.settings import Settings, load_settings
 from engine.state import State
@@ -95,9 +96,9 @@ def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise click.BadParameter(f"not valid JSON ({err.msg} at column {err.colno})", param_hint=option) from None
+        value = safe_json.loads(text)
+    except safe_json.JsonLimitError as err:
+        raise click.BadParameter(f"not valid JSON ({err})", param_hint=option) from None
     if not isinstance(value, dict):
         raise click.BadParameter("must be a JSON object, e.g. '{\"name\": \"value\"}'", param_hint=option)
     return value

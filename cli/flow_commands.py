@@ -91,11 +91,13 @@ def find_flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
 
 def _check_file(file: Path, registry: Registry, global_defaults: list[dict[str, Any]],
                 worker_groups: list[str]) -> tuple[list[Flow], list[Problem]]:
-    from engine.loader import validate_source
-    from engine.validation import Position, Problem
+    from engine.loader import read_flow_file, validate_source
+    from engine.validation import FlowValidationError, Position, Problem
 
     try:
-        source = file.read_text(encoding="utf-8")
+        source = read_flow_file(file)
+    except FlowValidationError as err:
+        return [], err.details
     except (OSError, UnicodeDecodeError) as err:
         return [], [Problem(str(file), Position(1, 1), "", f"cannot read the file: {err}")]
     return validate_source(source, registry, path=str(file), global_defaults=global_defaults,

@@ -22,9 +22,13 @@ def parse_duration(text: str) -> timedelta:
     if not match or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
         raise DurationError(f"'{text}' is not an ISO-8601 duration (examples: PT30S, PT5M, PT1H30M, P1D)")
     parts = {k: float(v) for k, v in match.groupdict().items() if v and k != "sign"}
-    delta = timedelta(weeks=parts.get("weeks", 0), days=parts.get("days", 0),
-                      hours=parts.get("hours", 0), minutes=parts.get("minutes", 0),
-                      seconds=parts.get("seconds", 0))
+    try:
+        delta = timedelta(weeks=parts.get("weeks", 0), days=parts.get("days", 0),
+                          hours=parts.get("hours", 0), minutes=parts.get("minutes", 0),
+                          seconds=parts.get("seconds", 0))
+    except OverflowError:
+        raise DurationError(f"'{text[:40]}' is longer than the longest duration, "
+                            f"P{timedelta.max.days}D") from None
     return -delta if match.group("sign") else delta
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine import safe_json
 from engine.model.flow import Flow
 from engine.model.input_types import InputBase
 from engine.model.input_values import as_list, as_string, shown
@@ -19,6 +20,8 @@ from engine.model.input_values import as_list, as_string, shown
 #: flow's own ``defaults``, False for a value the caller sent (engine/storage/input_files.py).
 StoreFile = Callable[[str, str, bool], str]
 Render = Callable[[str, Mapping[str, Any]], Any]
+_MAX_QUOTE = 300
+_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7f, 0xa0)]}
 
 
 class InputError(ValueError):
@@ -30,7 +33,18 @@ class InputError(ValueError):
 
 
 def input_error(input_id: str, message: str, value: Any) -> str:
-    return f"Invalid input for `{input_id}`, {message}, but received `{shown(value)}`"
+    return f"Invalid input for `{input_id}`, {message}, but received `{_quoted(value)}`"
+
+
+def _quoted(value: Any) -> str:
+    """The value as Kestra shows it, shortened and with control characters escaped: a refused
+    value may be megabytes long, nested too deep to print, or an integer too long for ``str``."""
+    try:
+        text = shown(value)
+    except (RecursionError, ValueError):
+        return f"a {type(value).__name__} too large to show"
+    text = text if len(text) <= _MAX_QUOTE else text[:_MAX_QUOTE] + "…"
+    return text.translate(_ESCAPES)  # one line, and no terminal escape sequence from a caller
 
 
 def resolve_inputs(flow: Flow, raw: Mapping[str, Any], *, store_file: StoreFile | None = None,
@@ -79,12 +93,15 @@ def _resolve_one(spec: InputBase, raw: Mapping[str, Any], context: Mapping[str, 
             raise ValueError(input_error(spec.id, "missing required input", None))
         return None
     try:
+        safe_json.check_depth(value)  # a value sent already parsed (an API body, a trigger)
         if spec.type == "FILE" and store_file is not None:
             value = store_file(spec.id, str(value), declared)
         typed = spec.parse(value)
         spec.check(typed)
     except ValueError as err:
         raise ValueError(input_error(spec.id, str(err), value)) from None
+    except RecursionError:
+        raise ValueError(input_error(spec.id, safe_json.too_deep(), value)) from None
     return typed
 
 
@@ -178,7 +195,7 @@ def resolve_outputs(flow: Flow, rendered: Mapping[str, Any]) -> dict[str, Any]:
         try:
             result[output.id] = output.parse(value)
         except ValueError as err:
-            problems.append(f"Invalid output for `{output.id}`, {err}, but received `{shown(value)}`")
+            problems.append(f"Invalid output for `{output.id}`, {err}, but received `{_quoted(value)}`")
     if problems:
         raise InputError(problems)
     return nest(result)

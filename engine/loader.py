@@ -4,7 +4,8 @@ PyYAML's composer gives a node tree with marks; we build plain Python data from 
 that every mapping key and value keeps its position, duplicate keys are caught (Kestra refuses
 them), and YAML 1.1 surprises are avoided: dates stay strings (as Jackson reads them) and only
 ``true``/``false`` are booleans (``on``/``yes`` stay text). The original text is kept verbatim.
-The only I/O is :func:`load_flow` reading the path its caller gives.
+Every text is read within the limits of ``engine.safe_yaml`` (size, aliases, nesting, numbers).
+The only I/O is :func:`read_flow_file` reading the path its caller gives.
 """
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from engine import safe_yaml
 from engine.model.flow import Flow
 from engine.model.flow_rules import format_path
 from engine.plugin_defaults import apply_plugin_defaults
 from engine.plugins.base import Registry
+from engine.safe_yaml import CountingResolver, LimitedComposer, LimitedConstructor
 from engine.validation import FlowValidationError, Position, Problem, problems_from_errors
 
 Loc = tuple[Any, ...]
-MAX_DEPTH = 200  # deeper nesting is an alias bomb or a mistake, not a flow
 
 
 class _Resolver(yaml.resolver.Resolver):
@@ -40,29 +43,29 @@ _Resolver.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|
                                 list("tTfF"))
 
 
-class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-              yaml.constructor.SafeConstructor, _Resolver):
+class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, LimitedComposer,
+              LimitedConstructor, CountingResolver, _Resolver):
     def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        yaml.constructor.SafeConstructor.__init__(self)
+        LimitedComposer.__init__(self)
+        LimitedConstructor.__init__(self)
         _Resolver.__init__(self)
 
 
-_FAST = bool(yaml.__with_libyaml__)
+_FAST = safe_yaml.FAST
 if _FAST:
     from yaml._yaml import CParser  # libyaml's binding: importable only where libyaml is installed
 
-    class _FastLoader(CParser, yaml.constructor.SafeConstructor, _Resolver):
+    class _FastLoader(CParser, LimitedConstructor, CountingResolver, _Resolver):
         """The same loader on libyaml's C parser (10x faster on a 1000-task flow: every worker
         process parses each flow revision it runs once). Its syntax errors are reported again by
         the pure-Python loader, whose messages are the ones documented and tested."""
 
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
-            yaml.constructor.SafeConstructor.__init__(self)
+            LimitedConstructor.__init__(self)
             _Resolver.__init__(self)
 
 
@@ -76,6 +79,7 @@ class YamlDocument:
     positions: dict[Loc, Position] = field(default_factory=dict)
     key_positions: dict[Loc, Position] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    values: int = 0  # built so far, bounded by safe_yaml.MAX_VALUES
 
     def locate(self, loc: Loc) -> Position:
         """Where ``loc`` (or its nearest written ancestor) is in the file."""
@@ -103,33 +107,49 @@ FlowSource = LoadedFlow
 
 
 def parse_yaml(source: str, path: str = "<string>") -> list[YamlDocument]:
-    """Every document of ``source``; raises FlowValidationError on a YAML syntax error."""
-    if _FAST:
-        try:
-            return _parse_with(_FastLoader(source), source, path)
-        except FlowValidationError:
-            pass  # reported below, with the pure-Python parser's position and words
-    return _parse_with(_Loader(source), source, path)
-
-
-def _parse_with(loader: Any, source: str, path: str) -> list[YamlDocument]:
-    documents: list[YamlDocument] = []
+    """Every document of ``source``; raises FlowValidationError on a YAML syntax error or a text
+    beyond the limits of ``engine.safe_yaml`` (size, values, aliases, nesting, number length)."""
     try:
+        safe_yaml.check_size(source)
+        return safe_yaml.parse_with_fallback(lambda loader, text: _parse_with(loader, text, path),
+                                             _FastLoader if _FAST else None, _Loader, source)
+    except yaml.YAMLError as err:
+        raise FlowValidationError([_yaml_problem(err, source, path)]) from None
+
+
+def _parse_with(loader_class: type[Any], source: str, path: str) -> list[YamlDocument]:
+    documents: list[YamlDocument] = []
+    # Without both an anchor (&) and an alias (*) sign nothing is shared: _build's own count of
+    # values and depth is enough, and a big flow is spared a second walk over its nodes.
+    shared = "&" in source and "*" in source
+    loader = None
+    try:
+        loader = loader_class(source)  # the reader refuses control characters here
         while loader.check_node():
             node = loader.get_node()
+            if shared:
+                safe_yaml.check_graph(node)
             document = YamlDocument(None, path, source)
-            document.data = _build(loader, node, (), document, 0)
+            document.data = _build(loader, node, (), document, 1)
             documents.append(document)
-    except yaml.MarkedYAMLError as err:
-        raise FlowValidationError([_syntax_problem(err, path)]) from None
+    except RecursionError:
+        raise safe_yaml.YamlLimitError(safe_yaml.too_deep()) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return documents
 
 
-def _syntax_problem(err: yaml.MarkedYAMLError, path: str) -> Problem:
+def _yaml_problem(err: yaml.YAMLError, source: str, path: str) -> Problem:
+    if isinstance(err, yaml.reader.ReaderError):
+        return Problem(path, Position(*safe_yaml.position_of(source, err.position)), "",
+                       safe_yaml.reader_problem(err))
+    if not isinstance(err, yaml.MarkedYAMLError):
+        return Problem(path, Position(1, 1), "", f"YAML syntax error: {err}")
     mark = err.problem_mark or err.context_mark
     position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
+    if isinstance(err, (safe_yaml.YamlLimitError, ConstructorError)):
+        return Problem(path, position, "", str(err.problem) + (f" ({err.context})" if err.context else ""))
     message = f"YAML syntax error: {err.problem or 'invalid YAML'}"
     if err.context:
         started = err.context_mark
@@ -140,15 +160,23 @@ def _syntax_problem(err: yaml.MarkedYAMLError, path: str) -> Problem:
 
 
 def _build(loader: _Loader, node: Node, loc: Loc, doc: YamlDocument, depth: int) -> Any:
+    """The value of ``node`` (its aliases' expansion is bounded by ``safe_yaml.check_graph``)."""
     doc.positions.setdefault(loc, _position(node))
-    if depth > MAX_DEPTH:
-        doc.problems.append(Problem(doc.path, _position(node), "", "the document is nested too deeply"))
-        return None
+    doc.values += 1
+    if depth > safe_yaml.MAX_DEPTH:
+        raise safe_yaml.YamlLimitError(safe_yaml.too_deep(), node.start_mark)
+    if doc.values > safe_yaml.MAX_VALUES:
+        raise safe_yaml.YamlLimitError(safe_yaml.too_many_values(), node.start_mark)
     if isinstance(node, MappingNode):
         return _build_mapping(loader, node, loc, doc, depth)
     if isinstance(node, SequenceNode):
         return [_build(loader, item, loc + (i,), doc, depth + 1) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.MarkedYAMLError as err:
+        problem = _yaml_problem(err, doc.source, doc.path)
+        doc.problems.append(Problem(problem.file, problem.position, format_path(loc), problem.message))
+        return node.value  # the text as written, so that no second problem is reported for it
 
 
 def _build_mapping(loader: _Loader, node: MappingNode, loc: Loc, doc: YamlDocument,
@@ -156,9 +184,13 @@ def _build_mapping(loader: _Loader, node: MappingNode, loc: Loc, doc: YamlDocume
     result: dict[Any, Any] = {}
     first_seen: dict[Any, Position] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True) if isinstance(key_node, ScalarNode) \
-            else str(key_node.value)
         key_position = _position(key_node)
+        if not isinstance(key_node, ScalarNode):
+            doc.problems.append(Problem(doc.path, key_position, format_path(loc),
+                                        "a key must be a plain value (text or a number), not a list or mapping",
+                                        "write the key as text"))
+            continue
+        key = _build(loader, key_node, loc, doc, depth + 1)
         if key in first_seen:
             doc.problems.append(Problem(
                 doc.path, key_position, format_path(loc + (key,)),
@@ -191,13 +223,17 @@ def check_document(document: YamlDocument, registry: Registry, *,
         problems.append(Problem(document.path, Position(1, 1), "",
                                 f"a flow must be a mapping with id, namespace and tasks; this document is {what}"))
         return None, problems
-    data = apply_plugin_defaults(data, global_defaults, registry)
     context = {"registry": registry,
                "worker_groups": set(worker_groups) if worker_groups is not None else None}
     try:
+        data = apply_plugin_defaults(data, global_defaults, registry)
         flow = Flow.model_validate(data, context=context)
     except ValidationError as err:
         problems += problems_from_errors(err.errors(), data, document, registry)
+        return None, sorted(problems, key=lambda p: p.position)
+    except RecursionError:  # tasks nested in tasks deeper than Python validates
+        problems.append(Problem(document.path, Position(1, 1), "", "the flow is nested too deeply to validate",
+                                "flatten it: move deep branches into subflows"))
         return None, sorted(problems, key=lambda p: p.position)
     return (flow if not problems else None), problems
 
@@ -225,8 +261,26 @@ def load_flow_text(source: str, registry: Registry, *, path: str = "<string>",
 def load_flow(path: str | Path, registry: Registry, *,
               global_defaults: Sequence[Mapping[str, Any]] = ()) -> LoadedFlow:
     """Reads and parses the flow file at ``path`` (raises FlowValidationError, or OSError)."""
-    source = Path(path).read_text(encoding="utf-8")
+    source = read_flow_file(path)
     return load_flow_text(source, registry, path=str(path), global_defaults=global_defaults)
+
+
+def read_flow_file(path: str | Path) -> str:
+    """The text of the flow file at ``path``, read no further than a flow may be long.
+
+    Raises:
+        FlowValidationError: the file is larger than ``safe_yaml.MAX_CHARS`` characters.
+        OSError, UnicodeDecodeError: it cannot be read as UTF-8.
+    """
+    limit = safe_yaml.MAX_CHARS * 4  # bytes: UTF-8 needs at most 4 per character
+    with open(path, "rb") as file:
+        data = file.read(limit + 1)
+    source = data.decode("utf-8") if len(data) <= limit else ""
+    if len(data) > limit or len(source) > safe_yaml.MAX_CHARS:
+        raise FlowValidationError([Problem(str(path), Position(1, 1), "",
+                                           f"the file is larger than a flow may be ({safe_yaml.MAX_CHARS:,} "
+                                           "characters); split it or keep large data in files")])
+    return source
 
 
 def validate_source(source: str, registry: Registry, *, path: str = "<string>",

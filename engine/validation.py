@@ -38,6 +38,8 @@ _TYPE_NOUNS = {
 # Union members pydantic names in a loc (``str``, ``list[...]``, ``function-wrap[...]``).
 _UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|dict|list|any|[a-z-]+\[.*\])$")
 _PREFIXES = ("Value error, ", "Assertion failed, ")
+_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7f, 0xa0)]} | \
+    {0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 @dataclass(frozen=True, order=True)
@@ -60,7 +62,8 @@ class Problem:
         where = f"{self.file}:{self.position.line}:{self.position.column}: "
         field = f"{self.field}: " if self.field else ""
         hint = f"; {self.hint}" if self.hint else ""
-        return f"{where}{field}{self.message}{hint}"
+        # One line whatever a key or value quoted in it holds (a newline, a terminal escape).
+        return f"{where}{field}{self.message}{hint}".translate(_ESCAPES)
 
 
 class FlowValidationError(FlowInvalid):

@@ -170,3 +170,80 @@ def test_outputs_are_parsed_by_type() -> None:
 
 def test_nest() -> None:
     assert nest({"a.b.c": 1, "a.d": 2, "e": 3}) == {"a": {"b": {"c": 1}, "d": 2}, "e": 3}
+
+
+# ----------------------------------------------------------------------------- hostile values
+
+def refusal(spec: dict[str, Any], value: Any) -> str:
+    with pytest.raises(InputError) as caught:
+        resolve_inputs(make_flow([spec]), {spec["id"]: value})
+    [problem] = caught.value.problems
+    return problem
+
+
+def test_int_is_a_java_integer_as_in_kestra() -> None:
+    flow = make_flow([{"id": "i", "type": "INT"}])
+    assert resolve_inputs(flow, {"i": "2147483647"}) == {"i": 2**31 - 1}
+    assert resolve_inputs(flow, {"i": -(2**31)}) == {"i": -(2**31)}
+    too_big = "Invalid input for `i`, it must be an integer from -2147483648 to 2147483647, but received"
+    assert refusal({"id": "i", "type": "INT"}, "2147483648") == f"{too_big} `2147483648`"
+    assert refusal({"id": "i", "type": "INT"}, -(2**63)) == f"{too_big} `{-(2**63)}`"
+    assert refusal({"id": "i", "type": "INT"}, "9" * 5000).startswith(f"{too_big} `99999")
+    assert input_errors({"id": "i", "type": "INT", "max": 2**40})[0][0] == ("inputs", 0, "max")
+
+
+def test_huge_and_infinite_floats_are_refused_not_raised() -> None:
+    assert refusal({"id": "f", "type": "FLOAT"}, 10**400) == (
+        "Invalid input for `f`, it must be a number within the range of a 64-bit float, "
+        f"but received `{str(10**400)[:300]}…`")
+    assert refusal({"id": "f", "type": "FLOAT"}, "1e999") == (
+        "Invalid input for `f`, it must be a finite number, but received `1e999`")
+    assert input_errors({"id": "f", "type": "FLOAT", "defaults": 10**400})[0][0] == ("inputs", 0, "defaults")
+
+
+def test_a_deeply_nested_json_input_is_refused_in_one_line() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    assert refusal({"id": "j", "type": "JSON"}, deep) == (
+        "Invalid input for `j`, it must be valid JSON (the value is nested more than 200 levels deep; flatten it), "
+        f"but received `{deep[:300]}…`")
+    nested: list[Any] = []
+    for _ in range(5000):  # already parsed, as an API body or a trigger sends it
+        nested = [nested]
+    assert "the value is nested more than 200 levels deep" in refusal({"id": "j", "type": "JSON"}, nested)
+
+
+def test_json_numbers_python_cannot_hold_are_refused() -> None:
+    assert "a number of 5,000 characters is longer than the limit of 1,000" in \
+        refusal({"id": "j", "type": "JSON"}, '{"n": ' + "9" * 5000 + "}")
+    assert "NaN is not a JSON number" in refusal({"id": "j", "type": "JSON"}, "[NaN]")
+
+
+def test_a_yaml_input_alias_bomb_is_refused_at_once() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8))
+    assert "the YAML aliases (*name) here expand the document beyond 100,000 values" in \
+        refusal({"id": "y", "type": "YAML"}, bomb)
+    assert refusal({"id": "y", "type": "YAML"}, "a: 'x\x01'\n") == (
+        "Invalid input for `y`, it must be valid YAML (line 1, column 6: the character U+0001 is not allowed in "
+        'YAML; remove it, or write it as "\\x01" inside a double-quoted string), but received `a: \'x\\x01\'\\x0a`')
+    assert resolve_inputs(make_flow([{"id": "y", "type": "YAML"}]), {"y": "a: &a [1]\nb: *a"}) == \
+        {"y": {"a": [1], "b": [1]}}
+
+
+def test_an_output_too_large_to_print_is_still_reported() -> None:
+    flow = make_flow([], outputs=[{"id": "n", "type": "INT", "value": "x"}])
+    with pytest.raises(InputError, match="Invalid output for `n`, it must be an integer from .* but received `a"):
+        resolve_outputs(flow, {"n": 10**5000})
+
+
+def test_durations_and_date_times_beyond_python_are_refused_not_raised() -> None:
+    assert refusal({"id": "d", "type": "DURATION"}, "P" + "9" * 30 + "D") == (
+        "Invalid input for `d`, it must be an ISO-8601 duration such as PT5M or P1DT2H, "
+        f"but received `P{'9' * 30}D`")
+    assert refusal({"id": "t", "type": "DATETIME"}, "9999-12-31T23:59:59-23:00") == (
+        "Invalid input for `t`, it must be a date-time between the years 1 and 9999 in UTC, "
+        "but received `9999-12-31T23:59:59-23:00`")
+    assert input_errors({"id": "d", "type": "DURATION", "defaults": "P" + "9" * 30 + "D"})[0][0] == \
+        ("inputs", 0, "defaults")
+    assert input_errors({"id": "t", "type": "DATETIME", "after": "0001-01-01T00:00:00+01:00"})[0][0] == \
+        ("inputs", 0, "after")

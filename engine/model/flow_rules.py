@@ -103,7 +103,7 @@ def _duplicate_ids(entries: list[tuple[Loc, dict[str, Any]]], what: str, hint: s
 
 def _input_dependencies(data: Mapping[str, Any]) -> list[Problem]:
     entries = _entries(data, "inputs")
-    known = {_entry_id(e)[1] for _, e in entries}
+    known = {name for _, e in entries if isinstance(name := _entry_id(e)[1], str)}
     graph: dict[str, list[str]] = {}
     problems: list[Problem] = []
     for loc, entry in entries:
@@ -111,9 +111,9 @@ def _input_dependencies(data: Mapping[str, Any]) -> list[Problem]:
         needed = depends.get("inputs") if isinstance(depends, dict) else None
         if not isinstance(needed, list):
             continue
-        graph[str(_entry_id(entry)[1])] = [str(n) for n in needed]
+        graph[str(_entry_id(entry)[1])] = [n for n in needed if isinstance(n, str)]
         for index, name in enumerate(needed):
-            if name not in known:
+            if isinstance(name, str) and name not in known:  # another type is the model's to report
                 problems.append((loc + ("dependsOn", "inputs", index),
                                  f"depends on unknown input '{name}' (declared inputs: "
                                  f"{', '.join(sorted(str(k) for k in known))})"))

@@ -10,7 +10,7 @@ that ``engine.inputs`` can build ``Invalid input for `id`, <message>, but receiv
 """
 from __future__ import annotations
 
-import json
+import math
 import re
 from typing import Any, ClassVar, Literal
 
@@ -18,6 +18,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from engine import safe_json, safe_yaml
 from engine.durations import DurationError, parse_duration
 from engine.model.input_values import (
     as_boolean,
@@ -39,6 +40,21 @@ from engine.model.task import Duration, is_expression
 from engine.plugins.base import Options
 
 INPUT_ID_PATTERN = r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$"
+# Kestra's INT input is a Java Integer (``IntInput extends Input<Integer>``): 32 bits, signed.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+_INT_RANGE = f"it must be an integer from {INT_MIN} to {INT_MAX}"
+_INT_MAX_CHARS = 64  # far longer than any integer in range, with signs, zeros and spaces
+
+
+def json_list(value: Any) -> list[Any]:
+    """``value`` as a list: a list as it is, a text read as a JSON array within ``engine.safe_json``'s
+    limits (Python's own parser ends deep arrays in a RecursionError)."""
+    if isinstance(value, str):
+        try:
+            value = safe_json.loads(value)
+        except safe_json.JsonLimitError as err:
+            raise ValueError(f"it must be a list or a JSON array ({err})") from None
+    return as_list(value)
 
 
 def field_error(field: str, message: str, value: Any, kind: str = "input") -> ValidationError:
@@ -214,7 +230,7 @@ class MultiselectInput(_Choice):
         return self.values if self.values is not None else self.options
 
     def parse(self, value: Any) -> Any:
-        return [as_string(v) for v in as_list(value)]
+        return [as_string(v) for v in json_list(value)]
 
 
 class _Bounded(InputBase):
@@ -235,11 +251,16 @@ class _Bounded(InputBase):
 class IntInput(_Bounded):
     type_name = "INT"
     type: Literal["INT"]
-    min: int | None = None
-    max: int | None = None
+    min: int | None = Field(None, ge=INT_MIN, le=INT_MAX)
+    max: int | None = Field(None, ge=INT_MIN, le=INT_MAX)
 
     def parse(self, value: Any) -> Any:
-        return as_int(value)
+        if isinstance(value, str) and len(value.strip()) > _INT_MAX_CHARS:
+            raise ValueError(_INT_RANGE)  # before int(), which refuses thousands of digits its own way
+        number = as_int(value)
+        if not INT_MIN <= number <= INT_MAX:
+            raise ValueError(_INT_RANGE)
+        return number
 
 
 class FloatInput(_Bounded):
@@ -249,7 +270,15 @@ class FloatInput(_Bounded):
     max: float | None = None
 
     def parse(self, value: Any) -> Any:
-        return as_float(value)
+        if isinstance(value, str) and len(value.strip()) > safe_yaml.MAX_NUMBER_DIGITS:
+            raise ValueError("it must be a number")
+        try:
+            number = as_float(value)
+        except OverflowError:  # an integer too large for a float
+            raise ValueError("it must be a number within the range of a 64-bit float") from None
+        if math.isinf(number) or math.isnan(number):
+            raise ValueError("it must be a finite number")
+        return number
 
 
 class DurationInput(_Bounded):
@@ -313,7 +342,10 @@ class DatetimeInput(_Temporal):
     type: Literal["DATETIME"]
 
     def parse(self, value: Any) -> Any:
-        return as_datetime(value)
+        try:
+            return as_datetime(value)
+        except OverflowError:  # a valid date-time whose UTC instant falls outside years 1..9999
+            raise ValueError("it must be a date-time between the years 1 and 9999 in UTC") from None
 
 
 class DateInput(_Temporal):
@@ -352,9 +384,9 @@ class JsonInput(InputBase):
     def parse(self, value: Any) -> Any:
         if isinstance(value, str):
             try:
-                return json.loads(value)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"it must be valid JSON ({err.msg} at character {err.pos})") from None
+                return safe_json.loads(value)
+            except safe_json.JsonLimitError as err:
+                raise ValueError(f"it must be valid JSON ({err})") from None
         return value
 
 
@@ -365,7 +397,7 @@ class YamlInput(InputBase):
     def parse(self, value: Any) -> Any:
         if isinstance(value, str):
             try:
-                return yaml.safe_load(value)
+                return safe_yaml.load(value)
             except yaml.YAMLError as err:
-                raise ValueError(f"it must be valid YAML ({err})") from None
+                raise ValueError(f"it must be valid YAML ({safe_yaml.one_line(err, value)})") from None
         return value

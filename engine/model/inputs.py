@@ -32,8 +32,9 @@ from engine.model.input_types import (
     UriInput,
     YamlInput,
     field_error,
+    json_list,
 )
-from engine.model.input_values import as_list, kind
+from engine.model.input_values import kind
 
 
 class ArrayInput(InputBase):
@@ -51,7 +52,7 @@ class ArrayInput(InputBase):
 
     def parse(self, value: Any) -> Any:
         item = INPUT_TYPES[self.item_type].model_construct(id=self.id, type=self.item_type)
-        return [item.parse(v) for v in as_list(value)]
+        return [item.parse(v) for v in json_list(value)]
 
 
 INPUT_MODELS: tuple[type[InputBase], ...] = (

@@ -8,7 +8,7 @@ from pathlib import Path
 from threading import Lock
 
 from engine.errors import FlowInvalid, NotFound
-from engine.loader import load_flow_text
+from engine.loader import load_flow_text, read_flow_file
 from engine.model.flow import Flow
 from engine.services.runtime import Env
 from engine.validation import FlowValidationError
@@ -61,7 +61,9 @@ class FlowCatalog:
 
     def deploy_file(self, path: Path) -> Deployed:
         try:
-            source = Path(path).read_text(encoding="utf-8")
+            source = read_flow_file(path)
+        except FlowValidationError as err:
+            raise FlowInvalid(err.problems) from None
         except (OSError, UnicodeDecodeError) as err:
             raise FlowInvalid([f"{path}: cannot read the flow file: {err}"]) from None
         return self.deploy_source(source, str(path))

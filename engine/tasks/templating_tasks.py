@@ -8,6 +8,7 @@ from __future__ import annotations
 import yaml
 from pydantic import ValidationError
 
+from engine import safe_yaml
 from engine.plugins.base import PluginKind, UnknownType
 from engine.plugins.core.templating import TemplatedTaskOptions
 from engine.tasks.context import RunContext
@@ -23,9 +24,9 @@ def run_templated_task(options: TemplatedTaskOptions, ctx: RunContext) -> TaskRe
         raise TaskFailed("templating.TemplatedTask needs the plugin registry, which this process did not provide")
     text = as_text(ctx, options.spec, "spec")
     try:
-        spec_map = yaml.safe_load(text)
+        spec_map = safe_yaml.load(text)
     except yaml.YAMLError as error:
-        raise TaskFailed(f"the rendered spec is not valid YAML: {error}") from None
+        raise TaskFailed(f"the rendered spec is not valid YAML: {safe_yaml.one_line(error, text)}") from None
     if not isinstance(spec_map, dict) or not isinstance(spec_map.get("type"), str):
         raise TaskFailed("the rendered spec must be a YAML mapping with a 'type'")
     spec_map.setdefault("id", options.id)

@@ -52,10 +52,16 @@ def from_json(json_text: Any) -> Any:
 
 
 def from_yaml(yaml_text: Any) -> Any:
+    # engine.safe_yaml: an alias bomb or a too deep text is refused before any value is built.
+    from engine import safe_yaml
+
+    if yaml_text is None:
+        return None
+    text = yaml_text if isinstance(yaml_text, str) else str(yaml_text)
     try:
-        return yamllib.safe_load(yaml_text) if yaml_text is not None else None
+        return safe_yaml.load(text)
     except yamllib.YAMLError as error:
-        raise ExpressionError(f"yaml: the value is not valid YAML ({error})") from None
+        raise ExpressionError(f"yaml: the value is not valid YAML ({safe_yaml.one_line(error, text)})") from None
 
 
 _ION_SYMBOL_KEY = re.compile(r"([{,]\s*)([A-Za-z_$][\w$]*)\s*:")

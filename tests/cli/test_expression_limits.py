@@ -46,12 +46,12 @@ outputs:
 """
 
 
-def _run(podium: Podium, flow: Path, **variables: str) -> dict[str, Any]:
+def _run(podium: Podium, flow: Path, exit_code: int = 0, **variables: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PODIUM_", "SECRET_"))}
     env.update(PYTHONPATH=str(ROOT), **variables)
     result = subprocess.run([*PODIUM, "run", str(flow), "--json", "--data-dir", str(podium.data_dir)],
                             cwd=podium.cwd, env=env, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == exit_code, result.stderr
     assert "Traceback" not in result.stderr
     document: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return document
@@ -60,7 +60,7 @@ def _run(podium: Podium, flow: Path, **variables: str) -> dict[str, Any]:
 def test_a_runaway_expression_fails_its_task_and_the_parallel_one_ends(podium: Podium, tmp_path: Path) -> None:
     flow = write(tmp_path, "runaway.yaml", PARALLEL)
     started = time.monotonic()
-    document = _run(podium, flow, PODIUM_EXPRESSIONS__TIMEOUT_SECONDS="2")
+    document = _run(podium, flow, 1, PODIUM_EXPRESSIONS__TIMEOUT_SECONDS="2")  # 1: the execution FAILED
     assert time.monotonic() - started < 150  # the regex alone would take hours
     runs = {r["taskId"]: r for r in document["taskRunList"]}
     assert runs["quick"]["state"]["current"] == "SUCCESS"

@@ -9,7 +9,7 @@ import pytest
 
 from engine.errors import NotFound
 from engine.services import Services, build_services
-from engine.services.watch import FolderWatcher, WatchEvent
+from engine.services.watch import FolderWatcher, ScanResult, WatchEvent
 from engine.settings import Settings
 from tests.celery.procs import wait_until
 from tests.server.helpers import ReadOnly, log_flow, write_flow
@@ -120,3 +120,36 @@ def test_thread_picks_up_a_save_and_stops_cleanly(services: Services, folder: Pa
 def test_watching_a_missing_folder_is_a_clear_error(services: Services, tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="flows folder .*missing does not exist"):
         services.watch_folder(tmp_path / "missing")
+
+
+HOSTILE = {
+    "bomb.yaml": ("id: bomb\nnamespace: company.team\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+                  + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9)),
+                  ":8:5: the YAML aliases (*name) here expand the document beyond 100,000 values"),
+    "deep.yaml": ("id: deep\nnamespace: company.team\nx: " + "[" * 50_000 + "]" * 50_000 + "\n",
+                  ":3:1003: the YAML is nested more than 200 levels deep"),
+    "control.yaml": ("id: ctl\nnamespace: company.team\nx: \x1b[2J\n",
+                     ":3:4: the character U+001B is not allowed in YAML"),
+    "digits.yaml": ("id: digits\nnamespace: company.team\nx: " + "1" * 5000 + "\n",
+                    ":3:4: x: a number of 5,000 characters is longer than the limit of 1,000"),
+}
+
+
+def test_hostile_files_are_refused_at_once_and_the_others_deploy(services: Services, folder: Path) -> None:
+    write_flow(folder / "good.yaml", log_flow("good", "one"))
+    for name, (source, _) in HOSTILE.items():
+        (folder / name).write_text(source)
+    (folder / "huge.yaml").write_bytes(b"id: huge\n" + b"#" * (13 * 1024 * 1024))
+    watcher = watcher_for(services, folder, [])
+    scanned: list[ScanResult] = []
+    scanning = threading.Thread(target=lambda: scanned.append(watcher.scan()), daemon=True)
+    scanning.start()
+    scanning.join(60)  # generous: a bomb expanded would not end at all
+    assert scanned, "a scan of the folder did not end"
+    kinds = {Path(e.path).name: e.kind for e in scanned[0].events}
+    assert kinds == {"good.yaml": "deployed", "huge.yaml": "refused", **{name: "refused" for name in HOSTILE}}
+    messages = {Path(e.path).name: e.message for e in scanned[0].events}
+    for name, (_, problem) in HOSTILE.items():
+        assert f"{folder / name}{problem}" in messages[name]
+    assert "the file is larger than a flow may be" in messages["huge.yaml"]
+    assert watcher.scan().events == []  # each refusal is reported once per save, not on every pass
