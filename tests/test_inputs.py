@@ -247,3 +247,14 @@ def test_durations_and_date_times_beyond_python_are_refused_not_raised() -> None
         ("inputs", 0, "defaults")
     assert input_errors({"id": "t", "type": "DATETIME", "after": "0001-01-01T00:00:00+01:00"})[0][0] == \
         ("inputs", 0, "after")
+
+
+def test_a_backtracking_validator_fails_the_input_instead_of_stalling(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.model.input_types as input_types
+    monkeypatch.setattr(input_types, "VALIDATOR_SECONDS", 0.2)
+    flow = make_flow([{"id": "code", "type": "STRING", "validator": "(a|aa)+$"}])
+    with pytest.raises(InputError) as caught:  # `re` would backtrack here for hours
+        resolve_inputs(flow, {"code": "a" * 40 + "!"})
+    [problem] = caught.value.problems
+    assert "the pattern `(a|aa)+$` took more than 0.2 s on this value; simplify the input's validator" in problem
+    assert resolve_inputs(flow, {"code": "aaa"}) == {"code": "aaa"}

@@ -11,7 +11,6 @@ that ``engine.inputs`` can build ``Invalid input for `id`, <message>, but receiv
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, ClassVar, Literal
 
 import yaml
@@ -38,7 +37,11 @@ from engine.model.input_values import (
 )
 from engine.model.task import Duration, is_expression
 from engine.plugins.base import Options
+from engine.templating.errors import ExpressionError
+from engine.templating.patterns import java_regex
 
+#: Longest a STRING input's ``validator`` may take on one value (CPU time, counted by the regex engine).
+VALIDATOR_SECONDS = 2.0
 INPUT_ID_PATTERN = r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$"
 # Kestra's INT input is a Java Integer (``IntInput extends Input<Integer>``): 32 bits, signed.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -117,9 +120,10 @@ class InputBase(Options):
 def _compiles(pattern: str | None) -> str | None:
     if pattern is not None:
         try:
-            re.compile(pattern)
-        except re.error as err:
-            raise ValueError(f"invalid pattern [{pattern}]: {err}") from None
+            java_regex(pattern)
+        except ExpressionError as err:
+            reason = str(err).split(": ", 1)[-1]  # the pattern is quoted once, here
+            raise ValueError(f"invalid pattern [{pattern}]: {reason}") from None
     return pattern
 
 
@@ -138,7 +142,16 @@ class _Regex(InputBase):
         return as_string(value)
 
     def check(self, value: Any) -> None:
-        if self.validator is not None and not re.fullmatch(self.validator, value):
+        if self.validator is None:
+            return
+        try:
+            # the validator is the flow author's and the value the caller's: a backtracking pattern
+            # must not stall the process that creates the execution
+            matched = java_regex(self.validator).fullmatch(value, timeout=VALIDATOR_SECONDS, concurrent=True)
+        except TimeoutError:
+            raise ValueError(f"the pattern `{self.validator}` took more than {VALIDATOR_SECONDS:g} s on this value; "
+                             "simplify the input's validator (nested repeats such as (a+)+ backtrack)") from None
+        if matched is None:
             raise ValueError(f"it must match the pattern `{self.validator}`")
 
 

@@ -16,6 +16,7 @@ import yaml as yamllib
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from engine import safe_yaml
 from engine.ids import new_id
 from engine.templating import crypto, dates
 from engine.templating.budget import Budget
@@ -53,8 +54,6 @@ def from_json(json_text: Any) -> Any:
 
 def from_yaml(yaml_text: Any) -> Any:
     # engine.safe_yaml: an alias bomb or a too deep text is refused before any value is built.
-    from engine import safe_yaml
-
     if yaml_text is None:
         return None
     text = yaml_text if isinstance(yaml_text, str) else str(yaml_text)
