@@ -36,6 +36,11 @@ def input_error(input_id: str, message: str, value: Any) -> str:
     return f"Invalid input for `{input_id}`, {message}, but received `{_quoted(value)}`"
 
 
+def _shown_value(spec: InputBase, value: Any) -> Any:
+    """What an error may quote of a refused value: never a SECRET's, which the caller meant hidden."""
+    return "******" if spec.type == "SECRET" else value
+
+
 def _quoted(value: Any) -> str:
     """The value as Kestra shows it, shortened and with control characters escaped: a refused
     value may be megabytes long, nested too deep to print, or an integer too long for ``str``."""
@@ -99,9 +104,9 @@ def _resolve_one(spec: InputBase, raw: Mapping[str, Any], context: Mapping[str, 
         typed = spec.parse(value)
         spec.check(typed)
     except ValueError as err:
-        raise ValueError(input_error(spec.id, str(err), value)) from None
+        raise ValueError(input_error(spec.id, str(err), _shown_value(spec, value))) from None
     except RecursionError:
-        raise ValueError(input_error(spec.id, safe_json.too_deep(), value)) from None
+        raise ValueError(input_error(spec.id, safe_json.too_deep(), _shown_value(spec, value))) from None
     return typed
 
 

@@ -258,3 +258,11 @@ def test_a_backtracking_validator_fails_the_input_instead_of_stalling(monkeypatc
     [problem] = caught.value.problems
     assert "the pattern `(a|aa)+$` took more than 0.2 s on this value; simplify the input's validator" in problem
     assert resolve_inputs(flow, {"code": "aaa"}) == {"code": "aaa"}
+
+
+def test_a_refused_secret_input_is_not_quoted_in_the_error() -> None:
+    flow = make_flow([{"id": "token", "type": "SECRET", "validator": "[a-z]+"}])
+    with pytest.raises(InputError) as caught:
+        resolve_inputs(flow, {"token": "Hunter2-Secret"})
+    assert caught.value.problems == [
+        "Invalid input for `token`, it must match the pattern `[a-z]+`, but received `******`"]
