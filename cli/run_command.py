@@ -34,9 +34,12 @@ if TYPE_CHECKING:
               help="Keep the instance's database and files here (default: a temporary folder).")
 @click.option("--timeout", type=float, default=3600, show_default=True,
               help="Seconds to wait for the execution to end.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Print Podium's own logs at this level on stderr (DEBUG: with the traceback of a task's "
+                   "unexpected error).")
 def run_command(flow_file: Path, flows_dir: Path | None, inputs_json: str | None,
                 input_pairs: tuple[str, ...], labels_json: str | None, as_json: bool, strict: bool,
-                data_dir: Path | None, timeout: float) -> None:
+                data_dir: Path | None, timeout: float, log_level: str | None) -> None:
     """Run FLOW_FILE to its end on the embedded default and show what happened.
 
     Exit code: 0 when the execution ends SUCCESS or WARNING, 1 when it ends FAILED, KILLED or
@@ -49,6 +52,10 @@ def run_command(flow_file: Path, flows_dir: Path | None, inputs_json: str | None
     """
     inputs = {**parse_json_option(inputs_json, "--inputs"), **parse_pairs(input_pairs)}
     labels = parse_json_option(labels_json, "--labels")
+    if log_level is not None:
+        from engine.log_config import configure_logging
+
+        configure_logging("console", log_level.upper(), process="run")
     with tempfile.TemporaryDirectory(prefix="podium-run-") as scratch:
         try:
             execution, logs = _run(flow_file, flows_dir, inputs, labels, data_dir or Path(scratch),

@@ -7,12 +7,14 @@ The function takes ``(options, ctx)`` and returns a mapping of outputs, None, or
 
 The runner renders nothing itself except the common ``timeout``; each task renders its own
 dynamic properties through ``ctx``. It turns exceptions into FAILED with one clear ERROR log line
-(the traceback goes to DEBUG), stops the task at its timeout or on kill (``run_task``), and
-returns outputs both databases store alike (``to_jsonable``), secrets masked.
+(the traceback of an unexpected error goes to the process log at DEBUG, never to the task's),
+stops the task at its timeout or on kill (``run_task``), and returns outputs both databases store
+alike (``to_jsonable``), secrets masked.
 """
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 import time
 import traceback
@@ -34,6 +36,7 @@ from engine.storable import finite, storable
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed, TaskOutcome, TaskResult
 from engine.tasks.threads import ReusedThreads, Running
+from engine.templating.errors import ExpressionError
 
 NOT_IMPLEMENTED = "{type} is not implemented yet in Podium"
 TOO_DEEP = "the task's outputs are nested too deeply to be stored"
@@ -48,6 +51,7 @@ STOP_GRACE_SECONDS = 2.0
 # Called with the options model of its spec, parsed from the task's YAML.
 TaskFunction = Callable[[BaseModel, RunContext], TaskResult]
 # The threads task functions run on (daemon threads, reused: engine/tasks/threads.py).
+_log = logging.getLogger(__name__)
 _TASK_THREADS = ReusedThreads("podium-task")
 
 
@@ -96,7 +100,7 @@ def run_task(spec: PluginSpec, options: BaseModel, ctx: RunContext, *, cooperati
         function = load_implementation(spec.implementation)
         timeout = _timeout(options, ctx)
     except Exception as error:  # noqa: BLE001 - a broken plugin or an unrenderable timeout fails this task run only
-        return _failed(ctx, _describe(error), traceback.format_exc())
+        return _failed(ctx, _describe(error), _trace(error))
     attempt, running = _start(function, options, ctx)
     state = _wait(running, ctx, timeout)
     if state is not None and running.alive:
@@ -129,7 +133,7 @@ def _start(function: TaskFunction, options: BaseModel, ctx: RunContext) -> tuple
         try:
             attempt.result = function(options, ctx)
         except BaseException as error:  # noqa: BLE001 - reported to the caller, never re-raised here
-            attempt.error, attempt.trace = error, traceback.format_exc()
+            attempt.error, attempt.trace = error, _trace(error)
 
     return attempt, _TASK_THREADS.submit(target)
 
@@ -193,14 +197,26 @@ def _finish(result: object, ctx: RunContext) -> TaskOutcome:
 def _failed(ctx: RunContext, message: str, trace: str = "") -> TaskOutcome:
     ctx.logger.error(message)
     if trace:
-        ctx.logger.debug(trace)
+        # Podium's internals are no part of a flow's logs: the trace of an unexpected error goes to
+        # the process log, at DEBUG (`--log-level DEBUG`), masked like the task's own lines.
+        _log.debug("task run %s failed: %s\n%s", ctx.identity.task_run_id, ctx.masker.mask(message),
+                   ctx.masker.mask(trace))
     return TaskOutcome(State.FAILED, {}, ctx.masker.mask(message), tuple(ctx.metrics))
+
+
+def _trace(error: BaseException) -> str:
+    """The traceback worth keeping: none for a failure the flow caused (its message says it all)."""
+    return "" if _is_expected(error) else traceback.format_exc()
+
+
+def _is_expected(error: BaseException) -> bool:
+    return isinstance(error, (TaskFailed, PodiumError, ExpressionError))
 
 
 def _describe(error: BaseException) -> str:
     """The message a user sees: as is for Podium's own errors, with the exception type otherwise."""
     text = str(error).strip()
-    if isinstance(error, (TaskFailed, PodiumError)):
+    if _is_expected(error):
         return text or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

@@ -157,3 +157,21 @@ tasks:
     [call] = document["taskRunList"]
     assert call["outputs"]["outputs"] == {"said": "hi Grace"}
     assert call["outputs"]["state"] == "SUCCESS"
+
+
+def test_a_failing_task_shows_one_line_and_no_traceback_unless_debug(podium: Podium, tmp_path: Path) -> None:
+    flow = write(tmp_path, "broken.yaml", """\
+id: broken
+namespace: tests.cli
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: it broke
+""")
+    shown = podium.process("run", str(flow), "--data-dir", str(podium.data_dir))
+    assert shown.returncode == 1
+    assert "it broke" in shown.stdout
+    assert "Traceback" not in shown.stdout + shown.stderr and "engine/" not in shown.stdout
+    debug = podium.process("run", str(flow), "--data-dir", str(podium.data_dir), "--log-level", "DEBUG")
+    assert debug.returncode == 1 and "executor step" in debug.stderr  # the process's own logs, on stderr
+    assert "Traceback" not in debug.stdout  # a flow's own failure has no traceback, even at DEBUG

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import base64
+import logging
 import threading
+
+import pytest
 
 from engine.model.task import LogLevel
 from engine.plugins.base import PluginKind, PluginSpec
@@ -27,13 +30,28 @@ def test_not_implemented_type_fails_with_its_name(run: Run, world: World) -> Non
     assert world.messages(LogLevel.ERROR) == [outcome.error]
 
 
-def test_exception_is_one_error_line_and_the_traceback_goes_to_debug(run: Run, world: World) -> None:
+def test_a_flow_s_error_is_one_line_without_traceback(run: Run, world: World) -> None:
     outcome = run({"type": LOG, "message": "{{ missing.variable }}"})
     assert outcome.state is State.FAILED
-    assert "missing" in (outcome.error or "")
-    errors = world.messages(LogLevel.ERROR)
-    assert len(errors) == 1 and "Traceback" not in errors[0]
-    assert any("Traceback" in m for m in world.messages(LogLevel.DEBUG))
+    assert outcome.error == "Unable to find `missing` used in the expression `{{ missing.variable }}`"
+    assert world.messages(LogLevel.ERROR) == [outcome.error]
+    assert not any("Traceback" in m for m in world.messages())
+
+
+def _bug(options: ReturnOptions, ctx: object) -> None:
+    raise KeyError("a plugin bug")
+
+
+def test_an_unexpected_error_s_traceback_goes_to_the_process_log_at_debug(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    spec = PluginSpec(type="test.Bug", kind=PluginKind.RUNNABLE, options=ReturnOptions, title="t",
+                      implementation="tests.tasks.test_runner:_bug")
+    with caplog.at_level(logging.DEBUG, logger="engine.tasks.runner"):
+        outcome = run_task(spec, ReturnOptions(id="b", type="test.Bug"), world.context("b"))
+    assert outcome.state is State.FAILED and outcome.error == "KeyError: 'a plugin bug'"
+    assert not any("Traceback" in m for m in world.messages())
+    traces = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any("Traceback" in t and outcome.error in t for t in traces), (outcome.error, traces)
 
 
 def test_log_level_of_the_task_drops_lower_levels(run: Run, world: World) -> None:
