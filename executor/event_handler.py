@@ -91,7 +91,9 @@ class EventHandler:
                 forget_applied(env, event, locked.session)  # stale or not, it was delivered
                 applied = executions.pending.settle(execution_id, event, locked.session)  # a pending command's reply
             waiting = take_waiting_results(env, execution_id, event, locked.session)
-            events = [*applied, *waiting]
+            # A lease expiry is judged after the results that wait: an attempt they end is no
+            # longer lost, and a chain link whose predecessor they end is no longer waiting for it.
+            events = [*waiting, *applied] if isinstance(event, ev.LeaseExpired) else [*applied, *waiting]
             before = self._load(locked, events)
             flow = executions.catalog.get(before.namespace, before.flow_id, before.flow_revision)
             step = advance_all(before, flow, events, env.clock(),
@@ -112,11 +114,15 @@ class EventHandler:
 
     @staticmethod
     def _load(locked: LockedExecution, events: list[ev.Event]) -> Execution:
-        """For task run results and lease expiries (whose handlers look at the leases of their own
-        task runs only), the execution as this process saved it last if nobody wrote it since,
-        with the leases of those task runs read again (workers write them directly); for any
-        other event (a kill, a timer, Start...), everything read from the rows."""
-        of = [event.task_run_id for event in events if isinstance(event, (ev.TaskRunResult, ev.LeaseExpired))]
+        """For task run results (whose handlers look at the leases of their own task runs only),
+        the execution as this process saved it last if nobody wrote it since, with the leases of
+        those task runs read again (workers write them directly); for any other event (a kill, a
+        timer, Start...), everything read from the rows.
+
+        A lease expiry is beat's report that something was lost: it is judged on the rows, never
+        on what this process remembers of the execution (docs/reliability.md, "What the executor
+        keeps in memory"). Beat reports few, and postpones them while the queue is busy."""
+        of = [event.task_run_id for event in events if isinstance(event, ev.TaskRunResult)]
         if len(of) == len(events):
             return locked.load(leases_of=of)
         return locked.execution
