@@ -43,8 +43,12 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO", *,
     if process:
         shared.append(_add_process(process))
     output = stream or sys.stderr
+    # Plain tracebacks: rich's (structlog's default when rich is installed) render the locals of
+    # every frame with syntax highlighting, seconds per line on a busy machine, under the
+    # handler's lock; when Redis restarts, every thread logs one and the process stands still.
     renderer: Processor = (structlog.processors.JSONRenderer() if log_format == "json"
-                     else structlog.dev.ConsoleRenderer(colors=_is_tty(output)))
+                     else structlog.dev.ConsoleRenderer(colors=_is_tty(output),
+                                                        exception_formatter=structlog.dev.plain_traceback))
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if log_format == "json":
         final.append(structlog.processors.format_exc_info)
