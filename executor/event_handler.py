@@ -114,15 +114,14 @@ class EventHandler:
 
     @staticmethod
     def _load(locked: LockedExecution, events: list[ev.Event]) -> Execution:
-        """For task run results (whose handlers look at the leases of their own task runs only),
-        the execution as this process saved it last if nobody wrote it since, with the leases of
-        those task runs read again (workers write them directly); for any other event (a kill, a
-        timer, Start...), everything read from the rows.
-
-        A lease expiry is beat's report that something was lost: it is judged on the rows, never
-        on what this process remembers of the execution (docs/reliability.md, "What the executor
-        keeps in memory"). Beat reports few, and postpones them while the queue is busy."""
-        of = [event.task_run_id for event in events if isinstance(event, ev.TaskRunResult)]
+        """For task run results and lease expiries (whose handlers look at the leases of their own
+        task runs only), the execution as this process saved it last if nobody wrote it since,
+        with the leases of those task runs read again (workers write them directly, and the
+        columns win: docs/reliability.md, "What the executor keeps in memory"); for any other
+        event (a kill, a timer, Start...), everything read from the rows. Not the rows for a lease
+        expiry: after a broker restart beat reports every unclaimed attempt, thousands for a wide
+        ForEach, and a full read each would cost the square of its size."""
+        of = [event.task_run_id for event in events if isinstance(event, (ev.TaskRunResult, ev.LeaseExpired))]
         if len(of) == len(events):
             return locked.load(leases_of=of)
         return locked.execution
