@@ -20,14 +20,13 @@ password, a task's locals its secrets).
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import sys
 from contextlib import AbstractContextManager
 from typing import Any, TextIO
 
 import structlog
-from structlog.typing import EventDict, ExceptionRenderer, Processor, WrappedLogger
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from engine.credentials import mask_credentials
 
@@ -51,10 +50,13 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO", *,
     if process:
         shared.append(_add_process(process))
     output = stream or sys.stderr
-    colors = _is_tty(output)
+    # Plain tracebacks, never rich's (structlog's default when rich is installed): those render
+    # the locals of every frame (secrets among them) with syntax highlighting, seconds per line on
+    # a busy machine, under the handler's lock; when Redis restarts, every thread logs one and the
+    # process stands still.
     renderer: Processor = (structlog.processors.JSONRenderer() if log_format == "json"
-                           else structlog.dev.ConsoleRenderer(colors=colors,
-                                                              exception_formatter=_exception_formatter(colors)))
+                           else structlog.dev.ConsoleRenderer(colors=_is_tty(output),
+                                                              exception_formatter=structlog.dev.plain_traceback))
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if log_format == "json":
         final.append(structlog.processors.format_exc_info)
@@ -99,13 +101,6 @@ def _without_credentials(_logger: WrappedLogger, _name: str, rendered: Any) -> A
     """The last step, on the rendered line (a str: typed Any, as structlog types every step's value
     an event dict): URLs and ``password=`` pairs lose their credentials."""
     return mask_credentials(rendered) if isinstance(rendered, str) else rendered
-
-
-def _exception_formatter(colors: bool) -> ExceptionRenderer:
-    """Rich's tracebacks when rich is installed, never with their local variables."""
-    if importlib.util.find_spec("rich") is not None:
-        return structlog.dev.RichTracebackFormatter(show_locals=False, color_system="truecolor" if colors else None)
-    return structlog.dev.plain_traceback
 
 
 def _level(level: str | int) -> int:

@@ -91,7 +91,9 @@ class EventHandler:
                 forget_applied(env, event, locked.session)  # stale or not, it was delivered
                 applied = executions.pending.settle(execution_id, event, locked.session)  # a pending command's reply
             waiting = take_waiting_results(env, execution_id, event, locked.session)
-            events = [*applied, *waiting]
+            # A lease expiry is judged after the results that wait: an attempt they end is no
+            # longer lost, and a chain link whose predecessor they end is no longer waiting for it.
+            events = [*waiting, *applied] if isinstance(event, ev.LeaseExpired) else [*applied, *waiting]
             before = self._load(locked, events)
             flow = executions.catalog.get(before.namespace, before.flow_id, before.flow_revision)
             with env.reading_for(before):  # read() and its kin read as this execution
@@ -115,8 +117,11 @@ class EventHandler:
     def _load(locked: LockedExecution, events: list[ev.Event]) -> Execution:
         """For task run results and lease expiries (whose handlers look at the leases of their own
         task runs only), the execution as this process saved it last if nobody wrote it since,
-        with the leases of those task runs read again (workers write them directly); for any
-        other event (a kill, a timer, Start...), everything read from the rows."""
+        with the leases of those task runs read again (workers write them directly, and the
+        columns win: docs/reliability.md, "What the executor keeps in memory"); for any other
+        event (a kill, a timer, Start...), everything read from the rows. Not the rows for a lease
+        expiry: after a broker restart beat reports every unclaimed attempt, thousands for a wide
+        ForEach, and a full read each would cost the square of its size."""
         of = [event.task_run_id for event in events if isinstance(event, (ev.TaskRunResult, ev.LeaseExpired))]
         if len(of) == len(events):
             return locked.load(leases_of=of)

@@ -22,7 +22,8 @@ priorities (one process, one queue).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -116,12 +117,31 @@ class CeleryDispatcher:
         """How many messages wait in ``queue``; None if the broker cannot say. Beat asks before it
         re-sends an attempt no worker claimed (engine/services/timers.py)."""
         try:
-            with self.app.connection_for_read() as connection:
+            with self._probe() as connection:
                 return int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count)
         except ChannelError:
             return 0  # never declared: nothing was ever sent to it
         except Exception:  # noqa: BLE001 - unknown is an answer: beat then re-sends as before
             return None
+
+    def broker_incarnation(self) -> str | None:
+        """Which run of the broker answers: Redis's ``run_id``, new at every start. Beat compares
+        it from round to round: a Redis restarted without persistence lost every message it held
+        (engine/services/timers.py). None if the broker cannot say (down, not Redis)."""
+        try:
+            with self._probe() as connection:
+                client = getattr(connection.default_channel, "client", None)
+                return None if client is None else str(client.info("server")["run_id"])
+        except Exception:  # noqa: BLE001 - unknown is an answer: beat then waits for the next round
+            return None
+
+    @contextmanager
+    def _probe(self) -> Iterator[Any]:  # a kombu Connection, which has no type hints
+        """A connection for a question beat asks every round: one quick try. kombu's default
+        retries for seconds, which a broker that is down would add to each of beat's rounds."""
+        with self.app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
+            yield connection
 
     def send_event(self, execution_id: str, event: dict[str, Any]) -> None:
         self.app.signature(PROCESS_EVENT, kwargs={"execution_id": execution_id, "event": event},

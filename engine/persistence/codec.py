@@ -83,13 +83,17 @@ def with_raw_lease(run: TaskRun, lease: tuple[Any, Any, Any]) -> TaskRun:
 
 def with_lease(run: TaskRun, row: Mapping[Any, Any]) -> TaskRun:
     """The worker claims and renews the lease with direct column updates (docs/reliability.md);
-    the current attempt read back carries them, so a later save keeps them."""
+    the current attempt read back carries them, so a later save keeps them.
+
+    The columns win over the attempt's own ``worker_id``, a NULL too: a batch gives back a claim
+    it will not run (``worker_id`` NULL again), and a run that still said "claimed" would never
+    be sent again once the message carrying it is lost."""
     if not run.attempts or row.get("attempt") != len(run.attempts):
         return run
     last = run.attempts[-1]
     if last.state.current.is_terminated:
         return run
-    worker_id, lease_until = row.get("worker_id") or last.worker_id, row.get("lease_until")
+    worker_id, lease_until = row.get("worker_id"), row.get("lease_until")
     if worker_id == last.worker_id and lease_until == last.lease_until:
         return run
     last = last.model_copy(update={"worker_id": worker_id, "lease_until": lease_until})

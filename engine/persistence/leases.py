@@ -135,6 +135,15 @@ class LeaseRepository(Repository):
                                         task_runs.c.lease_until <= now)
                 .values(lease_until=until))))
 
+    def expire_unclaimed(self, at: datetime) -> int:
+        """Brings the claim deadline of every dispatched attempt no worker claimed back to ``at``:
+        the broker restarted empty and their messages are gone (beat sends them again at once)."""
+        with self.db.transaction() as tx:
+            return affected(tx.execute(
+                update(task_runs).where(task_runs.c.worker_id.is_(None), task_runs.c.lease_until > at,
+                                        task_runs.c.state.not_in(_ENDED))
+                .values(lease_until=at)))
+
     # -- the result outbox -----------------------------------------------------------------------
     def put_result(self, execution_id: str, task_run_id: str, attempt: int, event: dict[str, Any],
                    now: datetime, replay_at: datetime, *, logs: Sequence[LogEntry] = ()) -> None:
@@ -193,6 +202,13 @@ class LeaseRepository(Repository):
                                                task_run_results.c.attempt == attempt,
                                                task_run_results.c.replay_at <= now)
                 .values(replay_at=until))))
+
+    def replay_results_at(self, at: datetime) -> int:
+        """Makes every result in the outbox due at ``at`` (the broker restarted empty: the events
+        that announced them are gone)."""
+        with self.db.transaction() as tx:
+            return affected(tx.execute(update(task_run_results).where(task_run_results.c.replay_at > at)
+                                       .values(replay_at=at)))
 
     def pending_results(self, *, session: Session | None = None) -> int:
         with self._tx(session, write=False) as tx:

@@ -25,9 +25,9 @@ class TaskRunMemo:
     seen applied (a dispatched or running attempt has a lease the worker updates, not the
     executor); the oldest entries go first.
 
-    One object per run: within a revision the lease only moves forward (claimed once, then
-    renewed), so applying the next lease to the previous result equals applying it to the run
-    as parsed.
+    A lease is always applied to the run as parsed, never to the previous result: within one
+    revision the lease moves both ways (a batch claims an attempt, then gives it back), and what
+    a run says must be what its row says, whatever this process saw before.
     """
 
     def __init__(self, capacity: int = 20_000) -> None:
@@ -42,13 +42,13 @@ class TaskRunMemo:
         if entry is None or entry.revision != revision:
             return None
         if entry.lease != lease:
-            entry.run, entry.lease = with_raw_lease(entry.run, lease), lease
+            entry.run, entry.lease = with_raw_lease(entry.parsed, lease), lease
         return entry.run
 
     def put(self, task_run_id: str, revision: int, run: TaskRun) -> None:
         with self._lock:
             self._runs.pop(task_run_id, None)  # re-inserted last: dict order is age order
-            self._runs[task_run_id] = _Entry(revision, run)
+            self._runs[task_run_id] = _Entry(revision, run, run)
             if len(self._runs) > self.capacity:
                 for stale in list(self._runs)[: len(self._runs) - self.capacity * 3 // 4]:
                     del self._runs[stale]
@@ -65,5 +65,6 @@ class TaskRunMemo:
 @dataclass
 class _Entry:
     revision: int
-    run: TaskRun
+    parsed: TaskRun  # as its content columns say
+    run: TaskRun  # ``parsed`` with ``lease`` applied
     lease: Hashable = _UNSEEN

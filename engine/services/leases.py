@@ -69,15 +69,18 @@ class AppliedResults:
 
 def take_waiting_results(env: Env, execution_id: str, event: ev.Event | None, session: Session
                          ) -> list[ev.TaskRunResult]:
-    """The other results of the execution waiting in the outbox (all of them for ``event`` None),
-    decoded and dropped in the executor's transaction with ``event``'s own (one DELETE): a
-    fan-out's results are applied in one step, not one step each."""
-    if event is not None and not isinstance(event, ev.TaskRunResult):
+    """The other results of the execution waiting in the outbox (all of them for ``event`` None
+    or a ``LeaseExpired``), decoded and dropped in the executor's transaction with ``event``'s own
+    (one DELETE): a fan-out's results are applied in one step, not one step each. A lease expiry
+    takes them too: the end of a chain link whose announcement was lost decides whether the next
+    link is still waiting for it or must be sent again."""
+    if event is not None and not isinstance(event, (ev.TaskRunResult, ev.LeaseExpired)):
         return []
     # Only a terminal event is its own row: a RUNNING report stepped after the attempt's end was
     # written must take that end as a waiting result, or the row is deleted unapplied (lost when
     # the end's own message was left to another thread's turn).
-    own = (event.task_run_id, event.attempt_number) if event is not None and event.state.is_terminated else None
+    own = (event.task_run_id, event.attempt_number) \
+        if isinstance(event, ev.TaskRunResult) and event.state.is_terminated else None
     taken = env.leases.take_results(execution_id, own, limit=RESULTS_PER_STEP, session=session)
     return [decode_event(dict(result.event)) for result in taken]
 

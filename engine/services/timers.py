@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("podium.reaper")
 _BATCH = 500
+_BROKER_PROBE_EVERY = timedelta(seconds=1)
 
 
 def _millis(moment: datetime) -> datetime:
@@ -38,6 +39,9 @@ class TimerService:
         # Beat-local backoff for the sweep that has no row of its own to postpone.
         self._starts_sent = _Backoff(2 * self._lease)
         self._next_queue_sweep: datetime | None = None
+        self._broker_run: str | None = None  # the broker's run id seen last (broker_incarnation)
+        self._broker_restarted_at: datetime | None = None
+        self._next_broker_probe: datetime | None = None
 
     @property
     def _lease(self) -> timedelta:
@@ -63,12 +67,43 @@ class TimerService:
         """One round of the reaper: expired leases, unapplied results, lost Start events, pending
         commands, queued executions whose release was lost. Returns how many events or commands
         it sent again."""
+        self._notice_broker_restart(now)
         sent = self._expired_leases(now)
         sent += self._replay_results(now)
         sent += self._lost_starts(now)
         sent += self._pending_commands(now)
         self._sweep_queues(now)
         return sent
+
+    def _notice_broker_restart(self, now: datetime) -> None:
+        """A broker that started again since the last round (a new Redis run id) lost what it
+        held, with no persistence: every unclaimed attempt and every result waiting in the outbox
+        is due at once, and the unclaimed ones are sent again even behind a busy queue (their
+        messages cannot be in it). Waiting for the queue to drain would leave lost work standing
+        for as long as the load lasts."""
+        incarnation = getattr(self.env.dispatcher, "broker_incarnation", None)
+        if incarnation is None or (self._next_broker_probe is not None and now < self._next_broker_probe):
+            return
+        self._next_broker_probe = now + _BROKER_PROBE_EVERY  # a question to the broker, not every tick
+        current = incarnation()
+        if current is None:
+            return  # down, or cannot say: the next round looks again
+        previous, self._broker_run = self._broker_run, current
+        if previous is None or previous == current:
+            return
+        at = _millis(now)
+        attempts = self.leases.expire_unclaimed(at)
+        results = self.leases.replay_results_at(at)
+        self._broker_restarted_at = at
+        self._starts_sent = _Backoff(2 * self._lease)  # the Start events it sent are gone too
+        log.warning("the broker restarted (run %s, then %s): %d unclaimed attempt(s) and %d result(s) "
+                    "are sent again", previous, current, attempts, results)
+
+    def _lost_with_the_broker(self, lease: ExpiredLease) -> bool:
+        """An unclaimed attempt whose deadline came before the broker's restart: its message was
+        in the broker (or being sent to it) and is gone."""
+        restarted = self._broker_restarted_at
+        return restarted is not None and lease.lease_until <= restarted
 
     def _expired_leases(self, now: datetime) -> int:
         sent = 0
@@ -79,7 +114,7 @@ class TimerService:
                 # look again after a delay that doubles with the attempt's age.
                 age = now - (lease.attempt_created or lease.lease_until)
                 until = now + max(2 * self._lease, age)
-                if self._queue_busy(lease, depths):
+                if not self._lost_with_the_broker(lease) and self._queue_busy(lease, depths):
                     # Messages wait in its queue: it is most likely one of them. Sending it again
                     # would double a backlog (a 10,000-item ForEach) and cost the executor a step
                     # per attempt; a lost message shows once the queue has drained.

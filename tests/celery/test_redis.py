@@ -18,6 +18,8 @@ from messaging.dispatch import CeleryDispatcher, celery_task_id
 from messaging.kills import kill_switch
 from tests.celery.fakes import FakeServices
 from tests.celery.procs import CELERY, ROOT, env_for, start_worker, stop
+from tests.reliability.conftest import RestartableRedis
+from tests.servers import start_redis
 
 
 def ref(task_run_id: str, attempt: int = 1, queue: str = DEFAULT_QUEUE) -> TaskRunRef:
@@ -126,6 +128,21 @@ def test_queue_depth_counts_the_messages_waiting_in_a_queue(redis_url: str) -> N
     dispatcher.dispatch_task_runs([ref(f"r{i}", queue="backlog") for i in range(3)], spread=True)
     assert dispatcher.queue_depth("backlog") == 3  # three messages (few: spread, one each)
     assert CeleryDispatcher(make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))).queue_depth("x") is None
+
+
+def test_the_broker_incarnation_changes_when_redis_starts_again() -> None:
+    # Beat compares it from round to round: a new one means the queued messages are gone.
+    redis = RestartableRedis(start_redis())
+    try:
+        dispatcher = CeleryDispatcher(make_celery(Settings(broker_url=redis.url)))
+        first = dispatcher.broker_incarnation()
+        assert first and dispatcher.broker_incarnation() == first
+        redis.restart(down_seconds=0.1)
+        again = dispatcher.broker_incarnation()
+        assert again and again != first
+    finally:
+        redis.server.stop()
+    assert dispatcher.broker_incarnation() is None  # down: cannot say
 
 
 def test_a_single_task_run_overtakes_a_waiting_fan_out(redis_url: str) -> None:

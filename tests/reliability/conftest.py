@@ -72,8 +72,9 @@ class Cluster:
     def executor(self, concurrency: int = 2) -> subprocess.Popen[bytes]:
         return self.start("executor", "executor", env={"PODIUM_EXECUTOR__CONCURRENCY": str(concurrency)})
 
-    def worker(self, concurrency: int = 4, pool: str = "threads") -> subprocess.Popen[bytes]:
-        return self.start("worker", "worker", "-P", pool, "-c", str(concurrency))
+    def worker(self, concurrency: int = 4, pool: str = "threads",
+               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        return self.start("worker", "worker", "-P", pool, "-c", str(concurrency), env=env)
 
     def beat(self) -> subprocess.Popen[bytes]:
         return self.start("beat", "beat", "--interval", "0.2")
