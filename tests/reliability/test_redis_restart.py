@@ -3,12 +3,13 @@
 
 A real executor, worker and beat on PostgreSQL and a Redis of the test's own run 100 executions of
 a flow whose tasks go out as a fan-out with its join and as chains (the worker claims the links
-ahead and gives back what its budget does not reach: docs/celery.md, "Batches"), started five a
-second. Once half of them started, Redis is SIGKILLed and started again empty on its port: every
-queued task run, event, chain link and ``Start`` is gone; the other half is started while the
+ahead and gives back what its budget does not reach: docs/celery.md, "Batches"). 60 are started
+at once; once 10 ended, Redis is SIGKILLed and started again empty on its port: every queued task
+run, event, chain link and ``Start`` is gone; the other 40 are started, five a second, while the
 processes recover. Every execution must end SUCCESS, and none may stand still (no executor write,
-no claim) for longer than ``STALL_SECONDS``: about 2L for lost work to be found and sent again,
-plus a margin for a loaded 2-core machine. The execution of the issue stood still for ever.
+no claim) for longer than ``STALL_SECONDS`` after the restart: about 2L for lost work to be found
+and sent again, plus a margin for a loaded 2-core machine. The execution of the issue stood still
+for ever.
 
 ``PODIUM_RELIABILITY_REPEAT=n`` runs it n times (docs/reliability.md records 20 in a row).
 """
