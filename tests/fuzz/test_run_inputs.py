@@ -83,7 +83,7 @@ def test_a_run_input_is_typed_or_refused_with_an_input_error(spec: dict[str, Any
             return
         try:
             resolved = resolve_inputs(flow, {"x": value}, render=RENDERER.render_typed,
-                                      store_file=lambda input_id, path: f"kestra:///company/team/f/{input_id}")
+                                      store_file=lambda input_id, path, declared: f"kestra:///company/team/f/{input_id}")
         except InputError as err:
             assert err.problems and all(problem and "\n" not in problem for problem in err.problems), err.problems
             assert all(len(problem) < 2000 for problem in err.problems)
