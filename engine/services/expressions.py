@@ -16,17 +16,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from engine.model.execution import Execution
 from engine.storage.scopes import ReaderScope
 from engine.tasks.expression_io import StorageIO
+from engine.tasks.kv_access import check_kv_access
 from engine.templating import ExpressionError, Renderer
 
 KEPT_RENDERERS = 256  # namespaces whose renderer is kept
 
 
 class ExecutorIO(StorageIO):
-    """``ExpressionIO`` for the executor: a task's, without ``secret()``."""
+    """``ExpressionIO`` for the executor: a task's, without ``secret()``; its KV lookups are
+    checked here, as a task's are by its run context's store (``RunContext.kv``)."""
+
+    def kv(self, namespace: str, key: str, error_on_missing: bool) -> Any:
+        check_kv_access(namespace, self._scope().namespace)
+        return super().kv(namespace, key, error_on_missing)
 
     def secret(self, key: str) -> str:
         raise ExpressionError(f"secret('{key}') is not available in flow outputs, labels or flowable task "

@@ -16,7 +16,6 @@ from engine.model.task import LogLevel
 from engine.storage.access import NSFILE, FileAccess, FileRefused, looks_like_uri
 from engine.storage.base import StoragePathError
 from engine.storage.scopes import ReaderScope
-from engine.tasks.kv_access import check_kv_access
 from engine.tasks.protocols import ExpressionHost
 from engine.templating import ExpressionError
 
@@ -46,7 +45,6 @@ class StorageIO:
         self._kv_lookup, self._key = kv_lookup, encryption_key
 
     def kv(self, namespace: str, key: str, error_on_missing: bool) -> Any:
-        check_kv_access(namespace, self._scope().namespace)
         entry = self._kv_lookup(namespace, key)
         if entry is None or entry.is_expired(self._clock()):
             if error_on_missing:

@@ -48,6 +48,26 @@ def test_kv_read_and_now_in_executor_rendered_expressions(engine: Engine) -> Non
     assert one_run(execution, "choose").state.current == State.SUCCESS
 
 
+def test_kv_of_a_namespace_outside_the_flow_s_tree_is_refused_in_executor_expressions(engine: Engine) -> None:
+    engine.services.env.kv.set("tests.other", "branch", "left", engine.clock())
+    execution = engine.run("""
+        id: executor_kv
+        namespace: tests.expr
+        tasks:
+          - id: choose
+            type: io.kestra.plugin.core.flow.If
+            condition: "{{ kv('branch', 'tests.other') == 'left' }}"
+            then:
+              - id: left
+                type: io.kestra.plugin.core.log.Log
+                message: left
+    """)
+    assert execution.state.current == State.FAILED
+    assert "left" not in states(execution)
+    assert any("Cannot access the KV store of namespace 'tests.other' from a flow of namespace 'tests.expr'" in m
+               for m in engine.messages(execution.id)), engine.messages(execution.id)
+
+
 def test_input_defaults_may_use_now(engine: Engine) -> None:
     execution = engine.run("""
         id: default_now
