@@ -93,3 +93,98 @@ tasks:
     assert nap_logs == ["Waiting for PT0.01S"]  # Kestra's Sleep logs its duration at INFO
     assert _run_of(document, "fetch")["outputs"]["size"] == 2  # hello, Waiting for PT0.01S
     assert _run_of(document, "fetch-debug")["outputs"]["size"] == 2
+
+
+def test_for_each_item_shows_its_split_items_and_merge_task_runs(podium: Podium, tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    write(flows, "child.yaml", f"""\
+id: child
+namespace: tests.cli
+inputs:
+  - id: items
+    type: STRING
+  - id: n
+    type: INT
+tasks:
+  - id: read
+    type: {CORE}debug.Return
+    format: "{{{{ inputs.n }}}}:{{{{ read(inputs.items) | trim }}}}"
+outputs:
+  - id: value
+    type: STRING
+    value: "{{{{ outputs.read.value }}}}"
+""")
+    parent = write(flows, "parent.yaml", f"""\
+id: parent
+namespace: tests.cli
+inputs:
+  - id: file
+    type: FILE
+tasks:
+  - id: each
+    type: {CORE}flow.ForEachItem
+    items: "{{{{ inputs.file }}}}"
+    batch:
+      rows: 2
+    namespace: tests.cli
+    flowId: child
+    inputs:
+      items: "{{{{ taskrun.items }}}}"
+      n: "{{{{ taskrun.iteration }}}}"
+  - id: merged
+    type: {CORE}debug.Return
+    format: "{{{{ read(outputs.each_merge.subflowOutputs) }}}}"
+""")
+    items = write(tmp_path, "items.txt", "a\nb\nc\n")
+    document = _run(podium, parent, "--flows", str(flows), "--inputs", json.dumps({"file": str(items)}))
+    assert document["state"]["current"] == "SUCCESS"
+    assert _task_ids(document) == ["each", "each_split", "each_items", "each_merge", "merged"]
+    each = _run_of(document, "each")
+    assert [run["parentTaskRunId"] for run in document["taskRunList"][1:4]] == [each["id"]] * 3
+    assert each["outputs"] == {}
+    assert _run_of(document, "each_split")["outputs"]["splits"].endswith("/splits.txt")
+    assert _run_of(document, "each_items")["outputs"] == {
+        "numberOfBatches": 2, "iterations": {"CREATED": 0, "RUNNING": 0, "SUCCESS": 2}}
+    merged = [json.loads(line) for line in _run_of(document, "merged")["outputs"]["value"].splitlines()]
+    assert merged == [{"value": "0:a\nb"}, {"value": "1:c"}]  # taskrun.iteration counts from 0
+
+
+def test_for_each_item_failed_batches_with_allow_failure_end_in_warning(podium: Podium, tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    write(flows, "child.yaml", f"""\
+id: child
+namespace: tests.cli
+inputs:
+  - id: items
+    type: STRING
+tasks:
+  - id: fail
+    type: {CORE}execution.Fail
+""")
+    parent = write(flows, "parent.yaml", f"""\
+id: parent
+namespace: tests.cli
+inputs:
+  - id: file
+    type: FILE
+tasks:
+  - id: each
+    type: {CORE}flow.ForEachItem
+    allowFailure: true
+    items: "{{{{ inputs.file }}}}"
+    namespace: tests.cli
+    flowId: child
+    inputs:
+      items: "{{{{ taskrun.items }}}}"
+  - id: after
+    type: {CORE}log.Log
+    message: still here
+""")
+    items = write(tmp_path, "items.txt", "a\nb\n")
+    document = _run(podium, parent, "--flows", str(flows), "--inputs", json.dumps({"file": str(items)}))
+    assert document["state"]["current"] == "WARNING"
+    states = {run["taskId"]: run["state"]["current"] for run in document["taskRunList"]}
+    assert states == {"each": "WARNING", "each_split": "SUCCESS", "each_items": "FAILED", "after": "SUCCESS"}
+    assert _run_of(document, "each_items")["outputs"]["iterations"]["FAILED"] == 2
