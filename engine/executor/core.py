@@ -95,6 +95,8 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
         return  # a stale or duplicated message for another attempt
     if event.state == State.RUNNING:
         results.record_running(work, run, event.worker_id, event.lease_seconds)
+    elif event.state == State.SKIPPED and not run.attempts:
+        work.set_state(run, State.SKIPPED)  # a WorkingDirectory child whose runIf is falsy: it never ran
     elif event.state.is_terminated:
         if event.started_at is not None and _not_running_yet(run):
             # A quick task reports only its end (worker.running_report_after): record when it ran.

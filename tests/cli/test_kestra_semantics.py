@@ -188,3 +188,63 @@ tasks:
     states = {run["taskId"]: run["state"]["current"] for run in document["taskRunList"]}
     assert states == {"each": "WARNING", "each_split": "SUCCESS", "each_items": "FAILED", "after": "SUCCESS"}
     assert _run_of(document, "each_items")["outputs"]["iterations"]["FAILED"] == 2
+
+
+def test_working_directory_in_for_each_and_parallel_runs_the_right_children(podium: Podium,
+                                                                            tmp_path: Path) -> None:
+    flow = write(tmp_path, "wd.yaml", f"""\
+id: wd-nested
+namespace: tests.cli
+tasks:
+  - id: each
+    type: {CORE}flow.ForEach
+    values: ["a", "b"]
+    concurrencyLimit: 0
+    tasks:
+      - id: group
+        type: {CORE}flow.Parallel
+        tasks:
+          - id: dir
+            type: {CORE}flow.WorkingDirectory
+            tasks:
+              - id: write
+                type: {CORE}debug.Return
+                format: in parallel
+          - id: other
+            type: {CORE}debug.Return
+            format: beside
+      - id: dir2
+        type: {CORE}flow.WorkingDirectory
+        tasks:
+          - id: only-b
+            type: {CORE}debug.Return
+            runIf: "{{{{ taskrun.value == 'b' }}}}"
+            format: b only
+          - id: value
+            type: {CORE}debug.Return
+            format: "{{{{ taskrun.value }}}}"
+  - id: last
+    type: {CORE}debug.Return
+    format: "{{{{ outputs.write.a.value }}}}|{{{{ outputs.value.a.value }}}}{{{{ outputs.value.b.value }}}}"
+""")
+    document = _run(podium, flow)
+    assert document["state"]["current"] == "SUCCESS"
+    runs = {(run["taskId"], _chain(document, run)): run for run in document["taskRunList"]}
+    assert runs[("only-b", ("a",))]["state"]["current"] == "SKIPPED"  # runIf inside a WorkingDirectory
+    assert runs[("only-b", ("a",))]["attempts"] in (None, [])
+    assert runs[("only-b", ("b",))]["outputs"] == {"value": "b only"}
+    assert runs[("dir2", ("b",))]["value"] == "b" and runs[("value", ("b",))]["outputs"] == {"value": "b"}
+    assert runs[("value", ("b",))].get("value") is None  # Kestra stores WorkingDirectory children without one
+    assert len([run for run in document["taskRunList"] if run["taskId"] == "write"]) == 2
+    assert _run_of(document, "last")["outputs"]["value"] == "in parallel|ab"
+
+
+def _chain(document: dict[str, Any], run: dict[str, Any]) -> tuple[str, ...]:
+    """The values of the run and its ancestors, outermost first (how outputs are keyed)."""
+    by_id = {r["id"]: r for r in document["taskRunList"]}
+    chain: list[str] = []
+    while run is not None:
+        if run.get("value") is not None:
+            chain.insert(0, run["value"])
+        run = by_id.get(run.get("parentTaskRunId"))  # type: ignore[assignment]
+    return tuple(chain)

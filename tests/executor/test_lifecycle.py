@@ -252,6 +252,26 @@ tasks:
     assert [r.task_id for r in harness.execution.task_run_list] == ["wd", "inner", "after"]
 
 
+def test_a_working_directory_child_skipped_by_run_if_is_recorded_without_attempts() -> None:
+    flow = load(f"""
+id: f
+namespace: t
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks: [{{id: inner, type: {ECHO}, runIf: "false"}}]
+""")
+    harness = Harness(flow).start()
+    wd = harness.run("wd")
+    harness.send(TaskRunResult(wd.id, 1, State.RUNNING))
+    harness.send(TaskRunResult("child-run", 1, State.SKIPPED, {}, task_id="inner", parent_task_run_id=wd.id))
+    inner = harness.run("inner")
+    assert [h.state for h in inner.state.histories] == [State.CREATED, State.SKIPPED] and not inner.attempts
+    harness.send(TaskRunResult(wd.id, 1, State.SUCCESS))
+    harness.work()
+    assert harness.state == State.SUCCESS
+
+
 def test_labels_task_updates_execution_labels_and_refuses_system_ones() -> None:
     harness = Harness(load_conformance("labels-update-task.yml"), inputs={
         "labelsJson": {"fromJson": "j"}, "labelsMapKey": "mk", "labelsMapValue": "mv",
