@@ -152,6 +152,8 @@ def start_executable(work: Work, task: ExecutableTask, run: TaskRun) -> None:
         work.emit(Log(run.id, "ERROR", str(error)))
         work.set_state(run, State.FAILED)
         return
+    if is_items(task) and run.outputs:
+        run = work.save(run.model_copy(update={"outputs": {}}))  # restarted: its batches are counted anew
     run = work.add_attempt(run, State.RUNNING)
     work.set_state(run, State.RUNNING)
     work.emit(command)
