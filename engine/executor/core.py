@@ -94,18 +94,25 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
         return
     if event.attempt_number != max(len(run.attempts), 1):
         return  # a stale or duplicated message for another attempt
+    started = _date(event.started_at)
     if event.state == State.RUNNING:
-        results.record_running(work, run, event.worker_id, event.lease_seconds)
+        results.record_running(work, run, event.worker_id, event.lease_seconds, at=started)
     elif event.state.is_terminated:
-        if event.started_at is not None and _not_running_yet(run):
+        if started is not None and _not_running_yet(run):
             # A quick task reports only its end (worker.running_report_after): record when it ran.
-            results.record_running(work, run, event.worker_id, at=datetime.fromisoformat(event.started_at))
+            results.record_running(work, run, event.worker_id, at=started)
             run = work.run(run.id)
-        results.finish_attempt(work, run, event.state, event.outputs)
+        results.finish_attempt(work, run, event.state, event.outputs, at=_date(event.ended_at))
         if event.state != State.SUCCESS or work.execution.state.current == State.KILLING:
             # the worker stopped the chain of this run: its later links will never start
             chains.drop_unreached(work, work.run(run.id))
+    if work.find_run(run.id) is not None:
+        chains.keep_order(work, work.run(run.id))
     settling.settle(work)
+
+
+def _date(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _not_running_yet(run: TaskRun) -> bool:

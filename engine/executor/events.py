@@ -35,8 +35,10 @@ class TaskRunResult:
     parent_task_run_id: str | None = None
     value: str | None = None
     lease_seconds: float | None = None  # RUNNING: the worker's lease, renewed by its heartbeats
-    # A terminal result of an attempt never reported RUNNING: when the worker started it (ISO 8601).
+    # When the worker started the attempt (ISO 8601): the date of RUNNING, reported or not.
     started_at: str | None = None
+    # A terminal result: when the worker ended the attempt (ISO 8601): the date of the end state.
+    ended_at: str | None = None
 
 
 @dataclass(frozen=True)
