@@ -77,3 +77,62 @@ def test_a_sequence_never_shows_a_state_before_the_previous_task_ended(podium: P
         assert min(_dates(after)) >= ended, (before["state"], after["state"])
         dates = [datetime.fromisoformat(h["date"]) for h in after["state"]["histories"]]
         assert dates == sorted(dates)
+
+
+def test_a_flow_trigger_fires_on_paused_when_its_conditions_ask(podium: Podium, tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    write(flows, "on_paused.yaml", f"""\
+id: on_paused
+namespace: tests.cli
+tasks:
+  - id: tell
+    type: {CORE}log.Log
+    message: "{{{{ trigger.flowId }}}} is {{{{ trigger.state }}}}"
+triggers:
+  - id: approval_needed
+    type: {CORE}trigger.Flow
+    conditions:
+      - type: {CORE}condition.ExecutionFlow
+        namespace: tests.cli
+        flowId: approve
+      - type: {CORE}condition.ExecutionStatus
+        in: [PAUSED]
+""")
+    upstream = write(tmp_path, "approve.yaml", f"""\
+id: approve
+namespace: tests.cli
+tasks:
+  - id: wait
+    type: {CORE}flow.Pause
+    delay: PT1S
+  - id: done
+    type: {CORE}log.Log
+    message: resumed
+""")
+    document = _run(podium, upstream, "--flows", str(flows), code=0)
+    assert document["state"]["current"] == "SUCCESS"
+    listed = podium.invoke("execution", "list", "--flow", "on_paused", "--json")
+    assert listed.exit_code == 0, listed.output
+    executions = json.loads(listed.output)
+    items = executions["items"] if isinstance(executions, dict) else executions
+    assert len(items) == 1  # PAUSED only: not the resume, not the end
+    assert items[0]["trigger"]["variables"]["state"] == "PAUSED"
+
+
+def test_validate_accepts_allow_concurrent_on_a_trigger(podium: Podium, tmp_path: Path) -> None:
+    flow = write(tmp_path, "hourly.yaml", f"""\
+id: hourly
+namespace: tests.cli
+tasks:
+  - id: say
+    type: {CORE}log.Log
+    message: hi
+triggers:
+  - id: every_hour
+    type: {CORE}trigger.Schedule
+    cron: "0 * * * *"
+    allowConcurrent: true
+""")
+    result = podium.process("flow", "validate", str(flow))
+    assert result.returncode == 0, result.stdout + result.stderr
