@@ -136,3 +136,60 @@ triggers:
 """)
     result = podium.process("flow", "validate", str(flow))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+CHECKED = f"""\
+id: checked
+namespace: tests.cli
+inputs:
+  - id: env
+    type: STRING
+    defaults: dev
+checks:
+  - condition: "{{{{ inputs.env != 'prod' }}}}"
+    message: "prod is frozen this week"
+    style: ERROR
+  - condition: "{{{{ inputs.env != 'staging' }}}}"
+    message: "staging runs fail"
+    behavior: FAIL_EXECUTION
+  - condition: "{{{{ inputs.env == 'dev' }}}}"
+    message: "not dev: be careful"
+    style: WARNING
+    behavior: CREATE_EXECUTION
+tasks:
+  - id: say
+    type: {CORE}log.Log
+    message: "env {{{{ inputs.env }}}}"
+afterExecution:
+  - id: after
+    type: {CORE}log.Log
+    message: "after {{{{ execution.state }}}}"
+"""
+
+
+def test_a_blocking_check_refuses_the_execution_with_its_message(podium: Podium, tmp_path: Path) -> None:
+    flow = write(tmp_path, "checked.yaml", CHECKED)
+    result = podium.process("run", str(flow), "--json", "--data-dir", str(podium.data_dir), "-i", "env=prod")
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: execution of flow tests.cli.checked blocked") and "prod is frozen this week" in line
+    broken = write(tmp_path, "broken.yaml", CHECKED.replace("inputs.env != 'prod'", "inputs.nope.deeper"))
+    result = podium.process("run", str(broken), "--data-dir", str(podium.data_dir))
+    assert result.returncode == 2 and "Failed to evaluate check condition" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_failing_check_creates_the_execution_failed(podium: Podium, tmp_path: Path) -> None:
+    document = _run(podium, write(tmp_path, "checked.yaml", CHECKED), "-i", "env=staging", code=1)
+    assert document["state"]["current"] == "FAILED"
+    assert _states(document) == {"after": "SUCCESS"}  # no task ran; afterExecution did
+    assert "staging runs fail" in _messages(document)
+    assert _messages(document, "after") == ["after FAILED"]
+
+
+def test_a_check_that_lets_the_execution_run_logs_its_message(podium: Podium, tmp_path: Path) -> None:
+    document = _run(podium, write(tmp_path, "checked.yaml", CHECKED), "-i", "env=qa", code=0)
+    assert _states(document) == {"say": "SUCCESS", "after": "SUCCESS"}
+    assert [(log["level"], log["message"]) for log in document["logs"] if log.get("taskId") is None] == \
+        [("WARN", "not dev: be careful")]
+    assert _run(podium, write(tmp_path, "dev.yaml", CHECKED), code=0)["state"]["current"] == "SUCCESS"
