@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from engine.executor import chains, results, settling, task_lifecycles
+from engine.executor import chains, results, settling, sla, task_lifecycles
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, MergeItemsOutputs, ResumeExecution
 from engine.executor.events import (
     Event,
@@ -85,6 +85,7 @@ def _on_start(work: Work, event: Start) -> None:
     if work.execution.state.current not in (State.CREATED, State.RESTARTED, State.QUEUED):
         return
     work.set_execution_state(State.RUNNING)
+    sla.schedule_next(work)
     settling.settle(work)
 
 
@@ -167,6 +168,10 @@ def _reported_child(work: Work, event: TaskRunResult) -> TaskRun | None:
 
 
 def _on_timer(work: Work, event: TimerFired) -> None:
+    if event.kind == TimerKind.SLA:
+        sla.on_timer(work)
+        settling.settle(work)
+        return
     run = work.find_run(event.task_run_id)
     if run is None:
         return

@@ -63,6 +63,7 @@ class TimerKind(str, Enum):
     PAUSE_DELAY = "pause-delay"      # a paused Pause task resumes by itself
     PAUSE_TIMEOUT = "pause-timeout"  # a paused Pause task that was not resumed fails
     WAITFOR = "waitfor"              # a WaitFor starts its next iteration
+    SLA = "sla"                      # a MAX_DURATION SLA is due: its "task run id" is the execution's
 
 
 @dataclass(frozen=True)

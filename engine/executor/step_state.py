@@ -57,6 +57,7 @@ class Work:
     settle_due: bool = False
 
     def __post_init__(self) -> None:
+        self.initial = self.execution  # as it was before this call (the SLA assertions compare)
         self.original = {run.id: run for run in self.execution.task_run_list}
         self._indexed: tuple[TaskRun, ...] | None = None
         self._positions: dict[str, int] = {}

@@ -193,3 +193,43 @@ def test_a_check_that_lets_the_execution_run_logs_its_message(podium: Podium, tm
     assert [(log["level"], log["message"]) for log in document["logs"] if log.get("taskId") is None] == \
         [("WARN", "not dev: be careful")]
     assert _run(podium, write(tmp_path, "dev.yaml", CHECKED), code=0)["state"]["current"] == "SUCCESS"
+
+
+def test_slas_end_the_execution_with_their_behaviour_and_labels(podium: Podium, tmp_path: Path) -> None:
+    flow = write(tmp_path, "sla.yaml", f"""\
+id: sla_flow
+namespace: tests.cli
+inputs:
+  - id: limit
+    type: STRING
+    defaults: PT1S
+sla:
+  - id: too_long
+    type: MAX_DURATION
+    duration: PT1S
+    behavior: CANCEL
+    labels:
+      sla: miss
+  - id: never_fail
+    type: EXECUTION_ASSERTION
+    assert: "{{{{ outputs.first is not defined or outputs.first.value != 'boom' }}}}"
+    behavior: FAIL
+tasks:
+  - id: first
+    type: {CORE}debug.Return
+    format: "{{{{ inputs.limit == 'boom' ? 'boom' : 'fine' }}}}"
+  - id: sleepy
+    type: {CORE}flow.Sleep
+    duration: PT3S
+  - id: never
+    type: {CORE}log.Log
+    message: never
+""")
+    document = _run(podium, flow, code=1)
+    assert document["state"]["current"] == "CANCELLED"
+    assert _states(document) == {"first": "SUCCESS", "sleepy": "CANCELLED"}
+    assert {"key": "sla", "value": "miss"} in document["labels"]
+    assert any(m.startswith("SLA 'too_long' violated") for m in _messages(document))
+    failed = _run(podium, flow, "-i", "limit=boom", code=1)
+    assert failed["state"]["current"] == "FAILED" and "never" not in _states(failed)
+    assert any("SLA 'never_fail' violated: assertion is false" in m for m in _messages(failed))
