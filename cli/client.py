@@ -18,6 +18,7 @@ from engine.settings import Settings, load_settings
 from engine.state import State
 
 if TYPE_CHECKING:
+    from engine.model.execution import Execution
     from engine.plugins.base import Registry
     from engine.services import Services
 
@@ -83,6 +84,14 @@ def exit_code(state: State, *, strict: bool = False) -> int:
     if state == State.SUCCESS or (state == State.WARNING and not strict):
         return EXIT_SUCCESS
     return EXIT_FAILED
+
+
+def has_ended(execution: Execution) -> bool:
+    """Whether a wait for ``execution`` is over: its final state is set and every task run ended,
+    the ``afterExecution`` ones included (they start only once the final state is set, so the
+    state alone says "ended" while they still run, and their logs are not written yet)."""
+    return execution.state.current.is_terminated and all(
+        run.state.current.is_terminated for run in execution.task_run_list)
 
 
 def rejected(err: PodiumError) -> NoReturn:

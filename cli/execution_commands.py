@@ -14,6 +14,7 @@ from cli.client import (
     STRICT_HELP,
     echo_json,
     exit_code,
+    has_ended,
     instance_options,
     open_services,
     parse_json_option,
@@ -224,7 +225,7 @@ def _wait_for_end(services: Services, execution_id: str, timeout: float, data_di
     hinted = False
     while True:
         execution = services.get_execution(execution_id)
-        if execution.state.current.is_terminated:
+        if has_ended(execution):
             return execution
         waited = time.monotonic() - started
         if waited > timeout:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.client import EXIT_FAILED, STRICT_HELP, exit_code, parse_json_option, parse_pairs, rejected
+from cli.client import EXIT_FAILED, STRICT_HELP, exit_code, has_ended, parse_json_option, parse_pairs, rejected
 from cli.instance import open_instance
 from engine.errors import PodiumError
 from engine.state import State
@@ -106,7 +106,7 @@ def _wait(services: Services, execution: Execution, timeout: float, live: bool) 
     console = Console()
     pause = 0.02  # a short flow ends in a blink; a long one is not polled 50 times a second
     with Live(console=console, refresh_per_second=8, transient=True) if live else _NoLive() as screen:
-        while not execution.state.current.is_terminated:
+        while not has_ended(execution):
             if _waits_for_a_person(services, execution):
                 click.echo(f"{execution.describe()} is PAUSED until someone resumes it; run the flow with "
                            "`podium server local` to resume it with `podium execution resume`", err=True)

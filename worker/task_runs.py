@@ -102,7 +102,7 @@ class TaskRunService:
         def announce() -> None:
             logs.go_live()  # still running: its logs are written as they come from now on
             results.flush()  # the batch's earlier results reach the executor before this report
-            self.leases.report(ref.execution_id, result_event(ref, State.RUNNING, {},
+            self.leases.report(ref.execution_id, result_event(ref, State.RUNNING, {}, started_at=started_at,
                                                               lease_seconds=self.leases.seconds))
 
         # The heartbeat sends the RUNNING report only if the attempt still runs after
@@ -125,8 +125,9 @@ class TaskRunService:
         finally:
             heartbeat.stop()
             self._unregister(ref.task_run_id)
-        results.add(result_event(ref, outcome.state, outcome.outputs, started_at=started_at), logs.take(),
-                    self.env.clock())
+        ended_at = self.env.clock()
+        results.add(result_event(ref, outcome.state, outcome.outputs, started_at=started_at, ended_at=ended_at),
+                    logs.take(), ended_at)
         self.env.metrics.attempt_ran(picked_up, time.perf_counter() - started)
         log.info("task run ended", extra={"state": outcome.state.value})
         if has_runaways():
@@ -250,11 +251,12 @@ def is_due(run: TaskRun, attempt: int) -> bool:
 
 
 def result_event(ref: TaskRunRef, state: State, outputs: dict[str, Any], lease_seconds: float | None = None,
-                 started_at: datetime | None = None) -> ev.TaskRunResult:
-    """The executor event that reports ``state`` for the attempt of ``ref``."""
+                 started_at: datetime | None = None, ended_at: datetime | None = None) -> ev.TaskRunResult:
+    """The executor event that reports ``state`` for the attempt of ``ref``, dated by this worker."""
     return ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID,
                             lease_seconds=lease_seconds,
-                            started_at=started_at.isoformat() if started_at is not None else None)
+                            started_at=started_at.isoformat() if started_at is not None else None,
+                            ended_at=ended_at.isoformat() if ended_at is not None else None)
 
 
 def find_run(execution: Execution, task_run_id: str) -> TaskRun | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from engine.executor import chains, results, settling, task_lifecycles
+from engine.executor import chains, results, settling, sla, task_lifecycles
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, MergeItemsOutputs, ResumeExecution
 from engine.executor.events import (
     Event,
@@ -85,6 +85,7 @@ def _on_start(work: Work, event: Start) -> None:
     if work.execution.state.current not in (State.CREATED, State.RESTARTED, State.QUEUED):
         return
     work.set_execution_state(State.RUNNING)
+    sla.schedule_next(work)
     settling.settle(work)
 
 
@@ -94,18 +95,25 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
         return
     if event.attempt_number != max(len(run.attempts), 1):
         return  # a stale or duplicated message for another attempt
+    started = _date(event.started_at)
     if event.state == State.RUNNING:
-        results.record_running(work, run, event.worker_id, event.lease_seconds)
+        results.record_running(work, run, event.worker_id, event.lease_seconds, at=started)
     elif event.state.is_terminated:
-        if event.started_at is not None and _not_running_yet(run):
+        if started is not None and _not_running_yet(run):
             # A quick task reports only its end (worker.running_report_after): record when it ran.
-            results.record_running(work, run, event.worker_id, at=datetime.fromisoformat(event.started_at))
+            results.record_running(work, run, event.worker_id, at=started)
             run = work.run(run.id)
-        results.finish_attempt(work, run, event.state, event.outputs)
+        results.finish_attempt(work, run, event.state, event.outputs, at=_date(event.ended_at))
         if event.state != State.SUCCESS or work.execution.state.current == State.KILLING:
             # the worker stopped the chain of this run: its later links will never start
             chains.drop_unreached(work, work.run(run.id))
+    if work.find_run(run.id) is not None:
+        chains.keep_order(work, work.run(run.id))
     settling.settle(work)
+
+
+def _date(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _not_running_yet(run: TaskRun) -> bool:
@@ -160,6 +168,10 @@ def _reported_child(work: Work, event: TaskRunResult) -> TaskRun | None:
 
 
 def _on_timer(work: Work, event: TimerFired) -> None:
+    if event.kind == TimerKind.SLA:
+        sla.on_timer(work)
+        settling.settle(work)
+        return
     run = work.find_run(event.task_run_id)
     if run is None:
         return

@@ -63,7 +63,7 @@ def _exit(work: Work, task: Exit, run: TaskRun) -> None:
     for ancestor in _ancestors(work, run):
         work.set_state(ancestor, state)
     if not ended:
-        _stop_the_rest(work)
+        stop_the_rest(work)
     work.set_execution_state(state)
     if not ended:
         work.emit(ExecutionEnded(state))
@@ -88,7 +88,7 @@ def _ancestors(work: Work, run: TaskRun) -> list[TaskRun]:
     return found
 
 
-def _stop_the_rest(work: Work) -> None:
+def stop_the_rest(work: Work) -> None:
     """Every task run that has not ended ends KILLED now; workers and child executions are told."""
     pending = {run.id for run in work.execution.task_run_list if chains.is_pending_link(work, run)}
     to_kill: list[str] = []

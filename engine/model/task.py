@@ -149,6 +149,8 @@ class TriggerOptions(Options):
     log_to_file: bool = False
     labels: dict[str, Any] | list[dict[str, Any]] | None = None
     stop_after: list[str] | None = None
+    allow_concurrent: bool = Field(False, description="Start an execution even while the last one this "
+                                                      "trigger started still runs (default: wait for its end).")
 
 
 class ConditionOptions(Options):
