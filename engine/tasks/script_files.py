@@ -94,15 +94,18 @@ def _selected(path: str, include: list[str], exclude: list[str]) -> bool:
     return (not include or matches(include)) and not matches(exclude)
 
 
-def download_internal_uris(ctx: RunContext, text: str, folder: Path, seen_as: Callable[[Path], str]) -> str:
+def download_internal_uris(ctx: RunContext, text: str, folder: Path, seen_as: Callable[[Path], str],
+                           done: dict[str, str]) -> str:
     """``text`` with every ``kestra://`` URI replaced by the local path of its file, downloaded
-    into ``folder`` (as the command sees it: ``seen_as``)."""
+    into ``folder`` once per attempt (``done``: URI to path, as the command sees it: ``seen_as``)."""
     def replace(found: re.Match[str]) -> str:
         uri = found.group(0)
-        name = uri.rstrip("/").rsplit("/", 1)[-1] or "file"
-        target = _free_name(folder, name)
-        target.write_bytes(_read(ctx, uri, "a kestra:// URI in the commands"))
-        return seen_as(target)
+        if uri not in done:
+            name = uri.rstrip("/").rsplit("/", 1)[-1] or "file"
+            target = _free_name(folder, name)
+            target.write_bytes(_read(ctx, uri, "a kestra:// URI in the commands"))
+            done[uri] = seen_as(target)
+        return done[uri]
 
     return _INTERNAL_URI.sub(replace, text) if "kestra://" in text else text
 

@@ -79,6 +79,7 @@ class _Attempt:
     runner: ScriptRunner
     working_dir: Path
     output_dir: Path
+    downloaded: dict[str, str] = field(default_factory=dict)
 
     @property
     def extra(self) -> dict[str, str]:
@@ -96,7 +97,8 @@ class _Attempt:
             texts = _json_list(rendered) if isinstance(rendered, str) else [rendered]
         else:
             texts = [self.ctx.render(value, extra=extra) for value in values]
-        return [download_internal_uris(self.ctx, str(text), self.working_dir, self.runner.path_in_runner)
+        return [download_internal_uris(self.ctx, str(text), self.working_dir, self.runner.path_in_runner,
+                                       self.downloaded)
                 for text in texts]
 
 
@@ -148,7 +150,8 @@ def run_script(language: Language, options: ScriptOptions, ctx: RunContext) -> d
 def _command(language: Language, options: ScriptOptions, attempt: _Attempt, before: list[str]) -> list[str]:
     if isinstance(options, ScriptTask):
         script = str(attempt.ctx.render(options.script, extra=attempt.extra))
-        script = download_internal_uris(attempt.ctx, script, attempt.working_dir, attempt.runner.path_in_runner)
+        script = download_internal_uris(attempt.ctx, script, attempt.working_dir, attempt.runner.path_in_runner,
+                                        attempt.downloaded)
         if language.program is None:
             main = [script]
         else:

@@ -127,7 +127,7 @@ class ScriptOptions(TaskOptions):
     input_files: dict[str, str] | str | None = dynamic(None, "Files to create in the working directory.")
     output_files: list[str] | None = dynamic(None, "Globs of files to keep as outputs.")
     output_directory: bool | None = Field(None, description="Deprecated: use {{ outputDir }}.")
-    target_os: TargetOS = TargetOS.AUTO
+    target_os: TargetOS = Field(TargetOS.AUTO, alias="targetOS", description="LINUX, WINDOWS or AUTO.")
 
 
 class _PythonMixin(Options):
