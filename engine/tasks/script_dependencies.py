@@ -36,6 +36,8 @@ from engine.tasks.processes import STOPPED, stop_group
 _MARKER = "podium-env.json"
 _INSTALL_TIMEOUT = 900.0
 _POLL_SECONDS = 0.1
+_INSTALLER_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                  "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
 
 
 @dataclass(frozen=True)
@@ -123,15 +125,28 @@ def _key(packages: Sequence[str], python: str, installer: str) -> str:
 
 def _build(folder: Path, packages: Sequence[str], python: str, uv: str | None,
            cancelled: Callable[[], bool]) -> None:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-           "UV_PYTHON_DOWNLOADS": "never", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = _installer_env()
     if uv:
         _install([uv, "venv", "--quiet", "--python", python, str(folder)], env, cancelled)
         _install([uv, "pip", "install", "--quiet", "--python", str(folder / "bin" / "python"), *packages],
                  env, cancelled)
     else:
-        _install([python, "-m", "venv", str(folder)], env, cancelled)
-        _install([str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", *packages], env, cancelled)
+        # The worker's own pip installs into the new environment (pip's --python): a venv of its
+        # own pip (ensurepip) costs seconds more per set, and the environment needs none.
+        _install([python, "-m", "venv", "--without-pip", str(folder)], env, cancelled)
+        _install([sys.executable, "-m", "pip", "--python", str(folder / "bin" / "python"), "install", "--quiet",
+                  *packages], env, cancelled)
+
+
+def _installer_env() -> dict[str, str]:
+    """What the installer gets of the worker's environment: where to find the index (proxies,
+    certificates, pip's and uv's own settings), never the worker's settings and secrets, since
+    installing runs the packages' build code."""
+    env = {name: value for name, value in os.environ.items()
+           if name in _INSTALLER_ENV or name.startswith(("PIP_", "UV_")) or name.lower().endswith("_proxy")}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update({"UV_PYTHON_DOWNLOADS": "never", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    return env
 
 
 def _install(argv: list[str], env: dict[str, str], cancelled: Callable[[], bool]) -> None:
