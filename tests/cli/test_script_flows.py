@@ -20,7 +20,8 @@ tasks:
       import csv
       with open("out.csv", "w", newline="") as f:
           csv.writer(f).writerows([["id", "name"], [1, "ada"], [2, "alan"]])
-      print('::{"outputs": {"rows": 2}, "metrics": [{"name": "rows", "type": "counter", "value": 2, "tags": {"src": "db"}}]}::')
+      print('::{"outputs": {"rows": 2}, "metrics": [{"name": "rows", "type": "counter", "value": 2,'
+            ' "tags": {"src": "db"}}]}::')
       print('::{"metrics": [{"name": "took", "type": "timer", "value": 0.25}]}::')
   - id: load
     type: io.kestra.plugin.scripts.shell.Commands

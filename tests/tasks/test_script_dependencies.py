@@ -21,8 +21,9 @@ from tests.tasks.helpers import World
 
 def make_wheel(folder: Path, name: str = "tinypkg", version: str = "1.0") -> Path:
     """A pure-Python wheel holding ``{name}.py`` with ``VALUE = 'tiny {version}'``."""
+    info = f"{name}-{version}.dist-info"
     files = {f"{name}.py": f"VALUE = 'tiny {version}'\n".encode(),
-             f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
              f"{name}-{version}.dist-info/WHEEL":
                  b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
     record = [f"{path},sha256={_digest(data)},{len(data)}" for path, data in files.items()]
