@@ -51,10 +51,9 @@ class ProcessScriptRunner:
         readers = [_reader(process.stdout, sink, stderr=False), _reader(process.stderr, sink, stderr=True)]
         ended = False
         try:
-            while process.poll() is None:
+            while not _ended(process, _POLL_SECONDS):
                 if cancelled():
                     raise TaskFailed(STOPPED)
-                time.sleep(_POLL_SECONDS)
             ended = True
         finally:
             if ended:
@@ -64,6 +63,15 @@ class ProcessScriptRunner:
             for reader in readers:
                 reader.join()
         return process.returncode
+
+
+def _ended(process: subprocess.Popen[bytes], within: float) -> bool:
+    """Whether ``process`` ended, waiting ``within`` seconds at most (returns at its end)."""
+    try:
+        process.wait(within)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _reader(stream: IO[bytes], sink: LineSink, *, stderr: bool) -> threading.Thread:
