@@ -71,7 +71,7 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
 @instance_options
 @user_errors
 def show_command(execution_id: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
-    """One execution: its task runs, outputs and logs."""
+    """One execution: its task runs, outputs, metrics and logs."""
     from rich.console import Console
 
     from cli.display import execution_summary
@@ -79,10 +79,11 @@ def show_command(execution_id: str, as_json: bool, config_file: str | None, data
     services = open_services(settings_from(config_file, data_dir))
     execution = services.get_execution(execution_id)
     logs = services.execution_logs(execution_id)
+    metrics = services.execution_metrics(execution_id)
     if as_json:
-        echo_json({**execution.to_json(), "logs": logs})
+        echo_json({**execution.to_json(), "logs": logs, "metrics": metrics})
         return
-    Console().print(execution_summary(execution, logs, datetime.now(UTC)))
+    Console().print(execution_summary(execution, logs, datetime.now(UTC), metrics))
 
 
 @execution_group.command("logs")

@@ -75,6 +75,20 @@ class ExpressionSettings(BaseModel):
     jq_memory_mb: int = Field(default=512, ge=64, description="Address space of a jq helper process, in MB.")
 
 
+class ScriptSettings(BaseModel):
+    """Script tasks (``io.kestra.plugin.scripts.*``, docs/scripts.md)."""
+
+    default_runner: Literal["PROCESS", "DOCKER"] = Field(
+        default="PROCESS", description="Task runner of a script task that names none: PROCESS (a local process; "
+        "works without Docker) or DOCKER (Kestra's default).")
+    docker_host: str | None = Field(
+        default=None, description="Docker engine of the Docker task runner when the task names no host "
+        "(e.g. unix:///var/run/docker.sock); default: DOCKER_HOST, else the local engine.")
+    dependency_cache_dir: Path | None = Field(
+        default=None, description="Where Python `dependencies` environments are kept, one per distinct set; "
+        "default: $XDG_CACHE_HOME/podium/python-envs (~/.cache/podium/python-envs).")
+
+
 class Settings(BaseSettings):
     """Podium's configuration. Every field has a working default for the embedded mode."""
 
@@ -95,6 +109,7 @@ class Settings(BaseSettings):
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     local_files: LocalFilesSettings = Field(default_factory=LocalFilesSettings)
     expressions: ExpressionSettings = Field(default_factory=ExpressionSettings)
+    scripts: ScriptSettings = Field(default_factory=ScriptSettings)
     timezone: str = Field(default="UTC", description="Default time zone of date filters and schedules.")
     log_format: Literal["console", "json"] = Field(
         default="console", description="Process logs: console (for people) or json (one JSON object a line).")

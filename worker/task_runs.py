@@ -34,6 +34,7 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.flow import Flow
 from engine.model.task import LogLevel, TaskOptions
 from engine.persistence.logs import LogEntry as StoredLog
+from engine.persistence.task_metrics import MetricEntry
 from engine.plugins.core.flow_wait import WorkingDirectory
 from engine.services.executions import ExecutionService
 from engine.services.flow_triggers import TriggerSwitch
@@ -43,8 +44,9 @@ from engine.state import State
 from engine.tasks.context import RunContext, RunIdentity
 from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LogEntry
-from engine.tasks.outcome import TaskOutcome
+from engine.tasks.outcome import Metric, TaskOutcome
 from engine.tasks.runner import has_runaways, wait_for_runaways
+from engine.tasks.script_runner import ScriptDefaults
 from engine.tasks.task_cache import run_cached
 from engine.templating.io import SwitchedIO
 from engine.templating.renderer import BoundRenderer
@@ -78,6 +80,9 @@ class TaskRunService:
         self._lock = threading.Lock()
         self._reads_cache: dict[tuple[str, str, int | None, str], bool] = {}
         self._shared_renderer = env.new_renderer(SwitchedIO())
+        scripts = env.settings.scripts
+        self._script_defaults = ScriptDefaults(scripts.default_runner, scripts.docker_host,
+                                               scripts.dependency_cache_dir)
 
     def run_attempt(self, execution: Execution, ref: TaskRunRef, results: ResultBuffer,
                     carried: CarriedRuns) -> TaskOutcome:
@@ -214,7 +219,16 @@ class TaskRunService:
                           log_level=task.log_level, log_reader=self,
                           executions=self, registry=self.env.registry, cancel_event=cancel,
                           encryption_key=self.env.encryption_key, working_dir=working_dir,
-                          triggers=self.triggers, files=self.env.files)
+                          triggers=self.triggers, files=self.env.files, scripts=self._script_defaults,
+                          metrics_sink=self._store_metrics)
+
+    def _store_metrics(self, identity: RunIdentity, metrics: tuple[Metric, ...]) -> None:
+        now = self.env.clock()
+        self.env.task_metrics.append(MetricEntry(
+            namespace=identity.namespace, flow_id=identity.flow_id, execution_id=identity.execution_id,
+            task_run_id=identity.task_run_id, task_id=identity.task_id, attempt=identity.attempt,
+            name=metric.name, type=metric.type, value=metric.value, tags=metric.tags, timestamp=now)
+            for metric in metrics)
 
     def _renderer(self, io: RunContextIO) -> BoundRenderer:
         # One Renderer per process (its environment and compiled templates), bound per task run.

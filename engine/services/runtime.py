@@ -21,6 +21,7 @@ from engine.persistence.leader import LeaderRepository
 from engine.persistence.leases import LeaseRepository
 from engine.persistence.logs import LogRepository
 from engine.persistence.pending_commands import PendingCommandRepository
+from engine.persistence.task_metrics import TaskMetricRepository
 from engine.persistence.timers import QueueRepository, TimerRepository
 from engine.persistence.trigger_windows import TriggerWindowRepository
 from engine.persistence.triggers import FiredRepository, TriggerStateRepository
@@ -50,6 +51,7 @@ class Env:
     flows: FlowRepository = field(init=False)
     executions: ExecutionRepository = field(init=False)
     logs: LogRepository = field(init=False)
+    task_metrics: TaskMetricRepository = field(init=False)
     kv: KVRepository = field(init=False)
     timers: TimerRepository = field(init=False)
     queue: QueueRepository = field(init=False)
@@ -78,6 +80,7 @@ class Env:
         self.flows = FlowRepository(self.db)
         self.executions = ExecutionRepository(self.db)
         self.logs = LogRepository(self.db)
+        self.task_metrics = TaskMetricRepository(self.db)
         self.kv = KVRepository(self.db)
         self.timers = TimerRepository(self.db)
         self.queue = QueueRepository(self.db)
