@@ -73,6 +73,10 @@ class ExpressionSettings(BaseModel):
     max_collection_size: int = Field(
         default=1_000_000, ge=1000, description="Most items of one list or map an expression may build (range() too).")
     jq_memory_mb: int = Field(default=512, ge=64, description="Address space of a jq helper process, in MB.")
+    http_enabled: bool = Field(
+        default=True, description="Whether http() may make requests; false refuses every call with a clear error.")
+    http_max_response_bytes: int = Field(
+        default=10_000_000, ge=1, description="Largest response body http() reads; a larger one fails the expression.")
 
 
 class ScriptSettings(BaseModel):
@@ -101,7 +105,13 @@ class Settings(BaseSettings):
     storage_dir: Path | None = Field(default=None, description="Internal storage root; default: data_dir/storage.")
     encryption_key: str | None = Field(
         default=None, description="Base64 AES key for SECRET inputs, encrypt() and encrypted outputs.")
-    env_vars_prefix: str = Field(default="KESTRA_", description="Environment variables exposed as {{ envs.x }}.")
+    env_vars_prefix: str = Field(
+        default="ENV_", min_length=1, description="Prefix of the environment variables exposed as {{ envs.x }} "
+        "(ENV_FOO is {{ envs.foo }}, Kestra 1.x); KESTRA_ is Kestra 0.x's. Only those variables are exposed, "
+        "never PODIUM_* or SECRET_* ones.")
+    environment: str | None = Field(
+        default=None, description="Name of this instance's environment, {{ kestra.environment }} (e.g. prod).")
+    url: str | None = Field(default=None, description="The URL users reach this instance at, {{ kestra.url }}.")
     globals: dict[str, Any] = Field(default_factory=dict, description="Values exposed as {{ globals.x }}.")
     plugin_defaults: list[dict[str, Any]] = Field(
         default_factory=list, description="Global pluginDefaults applied to every flow.")

@@ -42,7 +42,7 @@ from engine.state import State
 from engine.storage.input_files import FlowFiles, HostFiles
 from engine.storage.scopes import ExecutionRef, ReaderScope
 from engine.templating import ExpressionError
-from engine.variables import build_variables
+from engine.variables import build_variables, instance_variables
 
 log = logging.getLogger("podium.executor")
 
@@ -225,7 +225,8 @@ class ExecutionService:
 
     def extra_variables(self) -> dict[str, Any]:
         settings = self.env.settings
-        return {"globals": settings.globals, "envs": self.env.envs}
+        return {"globals": settings.globals, "envs": self.env.envs,
+                "kestra": instance_variables(settings.environment, settings.url)}
 
     # -- reading ------------------------------------------------------------------------------
 
