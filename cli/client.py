@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from engine import safe_json
 from engine.errors import PodiumError
-from engine.settings import Settings, load_settings
 from engine.state import State
 
 if TYPE_CHECKING:
     from engine.plugins.base import Registry
     from engine.services import Services
+    from engine.settings import Settings
 
 # The exit codes of every command that runs or waits for an execution (docs/running.md): CI reads them.
 EXIT_SUCCESS = 0  # the execution ended SUCCESS, or WARNING without --strict
@@ -42,6 +41,8 @@ def instance_options(command: F) -> F:
 
 
 def settings_from(config_file: str | None, data_dir: Path | None) -> Settings:
+    from engine.settings import load_settings  # pydantic-settings: only for the commands that read settings
+
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
     try:
         return load_settings(config_file, **overrides)
@@ -93,6 +94,8 @@ def rejected(err: PodiumError) -> NoReturn:
 
 def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
     """The JSON object given to ``option`` (``--inputs``, ``--labels``); {} when not given."""
+    from engine import safe_json
+
     if not text:
         return {}
     try:

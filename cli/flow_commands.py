@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.client import instance_options, load_registry, open_services, settings_from, user_errors
-from engine.settings import load_settings
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
@@ -106,6 +105,8 @@ def _check_file(file: Path, registry: Registry, global_defaults: list[dict[str, 
 
 def _settings() -> tuple[list[dict[str, Any]], list[str]]:
     """Global plugin defaults and worker queues from the configuration, if it can be read."""
+    from engine.settings import load_settings
+
     try:
         settings = load_settings()
     except Exception as err:  # noqa: BLE001 - a broken config must not hide the flow's own problems
