@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.report import DOC, DOC_HEADER, cpu_model  # noqa: E402 - after the path line above
+from bench.report import DOC, DOC_HEADER, cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 START = "<!-- cli-startup-bench:start -->"
