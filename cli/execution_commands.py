@@ -16,6 +16,7 @@ from cli.client import (
     exit_code,
     has_ended,
     instance_options,
+    open_database,
     open_services,
     parse_json_option,
     parse_pairs,
@@ -53,10 +54,11 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
     from rich.console import Console
 
     from cli.display import executions_table
+    from engine.persistence.executions import ExecutionRepository
 
-    services = open_services(settings_from(config_file, data_dir))
-    page = services.env.executions.list(namespace=namespace, flow_id=flow_id,
-                                        state=State(state.upper()) if state else None, size=size)
+    executions = ExecutionRepository(open_database(settings_from(config_file, data_dir)))
+    page = executions.list(namespace=namespace, flow_id=flow_id, state=State(state.upper()) if state else None,
+                           size=size)
     if as_json:
         echo_json([e.to_json() for e in page.items])
         return

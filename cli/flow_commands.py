@@ -2,6 +2,7 @@
 ``podium flow deploy FILE|DIR...``)."""
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.client import instance_options, load_registry, open_services, settings_from, user_errors
-from engine.settings import load_settings
+from engine.dispatch import DEFAULT_QUEUE
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
@@ -106,12 +107,22 @@ def _check_file(file: Path, registry: Registry, global_defaults: list[dict[str, 
 
 def _settings() -> tuple[list[dict[str, Any]], list[str]]:
     """Global plugin defaults and worker queues from the configuration, if it can be read."""
+    if not _configured():
+        # Settings() would hold only its defaults; pydantic-settings costs a third of a second.
+        return [], [DEFAULT_QUEUE]
+    from engine.settings import load_settings
+
     try:
         settings = load_settings()
     except Exception as err:  # noqa: BLE001 - a broken config must not hide the flow's own problems
         click.echo(f"warning: configuration not read ({err}); using the defaults", err=True)
         return [], ["default"]
     return list(settings.plugin_defaults), list(settings.worker.queues)
+
+
+def _configured() -> bool:
+    """Whether a settings file or a ``PODIUM_*`` variable is there (pydantic-settings ignores case)."""
+    return any(name.upper().startswith("PODIUM_") for name in os.environ)
 
 
 @flow_group.command("deploy")

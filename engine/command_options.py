@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from engine.credentials import mask_credentials
-from engine.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +35,9 @@ class Refused(click.ClickException):
 
 def settings_or_refuse(config_file: Path | None, **overrides: Any) -> Settings:
     """The settings from the file, ``PODIUM_*`` and the options given (``None`` means not given)."""
+    # pydantic-settings costs a third of a second: only the commands that start something pay it.
+    from engine.settings import load_settings
+
     try:
         return load_settings(config_file, **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as err:  # pydantic's ValidationError is one
