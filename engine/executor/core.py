@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from engine.executor import chains, results, settling, sla, task_lifecycles
+from engine.executor import chains, execution_updates, results, settling, sla, task_lifecycles
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, MergeItemsOutputs, ResumeExecution
 from engine.executor.events import (
     Event,
@@ -36,6 +36,7 @@ from engine.model.execution import Execution, StateRecord, TaskRun
 from engine.model.flow import Flow
 from engine.plugins.base import Registry
 from engine.plugins.core.flow_subflow import ForEachItem
+from engine.plugins.core.flow_wait import Pause, PauseBehavior
 from engine.state import State
 from engine.templating import Renderer
 
@@ -177,13 +178,28 @@ def _on_timer(work: Work, event: TimerFired) -> None:
         return
     if event.kind == TimerKind.RETRY:
         results.start_retry(work, run, int(event.payload.get("attempt", len(run.attempts) + 1)))
-    elif event.kind in (TimerKind.PAUSE_DELAY, TimerKind.PAUSE_TIMEOUT) and run.state.current == State.PAUSED:
-        _end_pause(work, run, State.RUNNING if event.kind == TimerKind.PAUSE_DELAY else State.FAILED)
+    elif event.kind == TimerKind.PAUSE_DELAY and run.state.current == State.PAUSED:
+        _pause_duration_ended(work, run, PauseBehavior(event.payload.get("behavior", PauseBehavior.RESUME.value)))
+    elif event.kind == TimerKind.PAUSE_TIMEOUT and run.state.current == State.PAUSED:
+        _end_pause(work, run, State.FAILED)
     elif event.kind == TimerKind.WAITFOR and run.state.current == State.RUNNING:
         iteration = int(event.payload.get("iteration", 0))
         if iteration == run.outputs.get("iterationCount", 0) + 1:
             work.save(run.model_copy(update={"outputs": {**run.outputs, "iterationCount": iteration}}))
     settling.settle(work)
+
+
+def _pause_duration_ended(work: Work, run: TaskRun, behavior: PauseBehavior) -> None:
+    """Kestra 1.x ``Pause.behavior``: RESUME goes on, WARN ends the Pause WARNING (or its tasks'
+    state, SUCCESS made WARNING), FAIL ends it FAILED, CANCEL ends it and the execution CANCELLED."""
+    if behavior == PauseBehavior.CANCEL:
+        work.set_state(run, State.CANCELLED)
+        work.emit(CancelTimers(run.id))
+        execution_updates.end_execution(work, run, State.CANCELLED)
+        return
+    has_tasks = bool(cast(Pause, work.tree.task(run.task_id)).tasks) if run.task_id in work.tree else False
+    ends = {PauseBehavior.FAIL: State.FAILED, PauseBehavior.WARN: State.RUNNING if has_tasks else State.WARNING}
+    _end_pause(work, run, ends.get(behavior, State.RUNNING))
 
 
 def _end_pause(work: Work, run: TaskRun, state: State) -> None:

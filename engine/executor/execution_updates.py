@@ -60,6 +60,13 @@ def _exit(work: Work, task: Exit, run: TaskRun) -> None:
     if state == State.KILLED and not ended:
         work.set_execution_state(State.KILLING)  # settling then stops what still runs
         return
+    end_execution(work, run, state)
+
+
+def end_execution(work: Work, run: TaskRun, state: State) -> None:
+    """The ended ``run``'s parents and the execution end ``state`` at once; whatever else has not
+    ended is KILLED (an Exit, a Pause whose behavior is CANCEL)."""
+    ended = work.execution.state.current.is_terminated
     for ancestor in _ancestors(work, run):
         work.set_state(ancestor, state)
     if not ended:

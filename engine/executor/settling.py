@@ -68,7 +68,10 @@ def _flowable_state(work: Work, task: TaskOptions, run: TaskRun, runs: list[Task
     try:
         if short_type(task) == "WaitFor":
             return task_lifecycles.waitfor_state(work, cast(WaitFor, task), run, runs)
-        return state_of(task, branches_of(work, task, run), runs)
+        state = state_of(task, branches_of(work, task, run), runs)
+        if state is not None and short_type(task) == "Pause":
+            return task_lifecycles.pause_state(work, cast(Pause, task), run, state)
+        return state
     except FlowableError as error:
         _fail(work, run, str(error))
         return None

@@ -64,6 +64,10 @@ class PluginSpec:
     # False for types that validate but cannot run in Podium: running one fails with a clear
     # "not implemented yet" error instead of silently succeeding.
     implemented: bool = True
+    # Why this type cannot run in this installation although it is implemented (a missing optional
+    # dependency: a Python package, a program), or None when it can; ``engine.plugins.availability``
+    # builds common ones. Called by ``flow validate`` and ``run`` before anything starts, never per task run.
+    probe: Callable[[], str | None] | None = None
     deprecated: bool = False
     properties_doc: dict[str, str] = field(default_factory=dict)
 
