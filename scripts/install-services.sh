@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite starts or runs (on free ports, on 127.0.0.1): PostgreSQL, Redis, and
-# docker-compose (v1, which parses docker-compose.yml offline for tests/ops/test_compose.py).
+# docker-compose (v1, which parses docker-compose.yml offline for tests/ops/test_compose.py), and a
+# Docker engine with what the tests need to build their images locally (the block at the end).
 # The tests start and stop the servers themselves (tests/services.py); this only makes the binaries exist.
 set -euo pipefail
 need=()
@@ -16,4 +17,24 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# ---------------------------------------------------------------- Docker (the Docker task runner)
+# A Docker engine for tests/docker (each test session starts its own private dockerd on a unix
+# socket in a temp dir, with no bridge and no iptables), busybox-static for the instant local
+# busybox image, and debootstrap for the local Python image (no image registry is reachable, so
+# the tests build their images; the Python one is cached under ~/.cache/podium-test-images).
+docker_need=()
+command -v dockerd >/dev/null 2>&1 || docker_need+=(docker.io)
+dpkg -s busybox-static >/dev/null 2>&1 || docker_need+=(busybox-static)
+command -v debootstrap >/dev/null 2>&1 || docker_need+=(debootstrap)
+if [ ${#docker_need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-services: need ${docker_need[*]}; run as root or install them: apt-get install -y ${docker_need[*]}" >&2
+    exit 1
+  fi
+  echo "install-services: installing ${docker_need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${docker_need[@]}" >/dev/null
 fi
