@@ -25,25 +25,40 @@ _SPOOL_BYTES = 16 << 20
 
 
 @contextmanager
-def pack(folders: Iterable[Path], owner: tuple[int, int] | None = None) -> Iterator[IO[bytes]]:
+def pack(folders: Iterable[Path], user: str | None = None) -> Iterator[IO[bytes]]:
     """The ``folders`` and their contents as one tar archive to unpack at the container's ``/``
     (Docker creates missing parents), so each lands at the same path as on the host; rewound.
-    With ``owner`` (the container's numeric ``user``) every entry belongs to it, so a command that
-    does not run as root can write in its working directory."""
+
+    With a ``user`` (the container's, when it is not root), the command must be able to write
+    where its task expects: a numeric ``uid[:gid]`` is given every entry, and any other user
+    gets the folders themselves open to all (the container is thrown away after the run)."""
+    owner = _numeric_owner(user)
+    tops = {str(folder).lstrip("/") for folder in folders}
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
         with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as archive:
             for folder in folders:
                 if folder.is_dir():
-                    archive.add(folder, arcname=str(folder).lstrip("/"), filter=partial(_owned, owner))
+                    archive.add(folder, arcname=str(folder).lstrip("/"),
+                                filter=partial(_owned, user, owner, tops))
         spool.seek(0)
         yield spool
 
 
-def _owned(owner: tuple[int, int] | None, member: tarfile.TarInfo) -> tarfile.TarInfo:
+def _owned(user: str | None, owner: tuple[int, int] | None, tops: set[str],
+           member: tarfile.TarInfo) -> tarfile.TarInfo:
     if owner is not None:
         member.uid, member.gid = owner
         member.uname = member.gname = ""
+    elif user and member.name in tops:
+        member.mode = 0o777
     return member
+
+
+def _numeric_owner(user: str | None) -> tuple[int, int] | None:
+    uid, _, gid = (user or "").partition(":")
+    if not uid.isdigit() or (gid and not gid.isdigit()) or uid == "0":
+        return None
+    return int(uid), int(gid or uid)
 
 
 def unpack(chunks: Iterable[bytes], directory: Path) -> None:

@@ -33,7 +33,7 @@ class RunnerOptions:
     host: dict[str, Any]            # create_host_config keyword arguments, binds excepted
     binds: tuple[str, ...]          # the user's volumes, host:container[:mode]
     auth: dict[str, str] | None     # registry credentials for a pull
-    owner: tuple[int, int] | None   # a numeric user (uid[:gid]) the copied files are given to
+    user: str | None                # the container's user, when not the image's
 
 
 def field_prefix(options: DockerSettings | None) -> str:
@@ -60,7 +60,7 @@ def runner_options(options: DockerSettings | None, container_image: str | None,
         host=_host_args(given, where),
         binds=tuple(given.volumes or ()),
         auth=_auth(given),
-        owner=_numeric_owner(given.user))
+        user=given.user or None)
 
 
 def _check_host_access(given: DockerSettings, where: str, volumes_enabled: bool) -> None:
@@ -82,13 +82,6 @@ def _create_args(given: DockerSettings) -> dict[str, Any]:
     if given.user:
         args["user"] = given.user
     return args
-
-
-def _numeric_owner(user: str | None) -> tuple[int, int] | None:
-    uid, _, gid = (user or "").partition(":")
-    if not uid.isdigit() or (gid and not gid.isdigit()):
-        return None
-    return int(uid), int(gid or uid)
 
 
 def _host_args(given: DockerSettings, where: str) -> dict[str, Any]:

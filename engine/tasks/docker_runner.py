@@ -146,8 +146,8 @@ class _Run:
                              "pullPolicy: NEVER")
 
     def _attach_and_wait(self, container: str, sink: LineSink, cancelled: Callable[[], bool]) -> int:
-        if not self.options.mount:
-            with pack(self.folders, self.options.owner) as archive:
+        if not self.options.mount and (self.options.user or _anything_to_copy(self.folders)):
+            with pack(self.folders, self.options.user) as archive:
                 self.api.put_archive(container, "/", archive)
         if cancelled():
             raise TaskFailed(STOPPED)
@@ -255,6 +255,13 @@ def _folders(job: ScriptJob) -> list[Path]:
     working = Path(job.working_dir).resolve()
     output = Path(job.output_dir).resolve()
     return [working] if same_or_inside(output, working) else [working, output]
+
+
+def _anything_to_copy(folders: list[Path]) -> bool:
+    # Docker makes the working directory itself (working_dir of the container, owned by root);
+    # each copy costs the engine a mount of the container's filesystem, so an empty one is not
+    # sent unless the command runs as another user.
+    return len(folders) > 1 or any(True for _ in folders[0].iterdir())
 
 
 def _connect(host: str | None) -> Any:

@@ -20,6 +20,10 @@ def job(tmp_path: Path, image: str | None = "busybox") -> ScriptJob:
     return ScriptJob(("/bin/sh", "-c", "true"), {}, tmp_path, tmp_path / "out", image)
 
 
+def runner_model(**options: object) -> DockerRunner:
+    return DockerRunner.model_validate({"type": RUNNER_TYPE, **options})
+
+
 def never() -> bool:
     return False
 
@@ -38,7 +42,7 @@ def fail(runner: DockerScriptRunner, tmp_path: Path, image: str | None = "busybo
 
 
 def test_no_engine_reachable_names_the_settings_that_point_to_one(tmp_path: Path) -> None:
-    runner = DockerScriptRunner(DockerRunner(type=RUNNER_TYPE), default_host=f"unix://{tmp_path}/none.sock")
+    runner = DockerScriptRunner(runner_model(), default_host=f"unix://{tmp_path}/none.sock")
     message = fail(runner, tmp_path)
     assert message.startswith(f"no Docker engine answers at unix://{tmp_path}/none.sock (")
     assert "scripts.docker_host (PODIUM_SCRIPTS__DOCKER_HOST)" in message and "DOCKER_HOST" in message
@@ -46,19 +50,19 @@ def test_no_engine_reachable_names_the_settings_that_point_to_one(tmp_path: Path
 
 
 def test_the_runner_host_wins_over_the_worker_setting(tmp_path: Path) -> None:
-    options = DockerRunner(type=RUNNER_TYPE, host=f"unix://{tmp_path}/task.sock")
+    options = runner_model(host=f"unix://{tmp_path}/task.sock")
     runner = DockerScriptRunner(options, default_host=f"unix://{tmp_path}/worker.sock")
     assert f"answers at unix://{tmp_path}/task.sock" in fail(runner, tmp_path)
 
 
 def test_an_engine_given_by_docker_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/env.sock")
-    runner = DockerScriptRunner(DockerRunner(type=RUNNER_TYPE), default_host=None)
+    runner = DockerScriptRunner(runner_model(), default_host=None)
     assert f"answers at unix://{tmp_path}/env.sock" in fail(runner, tmp_path)
 
 
 def test_no_image_at_all(tmp_path: Path) -> None:
-    message = fail(DockerScriptRunner(DockerRunner(type=RUNNER_TYPE)), tmp_path, image=None)
+    message = fail(DockerScriptRunner(runner_model()), tmp_path, image=None)
     assert message.startswith("taskRunner: the Docker task runner needs an image; set the task's containerImage")
 
 
@@ -70,7 +74,7 @@ def test_no_image_at_all(tmp_path: Path) -> None:
     ({"privileged": True}, "taskRunner.privileged: a privileged container controls the whole host"),
 ])
 def test_a_bad_option_is_named(tmp_path: Path, options: dict[str, object], expected: str) -> None:
-    runner = DockerScriptRunner(DockerRunner(type=RUNNER_TYPE, **options), default_host="unix:///nowhere")
+    runner = DockerScriptRunner(runner_model(**options), default_host="unix:///nowhere")
     assert fail(runner, tmp_path).startswith(expected)
 
 

@@ -224,13 +224,25 @@ def test_volumes_are_refused_unless_the_worker_allows_them(docker_engine: Docker
 
 def test_a_python_script_in_a_python_image(docker_engine: DockerEngine, python_in_docker: str,
                                            tmp_path: Path) -> None:
-    job = make_job(tmp_path, "", python_in_docker, env={"NAME": "podium"}, argv=("python", "script.py"))
+    job = make_job(tmp_path, "", python_in_docker, env={"NAME": "podium", "PYTHONUNBUFFERED": "true"},
+                   argv=("python", "script.py"))
     (job.working_dir / "script.py").write_text(
         "import json, os, sys\n"
         "open('out.json', 'w').write(json.dumps({'name': os.environ['NAME']}))\n"
         "print('::' + json.dumps({'outputs': {'n': 42}}) + '::')\n"
         "print('é', file=sys.stderr)\n")
     sink = Lines()
-    assert (make_runner(docker_engine).run(job, sink, never), sink.lines[:0]) == (0, sink.lines)
+    assert make_runner(docker_engine).run(job, sink, never) == 0
     assert sink.lines == [(False, '::{"outputs": {"n": 42}}::'), (True, "é")]
     assert json.loads((job.working_dir / "out.json").read_text()) == {"name": "podium"}
+
+
+@pytest.mark.parametrize("user", ["65534:65534", "nobody"])
+def test_a_user_other_than_root_writes_in_its_working_dir(docker_engine: DockerEngine, busybox: str,
+                                                          tmp_path: Path, user: str) -> None:
+    job = make_job(tmp_path, "cat in.txt > copy.txt && id -un", busybox)
+    (job.working_dir / "in.txt").write_text("data\n")
+    sink = Lines()
+    assert make_runner(docker_engine, user=user).run(job, sink, never) == 0
+    assert sink.text() == ["nobody"]
+    assert (job.working_dir / "copy.txt").read_text() == "data\n"
