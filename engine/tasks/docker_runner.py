@@ -146,7 +146,8 @@ class _Run:
                              "pullPolicy: NEVER")
 
     def _attach_and_wait(self, container: str, sink: LineSink, cancelled: Callable[[], bool]) -> int:
-        if not self.options.mount and (self.options.user or _anything_to_copy(self.folders)):
+        sent = not self.options.mount and bool(self.options.user or _anything_to_copy(self.folders))
+        if sent:
             with pack(self.folders, self.options.user) as archive:
                 self.api.put_archive(container, "/", archive)
         if cancelled():
@@ -159,13 +160,20 @@ class _Run:
             stream.close()
         code = int(self.api.wait(container)["StatusCode"])
         if not self.options.mount:
-            self._copy_back(container)
+            self._copy_back(container, sent)
         return code
 
-    def _copy_back(self, container: str) -> None:
+    def _copy_back(self, container: str, sent: bool) -> None:
         from docker.errors import NotFound
 
-        for folder in self.folders:
+        folders = self.folders
+        if not sent:
+            # Nothing was copied in, so the container's changes (read from its own layer, far
+            # cheaper than an archive) say whether the command wrote anything there at all.
+            changed = [str(change["Path"]) for change in self.api.diff(container) or ()]
+            folders = [folder for folder in folders
+                       if any(path.startswith(f"{folder}/") for path in changed)]
+        for folder in folders:
             try:
                 chunks, _ = self.api.get_archive(container, str(folder))
             except NotFound:
