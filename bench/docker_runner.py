@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -117,6 +118,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md")
     args = parser.parse_args()
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        print("bench/docker_runner.py starts a private dockerd: run it as root after scripts/install-services.sh",
+              file=sys.stderr)
+        return 1
     text = table(measure(args.runs), args.runs)
     print(text)
     if not args.no_write:

@@ -62,7 +62,17 @@ class DockerEngine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        _unmount_below(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _unmount_below(root: Path) -> None:
+    """Unmounts what the engine left mounted in its folder (its network namespace, the layers of
+    a container it did not stop), deepest first, so the folder can be removed."""
+    mounts = Path("/proc/self/mounts").read_text().splitlines()
+    points = [line.split()[1] for line in mounts if len(line.split()) > 1]
+    for point in sorted((p for p in points if p.startswith(f"{root}/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
 def start_dockerd() -> DockerEngine:
