@@ -7,7 +7,7 @@ the host directory the script task collects ``outputFiles`` from.
 
 What comes back was written by the container's command, so it is untrusted: it is unpacked with
 tarfile's ``data`` filter, which refuses absolute paths, ``..``, links that point outside the
-directory and device files, and drops owners and set-uid bits.
+directory and device files, and drops owners and set-uid bits; what it refuses is left out.
 """
 from __future__ import annotations
 
@@ -70,7 +70,16 @@ def unpack(chunks: Iterable[bytes], directory: Path) -> None:
         spool.seek(0)
         with tarfile.open(fileobj=spool, mode="r:") as archive:
             members = list(_inside(archive.getmembers()))
-            archive.extractall(directory, members=members, filter="data")
+            archive.extractall(directory, members=members, filter=_kept)
+
+
+def _kept(member: tarfile.TarInfo, directory: str) -> tarfile.TarInfo | None:
+    """tarfile's ``data`` filter, leaving out what it refuses (an absolute symlink, say, which a
+    virtual environment made in the working directory has) instead of failing the whole copy."""
+    try:
+        return tarfile.data_filter(member, directory)
+    except tarfile.FilterError:
+        return None
 
 
 def _inside(members: list[tarfile.TarInfo]) -> Iterable[tarfile.TarInfo]:

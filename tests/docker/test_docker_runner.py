@@ -247,3 +247,14 @@ def test_a_user_other_than_root_writes_in_its_working_dir(docker_engine: DockerE
     assert make_runner(docker_engine, user=user).run(job, sink, never) == 0
     assert sink.text() == ["nobody"]
     assert (job.working_dir / "copy.txt").read_text() == "data\n"
+
+
+def test_links_out_of_the_working_dir_do_not_come_back(docker_engine: DockerEngine, busybox: str,
+                                                       tmp_path: Path) -> None:
+    # The container's files are untrusted: a link to the worker's files must not reach the host
+    # directory, where outputFiles would read through it; the rest comes back.
+    job = make_job(tmp_path, "ln -s /etc/passwd abs && ln -s ../../../.. up && ln -s data.txt near "
+                             "&& echo kept > data.txt && mknod dev c 1 3", busybox)
+    assert make_runner(docker_engine).run(job, Lines(), never) == 0
+    assert sorted(path.name for path in job.working_dir.iterdir()) == ["data.txt", "near"]
+    assert (job.working_dir / "near").read_text() == "kept\n"
