@@ -179,7 +179,7 @@ SPECS: list[PluginSpec] = [
     _task("node.Commands", CommandsTask, "Run Node.js commands.",
           "id: app\ntype: io.kestra.plugin.scripts.node.Commands\ncommands:\n  - node app.js"),
     PluginSpec(type=PREFIX + "runner.docker.Docker", kind=PluginKind.TASK_RUNNER, options=DockerRunner,
-               title="Run script tasks in a Docker container.", implemented=False,
+               title="Run script tasks in a Docker container.", implemented=True,
                examples=("type: io.kestra.plugin.scripts.runner.docker.Docker\nimage: python:3.12-slim",)),
     PluginSpec(type="io.kestra.plugin.core.runner.Process", kind=PluginKind.TASK_RUNNER,
                options=ProcessRunner, title="Run script tasks as local processes.",
