@@ -88,6 +88,9 @@ class ScriptSettings(BaseModel):
     docker_host: str | None = Field(
         default=None, description="Docker engine of the Docker task runner when the task names no host "
         "(e.g. unix:///var/run/docker.sock); default: DOCKER_HOST, else the local engine.")
+    docker_volumes_enabled: bool = Field(
+        default=False, description="Whether a Docker task runner may bind-mount host paths (`volumes`) or run "
+        "`privileged`: both give a flow author the worker's host, so they are refused unless set.")
     dependency_cache_dir: Path | None = Field(
         default=None, description="Where Python `dependencies` environments are kept, one per distinct set; "
         "default: $XDG_CACHE_HOME/podium/python-envs (~/.cache/podium/python-envs).")

@@ -82,7 +82,7 @@ class TaskRunService:
         self._shared_renderer = env.new_renderer(SwitchedIO())
         scripts = env.settings.scripts
         self._script_defaults = ScriptDefaults(scripts.default_runner, scripts.docker_host,
-                                               scripts.dependency_cache_dir)
+                                               scripts.dependency_cache_dir, scripts.docker_volumes_enabled)
 
     def run_attempt(self, execution: Execution, ref: TaskRunRef, results: ResultBuffer,
                     carried: CarriedRuns) -> TaskOutcome:

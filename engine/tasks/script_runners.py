@@ -66,5 +66,6 @@ def _docker_runner(options: BaseModel, ctx: RunContext) -> ScriptRunner:
     except ImportError as error:
         raise TaskFailed(f"the Docker task runner is not available on this worker ({error}); "
                          f"{PROCESS_HINT}") from None
-    runner: ScriptRunner = module.DockerScriptRunner(options, default_host=ctx.scripts.docker_host)
+    runner: ScriptRunner = module.DockerScriptRunner(options, default_host=ctx.scripts.docker_host,
+                                                       volumes_enabled=ctx.scripts.docker_volumes_enabled)
     return runner

@@ -122,7 +122,7 @@ def run_script(language: Language, options: ScriptOptions, ctx: RunContext) -> d
     attempt = _Attempt(ctx, runner, working_dir, output_dir)
     copy_namespace_files(ctx, options.namespace_files, working_dir)
     write_input_files(ctx, options.input_files, working_dir, attempt.extra)
-    env = _environment(options, attempt, language)
+    env = _environment(options, attempt, language, in_container=is_docker(options, ctx))
     fresh_env: Path | None = None
     before = attempt.render_all(options.before_commands)
     deps = _dependencies(options, ctx)
@@ -172,9 +172,12 @@ def _script_file(folder: Path, script: str, extension: str) -> Path:
     return Path(name)
 
 
-def _environment(options: ScriptOptions, attempt: _Attempt, language: Language) -> dict[str, str]:
-    env = {name: os.environ[name] for name in BASE_ENV if name in os.environ}
-    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+def _environment(options: ScriptOptions, attempt: _Attempt, language: Language, *,
+                 in_container: bool) -> dict[str, str]:
+    # A container keeps its image's PATH and HOME: the worker's would point at nothing there.
+    env = {} if in_container else {name: os.environ[name] for name in BASE_ENV if name in os.environ}
+    if not in_container:
+        env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
     env.update(language.env)
     env["WORKING_DIR"], env["OUTPUT_DIR"] = attempt.extra["workingDir"], attempt.extra["outputDir"]
