@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
+from engine.command_options import refuse_missing_drivers
 from engine.errors import PodiumError
 from engine.state import State
 
@@ -47,9 +48,11 @@ def settings_from(config_file: str | None, data_dir: Path | None) -> Settings:
 
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
     try:
-        return load_settings(config_file, **overrides)
+        settings = load_settings(config_file, **overrides)
     except ValueError as err:
         raise click.ClickException(f"invalid settings: {err}") from None
+    refuse_missing_drivers(settings)
+    return settings
 
 
 def open_services(settings: Settings, *, needs_executor: bool = False) -> Services:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from engine.drivers import MissingDriver, database_driver
 from engine.persistence.revisions import shipped_head
 from engine.storable import dumps_json
 
@@ -57,7 +58,13 @@ class Database:
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> None:
         self.url = normalize_url(url)
-        self.engine: Engine = _create_engine(self.url, busy_timeout, echo)
+        try:
+            self.engine: Engine = _create_engine(self.url, busy_timeout, echo)
+        except ImportError as err:
+            driver = database_driver(self.url)
+            if driver is None:
+                raise
+            raise MissingDriver(driver.message(str(err))) from err
         # Write transactions go through an engine variant flagged so SQLite's BEGIN is IMMEDIATE.
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         self.sessions: sessionmaker[Session] = sessionmaker(
