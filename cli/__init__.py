@@ -18,11 +18,12 @@ from cli.plugin_commands import commands as plugin_commands
 from cli.run_command import commands as run_commands
 from cli.server_commands import commands as server_commands
 from cli.trigger_commands import commands as trigger_commands
+from engine.command_options import CommandGroup
 from executor.command import executor_command
 from worker.command import worker_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="podium")
 def main() -> None:
     """Podium runs Kestra-style YAML flows on Celery.

@@ -20,7 +20,6 @@ import click
 
 from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
 from engine.errors import PodiumError
-from engine.settings import Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from engine.model.trigger_key import TriggerKey
     from engine.services import Services
     from engine.services.backfill_runs import BackfillStatus
+    from engine.settings import Settings
 
 FOLLOW_POLL_SECONDS = 0.2
 PER_TICK = 500

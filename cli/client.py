@@ -12,14 +12,16 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from engine import safe_json
+from engine.command_options import refuse_missing_drivers
 from engine.errors import PodiumError
-from engine.settings import Settings, load_settings
 from engine.state import State
 
 if TYPE_CHECKING:
+    from engine.model.execution import Execution
+    from engine.persistence.db import Database
     from engine.plugins.base import Registry
     from engine.services import Services
+    from engine.settings import Settings
 
 # The exit codes of every command that runs or waits for an execution (docs/running.md): CI reads them.
 EXIT_SUCCESS = 0  # the execution ended SUCCESS, or WARNING without --strict
@@ -42,11 +44,15 @@ def instance_options(command: F) -> F:
 
 
 def settings_from(config_file: str | None, data_dir: Path | None) -> Settings:
+    from engine.settings import load_settings  # pydantic-settings: only for the commands that read settings
+
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
     try:
-        return load_settings(config_file, **overrides)
+        settings = load_settings(config_file, **overrides)
     except ValueError as err:
         raise click.ClickException(f"invalid settings: {err}") from None
+    refuse_missing_drivers(settings)
+    return settings
 
 
 def open_services(settings: Settings, *, needs_executor: bool = False) -> Services:
@@ -64,6 +70,17 @@ def open_services(settings: Settings, *, needs_executor: bool = False) -> Servic
     from messaging.dispatch import CeleryDispatcher
 
     return build_services(settings, CeleryDispatcher(make_celery(settings)))
+
+
+def open_database(settings: Settings) -> Database:
+    """The instance's database, created or brought up to date as the services would, for a command
+    that only reads records: no services, no Celery, no plugin registry to build."""
+    from engine.persistence.db import Database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    db.upgrade()
+    return db
 
 
 def user_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -85,6 +102,14 @@ def exit_code(state: State, *, strict: bool = False) -> int:
     return EXIT_FAILED
 
 
+def has_ended(execution: Execution) -> bool:
+    """Whether a wait for ``execution`` is over: its final state is set and every task run ended,
+    the ``afterExecution`` ones included (they start only once the final state is set, so the
+    state alone says "ended" while they still run, and their logs are not written yet)."""
+    return execution.state.current.is_terminated and all(
+        run.state.current.is_terminated for run in execution.task_run_list)
+
+
 def rejected(err: PodiumError) -> NoReturn:
     """Reports a flow or inputs that were refused before anything ran, and exits 2."""
     click.echo(f"error: {err}", err=True)
@@ -93,6 +118,8 @@ def rejected(err: PodiumError) -> NoReturn:
 
 def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
     """The JSON object given to ``option`` (``--inputs``, ``--labels``); {} when not given."""
+    from engine import safe_json
+
     if not text:
         return {}
     try:

@@ -133,7 +133,21 @@ def executions_table(executions: Iterable[Execution], now: datetime, width: int)
     return table, max(width, least_width())
 
 
-def execution_summary(execution: Execution, logs: list[dict[str, Any]], now: datetime) -> RenderableType:
+def metrics_table(metrics: Iterable[dict[str, Any]]) -> Table:
+    """The metrics task runs reported (Kestra's MetricEntry JSON), one row each."""
+    table = Table(title="Metrics", show_lines=False)
+    for name in ("task", "name", "type", "value", "tags"):
+        table.add_column(name, overflow="fold")
+    for metric in metrics:
+        value = metric["value"]
+        shown = format_seconds(value) if metric["type"] == "timer" else f"{value:g}"
+        tags = ", ".join(f"{k}={v}" for k, v in sorted(metric.get("tags", {}).items()))
+        table.add_row(metric["taskId"], metric["name"], metric["type"], shown, tags)
+    return table
+
+
+def execution_summary(execution: Execution, logs: list[dict[str, Any]], now: datetime,
+                      metrics: list[dict[str, Any]] | None = None) -> RenderableType:
     parts: list[RenderableType] = [execution_tree(execution, now)]
     task_outputs = {run.task_id + (f"[{run.value}]" if run.value is not None else ""): run.outputs
                     for run in execution.task_run_list if run.outputs}
@@ -141,6 +155,8 @@ def execution_summary(execution: Execution, logs: list[dict[str, Any]], now: dat
         parts.append(outputs_table("Task outputs", task_outputs))
     if execution.outputs:
         parts.append(outputs_table("Flow outputs", execution.outputs))
+    if metrics:
+        parts.append(metrics_table(metrics))
     if logs:
         parts.append(logs_table(logs))
     return Group(*parts)

@@ -14,7 +14,9 @@ from cli.client import (
     STRICT_HELP,
     echo_json,
     exit_code,
+    has_ended,
     instance_options,
+    open_database,
     open_services,
     parse_json_option,
     parse_pairs,
@@ -52,10 +54,11 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
     from rich.console import Console
 
     from cli.display import executions_table
+    from engine.persistence.executions import ExecutionRepository
 
-    services = open_services(settings_from(config_file, data_dir))
-    page = services.env.executions.list(namespace=namespace, flow_id=flow_id,
-                                        state=State(state.upper()) if state else None, size=size)
+    executions = ExecutionRepository(open_database(settings_from(config_file, data_dir)))
+    page = executions.list(namespace=namespace, flow_id=flow_id, state=State(state.upper()) if state else None,
+                           size=size)
     if as_json:
         echo_json([e.to_json() for e in page.items])
         return
@@ -70,7 +73,7 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
 @instance_options
 @user_errors
 def show_command(execution_id: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
-    """One execution: its task runs, outputs and logs."""
+    """One execution: its task runs, outputs, metrics and logs."""
     from rich.console import Console
 
     from cli.display import execution_summary
@@ -78,10 +81,11 @@ def show_command(execution_id: str, as_json: bool, config_file: str | None, data
     services = open_services(settings_from(config_file, data_dir))
     execution = services.get_execution(execution_id)
     logs = services.execution_logs(execution_id)
+    metrics = services.execution_metrics(execution_id)
     if as_json:
-        echo_json({**execution.to_json(), "logs": logs})
+        echo_json({**execution.to_json(), "logs": logs, "metrics": metrics})
         return
-    Console().print(execution_summary(execution, logs, datetime.now(UTC)))
+    Console().print(execution_summary(execution, logs, datetime.now(UTC), metrics))
 
 
 @execution_group.command("logs")
@@ -224,7 +228,7 @@ def _wait_for_end(services: Services, execution_id: str, timeout: float, data_di
     hinted = False
     while True:
         execution = services.get_execution(execution_id)
-        if execution.state.current.is_terminated:
+        if has_ended(execution):
             return execution
         waited = time.monotonic() - started
         if waited > timeout:

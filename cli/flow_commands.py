@@ -2,6 +2,7 @@
 ``podium flow deploy FILE|DIR...``)."""
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.client import instance_options, load_registry, open_services, settings_from, user_errors
-from engine.settings import load_settings
+from engine.dispatch import DEFAULT_QUEUE
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
@@ -34,7 +35,9 @@ def validate_command(paths: tuple[Path, ...], worker_groups: tuple[str, ...]) ->
     """Check flow files: every problem of every file at once, with file:line:column.
 
     PATHS are flow files or folders (searched recursively for .yaml and .yml files). Exits 0 when
-    every flow is valid, 1 otherwise (the problems go to stderr).
+    every flow is valid, 1 otherwise (the problems go to stderr). A valid flow with a task that
+    cannot run in this installation (not implemented, or a missing optional dependency) gets a
+    warning on stderr and still exits 0; `podium run` refuses it.
     """
     try:
         code = _validate(paths, worker_groups)
@@ -50,12 +53,17 @@ def _validate(paths: tuple[Path, ...], extra_groups: tuple[str, ...]) -> int:
     files, problems = find_flow_files(paths)
     flows: list[tuple[Path, Flow]] = []
     failed: set[Path] = set()
+    warnings: list[Problem] = []
     for file in files:
-        found, file_problems = _check_file(file, registry, global_defaults, [*queues, *extra_groups])
+        found, file_problems, file_warnings = _check_file(file, registry, global_defaults,
+                                                          [*queues, *extra_groups])
         flows += [(file, flow) for flow in found]
         problems += file_problems
+        warnings += file_warnings
         if file_problems:
             failed.add(file)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     if problems:
         for problem in problems:
             click.echo(str(problem), err=True)
@@ -64,8 +72,9 @@ def _validate(paths: tuple[Path, ...], extra_groups: tuple[str, ...]) -> int:
         return 1
     for file, flow in flows:
         click.echo(f"ok  {file}  {flow.namespace}.{flow.id}")
+    noted = f" ({len(warnings)} warning{'s' * (len(warnings) != 1)})" if warnings else ""
     click.echo(f"{len(flows)} flow{'s' * (len(flows) != 1)} valid in {len(files)} "
-               f"file{'s' * (len(files) != 1)}")
+               f"file{'s' * (len(files) != 1)}{noted}")
     return 0
 
 
@@ -90,28 +99,42 @@ def find_flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
 
 
 def _check_file(file: Path, registry: Registry, global_defaults: list[dict[str, Any]],
-                worker_groups: list[str]) -> tuple[list[Flow], list[Problem]]:
+                worker_groups: list[str]) -> tuple[list[Flow], list[Problem], list[Problem]]:
+    """The file's flows, its problems, and warnings about tasks that cannot run here."""
+    from engine.flow_warnings import unrunnable_problems
     from engine.loader import read_flow_file, validate_source
     from engine.validation import FlowValidationError, Position, Problem
 
     try:
         source = read_flow_file(file)
     except FlowValidationError as err:
-        return [], err.details
+        return [], err.details, []
     except (OSError, UnicodeDecodeError) as err:
-        return [], [Problem(str(file), Position(1, 1), "", f"cannot read the file: {err}")]
-    return validate_source(source, registry, path=str(file), global_defaults=global_defaults,
-                           worker_groups=worker_groups)
+        return [], [Problem(str(file), Position(1, 1), "", f"cannot read the file: {err}")], []
+    flows, problems = validate_source(source, registry, path=str(file), global_defaults=global_defaults,
+                                      worker_groups=worker_groups)
+    warnings = [w for flow in flows for w in unrunnable_problems(flow, registry, source, str(file))]
+    return flows, problems, warnings
 
 
 def _settings() -> tuple[list[dict[str, Any]], list[str]]:
     """Global plugin defaults and worker queues from the configuration, if it can be read."""
+    if not _configured():
+        # Settings() would hold only its defaults; pydantic-settings costs a third of a second.
+        return [], [DEFAULT_QUEUE]
+    from engine.settings import load_settings
+
     try:
         settings = load_settings()
     except Exception as err:  # noqa: BLE001 - a broken config must not hide the flow's own problems
         click.echo(f"warning: configuration not read ({err}); using the defaults", err=True)
         return [], ["default"]
     return list(settings.plugin_defaults), list(settings.worker.queues)
+
+
+def _configured() -> bool:
+    """Whether a settings file or a ``PODIUM_*`` variable is there (pydantic-settings ignores case)."""
+    return any(name.upper().startswith("PODIUM_") for name in os.environ)
 
 
 @flow_group.command("deploy")

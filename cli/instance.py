@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli.client import settings_from
-from engine.settings import IN_PROCESS_BROKER_URL, Settings
 
 if TYPE_CHECKING:
     from engine.dispatch import Dispatcher
     from engine.services import Services
+    from engine.settings import Settings
 
 
 @dataclass
@@ -28,15 +28,17 @@ class Instance:
 
 @contextmanager
 def open_instance(data_dir: Path | None = None, settings: Settings | None = None, *,
-                  broker_url: str = IN_PROCESS_BROKER_URL) -> Iterator[Instance]:
-    """Starts Podium in this process on ``broker_url`` (an embedded one); stops it on exit."""
+                  broker_url: str | None = None) -> Iterator[Instance]:
+    """Starts Podium in this process on ``broker_url`` (an embedded one, by default the in-process
+    ``memory://``); stops it on exit."""
     # Celery and the services are only imported by the commands that run flows.
     from cli.embedded import EmbeddedRuntime
     from engine.services import build_services
+    from engine.settings import IN_PROCESS_BROKER_URL
 
     if settings is None:
         settings = settings_from(None, data_dir)
-    settings = settings.model_copy(update={"broker_url": broker_url})
+    settings = settings.model_copy(update={"broker_url": broker_url or IN_PROCESS_BROKER_URL})
 
     def provide(dispatcher: Dispatcher) -> Services:
         return build_services(settings, dispatcher)

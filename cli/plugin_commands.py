@@ -7,7 +7,7 @@ import sys
 import click
 
 from cli.client import load_registry
-from engine.plugins.base import PluginKind, UnknownType
+from engine.plugins.kinds import PluginKind
 
 
 @click.group("plugins")
@@ -39,6 +39,7 @@ def list_command(kind: str | None, aliases: bool) -> None:
 @click.option("--indent", type=int, default=2, show_default=True)
 def schema_command(type_name: str | None, indent: int) -> None:
     """Print the JSON schema (draft 7) of a flow, or of one plugin type with --type."""
+    from engine.plugins.base import UnknownType
     from engine.schema import flow_schema, plugin_schema
 
     registry = load_registry()

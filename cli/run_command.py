@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.client import EXIT_FAILED, STRICT_HELP, exit_code, parse_json_option, parse_pairs, rejected
+from cli.client import EXIT_FAILED, STRICT_HELP, exit_code, has_ended, parse_json_option, parse_pairs, rejected
 from cli.instance import open_instance
 from engine.errors import PodiumError
 from engine.state import State
 
 if TYPE_CHECKING:
     from engine.model.execution import Execution
+    from engine.model.flow import Flow
     from engine.services import Services
 
 
@@ -88,12 +89,24 @@ def _run(flow_file: Path, flows_dir: Path | None, inputs: dict[str, Any], labels
             if flows_dir is not None:
                 services.deploy_folder(flows_dir, strict=False)
             flow = services.deploy_file(flow_file)
+            _refuse_unrunnable(flow, flow_file, services)
             execution = services.start_execution(flow.namespace, flow.id, inputs=inputs, labels=labels,
                                                  local_files=True)
         except PodiumError as err:
             raise Rejected(str(err)) from None
         execution = _wait(services, execution, timeout, live)
         return execution, services.execution_logs(execution.id)
+
+
+def _refuse_unrunnable(flow: Flow, flow_file: Path, services: Services) -> None:
+    """A task that cannot run in this installation would fail mid-way: refuse the flow before it
+    starts, with the lines ``podium flow validate`` warns with."""
+    from engine.flow_warnings import unrunnable_problems
+
+    problems = unrunnable_problems(flow, services.env.registry, flow_file.read_text(encoding="utf-8"),
+                                   str(flow_file))
+    if problems:
+        raise PodiumError("\n".join(str(p) for p in problems))
 
 
 def _wait(services: Services, execution: Execution, timeout: float, live: bool) -> Execution:
@@ -106,7 +119,7 @@ def _wait(services: Services, execution: Execution, timeout: float, live: bool) 
     console = Console()
     pause = 0.02  # a short flow ends in a blink; a long one is not polled 50 times a second
     with Live(console=console, refresh_per_second=8, transient=True) if live else _NoLive() as screen:
-        while not execution.state.current.is_terminated:
+        while not has_ended(execution):
             if _waits_for_a_person(services, execution):
                 click.echo(f"{execution.describe()} is PAUSED until someone resumes it; run the flow with "
                            "`podium server local` to resume it with `podium execution resume`", err=True)

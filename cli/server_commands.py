@@ -17,13 +17,13 @@ import click
 from app.command import web_command
 from engine.command_options import CONFIG_OPTION, DATA_DIR_OPTION, Refused, settings_or_refuse
 from engine.credentials import without_password
-from engine.settings import Settings
 
 if TYPE_CHECKING:
     from cli.embedded import EmbeddedRuntime
     from cli.health_server import Check, HealthServer
     from engine.services import Services
     from engine.services.watch import FolderWatcher, WatchEvent
+    from engine.settings import Settings
 
 
 @click.group("server")

@@ -8,13 +8,15 @@ Rendering and file storage are callables handed in, so this module stays free of
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine import safe_json
 from engine.model.flow import Flow
-from engine.model.input_types import InputBase
+from engine.model.input_types import ChoiceInput, InputBase
 from engine.model.input_values import as_list, as_string, shown
+from engine.model.task import is_expression
 
 #: ``(input_id, value, declared) -> URI``: the value a FILE input keeps; ``declared`` is True for the
 #: flow's own ``defaults``, False for a value the caller sent (engine/storage/input_files.py).
@@ -53,7 +55,7 @@ def _quoted(value: Any) -> str:
 
 
 def resolve_inputs(flow: Flow, raw: Mapping[str, Any], *, store_file: StoreFile | None = None,
-                   render: Render | None = None) -> dict[str, Any]:
+                   render: Render | None = None, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The typed inputs of a new execution of ``flow``, nested by dotted ids.
 
     Args:
@@ -62,7 +64,8 @@ def resolve_inputs(flow: Flow, raw: Mapping[str, Any], *, store_file: StoreFile 
         store_file: what a FILE input keeps of its value (``StoreFile``): an upload of a host file
             for the person at the CLI, the URI as it is for a flow; without it, values are kept.
         render: ``(expression, variables) -> value`` for ``dependsOn.condition``, SELECT
-            ``expression`` and expression ``defaults``; without it those are left unrendered.
+            ``expression`` and expression ``defaults``/``prefill``; without it those are left unrendered.
+        variables: what those expressions see besides ``inputs`` (``flow``, ``trigger``...).
 
     Raises:
         InputError: listing every missing or invalid input.
@@ -72,7 +75,7 @@ def resolve_inputs(flow: Flow, raw: Mapping[str, Any], *, store_file: StoreFile 
     enabled: set[str] = set()
     problems: list[str] = []
     for spec in _dependency_order(list(declared.values())):
-        context = {"inputs": nest(resolved)}
+        context = {**(variables or {}), "inputs": nest(resolved)}
         if not _is_enabled(spec, enabled, context, render, problems):
             continue
         enabled.add(spec.id)
@@ -91,8 +94,12 @@ def _resolve_one(spec: InputBase, raw: Mapping[str, Any], context: Mapping[str, 
     value = raw.get(spec.id)
     declared = value is None or value == "" and spec.type != "STRING"
     if declared:
-        value = _rendered(spec.defaults, context, render)
+        # a prefill is the value when none is sent; sent empty (cleared), the input is null
+        initial = spec.prefill if spec.prefill is not None and spec.id not in raw else spec.defaults
+        value = _rendered_initial(spec, initial, context, render)
     spec = _with_rendered_choices(spec, context, render)
+    if value is None and declared and isinstance(spec, ChoiceInput):
+        value = spec.first_value()  # autoSelectFirst
     if value is None:
         if spec.required:
             raise ValueError(input_error(spec.id, "missing required input", None))
@@ -100,6 +107,7 @@ def _resolve_one(spec: InputBase, raw: Mapping[str, Any], context: Mapping[str, 
     try:
         safe_json.check_depth(value)  # a value sent already parsed (an API body, a trigger)
         if spec.type == "FILE" and store_file is not None:
+            spec.check(str(value))  # allowedFileExtensions, before a host file is uploaded
             value = store_file(spec.id, str(value), declared)
         typed = spec.parse(value)
         spec.check(typed)
@@ -110,10 +118,17 @@ def _resolve_one(spec: InputBase, raw: Mapping[str, Any], context: Mapping[str, 
     return typed
 
 
-def _rendered(value: Any, context: Mapping[str, Any], render: Render | None) -> Any:
-    if render is not None and isinstance(value, str) and ("{{" in value or "{%" in value):
+def _rendered_initial(spec: InputBase, value: Any, context: Mapping[str, Any], render: Render | None) -> Any:
+    """``defaults`` or ``prefill``, rendered when it is an expression (Kestra 1.0+): it sees the
+    inputs resolved before it, those of ``dependsOn.inputs`` and those it names."""
+    if render is None or not isinstance(value, str) or not is_expression(value):
+        return value
+    try:
         return render(value, context)
-    return value
+    except Exception as err:  # noqa: BLE001 - whatever breaks the expression is the flow author's problem
+        raise ValueError(input_error(spec.id, f"its default `{value}` failed to render ({err}); it may use "
+                                              "other inputs, not the execution (`execution.*` is not known yet)",
+                                     value)) from None
 
 
 def _with_rendered_choices(spec: InputBase, context: Mapping[str, Any],
@@ -155,7 +170,7 @@ def _dependency_order(specs: list[InputBase]) -> list[InputBase]:
     def visit(spec: InputBase, trail: frozenset[str]) -> None:
         if spec.id in seen or spec.id in trail:
             return
-        for dep in spec.depends_on.inputs if spec.depends_on else []:
+        for dep in [*(spec.depends_on.inputs if spec.depends_on else []), *_named_inputs(spec, by_id)]:
             if dep in by_id:
                 visit(by_id[dep], trail | {spec.id})
         seen.add(spec.id)
@@ -164,6 +179,16 @@ def _dependency_order(specs: list[InputBase]) -> list[InputBase]:
     for spec in specs:
         visit(spec, frozenset())
     return ordered
+
+
+def _named_inputs(spec: InputBase, by_id: Mapping[str, InputBase]) -> list[str]:
+    """The inputs an expression ``defaults`` or ``prefill`` reads (``inputs.env``): resolved first,
+    as if listed in ``dependsOn.inputs``, but without hiding this input when they are missing."""
+    texts = [v for v in (spec.defaults, spec.prefill) if isinstance(v, str) and is_expression(v)]
+    if not texts:
+        return []
+    return [other for other in by_id if other != spec.id
+            and any(re.search(rf"\binputs\.{re.escape(other)}(?![\w-])", text) for text in texts)]
 
 
 def nest(flat: Mapping[str, Any]) -> dict[str, Any]:

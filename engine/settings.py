@@ -73,6 +73,27 @@ class ExpressionSettings(BaseModel):
     max_collection_size: int = Field(
         default=1_000_000, ge=1000, description="Most items of one list or map an expression may build (range() too).")
     jq_memory_mb: int = Field(default=512, ge=64, description="Address space of a jq helper process, in MB.")
+    http_enabled: bool = Field(
+        default=True, description="Whether http() may make requests; false refuses every call with a clear error.")
+    http_max_response_bytes: int = Field(
+        default=10_000_000, ge=1, description="Largest response body http() reads; a larger one fails the expression.")
+
+
+class ScriptSettings(BaseModel):
+    """Script tasks (``io.kestra.plugin.scripts.*``, docs/scripts.md)."""
+
+    default_runner: Literal["PROCESS", "DOCKER"] = Field(
+        default="PROCESS", description="Task runner of a script task that names none: PROCESS (a local process; "
+        "works without Docker) or DOCKER (Kestra's default).")
+    docker_host: str | None = Field(
+        default=None, description="Docker engine of the Docker task runner when the task names no host "
+        "(e.g. unix:///var/run/docker.sock); default: DOCKER_HOST, else the local engine.")
+    docker_volumes_enabled: bool = Field(
+        default=False, description="Whether a Docker task runner may bind-mount host paths (`volumes`) or run "
+        "`privileged`: both give a flow author the worker's host, so they are refused unless set.")
+    dependency_cache_dir: Path | None = Field(
+        default=None, description="Where Python `dependencies` environments are kept, one per distinct set; "
+        "default: $XDG_CACHE_HOME/podium/python-envs (~/.cache/podium/python-envs).")
 
 
 class Settings(BaseSettings):
@@ -87,7 +108,13 @@ class Settings(BaseSettings):
     storage_dir: Path | None = Field(default=None, description="Internal storage root; default: data_dir/storage.")
     encryption_key: str | None = Field(
         default=None, description="Base64 AES key for SECRET inputs, encrypt() and encrypted outputs.")
-    env_vars_prefix: str = Field(default="KESTRA_", description="Environment variables exposed as {{ envs.x }}.")
+    env_vars_prefix: str = Field(
+        default="ENV_", min_length=1, description="Prefix of the environment variables exposed as {{ envs.x }} "
+        "(ENV_FOO is {{ envs.foo }}, Kestra 1.x); KESTRA_ is Kestra 0.x's. Only those variables are exposed, "
+        "never PODIUM_* or SECRET_* ones.")
+    environment: str | None = Field(
+        default=None, description="Name of this instance's environment, {{ kestra.environment }} (e.g. prod).")
+    url: str | None = Field(default=None, description="The URL users reach this instance at, {{ kestra.url }}.")
     globals: dict[str, Any] = Field(default_factory=dict, description="Values exposed as {{ globals.x }}.")
     plugin_defaults: list[dict[str, Any]] = Field(
         default_factory=list, description="Global pluginDefaults applied to every flow.")
@@ -95,6 +122,7 @@ class Settings(BaseSettings):
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     local_files: LocalFilesSettings = Field(default_factory=LocalFilesSettings)
     expressions: ExpressionSettings = Field(default_factory=ExpressionSettings)
+    scripts: ScriptSettings = Field(default_factory=ScriptSettings)
     timezone: str = Field(default="UTC", description="Default time zone of date filters and schedules.")
     log_format: Literal["console", "json"] = Field(
         default="console", description="Process logs: console (for people) or json (one JSON object a line).")

@@ -55,6 +55,31 @@ def build_variables(flow: Flow, execution: Execution, task_run: TaskRun | None =
     return variables
 
 
+#: Never exposed as ``envs``, whatever the prefix: Podium's own settings and the secrets.
+_PRIVATE_PREFIXES = ("PODIUM_", "SECRET_")
+
+
+def env_variables(environ: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """``{{ envs.x }}``: the environment variables named ``prefix`` + ``X``, as ``x`` (Kestra:
+    ``ENV_FOO`` -> ``envs.foo``); no other variable of the process, and never Podium's own
+    (``PODIUM_*``) or a secret (``SECRET_*``), even under a prefix that would match them."""
+    if not prefix:
+        raise ValueError("env_vars_prefix must not be empty: it would expose the whole process environment")
+    return {name[len(prefix):].lower(): value for name, value in environ.items()
+            if name.startswith(prefix) and len(name) > len(prefix)
+            and not name.upper().startswith(_PRIVATE_PREFIXES)}
+
+
+def instance_variables(environment: str | None, url: str | None) -> dict[str, str]:
+    """``{{ kestra.environment }}`` and ``{{ kestra.url }}``, each only when it is configured."""
+    values: dict[str, str] = {}
+    if environment:
+        values["environment"] = environment
+    if url:
+        values["url"] = url
+    return values
+
+
 def execution_vars(flow: Flow, execution: Execution) -> dict[str, Any]:
     """``vars``: the execution's variables once a task set them (``execution.SetVariables``),
     else the flow's ``variables``. An execution whose variables were all unset reads the flow's

@@ -11,17 +11,22 @@
      marked attempt; a runner may poll :meth:`KillSwitch.is_killed`);
    - it calls ``kill_local_task_runs(ids)`` on that process's worker services, if built
      (``attach_services``): this stops attempts running in threads (threads pool, embedded runtime);
-   - on a pool that can terminate jobs (prefork) it sends SIGTERM to the child process running
-     the attempt, since the child's services are out of reach of the main process. A message
-     running a batch (a chunk, or a chain link running the links after it: ``worker.batches``)
-     may be running an attempt other than its own: the child is stopped when the message is of a
-     killed execution (Podium kills whole executions only).
+   - it relays the kill to its prefork children (``messaging.kill_relay``), whose services are
+     out of reach of the main process: each stops its attempts among them as above, so they end
+     KILLED and report it within a second, and a script's process group is stopped with them;
+   - on a pool that can terminate jobs (prefork), a message still running ``KILL_GRACE_SECONDS``
+     later (the relay was lost, or the task ignores its cancel event) gets SIGTERM for its
+     child process; its attempt then ends KILLED when its lease lapses. A message running a batch
+     (a chunk, or a chain link running the links after it: ``worker.batches``) may be running an
+     attempt other than its own: it counts when the message is of a killed execution (Podium
+     kills whole executions only).
 
 Both travel as broadcasts (Redis, ``podium-fs://``). With the embedded ``memory://`` broker the
 worker lives in the same process, so the dispatcher does the same directly, without broadcasting.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -34,9 +39,14 @@ from celery.worker import state as worker_state
 from celery.worker.control import control_command
 from celery.worker.request import Request
 
+from messaging.kill_relay import relay_kill
 from messaging.task_names import RUN_TASK_RUN, RUN_TASK_RUNS
 
 KILL_COMMAND = "podium_kill"
+#: How long an attempt has to stop by itself after its kill (a task gets ``runner.COOPERATIVE_SECONDS``
+#: and its program a grace after that) before its prefork child is terminated.
+KILL_GRACE_SECONDS = 5.0
+log = logging.getLogger("podium.kills")
 _APP_ATTRIBUTE = "podium_kill_switch"
 _SERVICES_ATTRIBUTE = "podium_local_services"
 
@@ -104,8 +114,10 @@ def podium_kill(state: AttributeDict, task_run_ids: list[str], attempt_ids: list
                 execution_ids: list[str] | None = None) -> dict[str, str]:
     """Remote control command: stop these task runs in this worker."""
     deliver_kill(state.consumer.app, task_run_ids, attempt_ids)
-    terminated = _terminate_running(state.consumer.pool, set(attempt_ids), set(execution_ids or ()))
-    return {"ok": f"kill requested for {len(task_run_ids)} task run(s), {terminated} terminated"}
+    relayed = relay_kill(task_run_ids, attempt_ids)
+    doomed = _terminate_later(state.consumer.pool, set(attempt_ids), set(execution_ids or ()))
+    return {"ok": f"kill requested for {len(task_run_ids)} task run(s), relayed to {relayed} process(es), "
+                  f"{doomed} to terminate if still running in {KILL_GRACE_SECONDS:.0f} s"}
 
 
 # Registered by name (``podium_kill``) in Celery's remote control panel of every worker.
@@ -113,16 +125,29 @@ control_command(args=[("task_run_ids", list), ("attempt_ids", list), ("execution
                 signature="<task_run_ids> <attempt_ids> [<execution_ids>]")(podium_kill)
 
 
-def _terminate_running(pool: BasePool, attempt_ids: set[str], execution_ids: set[str]) -> int:
+def _terminate_later(pool: BasePool, attempt_ids: set[str], execution_ids: set[str]) -> int:
+    """Schedules SIGTERM for the messages running these attempts that still run after the grace;
+    how many it found."""
     # Prefork sets terminate_job on the instance when its pool starts; threads and solo keep
     # BasePool's, which raises: the cooperative kill above applies there.
     if getattr(pool.terminate_job, "__func__", None) is BasePool.terminate_job:
         return 0
     running = [request for request in list(worker_state.active_requests)
                if request.id in attempt_ids or _runs_batch_of(request, execution_ids)]
-    for request in running:
-        request.terminate(pool, signal="SIGTERM")
+    if running:
+        timer = threading.Timer(KILL_GRACE_SECONDS, _terminate, args=(pool, running))
+        timer.daemon = True
+        timer.start()
     return len(running)
+
+
+def _terminate(pool: BasePool, requests: list[Request]) -> None:
+    active = {id(request) for request in list(worker_state.active_requests)}
+    for request in requests:
+        if id(request) in active:
+            log.warning("task run attempt %s did not stop within %.0f s of its kill; terminating its process",
+                        request.id, KILL_GRACE_SECONDS)
+            request.terminate(pool, signal="SIGTERM")
 
 
 def _runs_batch_of(request: Request, execution_ids: set[str]) -> bool:

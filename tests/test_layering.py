@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = ("flask", "celery", "redis", "sqlalchemy", "kombu", "httpx", "alembic", "psycopg")
 PURE_MODULES = ["engine.state", "engine.ids", "engine.durations", "engine.errors", "engine.dispatch",
                 "engine.loader", "engine.validation", "engine.plugin_defaults", "engine.schema",
-                "engine.inputs", "engine.variables", "engine.health", "engine.plugins.base",
+                "engine.inputs", "engine.variables", "engine.health", "engine.namespaces", "engine.plugins.base",
                 "engine.plugins.registry"]
 PURE_PACKAGES = ["engine/model", "engine/executor", "engine/templating", "engine/plugins/core",
                  "engine/plugins/ext", "engine/schedule"]

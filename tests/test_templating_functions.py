@@ -41,7 +41,7 @@ FUNCTIONS: list[tuple[str, str]] = [
     ("{{ json(secret('json')).secretKey }}", "k"),
     ("{{ kv('my-key').field }}", "7"),
     ("{{ kv('k', 'other.ns') }}", "o"),
-    ("{{ kv('absent') ?? 'none' }}", "none"),
+    ("{{ kv('absent', errorOnMissing=false) ?? 'none' }}", "none"),
     ("{{ kv(key='k', namespace='other.ns') }}", "o"),
     ("{{ read('kestra:///f/file.txt') }}", "content"),
     ("{{ fileSize('kestra:///f/file.txt') }}", "7"),
@@ -96,7 +96,7 @@ def test_print_context_hides_internals(renderer: Renderer) -> None:
 
 @pytest.mark.parametrize(("template", "message"), [
     ("{{ secret('NOPE') }}", "Cannot find secret for key `NOPE`"),
-    ("{{ kv('absent', errorOnMissing=true) }}", "KV key `absent` not found"),
+    ("{{ kv('absent', errorOnMissing=true) }}", "The key 'absent' does not exist in the namespace 'company.team' nor"),
     ("{{ decrypt(null, 'bm90IGVuY3J5cHRlZA==') }}", "not valid for this key"),
     ("{{ encrypt('short', 'x') }}", "16, 24 or 32 bytes"),
     ("{{ fromJson('{bad') }}", "not valid JSON"),

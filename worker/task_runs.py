@@ -34,6 +34,7 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.flow import Flow
 from engine.model.task import LogLevel, TaskOptions
 from engine.persistence.logs import LogEntry as StoredLog
+from engine.persistence.task_metrics import MetricEntry
 from engine.plugins.core.flow_wait import WorkingDirectory
 from engine.services.executions import ExecutionService
 from engine.services.flow_triggers import TriggerSwitch
@@ -43,8 +44,9 @@ from engine.state import State
 from engine.tasks.context import RunContext, RunIdentity
 from engine.tasks.expression_io import RunContextIO
 from engine.tasks.logger import LogEntry
-from engine.tasks.outcome import TaskOutcome
+from engine.tasks.outcome import Metric, TaskOutcome
 from engine.tasks.runner import has_runaways, wait_for_runaways
+from engine.tasks.script_runner import ScriptDefaults
 from engine.tasks.task_cache import run_cached
 from engine.templating.io import SwitchedIO
 from engine.templating.renderer import BoundRenderer
@@ -78,6 +80,9 @@ class TaskRunService:
         self._lock = threading.Lock()
         self._reads_cache: dict[tuple[str, str, int | None, str], bool] = {}
         self._shared_renderer = env.new_renderer(SwitchedIO())
+        scripts = env.settings.scripts
+        self._script_defaults = ScriptDefaults(scripts.default_runner, scripts.docker_host,
+                                               scripts.dependency_cache_dir, scripts.docker_volumes_enabled)
 
     def run_attempt(self, execution: Execution, ref: TaskRunRef, results: ResultBuffer,
                     carried: CarriedRuns) -> TaskOutcome:
@@ -102,7 +107,7 @@ class TaskRunService:
         def announce() -> None:
             logs.go_live()  # still running: its logs are written as they come from now on
             results.flush()  # the batch's earlier results reach the executor before this report
-            self.leases.report(ref.execution_id, result_event(ref, State.RUNNING, {},
+            self.leases.report(ref.execution_id, result_event(ref, State.RUNNING, {}, started_at=started_at,
                                                               lease_seconds=self.leases.seconds))
 
         # The heartbeat sends the RUNNING report only if the attempt still runs after
@@ -125,8 +130,9 @@ class TaskRunService:
         finally:
             heartbeat.stop()
             self._unregister(ref.task_run_id)
-        results.add(result_event(ref, outcome.state, outcome.outputs, started_at=started_at), logs.take(),
-                    self.env.clock())
+        ended_at = self.env.clock()
+        results.add(result_event(ref, outcome.state, outcome.outputs, started_at=started_at, ended_at=ended_at),
+                    logs.take(), ended_at)
         self.env.metrics.attempt_ran(picked_up, time.perf_counter() - started)
         log.info("task run ended", extra={"state": outcome.state.value})
         if has_runaways():
@@ -213,7 +219,16 @@ class TaskRunService:
                           log_level=task.log_level, log_reader=self,
                           executions=self, registry=self.env.registry, cancel_event=cancel,
                           encryption_key=self.env.encryption_key, working_dir=working_dir,
-                          triggers=self.triggers, files=self.env.files)
+                          triggers=self.triggers, files=self.env.files, scripts=self._script_defaults,
+                          metrics_sink=self._store_metrics)
+
+    def _store_metrics(self, identity: RunIdentity, metrics: tuple[Metric, ...]) -> None:
+        now = self.env.clock()
+        self.env.task_metrics.append(MetricEntry(
+            namespace=identity.namespace, flow_id=identity.flow_id, execution_id=identity.execution_id,
+            task_run_id=identity.task_run_id, task_id=identity.task_id, attempt=identity.attempt,
+            name=metric.name, type=metric.type, value=metric.value, tags=metric.tags, timestamp=now)
+            for metric in metrics)
 
     def _renderer(self, io: RunContextIO) -> BoundRenderer:
         # One Renderer per process (its environment and compiled templates), bound per task run.
@@ -250,11 +265,12 @@ def is_due(run: TaskRun, attempt: int) -> bool:
 
 
 def result_event(ref: TaskRunRef, state: State, outputs: dict[str, Any], lease_seconds: float | None = None,
-                 started_at: datetime | None = None) -> ev.TaskRunResult:
-    """The executor event that reports ``state`` for the attempt of ``ref``."""
+                 started_at: datetime | None = None, ended_at: datetime | None = None) -> ev.TaskRunResult:
+    """The executor event that reports ``state`` for the attempt of ``ref``, dated by this worker."""
     return ev.TaskRunResult(ref.task_run_id, ref.attempt, state, outputs, worker_id=WORKER_ID,
                             lease_seconds=lease_seconds,
-                            started_at=started_at.isoformat() if started_at is not None else None)
+                            started_at=started_at.isoformat() if started_at is not None else None,
+                            ended_at=ended_at.isoformat() if ended_at is not None else None)
 
 
 def find_run(execution: Execution, task_run_id: str) -> TaskRun | None:

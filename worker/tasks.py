@@ -14,22 +14,25 @@ executor as events the services send themselves, at the priority of the message 
 Services are built once per process, never at import: a prefork child builds its own as soon as it
 is forked (``worker_process_init``), so its first task run does not wait for the database
 connection, the schema check and the task registry; other pools build them on the first task.
+A prefork child also listens for the kills its main process relays (``messaging.kill_relay``).
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_shutdown
 
 from engine.dispatch import TaskRunRef
 from engine.heap import freeze_startup_objects
 from messaging.chunks import chunk_refs
 from messaging.dispatch import EVENT_PRIORITY
-from messaging.kills import attach_services, kill_switch
+from messaging.kill_relay import forget_relay_folder, listen_for_kills
+from messaging.kills import attach_services, deliver_kill, kill_switch
 from messaging.lazy_services import LazyServices
 from messaging.task_names import RUN_TASK_RUN, RUN_TASK_RUNS
 from worker.batches import run_chain_link
@@ -54,9 +57,12 @@ def register_worker_tasks(app: Celery, services: LazyServices[Services]) -> None
             worker.get()
         except Exception:  # the first task builds them again, and says why if it fails
             log.warning("could not build the services of this worker process yet", exc_info=True)
+        # Kills reach the main process; it relays them to this child (messaging/kill_relay.py).
+        listen_for_kills(partial(deliver_kill, app))
         freeze_startup_objects()
 
     worker_process_init.connect(build_in_child, weak=False)
+    worker_shutdown.connect(lambda **_: forget_relay_folder(), weak=False, dispatch_uid="podium-kill-relay")
 
     def is_killed(ref: TaskRunRef) -> bool:
         return kills.is_killed(ref.task_run_id, ref.attempt)

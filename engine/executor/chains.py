@@ -26,12 +26,13 @@ not ``afterExecution``. Only while the execution is RUNNING.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from engine.executor import flow_level
 from engine.executor import resolve as rs
 from engine.executor.flowables import branches_of, short_type
 from engine.executor.step_state import Work
-from engine.model.execution import TaskRun
+from engine.model.execution import StateRecord, TaskRun
 from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind
 from engine.state import State
@@ -109,17 +110,56 @@ def drop_unreached(work: Work, run: TaskRun) -> None:
         work.remove(later.id)
 
 
+def keep_order(work: Work, run: TaskRun) -> None:
+    """Keeps the dates of ``run``'s sequence in order around ``run``, which just changed.
+
+    A link is created (and its result may be applied) before the link before it ended, and the
+    worker dates its start while the executor may apply its predecessor's end later: no state of
+    a task run may be dated before the end of the one before it in its sequence (Kestra creates it
+    only then). From ``run``'s predecessor on, each task run's dates are raised to the end of the
+    one before it, while that one has ended.
+    """
+    if not work.chains:
+        return
+    found = _sequence(work, run)
+    if found is None:
+        return
+    sequence, index, siblings = found
+    previous = rs.run_for(sequence[index - 1], siblings) if index > 0 else None
+    for resolved in sequence[index:]:
+        current = rs.run_for(resolved, siblings)
+        if current is None:
+            return
+        if previous is not None and previous.state.current.is_terminated:
+            floor = previous.state.histories[-1].date
+            if current.state.histories[0].date < floor:
+                current = work.save(_not_before(current, floor))
+        elif current.id != run.id:
+            return  # the runs after an unfinished one are dated once it ends
+        previous = current
+
+
+def _not_before(run: TaskRun, floor: datetime) -> TaskRun:
+    attempts = tuple(attempt.model_copy(update={"state": _raised(attempt.state, floor)}) for attempt in run.attempts)
+    return run.model_copy(update={"state": _raised(run.state, floor), "attempts": attempts})
+
+
+def _raised(record: StateRecord, floor: datetime) -> StateRecord:
+    histories = tuple(h if h.date >= floor else h.model_copy(update={"date": floor}) for h in record.histories)
+    return record.model_copy(update={"histories": histories})
+
+
 # -- helpers ----------------------------------------------------------------------------------
 def _sequence(work: Work, run: TaskRun) -> tuple[Sequence[rs.Resolved], int, list[TaskRun]] | None:
     """(the sequential task list of ``run``, its index there, the task runs of that owner)."""
     if run.task_id not in work.tree or run.value is not None or run.iteration is not None:
         return None
+    owner_run: TaskRun | None = None
     if run.parent_task_run_id is None:
         if work.tree.node(run.task_id).parent_id is not None:
             return None
         branches = flow_level.root_branches(work)
         lists: tuple[Sequence[rs.Resolved], ...] = (branches.tasks, branches.errors, branches.finally_)
-        siblings = flow_level.root_runs(work)
     else:
         owner_run = work.find_run(run.parent_task_run_id)
         if owner_run is None or owner_run.task_id not in work.tree:
@@ -135,10 +175,11 @@ def _sequence(work: Work, run: TaskRun) -> tuple[Sequence[rs.Resolved], int, lis
             lists = (rs.enabled(getattr(owner, "errors", None)), rs.enabled(getattr(owner, "finally_", None)))
         else:
             return None
-        siblings = work.children(owner_run.id)
     for sequence in lists:
         for index, resolved in enumerate(sequence):
             if resolved.task_id == run.task_id and resolved.value is None and resolved.iteration is None:
+                # the siblings only once found: a wide Parallel's children are in none of its lists
+                siblings = flow_level.root_runs(work) if owner_run is None else work.children(owner_run.id)
                 return sequence, index, siblings
     return None
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from engine.executor import chains, results, settling, task_lifecycles
+from engine.executor import chains, execution_updates, results, settling, sla, task_lifecycles
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, ResumeExecution
 from engine.executor.events import (
     Event,
@@ -35,6 +35,7 @@ from engine.model.execution import Execution, StateRecord, TaskRun
 from engine.model.flow import Flow
 from engine.plugins.base import Registry
 from engine.plugins.core.flow_subflow import ForEachItemExecutable, Subflow
+from engine.plugins.core.flow_wait import Pause, PauseBehavior
 from engine.state import State
 from engine.templating import Renderer
 
@@ -84,6 +85,7 @@ def _on_start(work: Work, event: Start) -> None:
     if work.execution.state.current not in (State.CREATED, State.RESTARTED, State.QUEUED):
         return
     work.set_execution_state(State.RUNNING)
+    sla.schedule_next(work)
     settling.settle(work)
 
 
@@ -93,20 +95,27 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
         return
     if event.attempt_number != max(len(run.attempts), 1):
         return  # a stale or duplicated message for another attempt
+    started = _date(event.started_at)
     if event.state == State.RUNNING:
-        results.record_running(work, run, event.worker_id, event.lease_seconds)
+        results.record_running(work, run, event.worker_id, event.lease_seconds, at=started)
     elif event.state == State.SKIPPED and not run.attempts:
         work.set_state(run, State.SKIPPED)  # a WorkingDirectory child whose runIf is falsy: it never ran
     elif event.state.is_terminated:
-        if event.started_at is not None and _not_running_yet(run):
+        if started is not None and _not_running_yet(run):
             # A quick task reports only its end (worker.running_report_after): record when it ran.
-            results.record_running(work, run, event.worker_id, at=datetime.fromisoformat(event.started_at))
+            results.record_running(work, run, event.worker_id, at=started)
             run = work.run(run.id)
-        results.finish_attempt(work, run, event.state, event.outputs)
+        results.finish_attempt(work, run, event.state, event.outputs, at=_date(event.ended_at))
         if event.state != State.SUCCESS or work.execution.state.current == State.KILLING:
             # the worker stopped the chain of this run: its later links will never start
             chains.drop_unreached(work, work.run(run.id))
+    if work.find_run(run.id) is not None:
+        chains.keep_order(work, work.run(run.id))
     settling.settle(work)
+
+
+def _date(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _not_running_yet(run: TaskRun) -> bool:
@@ -161,18 +170,37 @@ def _reported_child(work: Work, event: TaskRunResult) -> TaskRun | None:
 
 
 def _on_timer(work: Work, event: TimerFired) -> None:
+    if event.kind == TimerKind.SLA:
+        sla.on_timer(work)
+        settling.settle(work)
+        return
     run = work.find_run(event.task_run_id)
     if run is None:
         return
     if event.kind == TimerKind.RETRY:
         results.start_retry(work, run, int(event.payload.get("attempt", len(run.attempts) + 1)))
-    elif event.kind in (TimerKind.PAUSE_DELAY, TimerKind.PAUSE_TIMEOUT) and run.state.current == State.PAUSED:
-        _end_pause(work, run, State.RUNNING if event.kind == TimerKind.PAUSE_DELAY else State.FAILED)
+    elif event.kind == TimerKind.PAUSE_DELAY and run.state.current == State.PAUSED:
+        _pause_duration_ended(work, run, PauseBehavior(event.payload.get("behavior", PauseBehavior.RESUME.value)))
+    elif event.kind == TimerKind.PAUSE_TIMEOUT and run.state.current == State.PAUSED:
+        _end_pause(work, run, State.FAILED)
     elif event.kind == TimerKind.WAITFOR and run.state.current == State.RUNNING:
         iteration = int(event.payload.get("iteration", 0))
         if iteration == run.outputs.get("iterationCount", 0) + 1:
             work.save(run.model_copy(update={"outputs": {**run.outputs, "iterationCount": iteration}}))
     settling.settle(work)
+
+
+def _pause_duration_ended(work: Work, run: TaskRun, behavior: PauseBehavior) -> None:
+    """Kestra 1.x ``Pause.behavior``: RESUME goes on, WARN ends the Pause WARNING (or its tasks'
+    state, SUCCESS made WARNING), FAIL ends it FAILED, CANCEL ends it and the execution CANCELLED."""
+    if behavior == PauseBehavior.CANCEL:
+        work.set_state(run, State.CANCELLED)
+        work.emit(CancelTimers(run.id))
+        execution_updates.end_execution(work, run, State.CANCELLED)
+        return
+    has_tasks = bool(cast(Pause, work.tree.task(run.task_id)).tasks) if run.task_id in work.tree else False
+    ends = {PauseBehavior.FAIL: State.FAILED, PauseBehavior.WARN: State.RUNNING if has_tasks else State.WARNING}
+    _end_pause(work, run, ends.get(behavior, State.RUNNING))
 
 
 def _end_pause(work: Work, run: TaskRun, state: State) -> None:

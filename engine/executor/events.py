@@ -35,8 +35,10 @@ class TaskRunResult:
     parent_task_run_id: str | None = None
     value: str | None = None
     lease_seconds: float | None = None  # RUNNING: the worker's lease, renewed by its heartbeats
-    # A terminal result of an attempt never reported RUNNING: when the worker started it (ISO 8601).
+    # When the worker started the attempt (ISO 8601): the date of RUNNING, reported or not.
     started_at: str | None = None
+    # A terminal result: when the worker ended the attempt (ISO 8601): the date of the end state.
+    ended_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class TimerKind(str, Enum):
     PAUSE_DELAY = "pause-delay"      # a paused Pause task resumes by itself
     PAUSE_TIMEOUT = "pause-timeout"  # a paused Pause task that was not resumed fails
     WAITFOR = "waitfor"              # a WaitFor starts its next iteration
+    SLA = "sla"                      # a MAX_DURATION SLA is due: its "task run id" is the execution's
 
 
 @dataclass(frozen=True)

@@ -60,10 +60,17 @@ def _exit(work: Work, task: Exit, run: TaskRun) -> None:
     if state == State.KILLED and not ended:
         work.set_execution_state(State.KILLING)  # settling then stops what still runs
         return
+    end_execution(work, run, state)
+
+
+def end_execution(work: Work, run: TaskRun, state: State) -> None:
+    """The ended ``run``'s parents and the execution end ``state`` at once; whatever else has not
+    ended is KILLED (an Exit, a Pause whose behavior is CANCEL)."""
+    ended = work.execution.state.current.is_terminated
     for ancestor in _ancestors(work, run):
         work.set_state(ancestor, state)
     if not ended:
-        _stop_the_rest(work)
+        stop_the_rest(work)
     work.set_execution_state(state)
     if not ended:
         work.emit(ExecutionEnded(state))
@@ -88,7 +95,7 @@ def _ancestors(work: Work, run: TaskRun) -> list[TaskRun]:
     return found
 
 
-def _stop_the_rest(work: Work) -> None:
+def stop_the_rest(work: Work) -> None:
     """Every task run that has not ended ends KILLED now; workers and child executions are told."""
     pending = {run.id for run in work.execution.task_run_list if chains.is_pending_link(work, run)}
     to_kill: list[str] = []

@@ -122,7 +122,7 @@ def replay(execution: Execution, flow: Flow, task_run_id: str | None, now: datet
 def retry_execution(execution: Execution, flow: Flow, now: datetime, *, replay_id: str | None = None) -> Execution:
     """A retry with behavior CREATE_NEW_EXECUTION: a replay from scratch that is the next attempt
     (``metadata.attemptNumber`` + 1, ``originalCreatedDate`` kept), so that the retry policy's
-    ``maxAttempt`` and ``maxDuration`` end the retries."""
+    ``maxAttempts`` and ``maxDuration`` end the retries."""
     metadata = execution.metadata.model_copy(update={
         "attempt_number": execution.metadata.attempt_number + 1,
         "original_created_date": execution.metadata.original_created_date or execution.state.start_date})

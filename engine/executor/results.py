@@ -18,18 +18,32 @@ from engine.model.task import RetryBehavior, RetryPolicy, TaskOptions
 from engine.state import State
 
 
-def finish_attempt(work: Work, run: TaskRun, state: State, outputs: dict[str, Any]) -> None:
-    """The current attempt of ``run`` ended in ``state``: decide the task run's own state."""
-    run = _close_attempt(work, run, state)
+def finish_attempt(work: Work, run: TaskRun, state: State, outputs: dict[str, Any],
+                   at: datetime | None = None) -> None:
+    """The current attempt of ``run`` ended in ``state`` at ``at`` (the worker's date; now by
+    default): decide the task run's own state."""
+    end = _bounded(work, run, at)
+    run = _close_attempt(work, run, state, end)
     if outputs:
         run = work.save(run.model_copy(update={"outputs": {**run.outputs, **outputs}}))
     if run.task_id not in work.tree:
-        work.set_state(run, state)
+        work.set_state(run, state, at=end)
         return
     task = work.tree.task(run.task_id)
     if state == State.FAILED and _retried(work, run):
         return
-    work.set_state(run, _final_state(task, run, state, retry_policy(work.tree, run.task_id)))
+    work.set_state(run, _final_state(task, run, state, retry_policy(work.tree, run.task_id)), at=end)
+
+
+def _bounded(work: Work, run: TaskRun, at: datetime | None) -> datetime:
+    """``at`` within what the executor knows: not before the run's (or its attempt's) last state,
+    not after now, whatever the worker's clock says."""
+    if at is None:
+        return work.now
+    last = [run.state.histories[-1].date]
+    if run.attempts:
+        last.append(run.attempts[-1].state.histories[-1].date)
+    return min(max(at, *last), work.now)
 
 
 def _final_state(task: TaskOptions, run: TaskRun, state: State, policy: RetryPolicy | None) -> State:
@@ -42,13 +56,14 @@ def _final_state(task: TaskOptions, run: TaskRun, state: State, policy: RetryPol
     return state
 
 
-def _close_attempt(work: Work, run: TaskRun, state: State) -> TaskRun:
+def _close_attempt(work: Work, run: TaskRun, state: State, end: datetime | None = None) -> TaskRun:
+    end = work.now if end is None else end
     if not run.attempts:
         run = work.add_attempt(run, State.RUNNING)
     last = run.attempts[-1]
     if last.state.current == State.CREATED and state.is_terminated:
-        last = last.model_copy(update={"state": last.state.with_state(State.RUNNING, work.now)})
-    closed = last.model_copy(update={"state": last.state.with_state(state, work.now, f"attempt of {run.describe()}")})
+        last = last.model_copy(update={"state": last.state.with_state(State.RUNNING, end)})
+    closed = last.model_copy(update={"state": last.state.with_state(state, end, f"attempt of {run.describe()}")})
     return work.save(run.model_copy(update={"attempts": (*run.attempts[:-1], closed)}))
 
 

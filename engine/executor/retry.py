@@ -47,8 +47,8 @@ def next_retry_date(policy: RetryPolicy, attempts: int, last_end: datetime, seed
 
 
 def should_retry(policy: RetryPolicy, attempts: int, first_start: datetime | None, next_date: datetime) -> bool:
-    """maxAttempt counts the first attempt; no retry starts after first start + maxDuration."""
-    if policy.max_attempt is not None and attempts >= policy.max_attempt:
+    """maxAttempts counts the first attempt; no retry starts after first start + maxDuration."""
+    if policy.max_attempts is not None and attempts >= policy.max_attempts:
         return False
     return not (policy.max_duration is not None and first_start is not None
                 and next_date > first_start + parse_duration(policy.max_duration))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from engine.executor import chains, execution_updates, flow_level, joins, task_lifecycles
+from engine.executor import chains, execution_updates, flow_level, joins, sla, task_lifecycles
 from engine.executor import resolve as rs
 from engine.executor.commands import CancelTimers, DispatchTaskRuns, DispatchWorkingDirectory, KillTaskRuns, Log
 from engine.executor.flowables import START_HOOKS, FlowableError, branches_of, nexts_of, short_type, state_of
@@ -28,13 +28,18 @@ def settle(work: Work) -> None:
         work.settle_due = True  # advance_all settles once, after its last event
         return
     to_dispatch: list[str] = []
+    assertions_due = True  # once per settle, when the passes have nothing left to do
     for _ in range(MAX_PASSES):
         progressed = end_flowables(work)
         progressed = create_nexts(work) or progressed
         progressed = start_created(work, to_dispatch) or progressed
+        if not progressed and assertions_due:
+            assertions_due = False
+            progressed = sla.check_assertions(work)  # a violation that ends it starts afterExecution
         # the end of the execution may start afterExecution tasks, hence one more round
         if not progressed and not flow_level.finish_execution(work):
             break
+    sla.after_settle(work)
     to_dispatch = joins.plan(work, to_dispatch)
     if to_dispatch:
         work.emit(DispatchTaskRuns(tuple(to_dispatch)))
@@ -63,7 +68,10 @@ def _flowable_state(work: Work, task: TaskOptions, run: TaskRun, runs: list[Task
     try:
         if short_type(task) == "WaitFor":
             return task_lifecycles.waitfor_state(work, cast(WaitFor, task), run, runs)
-        return state_of(task, branches_of(work, task, run), runs)
+        state = state_of(task, branches_of(work, task, run), runs)
+        if state is not None and short_type(task) == "Pause":
+            return task_lifecycles.pause_state(work, cast(Pause, task), run, state)
+        return state
     except FlowableError as error:
         _fail(work, run, str(error))
         return None

@@ -57,6 +57,7 @@ class Work:
     settle_due: bool = False
 
     def __post_init__(self) -> None:
+        self.initial = self.execution  # as it was before this call (the SLA assertions compare)
         self.original = {run.id: run for run in self.execution.task_run_list}
         self._indexed: tuple[TaskRun, ...] | None = None
         self._positions: dict[str, int] = {}
@@ -113,10 +114,12 @@ class Work:
         runs = tuple(run for run in self.execution.task_run_list if run.id != task_run_id)
         self.execution = self.execution.model_copy(update={"task_run_list": runs})
 
-    def set_state(self, run: TaskRun, state: State, outputs: Mapping[str, Any] | None = None) -> TaskRun:
+    def set_state(self, run: TaskRun, state: State, outputs: Mapping[str, Any] | None = None,
+                  at: datetime | None = None) -> TaskRun:
+        """``run`` in ``state`` since ``at`` (now by default), with ``outputs`` added."""
         if outputs:
             run = run.model_copy(update={"outputs": {**run.outputs, **outputs}})
-        return self.save(run.with_state(state, self.now))
+        return self.save(run.with_state(state, self.now if at is None else at))
 
     def set_execution_state(self, state: State) -> None:
         self.execution = self.execution.with_state(state, self.now)

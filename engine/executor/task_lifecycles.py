@@ -1,6 +1,7 @@
 """L1 pure core: the task types with a life cycle of their own, beyond "start, run children, end".
 
-- Pause: goes PAUSED with the execution; a delay or timeout becomes a timer.
+- Pause: goes PAUSED with the execution; ``pauseDuration`` (with its ``behavior``) or, without it,
+  ``timeout`` becomes a timer (Kestra 1.x: one timer, the duration winning over the timeout).
 - WaitFor: runs its tasks again, one iteration per timer, until its condition is truthy or a
   limit is reached.
 - execution.Labels: changes the execution's labels inside the executor, then ends SUCCESS.
@@ -33,7 +34,7 @@ from engine.plugins.core.flow_subflow import (
     ForEachItemSplit,
     Subflow,
 )
-from engine.plugins.core.flow_wait import Pause, WaitFor
+from engine.plugins.core.flow_wait import Pause, PauseBehavior, WaitFor
 from engine.state import State
 from engine.templating.truth import is_truthy
 
@@ -42,22 +43,44 @@ ExecutableTask = Subflow | ForEachItemSplit | ForEachItemExecutable | ForEachIte
 
 # -- Pause ------------------------------------------------------------------------------------
 def pause(work: Work, task: Pause, run: TaskRun) -> None:
-    """A started Pause goes PAUSED, and so does the execution; delay / timeout become timers."""
+    """A started Pause goes PAUSED, and so does the execution; pauseDuration or timeout becomes a timer."""
     try:
-        delay = parse_duration(work.render(task.delay, run, task)) if task.delay else None
+        duration = parse_duration(work.render(task.pause_duration, run, task)) if task.pause_duration else None
         timeout = parse_duration(work.render(task.timeout, run, task)) if task.timeout else None
-    except Exception as error:  # noqa: BLE001 - a delay that does not render to a duration fails the pause
+        behavior = pause_behavior(work, task, run)
+    except Exception as error:  # noqa: BLE001 - a duration or behavior that does not render fails the pause
         work.emit(Log(run.id, "ERROR", str(error)))
         work.set_state(run, State.FAILED)
         return
     work.set_state(run, State.PAUSED)
-    if delay is not None:
-        work.emit(ScheduleTimer(work.now + delay, TimerKind.PAUSE_DELAY, run.id))
-    if timeout is not None:
+    if duration is not None:
+        work.emit(ScheduleTimer(work.now + duration, TimerKind.PAUSE_DELAY, run.id, {"behavior": behavior.value}))
+    elif timeout is not None:
         work.emit(ScheduleTimer(work.now + timeout, TimerKind.PAUSE_TIMEOUT, run.id))
     if work.execution.state.current == State.RUNNING:
         work.set_execution_state(State.PAUSED)
         work.emit(ExecutionPaused())
+
+
+def pause_behavior(work: Work, task: Pause, run: TaskRun) -> PauseBehavior:
+    rendered = work.render(task.behavior, run, task).strip()
+    try:
+        return PauseBehavior(rendered)
+    except ValueError:
+        raise ValueError(f"property 'behavior' rendered to '{rendered}', which is not a Pause behavior: "
+                         f"use one of {', '.join(PauseBehavior.__members__)}") from None
+
+
+def pause_state(work: Work, task: Pause, run: TaskRun, state: State) -> State:
+    """The end state of a Pause with (deprecated) ``tasks``: WARN turns SUCCESS into WARNING, as
+    Kestra's ``Pause.resolveState``; without tasks a resumed Pause ends SUCCESS."""
+    if state != State.SUCCESS or not task.tasks:
+        return state
+    try:
+        behavior = pause_behavior(work, task, run)
+    except ValueError:  # it rendered when the pause started; a later failure changes nothing
+        return state
+    return State.WARNING if behavior == PauseBehavior.WARN else state
 
 
 # -- WaitFor ----------------------------------------------------------------------------------

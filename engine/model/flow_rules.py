@@ -16,6 +16,9 @@ Problem = tuple[Loc, str]
 SUBFLOW_TYPES = ("io.kestra.plugin.core.flow.Subflow", "io.kestra.plugin.core.flow.ForEachItem")
 ALLOWED_SYSTEM_LABELS = ("system.readOnly",)
 WORKING_DIRECTORY = "io.kestra.plugin.core.flow.WorkingDirectory"
+# Kestra 1.0 refuses these flow ids: its API reads them as actions in /executions/{namespace}/{id}.
+RESERVED_FLOW_IDS = ("pause", "resume", "force-run", "change-status", "kill", "executions", "search",
+                     "source", "disable", "enable")
 
 
 def format_path(loc: Loc) -> str:
@@ -34,7 +37,8 @@ def format_path(loc: Loc) -> str:
 def flow_problems(data: Mapping[str, Any], context: Mapping[str, Any]) -> list[Problem]:
     """Kestra's ``FlowValidator`` rules, each problem with the location it is about."""
     tasks = list(iter_raw_tasks(data))
-    return [*_duplicate_ids(tasks, "task id", "task ids must be unique across the whole flow"),
+    return [*_reserved_id(data.get("id")),
+            *_duplicate_ids(tasks, "task id", "task ids must be unique across the whole flow"),
             *_duplicate_ids(_entries(data, "inputs"), "input id", "rename one of them"),
             *_duplicate_ids(_entries(data, "outputs"), "output id", "rename one of them"),
             *_duplicate_ids(_entries(data, "triggers"), "trigger id", "rename one of them"),
@@ -42,6 +46,13 @@ def flow_problems(data: Mapping[str, Any], context: Mapping[str, Any]) -> list[P
             *_self_calls(data, tasks, context.get("registry")),
             *_working_directory_children(tasks, context.get("registry")),
             *_worker_groups(tasks, context.get("worker_groups"))]
+
+
+def _reserved_id(flow_id: Any) -> list[Problem]:
+    if flow_id not in RESERVED_FLOW_IDS:
+        return []
+    return [(("id",), f"'{flow_id}' is a reserved flow id (Kestra 1.0+ refuses {', '.join(RESERVED_FLOW_IDS)}); "
+                      f"rename the flow, e.g. '{flow_id}-flow'")]
 
 
 def iter_raw_tasks(data: Mapping[str, Any]) -> Iterator[tuple[Loc, dict[str, Any]]]:

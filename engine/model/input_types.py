@@ -6,7 +6,8 @@ a typed value from YAML or a trigger) into the typed, JSON-friendly value that e
 ``engine.model.input_values``. Runtime resolution (defaults, ``dependsOn``, files) lives in
 ``engine.inputs``, which depends on these models. Messages follow Kestra's ``it must ...`` wording so
 that ``engine.inputs`` can build ``Invalid input for `id`, <message>, but received `<value>```.
-``ARRAY`` lives in ``engine.model.inputs``, next to the map of types by name that parses its items.
+``ARRAY`` lives in ``engine.model.inputs``, next to the map of types by name that parses its items;
+``FILE`` in ``engine.model.input_file``.
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from engine.model.input_values import (
     as_datetime,
     as_duration,
     as_email,
-    as_file_uri,
     as_float,
     as_int,
     as_list,
@@ -84,6 +84,8 @@ class InputBase(Options):
     display_name: str | None = Field(None, max_length=64)
     required: bool = True
     defaults: Any = None
+    prefill: Any = Field(None, description="Kestra 1.1: the value when the caller gives none; unlike "
+                                           "`defaults`, a caller may clear it (null) when not required.")
     depends_on: DependsOn | None = None
 
     @model_validator(mode="before")
@@ -98,15 +100,18 @@ class InputBase(Options):
 
     @model_validator(mode="after")
     def _defaults_match_type(self) -> InputBase:
-        if self.defaults is None:
-            return self
-        if isinstance(self.defaults, str) and is_expression(self.defaults):
-            return self  # rendered at execution time in recent Kestra versions
-        try:
-            self.check(self.parse(self.defaults))
-        except ValueError as err:
-            raise field_error("defaults", f"`defaults` does not fit the {self.type} input: {err}",
-                              self.defaults) from None
+        if self.defaults is not None and self.prefill is not None:
+            raise field_error("prefill", "`prefill` and `defaults` cannot be used together: keep `prefill` "
+                                         "for a value the caller may clear, `defaults` for one always set",
+                              self.prefill)
+        for name in ("defaults", "prefill"):
+            value = getattr(self, name)
+            if value is None or isinstance(value, str) and is_expression(value):
+                continue  # an expression is rendered when the execution is created (Kestra 1.0+)
+            try:
+                self.check(self.parse(value))
+            except ValueError as err:
+                raise field_error(name, f"`{name}` does not fit the {self.type} input: {err}", value) from None
         return self
 
     def parse(self, value: Any) -> Any:
@@ -181,8 +186,15 @@ class UriInput(InputBase):
         return as_uri(value)
 
 
-class _Choice(InputBase):
+class ChoiceInput(InputBase):
     values: list[str] | None = None
+
+    def first_value(self) -> Any:
+        """What ``autoSelectFirst`` gives: the first allowed value (a one-item list for MULTISELECT)."""
+        allowed = self._allowed()
+        if not getattr(self, "auto_select_first", False) or not allowed:
+            return None
+        return [allowed[0]] if self.type == "MULTISELECT" else allowed[0]
 
     def _allowed(self) -> list[str] | None:
         return self.values
@@ -197,7 +209,7 @@ class _Choice(InputBase):
                 raise ValueError(f"it must match the values `{java_list(allowed)}`")
 
 
-class EnumInput(_Choice):
+class EnumInput(ChoiceInput):
     type_name = "ENUM"
     type: Literal["ENUM"]
     values: list[str] = Field(min_length=1)
@@ -206,12 +218,14 @@ class EnumInput(_Choice):
         return as_string(value)
 
 
-class SelectInput(_Choice):
+class SelectInput(ChoiceInput):
     type_name = "SELECT"
     type: Literal["SELECT"]
     expression: str | None = Field(None, description="Renders to the list of values.")
     allow_custom_value: bool = False
     is_radio: bool = False
+    auto_select_first: bool = Field(False, description="Kestra 1.0: without a value or `defaults`, "
+                                                       "the first of `values` is taken.")
 
     @model_validator(mode="after")
     def _needs_values(self) -> SelectInput:
@@ -223,13 +237,15 @@ class SelectInput(_Choice):
         return as_string(value)
 
 
-class MultiselectInput(_Choice):
+class MultiselectInput(ChoiceInput):
     type_name = "MULTISELECT"
     type: Literal["MULTISELECT"]
     options: list[str] | None = Field(None, description="Deprecated: use `values`.")
     expression: str | None = None
     item_type: str = "STRING"
     allow_custom_value: bool = False
+    auto_select_first: bool = Field(False, description="Kestra 1.0: without a value or `defaults`, "
+                                                       "the first of `values` is taken.")
 
     @model_validator(mode="after")
     def _needs_values(self) -> MultiselectInput:
@@ -375,19 +391,6 @@ class TimeInput(_Temporal):
 
     def parse(self, value: Any) -> Any:
         return as_time(value)
-
-
-class FileInput(InputBase):
-    """A file, named by URI: ``kestra:///`` (internal storage), ``nsfile:///`` (a namespace file) or
-    ``file:///`` (a host file under the allowed paths). A host path typed at the CLI is uploaded and
-    becomes a ``kestra:///`` URI before it is parsed (engine/storage/input_files.py)."""
-
-    type_name = "FILE"
-    type: Literal["FILE"]
-    extension: str | None = Field(None, description="Extension of the stored file (default `.upl`).")
-
-    def parse(self, value: Any) -> Any:
-        return as_file_uri(value)
 
 
 class JsonInput(InputBase):

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator, model_validator
 
+from engine.model.input_file import FileInput
 from engine.model.input_types import (
     BooleanInput,
     BoolInput,
@@ -19,7 +20,6 @@ from engine.model.input_types import (
     DurationInput,
     EmailInput,
     EnumInput,
-    FileInput,
     FloatInput,
     InputBase,
     IntInput,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from engine.durations import parse_duration
 from engine.plugins.base import Condition, Options, TaskList
@@ -54,11 +54,32 @@ class RetryBehavior(str, Enum):
     CREATE_NEW_EXECUTION = "CREATE_NEW_EXECUTION"
 
 
+def renamed(data: Any, old: str, new: str) -> Any:
+    """``data`` with the deprecated key ``old`` moved to ``new`` (Kestra keeps ``old`` as an alias).
+
+    Both at once is refused: which one wins would depend on the order of the keys.
+    """
+    if not isinstance(data, dict) or old not in data:
+        return data
+    if new in data:
+        raise ValueError(f"'{old}' and '{new}' are the same property ('{old}' is its deprecated name); "
+                         f"keep only '{new}'")
+    data = dict(data)
+    data[new] = data.pop(old)
+    return data
+
+
 class _RetryBase(Options):
-    max_attempt: int | None = Field(None, ge=1, description="Total attempts, the first one included.")
+    max_attempts: int | None = Field(None, ge=1, description="Total attempts, the first one included "
+                                                             "(`maxAttempt` is its 0.21 name).")
     max_duration: Duration | None = Field(None, description="No retry starts after first start + this.")
     warning_on_retry: bool = Field(False, description="A task that succeeds only after a retry ends WARNING.")
     behavior: RetryBehavior = RetryBehavior.RETRY_FAILED_TASK
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return renamed(data, "maxAttempt", "maxAttempts")
 
 
 class ConstantRetry(_RetryBase):
@@ -149,6 +170,8 @@ class TriggerOptions(Options):
     log_to_file: bool = False
     labels: dict[str, Any] | list[dict[str, Any]] | None = None
     stop_after: list[str] | None = None
+    allow_concurrent: bool = Field(False, description="Start an execution even while the last one this "
+                                                      "trigger started still runs (default: wait for its end).")
 
 
 class ConditionOptions(Options):

@@ -18,18 +18,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from engine.drivers import MissingDriver, database_driver
+from engine.persistence.revisions import shipped_head
 from engine.storable import dumps_json
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant shared by all Podium processes: serialises concurrent `upgrade()` calls on PG.
@@ -57,7 +58,13 @@ class Database:
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> None:
         self.url = normalize_url(url)
-        self.engine: Engine = _create_engine(self.url, busy_timeout, echo)
+        try:
+            self.engine: Engine = _create_engine(self.url, busy_timeout, echo)
+        except ImportError as err:
+            driver = database_driver(self.url)
+            if driver is None:
+                raise
+            raise MissingDriver(driver.message(str(err))) from err
         # Write transactions go through an engine variant flagged so SQLite's BEGIN is IMMEDIATE.
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         self.sessions: sessionmaker[Session] = sessionmaker(
@@ -99,6 +106,10 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Runs the shipped Alembic migrations up to ``revision`` (idempotent)."""
+        if revision == "head" and self._at_head():
+            return  # Alembic, imported, would find nothing to do
+        from alembic import command
+
         config = alembic_config(self.url)
         with self._write_engine.begin() as connection:
             if self.dialect == "postgresql":
@@ -108,12 +119,28 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
 
+    def _at_head(self) -> bool:
+        """Whether the database records exactly the shipped head (read without Alembic)."""
+        head = shipped_head(MIGRATIONS / "versions")
+        if head is None:
+            return False
+        try:
+            with self.engine.connect() as connection:
+                stored = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        except exc.DBAPIError:  # no version table yet: a new database
+            return False
+        return list(stored) == [head]
+
     def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     @staticmethod
     def head_revision() -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     def dispose(self) -> None:
@@ -125,6 +152,8 @@ class Database:
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url:

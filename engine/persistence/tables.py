@@ -288,3 +288,21 @@ flow_trigger_events = Table(
     Column("fire_outputs", JsonType),
     Index(None, "created"),
 )
+
+# The metrics task runs report (Kestra's MetricEntry): script protocol lines, ``ctx.metric``.
+task_run_metrics = Table(
+    "task_run_metrics", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("namespace", NS, nullable=False),
+    Column("flow_id", FLOW, nullable=False),
+    Column("execution_id", ID, nullable=False),
+    Column("task_run_id", ID, nullable=False),
+    Column("task_id", String(100), nullable=False),
+    Column("attempt", Integer),
+    Column("name", String(255), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("tags", JsonType, nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Index(None, "execution_id", "id"),
+)

@@ -19,27 +19,12 @@ import builtins
 import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, WrapValidator
 from pydantic.alias_generators import to_camel
 
-
-class PluginKind(str, Enum):
-    RUNNABLE = "runnable"            # runs on a worker and returns outputs
-    FLOWABLE = "flowable"            # resolved by the executor (Sequential, If, ForEach, ...)
-    EXECUTABLE = "executable"        # starts child executions (Subflow, ForEachItem)
-    EXECUTION_UPDATE = "execution-update"  # changes the execution inside the executor (Labels)
-    TRIGGER = "trigger"
-    CONDITION = "condition"
-    TASK_RUNNER = "task-runner"
-    OTHER = "other"                  # helper objects with a type (e.g. chart, data source)
-
-    @property
-    def is_task(self) -> bool:
-        return self in (PluginKind.RUNNABLE, PluginKind.FLOWABLE, PluginKind.EXECUTABLE,
-                        PluginKind.EXECUTION_UPDATE)
+from engine.plugins.kinds import PluginKind as PluginKind  # re-exported: every plugin module imports it from here
 
 
 def _to_alias(name: str) -> str:
@@ -79,6 +64,10 @@ class PluginSpec:
     # False for types that validate but cannot run in Podium: running one fails with a clear
     # "not implemented yet" error instead of silently succeeding.
     implemented: bool = True
+    # Why this type cannot run in this installation although it is implemented (a missing optional
+    # dependency: a Python package, a program), or None when it can; ``engine.plugins.availability``
+    # builds common ones. Called by ``flow validate`` and ``run`` before anything starts, never per task run.
+    probe: Callable[[], str | None] | None = None
     deprecated: bool = False
     properties_doc: dict[str, str] = field(default_factory=dict)
 

@@ -83,8 +83,13 @@ class Match:
         return bool(self.hits)
 
 
+# Kestra 1.x (since 0.23): without ``states``, the terminal states and PAUSED, so that a flow can
+# tell someone that an execution waits for them; conditions (ExecutionStatus) narrow it down.
+DEFAULT_STATES = TERMINATED | {State.PAUSED}
+
+
 def _states(trigger: FlowTrigger) -> frozenset[State]:
-    return frozenset(trigger.states) if trigger.states else TERMINATED
+    return frozenset(trigger.states) if trigger.states else DEFAULT_STATES
 
 
 def listens_to(trigger: FlowTrigger, flow_namespace: str, flow_id: str, upstream: Upstream) -> bool:

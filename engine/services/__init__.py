@@ -71,6 +71,10 @@ class Services:
     def execution_logs(self, execution_id: str, min_level: str | None = None) -> list[dict[str, Any]]:
         return self.logs(execution_id, min_level=min_level)
 
+    def execution_metrics(self, execution_id: str) -> list[dict[str, Any]]:
+        """The metrics the execution's task runs reported, in Kestra's MetricEntry shape."""
+        return [entry.to_json() for entry in self.env.task_metrics.for_execution(execution_id)]
+
     def logs(self, execution_id: str, min_level: str | None = None) -> list[dict[str, Any]]:
         return [entry.to_json() for entry in self.env.logs.for_execution(execution_id, min_level=min_level)]
 

@@ -27,9 +27,10 @@ from engine.executor.step_state import Step
 from engine.inputs import InputError, resolve_inputs
 from engine.metrics import dispatched_task_run_ids
 from engine.model.execution import Execution, ExecutionTrigger
-from engine.model.flow import Flow
+from engine.model.flow import CheckBehavior, Flow
 from engine.model.inputs import Input
 from engine.persistence.executions import ExecutionExists
+from engine.services import checks
 from engine.services.commands import CommandRunner
 from engine.services.flow_triggers import FlowTriggerService
 from engine.services.flows import FlowCatalog
@@ -41,7 +42,7 @@ from engine.state import State
 from engine.storage.input_files import FlowFiles, HostFiles
 from engine.storage.scopes import ExecutionRef, ReaderScope
 from engine.templating import ExpressionError
-from engine.variables import build_variables
+from engine.variables import build_variables, instance_variables
 
 log = logging.getLogger("podium.executor")
 
@@ -93,6 +94,10 @@ class ExecutionService:
         execution = execution.model_copy(update={"inputs": resolved})
         if parent is not None:
             execution = execution.model_copy(update={"parent_id": parent.id})
+        # As Kestra: checks guard the executions people start, not those of triggers or subflows.
+        failed = self._failed_checks(flow, execution) if flow.checks and trigger is None and parent is None else []
+        if checks.behavior_of(failed) == CheckBehavior.FAIL_EXECUTION:
+            return self._create_failed(flow, execution, failed)
         started = time.perf_counter()
         # A subflow's first step stays the executor's: its end must not reach the parent before
         # the SubflowStarted its parent's step sends after this call.
@@ -100,6 +105,7 @@ class ExecutionService:
             created, first = self._create_admitted(flow, execution, first_step=parent is None)
         except ExecutionExists as error:
             return self._created_before(execution_id, error)
+        self._log_checks(created, failed)
         if first is not None:
             step, later = first
             self.after_step(created, step, flow, later, "Start", started)
@@ -107,6 +113,41 @@ class ExecutionService:
         if created.state.current == State.CREATED:
             self.send(created.id, ev.Start())
         return created
+
+    def _failed_checks(self, flow: Flow, execution: Execution) -> list[checks.FailedCheck]:
+        """The flow's failed checks on these inputs; raises ExecutionBlocked if one blocks."""
+        variables = build_variables(flow, execution, extra=self.extra_variables())
+        with self.env.reading_for(execution):
+            failed = checks.failed_checks(flow, variables, self.env.renderer(flow.namespace).render_typed)
+        if checks.behavior_of(failed) == CheckBehavior.BLOCK_EXECUTION:
+            raise checks.blocked(flow, failed)
+        return failed
+
+    def _create_failed(self, flow: Flow, execution: Execution, failed: list[checks.FailedCheck]) -> Execution:
+        """FAIL_EXECUTION: the execution is created FAILED and none of its tasks run; its
+        ``afterExecution`` tasks do, as after any end (the step of a Wake starts them)."""
+        started = time.perf_counter()
+        execution = execution.with_state(State.FAILED, self.env.clock())
+        step = self._first_step(flow, execution, ev.Wake())
+        with self.env.db.transaction() as session:
+            if step is None:
+                self.env.executions.create(execution, session=session)
+                later: list[cmd.Command] = []
+            else:
+                self.env.executions.create(step.execution, session=session,
+                                           lease_until=self.commands.dispatch_deadlines(step))
+                later = self.commands.in_transaction(session, step, deadlines_written=True)
+        self.commands.log(execution, None, "WARN", checks.FAILED_MESSAGE)
+        self._log_checks(execution, failed)
+        if step is not None:
+            self.after_step(execution, step, flow, later, "Wake", started)
+            execution = step.execution
+        self.on_ended(execution)
+        return execution
+
+    def _log_checks(self, execution: Execution, failed: list[checks.FailedCheck]) -> None:
+        for check in failed:
+            self.commands.log(execution, None, check.level, check.message)
 
     def _inputs(self, flow: Flow, execution: Execution, raw: Mapping[str, Any], *,
                 local_files: bool = False) -> dict[str, Any]:
@@ -149,14 +190,14 @@ class ExecutionService:
             self.slots.enqueue(flow, execution, session)
         return execution, ((step, later) if step is not None else None)
 
-    def _first_step(self, flow: Flow, execution: Execution) -> Step | None:
+    def _first_step(self, flow: Flow, execution: Execution, event: ev.Event | None = None) -> Step | None:
         """The executor's step for Start, applied by whoever creates the execution: nobody else
         can see it before this transaction commits, so no row lock is needed, and the Start message,
         its executor step and its load are saved (docs/executor.md, "The first step"). None if
         ``advance`` raised: the execution is then created without it and the executor applies Start."""
         try:
             with self.env.reading_for(execution):
-                return executor.advance_all(execution, flow, [ev.Start()], self.env.clock(),
+                return executor.advance_all(execution, flow, [event or ev.Start()], self.env.clock(),
                                             registry=self.env.registry,
                                             renderer=self.env.renderer(execution.namespace),
                                             extra=self.extra_variables(), chains=self.env.settings.executor.chains)
@@ -184,7 +225,8 @@ class ExecutionService:
 
     def extra_variables(self) -> dict[str, Any]:
         settings = self.env.settings
-        return {"globals": settings.globals, "envs": self.env.envs}
+        return {"globals": settings.globals, "envs": self.env.envs,
+                "kestra": instance_variables(settings.environment, settings.url)}
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 The executor renders flowable properties (If conditions, ForEach values, Subflow inputs...),
 ``execution.Labels``, flow outputs and input defaults. Those may call ``kv()``, ``read()``,
-``fileSize()``, ``fileExists()`` and ``now()`` as in a task. ``secret()`` is refused here: a
-value rendered by the executor is stored as is (labels, outputs), so a secret would be kept in
-clear; read secrets in a runnable task, whose logs and outputs are masked.
+``fileSize()``, ``fileExists()``, ``http()`` and ``now()`` as in a task, and ``secret()``: what
+the executor renders is stored (labels, outputs, values), so the result of a render that read a
+secret is masked (:attr:`ExecutorIO.masker`, the renderer's ``redact``) before anything keeps it.
 
 One renderer serves a namespace, so which execution reads files is said per call:
 :meth:`ReadingScopes.reading_for` around the rendering (the executor's step, input resolution).
@@ -16,29 +16,48 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from engine.model.execution import Execution
+from engine.storage.access import FileAccess
 from engine.storage.scopes import ReaderScope
-from engine.tasks.expression_io import StorageIO
+from engine.tasks.context import SecretNotFound
+from engine.tasks.expression_io import StorageIO, StoredValue
 from engine.tasks.kv_access import check_kv_access
-from engine.templating import ExpressionError, Renderer
+from engine.tasks.masking import Masker
+from engine.tasks.secrets import EnvSecrets
+from engine.templating import Renderer
 
 KEPT_RENDERERS = 256  # namespaces whose renderer is kept
 
 
 class ExecutorIO(StorageIO):
-    """``ExpressionIO`` for the executor: a task's, without ``secret()``; its KV lookups are
-    checked here, as a task's are by its run context's store (``RunContext.kv``)."""
+    """``ExpressionIO`` for the executor: a task's; its KV lookups are checked here, as a task's
+    are by its run context's store (``RunContext.kv``), and every secret it hands out is in
+    :attr:`masker`, which its renderer applies to a render that read one."""
+
+    def __init__(self, files: FileAccess, scope: Callable[[], ReaderScope], clock: Callable[[], datetime],
+                 kv_lookup: Callable[[str, str], StoredValue | None], encryption_key: bytes | None,
+                 secrets: EnvSecrets) -> None:
+        super().__init__(files, scope, clock, kv_lookup, encryption_key)
+        self._secrets = secrets
+        self.masker = Masker(secrets.patterns)
 
     def kv(self, namespace: str, key: str, error_on_missing: bool) -> Any:
         check_kv_access(namespace, self._scope().namespace)
         return super().kv(namespace, key, error_on_missing)
 
     def secret(self, key: str) -> str:
-        raise ExpressionError(f"secret('{key}') is not available in flow outputs, labels or flowable task "
-                              "properties (the executor would store its value in clear); use it in a "
-                              "runnable task, whose logs and outputs are masked")
+        value = self._secrets.get(key)
+        if value is None:
+            raise SecretNotFound(f"secret '{key}' not found: set the environment variable "
+                                 f"SECRET_{key.upper()} to its base64-encoded value")
+        self.masker.add(value)  # known already unless the process's secrets changed
+        return value
+
+    def register_secret(self, value: str) -> None:
+        self.masker.add(value)
 
 
 class ReadingScopes:

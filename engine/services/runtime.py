@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from engine.dispatch import Dispatcher
 from engine.metrics import MetricsRecorder
@@ -21,6 +22,7 @@ from engine.persistence.leader import LeaderRepository
 from engine.persistence.leases import LeaseRepository
 from engine.persistence.logs import LogRepository
 from engine.persistence.pending_commands import PendingCommandRepository
+from engine.persistence.task_metrics import TaskMetricRepository
 from engine.persistence.timers import QueueRepository, TimerRepository
 from engine.persistence.trigger_windows import TriggerWindowRepository
 from engine.persistence.triggers import FiredRepository, TriggerStateRepository
@@ -31,6 +33,7 @@ from engine.storage.access import FileAccess
 from engine.storage.local import LocalStorage
 from engine.tasks.secrets import EnvSecrets
 from engine.templating import ExpressionIO, ExpressionLimits, JqProcesses, Renderer
+from engine.variables import env_variables
 
 
 def utc_now() -> datetime:
@@ -50,6 +53,7 @@ class Env:
     flows: FlowRepository = field(init=False)
     executions: ExecutionRepository = field(init=False)
     logs: LogRepository = field(init=False)
+    task_metrics: TaskMetricRepository = field(init=False)
     kv: KVRepository = field(init=False)
     timers: TimerRepository = field(init=False)
     queue: QueueRepository = field(init=False)
@@ -72,12 +76,11 @@ class Env:
     def __post_init__(self) -> None:
         # Read once at start-up, as Kestra does: a process sees the environment it started with.
         self.secrets = EnvSecrets(os.environ)
-        prefix = self.settings.env_vars_prefix
-        self.envs = {name[len(prefix):].lower(): value for name, value in os.environ.items()
-                     if name.startswith(prefix)}
+        self.envs = env_variables(os.environ, self.settings.env_vars_prefix)
         self.flows = FlowRepository(self.db)
         self.executions = ExecutionRepository(self.db)
         self.logs = LogRepository(self.db)
+        self.task_metrics = TaskMetricRepository(self.db)
         self.kv = KVRepository(self.db)
         self.timers = TimerRepository(self.db)
         self.queue = QueueRepository(self.db)
@@ -107,13 +110,15 @@ class Env:
         return self.reading.reading_for(execution)
 
     def _build_renderer(self, namespace: str | None) -> Renderer:
-        return self.new_renderer(ExecutorIO(self.files, lambda: self.reading.current(namespace), self.clock,
-                                            self.kv.get_any, self.encryption_key))
+        io = ExecutorIO(self.files, lambda: self.reading.current(namespace), self.clock,
+                        self.kv.get_any, self.encryption_key, self.secrets)
+        return self.new_renderer(io, redact=io.masker.mask)
 
-    def new_renderer(self, io: ExpressionIO) -> Renderer:
-        """A renderer with the settings' expression limits, sharing this process's jq helpers."""
+    def new_renderer(self, io: ExpressionIO, redact: Callable[[Any], Any] | None = None) -> Renderer:
+        """A renderer with the settings' expression limits, sharing this process's jq helpers;
+        ``redact`` masks what a render that read a secret returns (the executor's renderers)."""
         limits = ExpressionLimits(**self.settings.expressions.model_dump())
-        return Renderer(io, default_timezone=self.settings.timezone, limits=limits, jq=self.jq)
+        return Renderer(io, default_timezone=self.settings.timezone, limits=limits, jq=self.jq, redact=redact)
 
     @property
     def encryption_key(self) -> bytes | None:

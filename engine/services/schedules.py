@@ -172,7 +172,8 @@ class ScheduleService:
         return self._fire(flow, trigger, state, decision, now)
 
     def _blocked(self, state: TriggerState, trigger: ScheduleTrigger, now: datetime) -> bool:
-        """The no-overlap rule, and stopAfter once the last execution has ended."""
+        """The no-overlap rule (unless ``allowConcurrent``), and stopAfter once the last execution
+        has ended."""
         if state.last_execution_id is None:
             return False
         last = self.env.executions.get(state.last_execution_id)
@@ -180,7 +181,7 @@ class ScheduleService:
             return False
         current = last.state.current
         if not current.is_terminated:
-            return True
+            return not trigger.allow_concurrent
         if trigger.stop_after and current.value in trigger.stop_after:
             logger.info("schedule %s.%s.%s disabled: execution %s ended %s (stopAfter)",
                         state.namespace, state.flow_id, state.trigger_id, last.id, current.value)

@@ -42,9 +42,12 @@ from engine.tasks.protocols import (
     StateStore,
     TriggerControl,
 )
+from engine.tasks.script_runner import ScriptDefaults
 from engine.tasks.state_store import StorageStateStore
 
 _Collaborator = TypeVar("_Collaborator")
+#: Stores the metrics one task run attempt reported (the worker's metrics repository).
+MetricsSink = Callable[["RunIdentity", tuple[Metric, ...]], None]
 
 
 def safe_relative_path(name: str) -> str:
@@ -94,7 +97,8 @@ class RunContext:
                  registry: Registry | None = None, cancel_event: threading.Event | None = None,
                  temp_root: str | None = None, working_dir: str | os.PathLike[str] | None = None,
                  encryption_key: bytes | None = None, triggers: TriggerControl | None = None,
-                 files: FileAccess | None = None) -> None:
+                 files: FileAccess | None = None, scripts: ScriptDefaults | None = None,
+                 metrics_sink: MetricsSink | None = None) -> None:
         """Builds the context of one attempt of one task run.
 
         Args:
@@ -121,6 +125,8 @@ class RunContext:
             files: the files tasks and expressions name by URI (``kestra://``, ``nsfile://``,
                 ``file://``), each checked for this task run's execution; on ``storage`` with no
                 host folder allowed when omitted.
+            scripts: the worker's settings for script tasks (default runner, Docker host, cache).
+            metrics_sink: stores the metrics the task reported, once, when the context closes.
         """
         self.identity, self.variables, self.storage = identity, variables, storage
         self.files = files if files is not None else FileAccess(storage)
@@ -133,6 +139,8 @@ class RunContext:
         self.masker = Masker(secrets.patterns if secrets is not None else ())
         self.logger = TaskLogger(log_sink, self.masker, clock, self._stamp, log_level)
         self.metrics: list[Metric] = []
+        self.scripts = scripts if scripts is not None else ScriptDefaults()
+        self._metrics_sink = metrics_sink
         self._temp_root = temp_root
         self._shared_dir = Path(working_dir) if working_dir is not None else None
         self._working_dir: Path | None = self._shared_dir
@@ -178,11 +186,13 @@ class RunContext:
         return self.cancel_event.is_set()
 
     # -- rendering ------------------------------------------------------------------------------
-    def render(self, value: Any, typed: bool = False) -> Any:
-        """Renders the strings in ``value`` (recursively) with this task run's variables."""
+    def render(self, value: Any, typed: bool = False, extra: Mapping[str, Any] | None = None) -> Any:
+        """Renders the strings in ``value`` (recursively) with this task run's variables, and
+        ``extra`` ones over them (a script task's ``workingDir`` and ``outputDir``)."""
         if value is None:
             return None
-        return self._renderer.render_value(value, self.variables, typed=typed)
+        variables = self.variables if not extra else {**self.variables, **extra}
+        return self._renderer.render_value(value, variables, typed=typed)
 
     def render_text(self, value: Any) -> str | None:
         """Renders ``value`` to a string (None stays None)."""
@@ -274,6 +284,9 @@ class RunContext:
         self.metrics.append(Metric(name, value, type, dict(tags)))
 
     def close(self) -> None:
+        if self._metrics_sink is not None and self.metrics:
+            sink, self._metrics_sink = self._metrics_sink, None
+            sink(self.identity, tuple(self.metrics))
         if self._working_dir is not None and self._working_dir != self._shared_dir:
             shutil.rmtree(self._working_dir, ignore_errors=True)
             self._working_dir = None

@@ -4,7 +4,8 @@
 Implements ``engine.templating.io.ExpressionIO``: ``secret()`` goes through the context (so the
 value is masked from then on), ``kv()`` reads the namespace KV store, ``read()`` / ``fileSize()`` /
 ``fileExists()`` read the files the reader may read (engine/storage/access.py: ``kestra://``,
-``nsfile://``, ``file://`` URIs, or a path of a namespace file), ``now()`` is the context's clock.
+``nsfile://``, ``file://`` URIs, or a path of a namespace file), ``now()`` is the context's clock,
+``http()`` makes its request (engine/tasks/expression_http.py).
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from engine.model.task import LogLevel
 from engine.storage.access import NSFILE, FileAccess, FileRefused, looks_like_uri
 from engine.storage.base import StoragePathError
 from engine.storage.scopes import ReaderScope
+from engine.tasks import expression_http
 from engine.tasks.protocols import ExpressionHost
 from engine.templating import ExpressionError
+from engine.templating.http_call import HttpCall
 
 _T = TypeVar("_T")
 
@@ -49,9 +52,14 @@ class StorageIO:
         if entry is None or entry.is_expired(self._clock()):
             if error_on_missing:
                 state = "has expired" if entry is not None else "does not exist"
-                raise LookupError(f"kv('{key}'): the key {state} in namespace '{namespace}'")
+                raise ExpressionError(f"The key '{key}' {state} in the namespace '{namespace}'; use "
+                                      f"kv('{key}', errorOnMissing=false) to get null instead")
             return None
         return entry.value
+
+    def http(self, call: HttpCall) -> Any:
+        """``http()``: the response body (docs/expressions.md, *http()*)."""
+        return expression_http.send(call)
 
     def read(self, path: str) -> str:
         return self._with_file(path, self._files.read).decode("utf-8")
@@ -94,6 +102,10 @@ class RunContextIO(StorageIO):
 
     def secret(self, key: str) -> str:
         return self._ctx.secret(key)
+
+    def register_secret(self, value: str) -> None:
+        """Masks ``value`` (a member of a JSON secret) in this task run's logs and outputs."""
+        self._ctx.masker.add(value)
 
     def error_logs(self) -> list[dict[str, Any]]:
         """The ERROR logs of the current execution (``errorLogs()``), oldest first."""

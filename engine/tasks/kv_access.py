@@ -9,17 +9,14 @@ cleans). A sibling or an unrelated namespace is refused; an operator uses ``podi
 from __future__ import annotations
 
 from engine.errors import PodiumError
+from engine.namespaces import in_lineage
 from engine.tasks.protocols import KVEntry, KVStore
+
+__all__ = ["KVAccessDenied", "NamespaceKV", "check_kv_access"]
 
 
 class KVAccessDenied(PodiumError, PermissionError):
     """A flow named a KV namespace outside its own namespace's tree."""
-
-
-def in_lineage(namespace: str, reader: str) -> bool:
-    """Whether ``namespace`` is ``reader``, one of its parents or one of its children."""
-    return (namespace == reader or reader.startswith(namespace + ".")
-            or namespace.startswith(reader + "."))
 
 
 def check_kv_access(namespace: str, reader: str | None) -> None:

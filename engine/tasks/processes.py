@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed
@@ -45,7 +46,7 @@ def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: str | os.PathLike[
             stop_group(process, grace)
 
 
-def stop_group(process: subprocess.Popen[str], grace: float) -> None:
+def stop_group(process: subprocess.Popen[Any], grace: float) -> None:
     """SIGTERM to the process group led by ``process``, then, after at most ``grace`` seconds,
     SIGKILL to whatever is left of it (what the leader started, or a leader that ignores SIGTERM).
     The SIGKILL goes even if the wait is interrupted (``Stopped``)."""
@@ -59,6 +60,6 @@ def stop_group(process: subprocess.Popen[str], grace: float) -> None:
         process.wait()
 
 
-def _signal_group(process: subprocess.Popen[str], sig: signal.Signals) -> None:
+def _signal_group(process: subprocess.Popen[Any], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
         os.killpg(process.pid, sig)

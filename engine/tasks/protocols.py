@@ -20,7 +20,7 @@ from engine.model.task import LogLevel
 from engine.storage.access import FileAccess
 from engine.storage.base import Storage
 from engine.storage.scopes import ReaderScope
-from engine.tasks.masking import SecretPatterns
+from engine.tasks.masking import Masker, SecretPatterns
 
 
 class Renderer(Protocol):
@@ -162,3 +162,7 @@ class ExpressionHost(Protocol):
     def now(self) -> datetime: ...
 
     def secret(self, name: str) -> str: ...
+
+    @property
+    def masker(self) -> Masker:
+        """What this task run masks in its logs and outputs (``secret(key, subkey=...)`` adds to it)."""

@@ -31,6 +31,19 @@ class ScriptJob:
     container_image: str | None = None
 
 
+@dataclass(frozen=True)
+class ScriptDefaults:
+    """What the worker's settings (``scripts.*``) tell script tasks: the runner of a task that
+    names none (``PROCESS`` or ``DOCKER``), the Docker engine to reach, the folder where
+    Python ``dependencies`` environments are cached (None: ``$XDG_CACHE_HOME/podium``), and
+    whether a Docker task may mount host paths."""
+
+    runner: str = "PROCESS"
+    docker_host: str | None = None
+    cache_dir: Path | None = None
+    docker_volumes_enabled: bool = False
+
+
 class LineSink(Protocol):
     def line(self, text: str, *, stderr: bool) -> None:
         """Receives one line the command printed (without its newline), as soon as it is printed."""

@@ -33,6 +33,8 @@ class ExpressionLimits:
     max_text_length: int = 20_000_000      # characters of one string, and of a rendered template
     max_collection_size: int = 1_000_000   # items of one list or map (range() included)
     jq_memory_mb: int = 512                # address space of the jq helper process
+    http_enabled: bool = True              # whether http() may make requests at all
+    http_max_response_bytes: int = 10_000_000  # largest response body http() reads
 
 
 class _Clock(threading.local):

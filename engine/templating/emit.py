@@ -21,7 +21,7 @@ _SIMPLE_BINARY = {
     "+": "_pb_add({l}, {r})", "-": "_pb_math('-', {l}, {r})", "*": "_pb_math('*', {l}, {r})",
     "/": "_pb_math('/', {l}, {r})", "%": "_pb_math('%', {l}, {r})",
     "~": "_pb_concat({l}, {r})", "contains": "_pb_contains({l}, {r})",
-    "isIn": "_pb_contains({r}, {l})", "notIn": "(not _pb_contains({r}, {l}))",
+    "isIn": "_pb_is_in({l}, {r})", "notIn": "(not _pb_is_in({l}, {r}))",
     "..": "_pb_range({l}, {r})",
     "or": "(_pb_truth({l}) or _pb_truth({r}))", "and": "(_pb_truth({l}) and _pb_truth({r}))",
     "??": "_pb_unbox(_pb_nonnull({l}) or _pb_box({r}))",

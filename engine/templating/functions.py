@@ -18,9 +18,12 @@ from jinja2.runtime import Context
 
 from engine import safe_yaml
 from engine.ids import new_id
+from engine.namespaces import in_lineage, with_parents
 from engine.templating import crypto, dates
 from engine.templating.budget import Budget
 from engine.templating.errors import ExpressionError
+from engine.templating.http_call import build_call
+from engine.templating.identifiers import ksuid, nano_id
 from engine.templating.io import ExpressionIO
 from engine.templating.java_time import zone_of
 from engine.templating.operators import inclusive_range, is_number
@@ -92,6 +95,40 @@ def current_each_output(context: Context, outputs: Any) -> Any:
     return outputs
 
 
+def tasks_with_state(context: Context, state: Any) -> list[dict[str, Any]]:
+    """``tasksWithState('FAILED')``: ``{taskId, state[, value]}`` of each task run in that state."""
+    if not isinstance(state, str):
+        raise ExpressionError("tasksWithState(state) needs a state name, e.g. tasksWithState('FAILED')")
+    wanted, found = state.upper(), []
+    tasks = context.get("tasks")
+    for task_id, runs in (tasks.items() if isinstance(tasks, Mapping) else ()):
+        if not isinstance(runs, Mapping):
+            continue
+        if isinstance(runs.get("state"), str):  # a task run without a value
+            if runs["state"].upper() == wanted:
+                found.append({"taskId": task_id, "state": wanted})
+            continue
+        for value, run in runs.items():  # the runs of an iterated task, by value
+            if isinstance(run, Mapping) and str(run.get("state", "")).upper() == wanted:
+                found.append({"taskId": task_id, "state": wanted, "value": value})
+    return found
+
+
+def secret_member(secret: str, subkey: str, key: str) -> str:
+    """The ``subkey`` member of a JSON object secret: text as it is, anything else as JSON."""
+    try:
+        members = json.loads(secret)
+    except ValueError:
+        members = None
+    if not isinstance(members, dict):
+        raise ExpressionError(f"secret('{key}', subkey='{subkey}'): the secret is not a JSON object, so it has "
+                              "no sub-keys; store it as JSON or drop `subkey`")
+    if subkey not in members:
+        raise ExpressionError(f"Cannot find secret sub-key '{subkey}' in secret '{key}'")
+    member = members[subkey]
+    return member if isinstance(member, str) else json.dumps(member, separators=(",", ":"))
+
+
 def random_int(lower: int, upper: int) -> int:
     if not (is_number(lower) and is_number(upper)) or int(upper) <= int(lower):
         raise ExpressionError("randomInt(lower, upper) needs two numbers with lower < upper")
@@ -117,11 +154,13 @@ def _needs_context(function: Callable[..., Any]) -> Callable[..., Any]:
 class Bound:
     """The functions and date filters of one Renderer."""
 
-    def __init__(self, io: ExpressionIO, default_timezone: str, render: RenderHook, budget: Budget) -> None:
+    def __init__(self, io: ExpressionIO, default_timezone: str, render: RenderHook, budget: Budget,
+                 on_secret: Callable[[], None] = lambda: None) -> None:
         self.io = io
         self.default_timezone = default_timezone
         self.render_hook = render
         self.budget = budget
+        self.on_secret = on_secret
 
     # -- dates -------------------------------------------------------------------------
     # Expressions pass arguments by Pebble's names (``date(format='...', timeZone='UTC')``), so the
@@ -155,15 +194,57 @@ class Bound:
         return self.date(self.io.now(), format, timeZone)
 
     # -- I/O ----------------------------------------------------------------------------
-    def secret(self, key: str) -> str:
+    def secret(self, context: Context, key: str, namespace: str | None = None, subkey: str | None = None) -> str:
+        if namespace is not None:
+            reader = _flow_namespace(context, "secret")
+            if not in_lineage(str(namespace), reader):
+                raise ExpressionError(
+                    f"secret('{key}', namespace='{namespace}'): a flow of namespace '{reader}' reads the "
+                    "secrets of its own namespace, its parents and its children only")
+        self.on_secret()
         try:
-            return self.io.secret(key)
+            value = self.io.secret(key)
         except KeyError:
             raise ExpressionError(f"Cannot find secret for key `{key}`") from None
+        if subkey:
+            value = secret_member(value, str(subkey), key)
+            register = getattr(self.io, "register_secret", None)
+            if register is not None:
+                register(value)  # masked from now on, as the whole secret is
+        return value
 
     def kv(self, context: Context, key: str, namespace: str | None = None,
-           errorOnMissing: bool = False) -> Any:  # noqa: N803 - Pebble's name
-        return self.io.kv(namespace or _flow_namespace(context, "kv"), key, bool(errorOnMissing))
+           errorOnMissing: bool = True) -> Any:  # noqa: N803 - Pebble's name
+        """The value of ``key``; without ``namespace``, the flow's namespace's, else its nearest
+        parent's that has it (Kestra's KV inheritance)."""
+        if namespace is not None:
+            return self.io.kv(str(namespace), key, bool(errorOnMissing))
+        own = _flow_namespace(context, "kv")
+        for candidate in with_parents(own):
+            value = self.io.kv(candidate, key, False)
+            if value is not None:
+                return value
+        if errorOnMissing:
+            raise ExpressionError(f"The key '{key}' does not exist in the namespace '{own}' nor its parent "
+                                  f"namespaces; use kv('{key}', errorOnMissing=false) to get null instead")
+        return None
+
+    def http(self, uri: Any = None, method: Any = "GET", query: Any = None, body: Any = None,
+             contentType: Any = None, headers: Any = None,  # noqa: N803 - Pebble's name
+             options: Any = None, accept: Any = None) -> Any:
+        """The response body of a request (JSON parsed), within the render's time budget."""
+        limits = self.budget.limits
+        if not limits.http_enabled:
+            raise ExpressionError("http() is turned off on this Podium instance (expressions.http_enabled)")
+        request = getattr(self.io, "http", None)
+        if request is None:
+            raise ExpressionError("http() is not available here: this expression is rendered without network access")
+        call = build_call(uri, method, query, body, contentType, headers, accept,
+                          timeout=self.budget.remaining(), max_bytes=limits.http_max_response_bytes)
+        try:
+            return request(call)
+        except TimeoutError:
+            raise self.budget.timeout_error() from None
 
     def file_uri(self, context: Context, path: str) -> str:
         namespace = _flow_namespace(context, "fileURI").replace(".", "/")
@@ -200,17 +281,19 @@ class Bound:
                 "timestampMicro": self._timestamp("micros"), "timestampNano": self._timestamp("nanos")}
 
     def functions(self) -> dict[str, Callable[..., Any]]:
-        with_context: dict[str, Callable[..., Any]] = {"kv": self.kv, "fileURI": self.file_uri, "render": self.render,
-                        "renderOnce": self.render_once, "currentEachOutput": current_each_output,
-                        "printContext": _user_vars, "fetchContext": _user_vars}
+        with_context: dict[str, Callable[..., Any]] = {
+            "kv": self.kv, "secret": self.secret, "fileURI": self.file_uri, "render": self.render,
+            "renderOnce": self.render_once, "currentEachOutput": current_each_output,
+            "tasksWithState": tasks_with_state, "printContext": _user_vars, "fetchContext": _user_vars}
         table: dict[str, Callable[..., Any]] = {name: _needs_context(fn) for name, fn in with_context.items()}
         table.update({
             "now": self.now, "fromJson": from_json, "json": from_json, "jsonDecode": from_json,
-            "yaml": from_yaml, "fromIon": from_ion, "ionDecode": from_ion, "secret": self.secret,
+            "yaml": from_yaml, "fromIon": from_ion, "ionDecode": from_ion, "http": self.http,
             "read": self.io.read, "fileSize": self.io.file_size, "fileExists": self.io.file_exists,
             "fileEmpty": self.file_empty, "isFileEmpty": self.file_empty,
             "encrypt": self.encrypt, "decrypt": self.decrypt, "errorLogs": self.error_logs,
             "uuid": lambda: str(uuidlib.uuid4()), "id": new_id, "randomInt": random_int,
+            "ksuid": ksuid, "nanoId": nano_id,
             "max": _extreme(max, "max"), "min": _extreme(min, "min"), "range": inclusive_range,
         })
         return table

@@ -128,6 +128,20 @@ def contains(container: Any, item: Any) -> bool:
     raise ExpressionError(f"`contains` needs a list, a map or a string, not {type(container).__name__}")
 
 
+def is_in(item: Any, container: Any) -> bool:
+    """Kestra's ``x isIn c``: false when either is null; compares the values' text, so an enum
+    state and its name match; a map matches on a key or a value."""
+    check_defined(item, container)
+    if item is None or container is None:
+        return False
+    text = java_string(item)
+    if isinstance(container, Mapping):
+        return any(java_string(k) == text or java_string(v) == text for k, v in container.items())
+    if isinstance(container, (str, bytes)) or not isinstance(container, Iterable):
+        return False
+    return any(value is not None and java_string(value) == text for value in container)
+
+
 def _member(item: Any, values: list[Any]) -> bool:
     return any(equals(item, v) for v in values)
 
@@ -190,7 +204,7 @@ def unbox(value: Box) -> Any:
 
 RUNTIME_GLOBALS: dict[str, Any] = {
     "_pb_truth": truth, "_pb_eq": equals, "_pb_cmp": compare, "_pb_add": add,
-    "_pb_math": math_op, "_pb_concat": concat, "_pb_contains": contains,
+    "_pb_math": math_op, "_pb_concat": concat, "_pb_contains": contains, "_pb_is_in": is_in,
     "_pb_range": inclusive_range, "_pb_iter": iterate, "_pb_nonnull": box_nonnull,
     "_pb_defined": box_defined, "_pb_box": box, "_pb_unbox": unbox,
 }

@@ -70,24 +70,34 @@ def _guarded_filter(function: Callable[..., Any], budget: Budget, strict: bool) 
     return wrapper
 
 
+class _SecretUse(threading.local):
+    """Whether the render running on this thread called ``secret()``."""
+
+    read: bool = False
+
+
 class Renderer:
     """Renders Kestra (Pebble) expressions. Thread-safe; one per process is enough.
 
     Each render runs under ``limits`` (budget.py); ``jq`` runs the jq filter in helper processes
     and is best shared by the renderers of a process (one is made when none is given).
+    ``redact``, when given, is applied to the result of a render that called ``secret()`` (the
+    executor stores what it renders, so it masks the secret there; a task masks its own outputs).
     """
 
     def __init__(self, io: ExpressionIO | None = None, *, default_timezone: str = "UTC",
                  cache_size: int = _CACHE_SIZE, limits: ExpressionLimits | None = None,
-                 jq: JqProcesses | None = None) -> None:
+                 jq: JqProcesses | None = None, redact: Callable[[Any], Any] | None = None) -> None:
         self.io: ExpressionIO = io if io is not None else NoIO()
         self.default_timezone = default_timezone
         self.budget = Budget(limits)
         self._cache: OrderedDict[str, _Compiled] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._redact = redact
+        self._secret_use = _SecretUse()
         self._env = new_environment(self.budget)
-        bound = Bound(self.io, default_timezone, self._render_hook, self.budget)
+        bound = Bound(self.io, default_timezone, self._render_hook, self.budget, self._note_secret)
         guards = Guards(self.budget, jq if jq is not None else JqProcesses(self.budget.limits.jq_memory_mb))
         self._env.globals.update(RUNTIME_GLOBALS)
         self._env.globals.update(guards.runtime_globals())
@@ -136,6 +146,9 @@ class Renderer:
         return BoundRenderer(self, self.io, io)
 
     # -- internals ----------------------------------------------------------------------
+    def _note_secret(self) -> None:
+        self._secret_use.read = True
+
     def _write(self, template: Template, context: Mapping[str, Any]) -> str:
         """The template's text, chunk by chunk, within the text cap and the time budget."""
         chunks: list[str] = []
@@ -193,8 +206,13 @@ class Renderer:
 
     def _guard(self, template: str, compiled: _Compiled, run: Callable[[], Any]) -> Any:
         started = self.budget.start()
+        if started:
+            self._secret_use.read = False
         try:
-            return run()
+            result = run()
+            if started and self._redact is not None and self._secret_use.read:
+                result = self._redact(result)
+            return result
         except ExpressionError as error:
             if error.expression is not None:
                 raise

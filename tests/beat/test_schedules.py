@@ -136,6 +136,22 @@ def test_no_fire_while_the_last_execution_runs(engine: Engine) -> None:
     assert [d[11:16] for d in _executions(engine, "hourly")] == ["09:00", "10:00", "11:00"]
 
 
+def test_allow_concurrent_fires_while_the_last_execution_runs(engine: Engine) -> None:
+    engine.deploy(flow("""
+- id: hourly
+  type: io.kestra.plugin.core.trigger.Schedule
+  cron: "0 * * * *"
+  allowConcurrent: true
+"""))
+    assert fire(engine, june(3, 9), drain=False) == 1
+    assert fire(engine, june(3, 10), drain=False) == 1  # 09:00 still runs: 10:00 starts anyway
+    assert fire(engine, june(3, 11), drain=False) == 1
+    running = [e for e in engine.services.env.executions.list(size=10).items if e.state.current == State.CREATED]
+    assert len(running) == 3
+    engine.drain()
+    assert [d[11:16] for d in _executions(engine, "hourly")] == ["09:00", "10:00", "11:00"]
+
+
 def test_stop_after_disables_the_trigger(engine: Engine) -> None:
     engine.deploy(flow(DAILY + "  stopAfter: [SUCCESS]\n"))
     assert fire(engine, june(4)) == 1

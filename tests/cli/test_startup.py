@@ -1,15 +1,26 @@
-"""``podium --help`` stays quick: the command modules import only click, the settings and what the
-help needs; Celery, the database layer, the services and rich load inside the commands that use them.
+"""The CLI starts quickly: the command modules import only click and what ``--help`` needs; Celery,
+the database layer, the services, the templating, the plugins and rich load inside the commands that
+use them, and each command loads only what it uses (bench/cli_startup.py measures the times).
 """
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+from cli.flow_commands import _settings
+from engine.settings import Settings
 from tests.cli.conftest import ROOT
 
-HEAVY = ("celery", "kombu", "sqlalchemy", "rich", "httpx", "engine.services", "engine.persistence")
+HEAVY = ("celery", "kombu", "sqlalchemy", "rich", "httpx", "engine.services", "engine.persistence",
+         "pydantic", "pydantic_settings")
+# What no read of the database needs: the broker, the expression engine, the plugins, the migrations.
+NOT_FOR_READS = ("celery", "kombu", "jinja2", "alembic", "engine.services", "engine.templating.renderer",
+                 "engine.plugins.base", "engine.plugins.registry", "messaging")
 
 # Imports the CLI, runs the command line given (if any) and prints which heavy modules it loaded.
 PROBE = """
@@ -22,10 +33,11 @@ print(json.dumps(sorted(name for name in sys.argv[1].split(",") if name in sys.m
 """
 
 
-def _heavy_modules_after(*args: str) -> list[str]:
-    """A fresh interpreter: ``import cli``, then ``podium ARGS``."""
-    result = subprocess.run([sys.executable, "-c", PROBE, ",".join(HEAVY), *args],
-                            capture_output=True, text=True, cwd=ROOT)
+def _heavy_modules_after(*args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """A fresh interpreter: ``import cli``, then ``podium ARGS``; which of ``heavy`` it loaded."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PODIUM_")}
+    result = subprocess.run([sys.executable, "-c", PROBE, ",".join(heavy), *args],
+                            capture_output=True, text=True, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr
     loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
     return loaded
@@ -39,3 +51,24 @@ def test_help_loads_no_framework() -> None:
     assert _heavy_modules_after("--help") == []
     assert _heavy_modules_after("execution", "--help") == []
     assert _heavy_modules_after("backfill", "start", "--help") == []
+
+
+def test_validate_loads_no_broker_database_or_expression_engine() -> None:
+    heavy = ("celery", "kombu", "sqlalchemy", "alembic", "jinja2", "rich", "pydantic_settings",
+             "engine.services", "engine.persistence", "engine.templating.renderer", "engine.plugins.core.triggers",
+             "engine.plugins.ext.jdbc")
+    assert _heavy_modules_after("flow", "validate", "flows/hello_world.yaml", heavy=heavy) == []
+
+
+def test_execution_list_reads_the_database_alone(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    assert _heavy_modules_after("execution", "list", "--data-dir", data, heavy=NOT_FOR_READS) == ["alembic"]
+    # Once the schema is at head, nothing but the table read is left.
+    assert _heavy_modules_after("execution", "list", "--data-dir", data, heavy=NOT_FOR_READS) == []
+
+
+def test_validate_without_configuration_uses_the_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.upper().startswith("PODIUM_")]:
+        monkeypatch.delenv(name)
+    defaults = Settings()
+    assert _settings() == (list(defaults.plugin_defaults), list(defaults.worker.queues))

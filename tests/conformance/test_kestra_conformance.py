@@ -24,6 +24,12 @@ KNOWN_FAILURES = {
     "task-flow-dynamic.yaml",  # Kestra's test passes undeclared inputs; Podium drops them, as Kestra's API does
 }
 
+# Validate cases where Podium follows Kestra 1.x, which refuses what the 0.21 corpus accepts
+# (docs/flow-language.md, "Kestra 1.x: old -> new").
+KNOWN_VALIDATE_DIFFERENCES = {
+    "pause.yaml",  # the flow id 'pause' is reserved since Kestra 1.0
+}
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not RUNNER.exists(), reason="../shared/conformance is not beside the repo")]
 
@@ -43,7 +49,8 @@ def _failures(report: dict) -> str:
 
 def test_every_validate_case_passes(tmp_path: Path) -> None:
     report = _run(tmp_path, "validate")
-    assert report["counts"]["fail"] == 0, _failures(report)
+    failed = {r["name"].split("#")[0] for r in report["results"] if r["status"] == "fail"}
+    assert failed <= KNOWN_VALIDATE_DIFFERENCES, _failures(report)
     assert report["counts"]["pass"] > 100
 
 

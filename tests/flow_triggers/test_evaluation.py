@@ -45,7 +45,11 @@ def cond(kind: str, **props: Any) -> dict[str, Any]:
 CASES = [
     ("no conditions: any terminal state", {}, upstream(), True),
     ("default states exclude RUNNING", {}, upstream(State.RUNNING), False),
-    ("default states exclude PAUSED", {}, upstream(State.PAUSED), False),
+    ("default states include PAUSED (Kestra 1.x)", {}, upstream(State.PAUSED), True),
+    ("PAUSED asked for by ExecutionStatus", {"conditions": [cond("ExecutionStatus", **{"in": ["PAUSED"]})]},
+     upstream(State.PAUSED), True),
+    ("PAUSED not asked for by ExecutionStatus", {"conditions": [cond("ExecutionStatus", **{"in": ["FAILED"]})]},
+     upstream(State.PAUSED), False),
     ("explicit states", {"states": ["RUNNING"]}, upstream(State.RUNNING), True),
     ("ExecutionFlow match", {"conditions": [cond("ExecutionFlow", namespace="company.team", flowId="extract")]},
      upstream(), True),

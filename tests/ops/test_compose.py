@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,28 @@ def test_dockerfile_installs_podium_with_its_production_extras() -> None:
     assert 'CMD ["gunicorn", "--bind", "0.0.0.0:8080", "app:create_app()"]' in text
     for package in ("engine", "app", "worker", "executor", "beat", "messaging", "cli"):
         assert f"COPY {package} ./{package}" in text
+
+
+def test_the_flows_folder_is_mounted_in_every_podium_service(compose: dict[str, Any]) -> None:
+    for name in PODIUM_SERVICES:
+        # docker-compose v1 prints the short form: SOURCE:TARGET:MODE, the source made absolute.
+        assert f"{ROOT / 'flows'}:/flows:ro" in compose["services"][name]["volumes"], name
+
+
+@pytest.mark.postgres
+def test_the_documented_flow_deploy_works_against_the_stacks_database(postgres_database_url: str, redis_url: str,
+                                                                      tmp_path: Path) -> None:
+    # What `docker compose exec executor podium flow deploy /flows` runs: the CLI with the
+    # services' PODIUM_* variables, on the checkout's flows folder.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
+    env.update(PODIUM_DATABASE_URL=postgres_database_url, PODIUM_BROKER_URL=redis_url,
+               PODIUM_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
+    podium = [sys.executable, "-m", "cli"]
+    first = subprocess.run([*podium, "flow", "deploy", str(ROOT / "flows")], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    flow_files = sorted((ROOT / "flows").glob("*.yaml"))
+    assert len(first.stdout.splitlines()) == len(flow_files) and "revision 1" in first.stdout
+    again = subprocess.run([*podium, "flow", "deploy", str(ROOT / "flows")], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and again.stdout.count("unchanged (revision 1)") == len(flow_files), again.stderr

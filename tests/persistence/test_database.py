@@ -22,7 +22,7 @@ def test_migrated_schema_matches_the_table_metadata(db: Database) -> None:
 def test_upgrade_is_idempotent_and_reaches_head(db: Database) -> None:
     db.upgrade()
     db.upgrade()
-    assert db.current_revision() == Database.head_revision() == "0012"
+    assert db.current_revision() == Database.head_revision() == "0013"
 
 
 def test_fresh_sqlite_file_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:

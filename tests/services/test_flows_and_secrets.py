@@ -132,8 +132,6 @@ def test_a_missing_secret_fails_the_task_clearly(engine: Engine) -> None:
     assert any("ABSENT_KEY" in m for m in engine.messages(execution.id, "log_it"))
 
 
-@pytest.mark.xfail(strict=True, reason="secret() in expressions the executor renders (flow outputs, Labels, "
-                   "flowable properties) is refused: masking executor-rendered values is not built")
 def test_a_secret_in_flow_outputs_and_labels_is_masked(secret_engine: Engine) -> None:
     execution = secret_engine.run("""
         id: secret_outputs
@@ -156,23 +154,3 @@ def test_a_secret_in_flow_outputs_and_labels_is_masked(secret_engine: Engine) ->
     assert execution.label_map["token"] == "******"
     stored = json.dumps({"execution": execution.to_json(), "logs": secret_engine.logs(execution.id)})
     assert SECRET not in stored
-
-
-def test_a_secret_in_a_flow_output_fails_clearly_instead_of_leaking(secret_engine: Engine) -> None:
-    execution = secret_engine.run("""
-        id: secret_output
-        namespace: tests.secrets
-        tasks:
-          - id: say
-            type: io.kestra.plugin.core.debug.Return
-            format: "ok"
-        outputs:
-          - id: leaked
-            type: STRING
-            value: "was {{ secret('MY_KEY') }}"
-    """)
-    assert execution.state.current == State.FAILED
-    assert execution.outputs == {}
-    logs = " ".join(secret_engine.messages(execution.id))
-    assert "secret('MY_KEY') is not available in flow outputs" in logs
-    assert SECRET not in json.dumps(execution.to_json()) and SECRET not in logs

@@ -5,21 +5,47 @@ flowable task that is sent to a worker: its whole subtree runs there in one dire
 """
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
-from engine.model.task import Duration, FlowableOptions, dynamic
+from engine.model.task import Duration, FlowableOptions, dynamic, is_expression, renamed
 from engine.plugins.base import Options, PluginKind, PluginSpec, TaskList
 from engine.plugins.core.flow import LEGACY, PREFIX
 
 
+class PauseBehavior(str, Enum):
+    """What a Pause does when its ``pauseDuration`` ends (Kestra 0.23+)."""
+
+    RESUME = "RESUME"  # the Pause ends SUCCESS and the execution goes on
+    WARN = "WARN"      # the Pause ends WARNING and the execution goes on
+    FAIL = "FAIL"      # the Pause ends FAILED (errors run, then the execution ends FAILED)
+    CANCEL = "CANCEL"  # the Pause and the execution end CANCELLED; nothing else runs
+
+
 class Pause(FlowableOptions):
-    delay: Duration | None = dynamic(None, "Resume by itself after this duration (ISO-8601).")
-    timeout: Duration | None = dynamic(None, "Fail the pause when not resumed within this duration.")
+    pause_duration: Duration | None = dynamic(
+        None, "Ends the pause after this duration (ISO-8601) as `behavior` says; `delay` is its 0.21 name.")
+    behavior: str = dynamic(PauseBehavior.RESUME.value, "RESUME, WARN, FAIL or CANCEL: what happens when "
+                                                        "`pauseDuration` ends (a manual resume always goes on).")
+    timeout: Duration | None = dynamic(None, "Without `pauseDuration`: the pause FAILS when not resumed "
+                                             "within this duration (ignored with `pauseDuration`).")
     on_resume: list[dict[str, Any]] | None = Field(
         None, description="Inputs asked on resume (same form as flow inputs); read as `outputs.<id>.onResume`.")
     tasks: TaskList | None = Field(None, description="Deprecated: tasks run after the pause.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return renamed(data, "delay", "pauseDuration")
+
+    @field_validator("behavior")
+    @classmethod
+    def _known_behavior(cls, value: str) -> str:
+        if not is_expression(value) and value not in PauseBehavior.__members__:
+            raise ValueError(f"'{value}' is not a Pause behavior; use one of {', '.join(PauseBehavior.__members__)}")
+        return value
 
 
 class CheckFrequency(Options):
@@ -93,7 +119,7 @@ _WORKING_DIRECTORY_ALIASES = (LEGACY + "WorkingDirectory", LEGACY + "Worker", PR
 SPECS: list[PluginSpec] = [
     PluginSpec(type=PREFIX + "Pause", kind=PluginKind.FLOWABLE, options=Pause,
                title="Pause the execution, for a delay or until resumed.",
-               description="Without `delay` or `timeout` the execution stays PAUSED until resumed. "
+               description="Without `pauseDuration` or `timeout` the execution stays PAUSED until resumed. "
                            "Output: `onResume`.",
                aliases=(LEGACY + "Pause",), examples=(_EXAMPLE_PAUSE,)),
     PluginSpec(type=PREFIX + "WaitFor", kind=PluginKind.FLOWABLE, options=WaitFor,

@@ -173,7 +173,7 @@ class Preconditions(Options):
 
 class FlowTrigger(TriggerOptions):
     states: list[State] | None = Field(None, description="States of upstream executions that fire "
-                                                         "the trigger (all terminal states by default).")
+                                                         "the trigger (terminal states and PAUSED by default).")
     inputs: dict[str, Any] | None = Field(None, description="Inputs; may read {{ trigger.outputs.x }}.")
     preconditions: Preconditions | None = None
 

@@ -1,7 +1,8 @@
 """L1 pure core: script tasks (``io.kestra.plugin.scripts.{python,shell,node}``) and task runners.
 
-Options models with the full property set of Kestra's script plugins, so that flows using them
-validate; running them is not implemented (``implemented=False``).
+Options models with the full property set of Kestra's script plugins; the tasks run in
+``engine.tasks.script_tasks`` (docs/scripts.md), on the Process runner
+(``engine.tasks.process_runner``) or the Docker one (``engine.tasks.docker_runner``).
 """
 from __future__ import annotations
 
@@ -126,7 +127,7 @@ class ScriptOptions(TaskOptions):
     input_files: dict[str, str] | str | None = dynamic(None, "Files to create in the working directory.")
     output_files: list[str] | None = dynamic(None, "Globs of files to keep as outputs.")
     output_directory: bool | None = Field(None, description="Deprecated: use {{ outputDir }}.")
-    target_os: TargetOS = TargetOS.AUTO
+    target_os: TargetOS = Field(TargetOS.AUTO, alias="targetOS", description="LINUX, WINDOWS or AUTO.")
 
 
 class _PythonMixin(Options):
@@ -159,8 +160,9 @@ class PythonCommands(_PythonMixin, CommandsTask):
 
 
 def _task(name: str, model: type[TaskOptions], title: str, example: str) -> PluginSpec:
+    language = name.split(".", 1)[0]
     return PluginSpec(type=PREFIX + name, kind=PluginKind.RUNNABLE, options=model, title=title,
-                      examples=(example,), implemented=False)
+                      examples=(example,), implementation=f"engine.tasks.script_tasks:run_{language}")
 
 
 SPECS: list[PluginSpec] = [
@@ -177,9 +179,9 @@ SPECS: list[PluginSpec] = [
     _task("node.Commands", CommandsTask, "Run Node.js commands.",
           "id: app\ntype: io.kestra.plugin.scripts.node.Commands\ncommands:\n  - node app.js"),
     PluginSpec(type=PREFIX + "runner.docker.Docker", kind=PluginKind.TASK_RUNNER, options=DockerRunner,
-               title="Run script tasks in a Docker container.", implemented=False,
+               title="Run script tasks in a Docker container.", implemented=True,
                examples=("type: io.kestra.plugin.scripts.runner.docker.Docker\nimage: python:3.12-slim",)),
     PluginSpec(type="io.kestra.plugin.core.runner.Process", kind=PluginKind.TASK_RUNNER,
-               options=ProcessRunner, title="Run script tasks as local processes.", implemented=False,
+               options=ProcessRunner, title="Run script tasks as local processes.",
                examples=("type: io.kestra.plugin.core.runner.Process",)),
 ]
