@@ -190,7 +190,9 @@ def _build_mapping(loader: _Loader, node: MappingNode, loc: Loc, doc: YamlDocume
                                         "a key must be a plain value (text or a number), not a list or mapping",
                                         "write the key as text"))
             continue
-        key = _build(loader, key_node, loc, doc, depth + 1)
+        _build(loader, key_node, loc, doc, depth + 1)  # counted and checked like any value
+        # Kestra reads every key as its text (Jackson field names): `1:` and `true:` are "1" and "true".
+        key = key_node.value
         if key in first_seen:
             doc.problems.append(Problem(
                 doc.path, key_position, format_path(loc + (key,)),

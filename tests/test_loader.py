@@ -49,6 +49,14 @@ def test_dates_and_yaml11_booleans_stay_text() -> None:
     assert data == {"day": "2024-01-31", "answer": "yes", "switch": "on", "real": True}
 
 
+def test_keys_are_their_text_as_jackson_reads_them() -> None:
+    document = parse_yaml('1: a\ntrue: b\n2.50: c\nnull: d\n"1.0": e\n')[0]
+    assert document.data == {"1": "a", "true": "b", "2.50": "c", "null": "d", "1.0": "e"}
+    assert not document.problems  # 1 and true are two keys, as two texts
+    assert [p.message for p in parse_yaml('1: a\n"1": b\n')[0].problems] == [
+        "duplicate key '1' (first defined at line 1); Kestra refuses duplicate keys: keep only one"]
+
+
 def test_duplicate_keys_are_all_reported_with_the_first_line() -> None:
     document = parse_yaml("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n", "d.yaml")[0]
     assert [str(p) for p in document.problems] == [

@@ -26,6 +26,7 @@ from engine.storage.access import is_file_uri
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskOutcome
 from engine.tasks.task_cache import run_cached
+from engine.templating.truth import is_truthy
 
 # Builds the RunContext of one child: (execution snapshot, child run, child task, shared folder).
 ContextFactory = Callable[[Execution, TaskRun, TaskOptions, Path], RunContext]
@@ -77,21 +78,38 @@ class _Steps:
         parent, now = self.parent, self.now
         child = TaskRun(id=new_id(), execution_id=parent.execution_id, namespace=parent.namespace,
                         flow_id=parent.flow_id, task_id=child_task.id, parent_task_run_id=parent.id,
-                        state=StateRecord.start(State.RUNNING, now()),
-                        attempts=(Attempt(state=StateRecord.start(State.RUNNING, now())),))
-        self.report(child, State.RUNNING, {})
+                        state=StateRecord.start(State.CREATED, now()))
         snapshot = self.progress.execution.with_task_run(child)
         # Stored without a value (outputs stay keyed by the WorkingDirectory's own value), but
         # rendered with the iteration value: Kestra's children see it as `taskrun.value`.
         seen_as = child.model_copy(update={"value": parent.value})
         with self.make_context(snapshot, seen_as, child_task, self.folder) as ctx:
-            outcome = run_cached(self.registry.resolve(child_task.type), child_task, ctx)
+            outcome = _skipped(child_task, ctx)
+            if outcome is None or outcome.state != State.SKIPPED:
+                child = child.model_copy(update={"state": child.state.with_state(State.RUNNING, now()),
+                                                 "attempts": (Attempt(state=StateRecord.start(State.RUNNING, now())),)})
+                self.report(child, State.RUNNING, {})
+            if outcome is None:
+                outcome = run_cached(self.registry.resolve(child_task.type), child_task, ctx)
         state = _allowed(child_task, outcome.state)
         self.report(child, state, outcome.outputs)
         finished = child.model_copy(update={"outputs": outcome.outputs, "state": StateRecord.start(state, now())})
         self.progress.execution = self.progress.execution.with_task_run(finished)
         if state == State.FAILED:
             self.progress.failed = True
+
+
+def _skipped(task: TaskOptions, ctx: RunContext) -> TaskOutcome | None:
+    """A child whose ``runIf`` renders falsy is SKIPPED, as the executor does outside a
+    WorkingDirectory (and Kestra's worker inside one); one that fails to render FAILED."""
+    if task.run_if is None:
+        return None
+    try:
+        truthy = is_truthy(ctx.render_text(task.run_if))
+    except Exception as error:  # noqa: BLE001 - any render failure (undefined variable, bad filter) fails the task
+        ctx.logger.error(f"runIf could not be rendered: {error}")
+        return TaskOutcome(State.FAILED, {})
+    return None if truthy else TaskOutcome(State.SKIPPED, {})
 
 
 def _allowed(task: TaskOptions, state: State) -> State:

@@ -75,7 +75,9 @@ class StartSubflow:
 
 @dataclass(frozen=True)
 class SplitItems:
-    """Split a ForEachItem's items file into batch files; reply with ``ItemsSplit``."""
+    """Split a ForEachItem's items file into batch files and the ``splits`` file listing them
+    (its ``_split`` task run); with ``listed``, ``items`` is such a ``splits`` file and only its
+    batches are read (the ``_items`` task run). Reply with ``ItemsSplit``."""
 
     task_run_id: str
     items: str
@@ -83,14 +85,17 @@ class SplitItems:
     bytes: str | None
     partitions: int | None
     separator: str
+    listed: bool = False
 
 
 @dataclass(frozen=True)
 class MergeItemsOutputs:
-    """Merge the flow outputs of the child executions this ForEachItem task run started (the
-    services layer knows them by their trigger) into one file; reply with ``ItemsMerged``."""
+    """Merge the flow outputs of the child executions a ForEachItem's ``_items`` task run started
+    (``items_task_run_id``; the services layer knows them by their trigger) into one file, for its
+    ``_merge`` task run ``task_run_id``; reply with ``ItemsMerged``."""
 
     task_run_id: str
+    items_task_run_id: str | None = None  # None: the children of task_run_id itself
 
 
 @dataclass(frozen=True)

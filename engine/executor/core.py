@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from engine.executor import chains, execution_updates, results, settling, sla, task_lifecycles
-from engine.executor.commands import CancelTimers, DispatchTaskRuns, MergeItemsOutputs, ResumeExecution
+from engine.executor.commands import CancelTimers, DispatchTaskRuns, ResumeExecution
 from engine.executor.events import (
     Event,
     ItemsMerged,
@@ -28,14 +28,13 @@ from engine.executor.events import (
     TimerKind,
     Wake,
 )
-from engine.executor.flowables import short_type
 from engine.executor.operations import resume as resume_execution
 from engine.executor.step_state import Step, Work
 from engine.executor.tree import flow_tree
 from engine.model.execution import Execution, StateRecord, TaskRun
 from engine.model.flow import Flow
 from engine.plugins.base import Registry
-from engine.plugins.core.flow_subflow import ForEachItem
+from engine.plugins.core.flow_subflow import ForEachItemExecutable, Subflow
 from engine.plugins.core.flow_wait import Pause, PauseBehavior
 from engine.state import State
 from engine.templating import Renderer
@@ -99,6 +98,8 @@ def _on_result(work: Work, event: TaskRunResult) -> None:
     started = _date(event.started_at)
     if event.state == State.RUNNING:
         results.record_running(work, run, event.worker_id, event.lease_seconds, at=started)
+    elif event.state == State.SKIPPED and not run.attempts:
+        work.set_state(run, State.SKIPPED)  # a WorkingDirectory child whose runIf is falsy: it never ran
     elif event.state.is_terminated:
         if started is not None and _not_running_yet(run):
             # A quick task reports only its end (worker.running_report_after): record when it ran.
@@ -216,11 +217,11 @@ def _on_subflow_started(work: Work, event: SubflowStarted) -> None:
     if run is None or run.state.current.is_terminated:
         return
     task = _executable(work, run)
-    if short_type(task) == "ForEachItem":
+    if task_lifecycles.is_items(task):
         _count_iteration(work, run, "CREATED", "RUNNING")
     else:
         run = work.save(run.model_copy(update={"outputs": {**run.outputs, "executionId": event.child_execution_id}}))
-        if not task.wait:
+        if not cast(Subflow, task).wait:
             results.finish_attempt(work, run, State.SUCCESS, {"state": State.CREATED.value})
     settling.settle(work)
 
@@ -230,22 +231,22 @@ def _on_subflow_ended(work: Work, event: SubflowEnded) -> None:
     if run is None or run.state.current.is_terminated:
         return
     task = _executable(work, run)
-    if short_type(task) == "ForEachItem":
+    if task_lifecycles.is_items(task):
         run = _count_iteration(work, run, "RUNNING", event.state.value)
-        _maybe_end_items(work, run)
+        _maybe_end_items(work, cast(ForEachItemExecutable, task), run)
     else:
         outputs = {"executionId": event.child_execution_id, "state": event.state.value,
                    "outputs": dict(event.outputs)}
-        results.finish_attempt(work, run, _transmitted(task, event.state), outputs)
+        results.finish_attempt(work, run, _transmitted(cast(Subflow, task), event.state), outputs)
     settling.settle(work)
 
 
 def _executable(work: Work, run: TaskRun) -> task_lifecycles.ExecutableTask:
-    """The Subflow or ForEachItem of ``run``: only those start the child executions reported here."""
+    """The Subflow or ForEachItem ``_items`` of ``run``: only those start the child executions reported here."""
     return cast(task_lifecycles.ExecutableTask, work.tree.task(run.task_id))
 
 
-def _transmitted(task: task_lifecycles.ExecutableTask, child: State) -> State:
+def _transmitted(task: Subflow, child: State) -> State:
     if child in (State.FAILED, State.KILLED, State.CANCELLED):
         return State.FAILED if task.transmit_failed else State.SUCCESS
     return State.WARNING if child == State.WARNING else State.SUCCESS
@@ -258,21 +259,29 @@ def _count_iteration(work: Work, run: TaskRun, source: str, target: str) -> Task
     return work.save(run.model_copy(update={"outputs": {**run.outputs, "iterations": counts}}))
 
 
-def _maybe_end_items(work: Work, run: TaskRun) -> None:
+def _maybe_end_items(work: Work, task: ForEachItemExecutable, run: TaskRun) -> None:
     counts = run.outputs.get("iterations", {})
     if counts.get("CREATED", 0) or counts.get("RUNNING", 0):
         return
-    work.emit(MergeItemsOutputs(run.id))
+    results.finish_attempt(work, run, task_lifecycles.items_state(task, counts), {})
 
 
 def _on_items_split(work: Work, event: ItemsSplit) -> None:
+    """The ``_split`` task run's batches were written (it ends), or the ``_items`` task run's
+    were read (it starts one child per batch)."""
     run = work.find_run(event.task_run_id)
-    if run is None or run.state.current != State.RUNNING or "numberOfBatches" in run.outputs:
+    if run is None or run.state.current != State.RUNNING or run.task_id not in work.tree:
         return
-    task = cast(ForEachItem, work.tree.task(run.task_id))
-    task_lifecycles.start_batches(work, task, run, event.batch_uris)
-    if not event.batch_uris or not task.wait:
-        results.finish_attempt(work, work.run(run.id), State.SUCCESS, {})
+    task = work.tree.task(run.task_id)
+    if task_lifecycles.is_items(task):
+        if "numberOfBatches" in run.outputs:
+            return  # a repeated reply
+        items = cast(ForEachItemExecutable, task)
+        task_lifecycles.start_batches(work, items, run, event.batch_uris)
+        if not event.batch_uris or not items.wait:
+            results.finish_attempt(work, work.run(run.id), State.SUCCESS, {})
+    else:
+        results.finish_attempt(work, run, State.SUCCESS, {"splits": event.splits} if event.splits else {})
     settling.settle(work)
 
 
@@ -280,11 +289,7 @@ def _on_items_merged(work: Work, event: ItemsMerged) -> None:
     run = work.find_run(event.task_run_id)
     if run is None or run.state.current.is_terminated:
         return
-    task = cast(ForEachItem, work.tree.task(run.task_id))
-    counts = run.outputs.get("iterations", {})
-    failed = any(counts.get(s, 0) for s in ("FAILED", "KILLED", "CANCELLED"))
-    state = State.FAILED if failed and task.transmit_failed else State.SUCCESS
-    results.finish_attempt(work, run, state, {"uri": event.uri} if event.uri else {})
+    results.finish_attempt(work, run, State.SUCCESS, {"subflowOutputs": event.uri} if event.uri else {})
     settling.settle(work)
 
 

@@ -95,10 +95,12 @@ class SubflowEnded:
 
 @dataclass(frozen=True)
 class ItemsSplit:
-    """The services layer split a ForEachItem's ``items`` into batch files (``SplitItems``)."""
+    """The services layer split a ForEachItem's ``items`` into batch files (``SplitItems``);
+    ``splits`` is the file listing them, when it wrote one."""
 
     task_run_id: str
     batch_uris: tuple[str, ...]
+    splits: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@
 - WaitFor: runs its tasks again, one iteration per timer, until its condition is truthy or a
   limit is reached.
 - execution.Labels: changes the execution's labels inside the executor, then ends SUCCESS.
-- Subflow and ForEachItem: start child executions through commands (``StartSubflow``,
-  ``SplitItems``) and end when the services layer reports back.
+- Subflow and ForEachItem's internal tasks: start child executions or have files split and
+  merged through commands (``StartSubflow``, ``SplitItems``, ``MergeItemsOutputs``) and end when
+  the services layer reports back.
 """
 from __future__ import annotations
 
@@ -15,20 +16,30 @@ from typing import cast
 
 from engine.durations import parse_duration
 from engine.executor import resolve as rs
-from engine.executor.commands import ExecutionPaused, Log, ScheduleTimer, SplitItems, StartSubflow
+from engine.executor.commands import ExecutionPaused, Log, MergeItemsOutputs, ScheduleTimer, SplitItems, StartSubflow
 from engine.executor.events import TimerKind
 from engine.executor.flowables import short_type
 from engine.executor.step_state import Work
 from engine.model.execution import Label, TaskRun
 from engine.model.task import TaskOptions
 from engine.plugins.core.flow_labels import Labels
-from engine.plugins.core.flow_subflow import ForEachItem, Subflow
+from engine.plugins.core.flow_subflow import (
+    ITEMS_SUFFIX,
+    ITEMS_TYPE,
+    MERGE_TYPE,
+    SPLIT_SUFFIX,
+    SPLIT_TYPE,
+    ForEachItemExecutable,
+    ForEachItemMergeOutputs,
+    ForEachItemSplit,
+    Subflow,
+)
 from engine.plugins.core.flow_wait import Pause, PauseBehavior, WaitFor
 from engine.state import State
 from engine.templating.truth import is_truthy
 
-# The tasks that start child executions.
-ExecutableTask = Subflow | ForEachItem
+# The tasks the executor starts with a command to the services layer (child executions, files).
+ExecutableTask = Subflow | ForEachItemSplit | ForEachItemExecutable | ForEachItemMergeOutputs
 
 # -- Pause ------------------------------------------------------------------------------------
 def pause(work: Work, task: Pause, run: TaskRun) -> None:
@@ -154,21 +165,52 @@ def _rendered_labels(work: Work, task: Labels, run: TaskRun) -> dict[str, str]:
     return pairs
 
 
-# -- Subflow and ForEachItem ------------------------------------------------------------------
+# -- Subflow and ForEachItem's internal tasks ----------------------------------------------------
 def start_executable(work: Work, task: ExecutableTask, run: TaskRun) -> None:
+    """A Subflow starts its child; a ForEachItem's internal task asks the services layer for its
+    files (``_split``, ``_items``) or its merge (``_merge``)."""
     try:
-        command = _subflow_command(work, task, run) if short_type(task) == "Subflow" \
-            else _split_command(work, cast(ForEachItem, task), run)
+        command = _start_command(work, task, run)
     except Exception as error:  # noqa: BLE001 - properties that fail to render fail the task
         work.emit(Log(run.id, "ERROR", str(error)))
         work.set_state(run, State.FAILED)
         return
+    if is_items(task) and run.outputs:
+        run = work.save(run.model_copy(update={"outputs": {}}))  # restarted: its batches are counted anew
     run = work.add_attempt(run, State.RUNNING)
     work.set_state(run, State.RUNNING)
     work.emit(command)
 
 
-def _subflow_command(work: Work, task: ExecutableTask, run: TaskRun, items: str | None = None,
+def _start_command(work: Work, task: ExecutableTask, run: TaskRun) -> StartSubflow | SplitItems | MergeItemsOutputs:
+    if task.type == SPLIT_TYPE:
+        return _split_command(work, cast(ForEachItemSplit, task), run)
+    if task.type == ITEMS_TYPE:
+        splits = _sibling(work, task, run, SPLIT_SUFFIX).outputs.get("splits")
+        if not isinstance(splits, str):
+            raise ValueError(f"task run {run.task_id}: the split task run has no `splits` output")
+        return SplitItems(run.id, splits, None, None, None, "\n", listed=True)
+    if task.type == MERGE_TYPE:
+        return MergeItemsOutputs(run.id, _sibling(work, task, run, ITEMS_SUFFIX).id)
+    return _subflow_command(work, cast(Subflow, task), run)
+
+
+def _sibling(work: Work, task: TaskOptions, run: TaskRun, suffix: str) -> TaskRun:
+    """The latest task run of another internal task of the same ForEachItem task run."""
+    parent = work.tree.node(task.id).parent_id
+    wanted = f"{parent}{suffix}"
+    found = [r for r in work.children(run.parent_task_run_id) if r.task_id == wanted]
+    if not found:
+        raise ValueError(f"task run {run.task_id}: no {wanted} task run before it")
+    return found[-1]
+
+
+def is_items(task: TaskOptions) -> bool:
+    """Whether ``task`` is a ForEachItem's ``_items``: it counts its children by state."""
+    return task.type == ITEMS_TYPE
+
+
+def _subflow_command(work: Work, task: Subflow | ForEachItemExecutable, run: TaskRun, items: str | None = None,
                      iteration: int | None = None) -> StartSubflow:
     if items is not None:
         run = run.model_copy(update={"items": items, "iteration": iteration})
@@ -181,7 +223,7 @@ def _subflow_command(work: Work, task: ExecutableTask, run: TaskRun, items: str 
         iteration=iteration, items=items)
 
 
-def child_labels(work: Work, task: ExecutableTask, run: TaskRun) -> tuple[tuple[str, str], ...]:
+def child_labels(work: Work, task: Subflow | ForEachItemExecutable, run: TaskRun) -> tuple[tuple[str, str], ...]:
     """The parent's system labels (all its labels with inheritLabels), then the task's labels."""
     labels = {k: v for k, v in work.execution.label_map.items() if task.inherit_labels or k.startswith("system.")}
     raw = task.labels or {}
@@ -191,7 +233,7 @@ def child_labels(work: Work, task: ExecutableTask, run: TaskRun) -> tuple[tuple[
     return tuple(labels.items())
 
 
-def _split_command(work: Work, task: ForEachItem, run: TaskRun) -> SplitItems:
+def _split_command(work: Work, task: ForEachItemSplit, run: TaskRun) -> SplitItems:
     batch = task.batch
     rows = batch.rows if batch.rows is not None or batch.bytes or batch.partitions else 1
     return SplitItems(run.id, work.render(task.items, run, task),
@@ -201,12 +243,24 @@ def _split_command(work: Work, task: ForEachItem, run: TaskRun) -> SplitItems:
                       batch.separator)
 
 
-def start_batches(work: Work, task: ForEachItem, run: TaskRun, uris: tuple[str, ...]) -> None:
+def start_batches(work: Work, task: ForEachItemExecutable, run: TaskRun, uris: tuple[str, ...]) -> None:
+    """The ``_items`` task run starts one child per batch; ``taskrun.iteration`` counts from 0 (1.x)."""
     counts = {"CREATED": len(uris)} if uris else {}
     work.save(run.model_copy(update={"outputs": {**run.outputs, "numberOfBatches": len(uris),
                                                  "iterations": counts}}))
     for index, uri in enumerate(uris):
-        work.emit(_subflow_command(work, task, work.run(run.id), uri, index + 1))
+        work.emit(_subflow_command(work, task, work.run(run.id), uri, index))
+
+
+def items_state(task: ForEachItemExecutable, counts: dict[str, int]) -> State:
+    """The end state of an ``_items`` task run once every child ended (Kestra's
+    ``ExecutableUtils.findTerminalState``; its parent ForEachItem applies allowFailure)."""
+    if not task.transmit_failed:
+        return State.SUCCESS
+    for state in (State.FAILED, State.KILLED, State.WARNING):
+        if counts.get(state.value, 0):
+            return state
+    return State.SUCCESS
 
 
 def child_execution_ids(run: TaskRun) -> list[str]:

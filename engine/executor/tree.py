@@ -14,6 +14,7 @@ from engine.executor import resolve as rs
 from engine.model.flow import Flow
 from engine.model.task import TaskOptions
 from engine.plugins.base import PluginKind, PluginSpec, Registry
+from engine.plugins.core.flow_subflow import ForEachItem, internal_spec
 
 # Flow-level branches, in the order they run.
 FLOW_BRANCHES = ("tasks", "errors", "finally", "afterExecution")
@@ -47,6 +48,8 @@ def child_lists(task: TaskOptions) -> Iterator[tuple[str, list[TaskOptions]]]:
                 isinstance(v, list) and all(isinstance(t, TaskOptions) for t in v) for v in value.values()):
             for key, tasks in value.items():
                 yield f"{branch}.{key}", tasks
+    if isinstance(task, ForEachItem):
+        yield "tasks", task.tasks  # its internal tasks, a property rather than a field
 
 
 def flow_lists(flow: Flow) -> dict[str, list[TaskOptions]]:
@@ -66,7 +69,8 @@ class FlowTree:
 
     def _index(self, tasks: list[TaskOptions], parent_id: str | None, branch: str) -> None:
         for task in tasks:
-            self._nodes[task.id] = Node(task, self.registry.find(task.type), parent_id, branch)
+            spec = self.registry.find(task.type) or internal_spec(task.type)
+            self._nodes[task.id] = Node(task, spec, parent_id, branch)
             for child_branch, children in child_lists(task):
                 self._index(children, task.id, child_branch)
 

@@ -166,17 +166,18 @@ class CommandRunner:
 
     def _split_items(self, execution: Execution, flow: Flow, command: cmd.SplitItems) -> None:
         try:
-            uris = split_items(self.env.files, execution, command)
+            uris, splits = split_items(self.env.files, execution, command)
         except (StorageError, OSError, ValueError) as err:  # the items file: refused, missing, not text
             self._fail(execution, command.task_run_id, f"cannot split the items of {command.items!r}: {err}")
             return
-        self._send(execution.id, ev.ItemsSplit(command.task_run_id, tuple(uris)))
+        self._send(execution.id, ev.ItemsSplit(command.task_run_id, tuple(uris), splits))
 
     def _merge_items_outputs(self, execution: Execution, flow: Flow, command: cmd.MergeItemsOutputs) -> None:
-        # The children of this ForEachItem task run are known by their trigger, in batch order.
+        # The children of the ForEachItem's _items task run are known by their trigger, in batch order.
+        started_by = command.items_task_run_id or command.task_run_id
         batches = [(child.trigger.variables.get("iteration") or 0, child)
                    for child in self.env.executions.children(execution.id)
-                   if child.trigger is not None and child.trigger.variables.get("taskRunId") == command.task_run_id]
+                   if child.trigger is not None and child.trigger.variables.get("taskRunId") == started_by]
         children = [child for _, child in sorted(batches, key=lambda batch: batch[0])]
         uri = merge_outputs(self.env.storage, execution, command.task_run_id, children)
         self._send(execution.id, ev.ItemsMerged(command.task_run_id, uri))

@@ -13,20 +13,27 @@ from engine.storage.uris import task_output_uri
 _UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 
 
-def split_items(files: FileAccess, execution: Execution, command: SplitItems) -> list[str]:
-    """Writes one batch file per ``rows`` lines (or per ``bytes``, or into ``partitions``) of the
-    items file, which must be one ``execution`` may read (FileRefused otherwise)."""
-    storage = files.storage
+def split_items(files: FileAccess, execution: Execution, command: SplitItems) -> tuple[list[str], str | None]:
+    """The batch URIs and the ``splits`` file listing them, one a line (Kestra's ``_split``).
+
+    Writes one batch file per ``rows`` lines (or per ``bytes``, or into ``partitions``) of the
+    items file, which must be one ``execution`` may read (FileRefused otherwise). With
+    ``command.listed`` the items file is such a ``splits`` file: its batches are read, not written."""
     text = files.read(command.items, ReaderScope.of(execution)).decode("utf-8")
+    if command.listed:
+        return [line for line in text.splitlines() if line], command.items
+    storage = files.storage
     lines = [line for line in text.split(command.separator) if line != ""]
     batches = _batches(lines, command)
     run = execution.task_run(command.task_run_id)
-    uris = []
-    for index, batch in enumerate(batches, start=1):
-        uri = task_output_uri(execution.namespace, execution.flow_id, execution.id, run.task_id, run.id,
-                              f"batch-{index}.ion")
-        uris.append(storage.put(uri, (command.separator.join(batch) + command.separator).encode()))
-    return uris
+
+    def put(name: str, data: str) -> str:
+        uri = task_output_uri(execution.namespace, execution.flow_id, execution.id, run.task_id, run.id, name)
+        return storage.put(uri, data.encode())
+
+    uris = [put(f"batch-{index}.ion", command.separator.join(batch) + command.separator)
+            for index, batch in enumerate(batches, start=1)]
+    return uris, put("splits.txt", "".join(uri + "\n" for uri in uris))
 
 
 def _batches(lines: list[str], command: SplitItems) -> list[list[str]]:

@@ -148,7 +148,7 @@ tasks:
     assert harness.state == State.SUCCESS
 
 
-def test_for_each_item_splits_starts_batches_and_merges() -> None:
+def test_for_each_item_runs_its_split_items_and_merge_task_runs() -> None:
     flow = load("""
 id: f
 namespace: t
@@ -162,21 +162,56 @@ tasks:
     inputs: {batch: "{{ taskrun.items }}", n: "{{ taskrun.iteration }}"}
 """)
     harness = Harness(flow).start()
-    split = harness.of_type(SplitItems)[0]
-    assert (split.items, split.rows) == ("kestra:///file.txt", 2)
-    run_id = split.task_run_id
-    harness.send(ItemsSplit(run_id, ("kestra:///b1", "kestra:///b2")))
+    [split] = harness.of_type(SplitItems)
+    assert (split.items, split.rows, split.listed) == ("kestra:///file.txt", 2, False)
+    assert split.task_run_id == harness.run("each_split").id
+    harness.send(ItemsSplit(split.task_run_id, ("kestra:///b1", "kestra:///b2"), "kestra:///splits.txt"))
+    assert harness.run("each_split").outputs == {"splits": "kestra:///splits.txt"}
+    listing = harness.of_type(SplitItems)[-1]  # the _items task run reads the batches back
+    items_id = harness.run("each_items").id
+    assert (listing.task_run_id, listing.items, listing.listed) == (items_id, "kestra:///splits.txt", True)
+    harness.send(ItemsSplit(items_id, ("kestra:///b1", "kestra:///b2")))
     starts = harness.of_type(StartSubflow)
-    assert [s.inputs for s in starts] == [{"batch": "kestra:///b1", "n": "1"}, {"batch": "kestra:///b2", "n": "2"}]
+    assert [s.inputs for s in starts] == [{"batch": "kestra:///b1", "n": "0"}, {"batch": "kestra:///b2", "n": "1"}]
     for index, start in enumerate(starts):
-        harness.send(SubflowStarted(run_id, f"c{index}", start.iteration))
-        harness.send(SubflowEnded(run_id, f"c{index}", State.SUCCESS, {}, start.iteration))
-    assert harness.of_type(MergeItemsOutputs) == [MergeItemsOutputs(run_id)]
-    harness.send(ItemsMerged(run_id, "kestra:///merged.ion"))
-    run = harness.run("each")
-    assert run.outputs["numberOfBatches"] == 2 and run.outputs["iterations"]["SUCCESS"] == 2
-    assert run.outputs["uri"] == "kestra:///merged.ion"
+        harness.send(SubflowStarted(items_id, f"c{index}", start.iteration))
+        harness.send(SubflowEnded(items_id, f"c{index}", State.SUCCESS, {}, start.iteration))
+    items = harness.run("each_items")
+    assert items.state.current == State.SUCCESS
+    assert items.outputs == {"numberOfBatches": 2, "iterations": {"CREATED": 0, "RUNNING": 0, "SUCCESS": 2}}
+    merge_id = harness.run("each_merge").id
+    assert harness.of_type(MergeItemsOutputs) == [MergeItemsOutputs(merge_id, items_id)]
+    harness.send(ItemsMerged(merge_id, "kestra:///merged.ion"))
+    assert harness.run("each_merge").outputs == {"subflowOutputs": "kestra:///merged.ion"}
+    assert harness.run("each").outputs == {} and harness.run("each").state.current == State.SUCCESS
+    assert [run.task_id for run in harness.execution.task_run_list] == ["each", "each_split", "each_items",
+                                                                      "each_merge"]
     assert harness.state == State.SUCCESS
+
+
+def test_for_each_item_failed_batches_fail_items_then_allow_failure_makes_it_a_warning() -> None:
+    flow = load("""
+id: f
+namespace: t
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    allowFailure: true
+    items: kestra:///file.txt
+    namespace: t
+    flowId: child
+  - {id: after, type: podium.test.Echo}
+""")
+    harness = Harness(flow).start()
+    harness.send(ItemsSplit(harness.run("each_split").id, ("kestra:///b1",), "kestra:///splits.txt"))
+    items_id = harness.run("each_items").id
+    harness.send(ItemsSplit(items_id, ("kestra:///b1",)))
+    harness.send(SubflowStarted(items_id, "c0", 0))
+    harness.send(SubflowEnded(items_id, "c0", State.FAILED, {}, 0))
+    assert harness.run("each_items").state.current == State.FAILED
+    assert harness.run("each").state.current == State.WARNING
+    assert "each_merge" not in [run.task_id for run in harness.execution.task_run_list]
+    assert harness.run("after").state.current == State.CREATED  # the flow goes on
 
 
 def test_waitfor_iterates_until_the_condition_with_interval_timers() -> None:
@@ -215,6 +250,26 @@ tasks:
     harness.work()
     assert harness.state == State.SUCCESS
     assert [r.task_id for r in harness.execution.task_run_list] == ["wd", "inner", "after"]
+
+
+def test_a_working_directory_child_skipped_by_run_if_is_recorded_without_attempts() -> None:
+    flow = load(f"""
+id: f
+namespace: t
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks: [{{id: inner, type: {ECHO}, runIf: "false"}}]
+""")
+    harness = Harness(flow).start()
+    wd = harness.run("wd")
+    harness.send(TaskRunResult(wd.id, 1, State.RUNNING))
+    harness.send(TaskRunResult("child-run", 1, State.SKIPPED, {}, task_id="inner", parent_task_run_id=wd.id))
+    inner = harness.run("inner")
+    assert [h.state for h in inner.state.histories] == [State.CREATED, State.SKIPPED] and not inner.attempts
+    harness.send(TaskRunResult(wd.id, 1, State.SUCCESS))
+    harness.work()
+    assert harness.state == State.SUCCESS
 
 
 def test_labels_task_updates_execution_labels_and_refuses_system_ones() -> None:

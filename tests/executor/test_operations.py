@@ -3,7 +3,20 @@ from __future__ import annotations
 
 import pytest
 
-from engine.executor import OperationRefused, Wake, change_task_run_state, create_execution, replay, restart, resume
+from engine.executor import (
+    ItemsSplit,
+    OperationRefused,
+    SplitItems,
+    StartSubflow,
+    SubflowEnded,
+    SubflowStarted,
+    Wake,
+    change_task_run_state,
+    create_execution,
+    replay,
+    restart,
+    resume,
+)
 from engine.state import State
 from engine.variables import build_variables
 from tests.executor.helpers import REGISTRY, T0, Harness, load, load_conformance
@@ -40,6 +53,31 @@ errors:
     harness.work()
     assert harness.state == State.SUCCESS
     assert len(harness.run("ko").attempts) == 2 and len(harness.run("ok").attempts) == 1
+
+
+def test_restart_of_a_failed_for_each_item_starts_its_batches_again() -> None:
+    flow = load("""
+id: f
+namespace: t
+tasks:
+  - {id: each, type: io.kestra.plugin.core.flow.ForEachItem, items: "kestra:///f.txt", namespace: t, flowId: c}
+""")
+    harness = Harness(flow).start()
+    harness.send(ItemsSplit(harness.run("each_split").id, ("kestra:///b1",), "kestra:///splits.txt"))
+    items_id = harness.run("each_items").id
+    harness.send(ItemsSplit(items_id, ("kestra:///b1",)))
+    harness.send(SubflowStarted(items_id, "c0", 0))
+    harness.send(SubflowEnded(items_id, "c0", State.FAILED, {}, 0))
+    assert harness.state == State.FAILED
+    harness.execution = restart(harness.execution, flow, T0, registry=REGISTRY)
+    harness.send(Wake())
+    assert harness.of_type(SplitItems)[-1].listed and harness.run("each_items").outputs == {}
+    harness.send(ItemsSplit(items_id, ("kestra:///b1",)))
+    [*_, again] = harness.of_type(StartSubflow)
+    harness.send(SubflowStarted(items_id, "c1", again.iteration))
+    harness.send(SubflowEnded(items_id, "c1", State.SUCCESS, {}, again.iteration))
+    assert harness.run("each_items").outputs["iterations"]["SUCCESS"] == 1
+    assert harness.run("each_merge").state.current == State.RUNNING
 
 
 def test_restart_refuses_a_running_execution() -> None:

@@ -332,13 +332,14 @@ def test_the_executor_killed_then_redis_restarted_among_for_each_item_children(
 
     for parent in _wait_all_ended(cluster, ids, 240):
         assert parent.state.current == State.SUCCESS, parent.describe()
-        (each,) = parent.task_run_list
+        each = next(run for run in parent.task_run_list if run.task_id == "each_items")
         assert each.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": ITEMS}
         started = children(parent.id)
         assert sorted(child.trigger.variables["iteration"] for child in started  # type: ignore[union-attr]
-                      ) == list(range(1, ITEMS + 1)), "one child per batch, none twice"
+                      ) == list(range(ITEMS)), "one child per batch, none twice"
         assert {child.state.current for child in started} == {State.SUCCESS}
-        merged = cluster.services.env.storage.get(each.outputs["uri"]).decode().splitlines()
+        merge = next(run for run in parent.task_run_list if run.task_id == "each_merge")
+        merged = cluster.services.env.storage.get(merge.outputs["subflowOutputs"]).decode().splitlines()
         assert sorted(json.loads(line)["line"] for line in merged) == [f"line {n}" for n in range(ITEMS)]
     pending = PendingCommandRepository(cluster.services.env.db)
     wait_until(lambda: pending.list() == [], 30, what="no pending command left")

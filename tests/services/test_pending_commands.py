@@ -181,11 +181,11 @@ def test_a_subflow_end_applies_the_start_it_overtook(engine: Engine, items: dict
         parent = engine.run(FOR_EACH, inputs=items, local_files=True)
     parent = engine.get(parent.id)
     assert parent.state.current == State.SUCCESS and _pending(engine) == []
-    assert one_run(parent, "each").outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3}
+    assert one_run(parent, "each_items").outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3}
     for event in starts:  # late, after the ends: repeated, not counted again
         engine.dispatcher.send_event(parent.id, event)
     engine.drain()
-    assert one_run(engine.get(parent.id), "each").outputs["iterations"]["SUCCESS"] == 3
+    assert one_run(engine.get(parent.id), "each_items").outputs["iterations"]["SUCCESS"] == 3
 
 
 def test_a_lost_for_each_item_end_is_counted_once(engine: Engine, items: dict[str, str]) -> None:
@@ -195,7 +195,7 @@ def test_a_lost_for_each_item_end_is_counted_once(engine: Engine, items: dict[st
     assert len(lost) == 3 and parent.state.current == State.RUNNING
     assert _reap(engine, seconds=61) == 3
     parent = engine.get(parent.id)
-    each = one_run(parent, "each")
+    each = one_run(parent, "each_items")
     assert parent.state.current == State.SUCCESS
     assert each.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3}
     assert _pending(engine) == []
@@ -210,7 +210,7 @@ def test_a_for_each_item_reply_delivered_twice_is_applied_once(engine: Engine, i
     engine.drain()
     parent = engine.get(parent.id)
     assert parent.state.current == State.SUCCESS
-    assert one_run(parent, "each").outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3}
+    assert one_run(parent, "each_items").outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3}
 
 
 def test_a_split_and_a_merge_that_died_with_the_executor_are_done_by_beat(
@@ -225,7 +225,7 @@ def test_a_split_and_a_merge_that_died_with_the_executor_are_done_by_beat(
     assert _pending(engine) == ["merge"] and engine.get(parent.id).state.current == State.RUNNING
     assert _reap(engine, seconds=61) == 1
     parent = engine.get(parent.id)
-    assert parent.state.current == State.SUCCESS and one_run(parent, "each").outputs["uri"]
+    assert parent.state.current == State.SUCCESS and one_run(parent, "each_merge").outputs["subflowOutputs"]
     assert _pending(engine) == []
 
 

@@ -204,7 +204,9 @@ def test_for_each_item_starts_one_child_per_batch(engine: Engine, tmp_path: Path
     source.write_text("a\nb\nc\nd\ne\n")
     parent = engine.run(FOR_EACH, inputs={"file": str(source)}, local_files=True)
     assert parent.state.current == State.SUCCESS
-    each = one_run(parent, "each")
+    assert [run.task_id for run in parent.task_run_list] == ["each", "each_split", "each_items", "each_merge"]
+    assert one_run(parent, "each").state.current == State.SUCCESS
+    each = one_run(parent, "each_items")
     assert each.state.current == State.SUCCESS
     assert each.outputs["numberOfBatches"] == 3
     assert each.outputs["iterations"].get("SUCCESS") == 3
@@ -213,7 +215,7 @@ def test_for_each_item_starts_one_child_per_batch(engine: Engine, tmp_path: Path
     contents = sorted(engine.get(c.id).outputs["lines"] for c in children)
     assert contents == ["a\nb", "c\nd", "e"]
     assert all(engine.get(c.id).state.current == State.SUCCESS for c in children)
-    merged = engine.services.env.storage.get(each.outputs["uri"]).decode()
+    merged = engine.services.env.storage.get(one_run(parent, "each_merge").outputs["subflowOutputs"]).decode()
     assert sorted(merged.splitlines()) == sorted(
         ['{"lines": "a\\nb"}', '{"lines": "c\\nd"}', '{"lines": "e"}'])
 
@@ -224,7 +226,8 @@ def test_for_each_item_fails_when_a_batch_fails(engine: Engine, tmp_path: Path) 
     source.write_text("a\nb\nbad\nd\n")
     parent = engine.run(FOR_EACH, inputs={"file": str(source)}, local_files=True)
     assert parent.state.current == State.FAILED
-    each = one_run(parent, "each")
+    assert one_run(parent, "each").state.current == State.FAILED
+    each = one_run(parent, "each_items")
     assert each.state.current == State.FAILED
     assert each.outputs["numberOfBatches"] == 2
     assert each.outputs["iterations"].get("SUCCESS") == 1

@@ -1,10 +1,17 @@
-"""L1 pure core: options of the executable tasks, which start child executions (Subflow, ForEachItem).
+"""L1 pure core: options of the tasks that start child executions (Subflow, ForEachItem).
 
-The executor turns them into ``StartSubflow`` / ``SplitItems`` commands; the services layer
-creates the child executions and reports back with ``SubflowEnded`` / ``ItemsSplit`` events.
+A Subflow is one executable task: the executor turns it into a ``StartSubflow`` command, the
+services layer creates the child execution and reports back (``SubflowStarted``, ``SubflowEnded``).
+
+A ForEachItem is, as in Kestra, a flowable whose three internal tasks run one after the other,
+each with its task run in the execution: ``<id>_split`` splits ``items`` into batch files
+(output ``splits``, the file listing them), ``<id>_items`` starts one child execution per batch
+(outputs ``numberOfBatches`` and ``iterations``, the children counted by state) and
+``<id>_merge`` merges the children's flow outputs into one file (output ``subflowOutputs``).
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -54,6 +61,48 @@ class ForEachItem(_ChildFlow, FlowableOptions):
     items: str = dynamic(..., "A `kestra://` file; one item per line (or per `separator`).")
     batch: Batch = Field(default_factory=Batch, description="How items are grouped per child execution.")
 
+    @cached_property
+    def tasks(self) -> list[TaskOptions]:
+        """The internal tasks, built once (the executor finds them by identity in its tree).
+        Built without validation: their ids add a suffix to a valid id, which may pass 100 chars."""
+        child = {name: getattr(self, name) for name in _ChildFlow.model_fields}
+        return [ForEachItemSplit.model_construct(id=self.id + SPLIT_SUFFIX, type=SPLIT_TYPE, items=self.items,
+                                                 batch=self.batch),
+                ForEachItemExecutable.model_construct(id=self.id + ITEMS_SUFFIX, type=ITEMS_TYPE, **child),
+                ForEachItemMergeOutputs.model_construct(id=self.id + MERGE_SUFFIX, type=MERGE_TYPE)]
+
+
+# Kestra's internal task types (nested classes of ForEachItem, hence the ``$``) and id suffixes.
+SPLIT_TYPE = PREFIX + "ForEachItem$ForEachItemSplit"
+ITEMS_TYPE = PREFIX + "ForEachItem$ForEachItemExecutable"
+MERGE_TYPE = PREFIX + "ForEachItem$ForEachItemMergeOutputs"
+SPLIT_SUFFIX, ITEMS_SUFFIX, MERGE_SUFFIX = "_split", "_items", "_merge"
+
+
+class ForEachItemSplit(TaskOptions):
+    """Splits ``items`` into batch files; outputs ``splits``, the URI of the file that lists them."""
+
+    items: str
+    batch: Batch
+
+
+class ForEachItemExecutable(_ChildFlow, TaskOptions):
+    """Starts one child execution per batch listed by the ``_split`` task run."""
+
+
+class ForEachItemMergeOutputs(TaskOptions):
+    """Merges the flow outputs of the ``_items`` children into ``subflowOutputs``."""
+
+
+def internal_spec(type_name: str) -> PluginSpec | None:
+    """The spec of a ForEachItem internal task type; they are not in the registry, as Kestra's
+    internal plugins are not: a flow cannot name them."""
+    for options in (ForEachItemSplit, ForEachItemExecutable, ForEachItemMergeOutputs):
+        if type_name == f"{PREFIX}ForEachItem${options.__name__}":
+            return PluginSpec(type=type_name, kind=PluginKind.EXECUTABLE, options=options,
+                              title=options.__doc__ or "")
+    return None
+
 
 _EXAMPLE_SUBFLOW = """\
 id: parent
@@ -92,9 +141,11 @@ SPECS: list[PluginSpec] = [
                title="Create a subflow execution.",
                description="Outputs `executionId`, `state` and the child's flow `outputs`.",
                aliases=(LEGACY + "Subflow", LEGACY + "Flow"), examples=(_EXAMPLE_SUBFLOW,)),
-    PluginSpec(type=PREFIX + "ForEachItem", kind=PluginKind.EXECUTABLE, options=ForEachItem,
+    PluginSpec(type=PREFIX + "ForEachItem", kind=PluginKind.FLOWABLE, options=ForEachItem,
                title="Execute a subflow for each batch of items.",
-               description="Splits `items` into batches and starts one child execution per batch. "
-                           "Outputs `numberOfBatches`, `iterations` and `uri`.",
+               description="Splits `items` into batches and starts one child execution per batch, through "
+                           "the internal task runs `<id>_split` (output `splits`), `<id>_items` (outputs "
+                           "`numberOfBatches`, `iterations`) and `<id>_merge` (output `subflowOutputs`). "
+                           "`{{ taskrun.items }}` is the batch file, `{{ taskrun.iteration }}` its index from 0.",
                aliases=(LEGACY + "ForEachItem",), examples=(_EXAMPLE_FOR_EACH_ITEM,)),
 ]
