@@ -41,7 +41,10 @@ def upload_command(namespace: str, source: Path, destination: str, config_file: 
 @user_errors
 def list_command(namespace: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """Every file of NAMESPACE, with its size."""
-    storage = open_services(settings_from(config_file, data_dir)).env.storage
+    from cli.reads import instance_place
+    from engine.storage.local import LocalStorage
+
+    storage = LocalStorage(instance_place(config_file, data_dir).storage_dir)  # files only: no database
     root = namespace_files_root(namespace).rstrip("/") + "/"
     rows = [{"path": uri[len(root):], "size": storage.size(uri)} for uri in storage.list(root)]
     if as_json:
