@@ -50,9 +50,9 @@ def execution_group() -> None:
 def list_command(namespace: str | None, flow_id: str | None, state: str | None, size: int, as_json: bool,
                  config_file: str | None, data_dir: Path | None) -> None:
     """The latest executions, newest first."""
-    from cli.reads import open_reads
+    from cli.reads import instance_place, open_reads
 
-    page = open_reads(config_file, data_dir).executions(
+    page = open_reads(instance_place(config_file, data_dir)).executions(
         namespace=namespace, flow_id=flow_id, state=State(state.upper()) if state else None, size=size)
     if as_json:
         echo_json([e.to_json() for e in page.items])
@@ -73,9 +73,9 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
 @user_errors
 def show_command(execution_id: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """One execution: its task runs, outputs, metrics and logs."""
-    from cli.reads import execution_of, open_reads
+    from cli.reads import execution_of, instance_place, open_reads
 
-    reads = open_reads(config_file, data_dir)
+    reads = open_reads(instance_place(config_file, data_dir))
     execution = execution_of(reads, execution_id)
     logs = [entry.to_json() for entry in reads.logs(execution_id)]
     metrics = [entry.to_json() for entry in reads.metrics(execution_id)]
@@ -99,9 +99,9 @@ def show_command(execution_id: str, as_json: bool, config_file: str | None, data
 def logs_command(execution_id: str, min_level: str | None, as_json: bool, config_file: str | None,
                  data_dir: Path | None) -> None:
     """The logs of one execution."""
-    from cli.reads import execution_of, open_reads
+    from cli.reads import execution_of, instance_place, open_reads
 
-    reads = open_reads(config_file, data_dir)
+    reads = open_reads(instance_place(config_file, data_dir))
     execution_of(reads, execution_id)  # an unknown execution is an error, not an empty list
     logs = [entry.to_json() for entry in reads.logs(execution_id, min_level=min_level)]
     if as_json:

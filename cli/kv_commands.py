@@ -65,9 +65,9 @@ def set_command(namespace: str, key: str, value: str | None, value_file: Path | 
 @user_errors
 def get_command(namespace: str, key: str, config_file: str | None, data_dir: Path | None) -> None:
     """Print the value of KEY in NAMESPACE (as JSON)."""
-    from cli.reads import open_reads
+    from cli.reads import instance_place, open_reads
 
-    entry = open_reads(config_file, data_dir).kv_get(namespace, key, datetime.now(UTC))
+    entry = open_reads(instance_place(config_file, data_dir)).kv_get(namespace, key, datetime.now(UTC))
     if entry is None:
         raise NotFound(f"no key '{key}' in namespace {namespace}; list them with `podium kv list {namespace}`")
     echo_json(entry.value)
@@ -80,9 +80,9 @@ def get_command(namespace: str, key: str, config_file: str | None, data_dir: Pat
 @user_errors
 def list_command(namespace: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """The keys of NAMESPACE with their type, update date and expiry."""
-    from cli.reads import open_reads
+    from cli.reads import instance_place, open_reads
 
-    entries = open_reads(config_file, data_dir).kv_list(namespace, datetime.now(UTC))
+    entries = open_reads(instance_place(config_file, data_dir)).kv_list(namespace, datetime.now(UTC))
     if as_json:
         echo_json([{"key": e.key, "type": e.type, "updated": e.updated, "expirationDate": e.expiration}
                    for e in entries])

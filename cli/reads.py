@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cli.client import settings_from
 from engine.errors import NotFound
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from engine.log_levels import LogLevel
     from engine.model.execution import Execution
     from engine.persistence.db import Database
-    from engine.persistence.records import KVValue, LogEntry, MetricEntry, Page
+    from engine.persistence.records import FlowRevision, KVValue, LogEntry, MetricEntry, Page, TriggerState
     from engine.state import State
 
 # The defaults of engine.settings.Settings for these fields (tests/cli/test_startup.py compares them).
@@ -35,6 +35,8 @@ class Place:
     data_dir: Path
     database_url: str
     storage_dir: Path
+    timezone: str = "UTC"
+    plugin_defaults: tuple[dict[str, Any], ...] = ()
 
 
 def configured() -> bool:
@@ -48,7 +50,8 @@ def instance_place(config_file: str | None, data_dir: Path | None) -> Place:
         folder = data_dir if data_dir is not None else DEFAULT_DATA_DIR
         return Place(folder, f"sqlite:///{(folder / 'podium.db').resolve()}", (folder / "storage").resolve())
     settings = settings_from(config_file, data_dir)
-    return Place(settings.data_dir, settings.resolved_database_url, settings.resolved_storage_dir)
+    return Place(settings.data_dir, settings.resolved_database_url, settings.resolved_storage_dir,
+                 settings.timezone, tuple(settings.plugin_defaults))
 
 
 class Reads(Protocol):
@@ -66,6 +69,15 @@ class Reads(Protocol):
     def kv_list(self, namespace: str, now: datetime) -> list[KVValue]: ...
 
     def kv_get(self, namespace: str, key: str, now: datetime) -> KVValue | None: ...
+
+    def flows(self, namespace: str | None = None) -> list[FlowRevision]: ...
+
+    def flow(self, namespace: str, flow_id: str) -> FlowRevision | None: ...
+
+    def trigger_states(self) -> list[TriggerState]: ...
+
+    def trigger_logs(self, namespace: str, flow_id: str, *, trigger_id: str | None = None,
+                     limit: int = 100) -> list[LogEntry]: ...
 
 
 class RepositoryReads:
@@ -105,12 +117,32 @@ class RepositoryReads:
 
         return KVRepository(self.db).get(namespace, key, now)
 
+    def flows(self, namespace: str | None = None) -> list[FlowRevision]:
+        from engine.persistence.flows import FlowRepository
 
-def open_reads(config_file: str | None, data_dir: Path | None) -> Reads:
-    """Read access to the instance named by ``--config`` / ``--data-dir``."""
+        return FlowRepository(self.db).list(namespace)
+
+    def flow(self, namespace: str, flow_id: str) -> FlowRevision | None:
+        from engine.persistence.flows import FlowRepository
+
+        return FlowRepository(self.db).get(namespace, flow_id)
+
+    def trigger_states(self) -> list[TriggerState]:
+        from engine.persistence.triggers import TriggerStateRepository
+
+        return TriggerStateRepository(self.db).list()
+
+    def trigger_logs(self, namespace: str, flow_id: str, *, trigger_id: str | None = None,
+                     limit: int = 100) -> list[LogEntry]:
+        from engine.persistence.logs import LogRepository
+
+        return LogRepository(self.db).for_flow(namespace, flow_id, trigger_id=trigger_id, limit=limit)
+
+
+def open_reads(place: Place) -> Reads:
+    """Read access to the instance at ``place`` (``instance_place`` of ``--config`` / ``--data-dir``)."""
     from engine.persistence.sqlite_reads import open_sqlite_reads
 
-    place = instance_place(config_file, data_dir)
     reads = open_sqlite_reads(place.database_url)
     if reads is not None:
         return reads

@@ -159,3 +159,46 @@ def json_value(stored: str | float | None) -> Any:
     NULL is None, and a number is itself (a column declared JSON has numeric affinity, so SQLite
     stores the text ``42`` as the integer 42)."""
     return json.loads(stored) if isinstance(stored, str) else stored
+
+
+@dataclass(frozen=True)
+class TriggerState:
+    """Where a trigger stands. ``backfill`` is Kestra's cursor (start, end, current, paused...)."""
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    next_date: datetime | None = None
+    last_date: datetime | None = None
+    last_execution_id: str | None = None
+    backfill: dict[str, Any] | None = None
+    disabled: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+    updated: datetime | None = None
+    last_error: str | None = None
+    last_error_date: datetime | None = None
+
+
+def trigger_state_of(row: Mapping[Any, Any]) -> TriggerState:
+    """A ``trigger_state`` row as its record."""
+    return TriggerState(namespace=row["namespace"], flow_id=row["flow_id"], trigger_id=row["trigger_id"],
+                        next_date=row["next_date"], last_date=row["last_date"],
+                        last_execution_id=row["last_execution_id"], backfill=row["backfill"],
+                        disabled=row["disabled"], data=row["data"], updated=row["updated"],
+                        last_error=row["last_error"], last_error_date=row["last_error_date"])
+
+
+@dataclass(frozen=True)
+class FlowRevision:
+    namespace: str
+    flow_id: str
+    revision: int
+    source: str
+    deleted: bool
+    created: datetime
+
+
+def flow_revision(row: Mapping[Any, Any]) -> FlowRevision:
+    """A ``flows`` row as its record."""
+    return FlowRevision(namespace=row["namespace"], flow_id=row["flow_id"], revision=row["revision"],
+                        source=row["source"], deleted=row["deleted"], created=row["created"])

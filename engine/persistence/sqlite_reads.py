@@ -20,16 +20,20 @@ from engine.log_levels import LogLevel
 from engine.model.execution import Execution, TaskRun
 from engine.persistence.codec import execution_from_row, task_run_content, with_raw_lease
 from engine.persistence.records import (
+    FlowRevision,
     KVExpired,
     KVValue,
     LogEntry,
     MetricEntry,
     Page,
+    TriggerState,
+    flow_revision,
     json_value,
     kv_value,
     levels_from,
     log_entry,
     metric_entry,
+    trigger_state_of,
 )
 from engine.persistence.revisions import shipped_head
 from engine.state import State
@@ -162,6 +166,52 @@ class SqliteReads:
         if entry is not None and entry.expiration is not None and entry.is_expired(now):
             raise KVExpired(namespace, key, entry.expiration)
         return entry
+
+    def flows(self, namespace: str | None = None) -> list[FlowRevision]:
+        """``FlowRepository.list``: the latest revision of each flow not deleted, by namespace then id."""
+        where, parameters = "", []
+        if namespace is not None:
+            where = "AND (f.namespace = ? OR f.namespace LIKE ? ESCAPE '/') "
+            parameters = [namespace, _like_prefix(namespace + ".")]
+        with self._read() as tx:
+            rows = tx.execute("SELECT f.* FROM flows f JOIN (SELECT namespace, flow_id, max(revision) AS revision "
+                              "FROM flows GROUP BY namespace, flow_id) latest ON f.namespace = latest.namespace "
+                              "AND f.flow_id = latest.flow_id AND f.revision = latest.revision "
+                              f"WHERE f.deleted = 0 {where}ORDER BY f.namespace, f.flow_id", parameters).fetchall()
+        return [_flow(row) for row in rows]
+
+    def flow(self, namespace: str, flow_id: str) -> FlowRevision | None:
+        """``FlowRepository.get``: the latest revision, None if missing or deleted."""
+        with self._read() as tx:
+            row = tx.execute("SELECT * FROM flows WHERE namespace = ? AND flow_id = ? ORDER BY revision DESC "
+                             "LIMIT 1", [namespace, flow_id]).fetchone()
+        found = _flow(row) if row is not None else None
+        return None if found is None or found.deleted else found
+
+    def trigger_states(self) -> list[TriggerState]:
+        """``TriggerStateRepository.list``."""
+        with self._read() as tx:
+            rows = tx.execute("SELECT * FROM trigger_state ORDER BY namespace, flow_id, trigger_id").fetchall()
+        return [trigger_state_of({**dict(row), "backfill": json_value(row["backfill"]),
+                                  "data": json_value(row["data"]), "disabled": bool(row["disabled"]),
+                                  **{name: stored_datetime(row[name]) for name in
+                                     ("next_date", "last_date", "updated", "last_error_date")}})
+                for row in rows]
+
+    def trigger_logs(self, namespace: str, flow_id: str, *, trigger_id: str | None = None,
+                     limit: int = 100) -> list[LogEntry]:
+        """``LogRepository.for_flow``: the latest ``limit`` logs written outside any execution, oldest first."""
+        where, parameters = "", [namespace, flow_id]
+        if trigger_id is not None:
+            where, parameters = "AND trigger_id = ? ", [*parameters, trigger_id]
+        with self._read() as tx:
+            rows = tx.execute("SELECT * FROM logs WHERE namespace = ? AND flow_id = ? AND execution_id IS NULL "
+                              f"{where}ORDER BY id DESC LIMIT ?", [*parameters, limit]).fetchall()
+        return [log_entry({**dict(row), "timestamp": stored_datetime(row["timestamp"])}) for row in reversed(rows)]
+
+
+def _flow(row: sqlite3.Row) -> FlowRevision:
+    return flow_revision({**dict(row), "deleted": bool(row["deleted"]), "created": stored_datetime(row["created"])})
 
 
 def _task_run(row: sqlite3.Row) -> TaskRun:
