@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from engine.durations import parse_duration
-from engine.log_levels import LogLevel
+from engine.log_levels import LogLevel as LogLevel  # re-exported: the log level of task options
 from engine.plugins.base import Condition, Options, TaskList
 
 TASK_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from engine.kv_types import KVType  # re-exported: the KV tasks' public type
+from engine.kv_types import KVType as KVType  # re-exported: the KV tasks' public type
 from engine.model.task import Duration, TaskOptions, dynamic
 from engine.plugins.base import Options, PluginKind, PluginSpec
 from engine.plugins.core.task_props import DynBool
