@@ -146,12 +146,18 @@ def open_reads(place: Place) -> Reads:
     reads = open_sqlite_reads(place.database_url)
     if reads is not None:
         return reads
-    from engine.persistence.db import Database  # a database to create or migrate, or not SQLite
+    return RepositoryReads(open_database(place))  # a database to create or migrate, or not SQLite
+
+
+def open_database(place: Place) -> Database:
+    """The instance's database, created or brought up to date as the services would, for a command
+    that reads or writes records without the services (no Celery, no plugin registry)."""
+    from engine.persistence.db import Database
 
     place.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(place.database_url)
     db.upgrade()
-    return RepositoryReads(db)
+    return db
 
 
 def execution_of(reads: Reads, execution_id: str) -> Execution:

@@ -85,6 +85,16 @@ def test_read_only_commands_open_no_services_broker_or_sqlalchemy(podium: Podium
     assert _heavy_modules_after("triggers", "list", "--data-dir", data, heavy=NOT_FOR_TRIGGERS) == []
 
 
+def test_kv_writes_and_file_uploads_build_no_services_or_broker(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    no_services = ("celery", "kombu", "engine.services", "messaging", "engine.plugins.registry", "jinja2")
+    assert _heavy_modules_after("kv", "set", "dev", "k", "1", "--data-dir", data, heavy=no_services) == []
+    assert _heavy_modules_after("kv", "delete", "dev", "k", "--data-dir", data, heavy=no_services) == []
+    flow = str(ROOT / "flows" / "hello_world.yaml")
+    assert _heavy_modules_after("namespace-files", "upload", "dev", flow, "--data-dir", data,
+                                heavy=(*no_services, "sqlalchemy")) == []
+
+
 def test_the_instance_without_configuration_is_where_the_settings_defaults_put_it(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in [n for n in os.environ if n.upper().startswith("PODIUM_")]:
