@@ -1,6 +1,7 @@
 """How long `podium` commands take as whole processes: `podium --help`, `podium flow validate` of
-one shipped flow, `podium execution list` on a small SQLite instance (three runs of hello_world)
-in a temporary folder. Each command runs N times after one warm-up; wall and CPU seconds (user +
+one shipped flow, and the read-only commands (`execution list`, `execution show`, `triggers list`,
+`kv list`) on a small SQLite instance (three runs of hello_world, the shipped flows with triggers
+deployed, two KV keys) in a temporary folder. Each command runs N times after one warm-up; wall and CPU seconds (user +
 system, from the kernel's accounting of the finished child) are printed as median and min.
 
     python bench/cli_startup.py                 # print only
@@ -13,6 +14,7 @@ writes it. PODIUM_* variables are removed, so the commands see no configuration.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -35,7 +37,8 @@ SECTION_HEAD = f"""{START}
 ## CLI start-up (issue 20)
 
 `bench/cli_startup.py`: each command as a whole process, N runs after one warm-up, bytecode cached,
-no configuration; `execution list` on a SQLite instance holding three executions. Target: under
+no configuration; the read-only commands on a SQLite instance holding three executions, three
+deployed flows (one with a Schedule trigger, one with a Flow trigger) and two KV keys. Target: under
 0.5 s each. Seconds, median / min; CPU is user + system of the process. The machine is shared by
 several sessions: the load average says how much the wall times are worth.
 
@@ -79,17 +82,36 @@ def measure(python: str, tree: Path, runs: int) -> list[Timing]:
         podium = [python, "-m", "cli"]
         data = str(work / "data")
         flow = str(tree / "flows" / "hello_world.yaml")
-        for _ in range(3):  # the small instance: three finished executions
-            run_once([*podium, "run", flow, "--data-dir", data], work, env)
+        execution_id = small_instance(podium, tree, data, work, env)
         commands = {"podium --help": ["--help"],
                     "podium flow validate flows/hello_world.yaml": ["flow", "validate", flow],
-                    "podium execution list": ["execution", "list", "--data-dir", data]}
+                    "podium execution list": ["execution", "list", "--data-dir", data],
+                    "podium execution show ID": ["execution", "show", execution_id, "--data-dir", data],
+                    "podium triggers list": ["triggers", "list", "--data-dir", data],
+                    "podium kv list dev": ["kv", "list", "dev", "--data-dir", data]}
         timings = []
         for name, args in commands.items():
             run_once([*podium, *args], work, env)  # warm-up: bytecode, file cache
             samples = [run_once([*podium, *args], work, env) for _ in range(runs)]
             timings.append(Timing(name, [w for w, _ in samples], [c for _, c in samples]))
         return timings
+
+
+def small_instance(podium: list[str], tree: Path, data: str, work: Path, env: dict[str, str]) -> str:
+    """Three finished executions of hello_world, the shipped flows with triggers deployed, two KV
+    keys; the id of the last execution."""
+    flows = tree / "flows"
+    for _ in range(3):
+        result = subprocess.run([*podium, "run", str(flows / "hello_world.yaml"), "--json", "--data-dir", data],
+                                cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            sys.exit(f"podium run exited {result.returncode}:\n{result.stderr[-2000:]}")
+    run_once([*podium, "flow", "deploy", str(flows / "scheduled_report.yaml"), str(flows / "hello_world.yaml"),
+              str(flows / "on_upstream_success.yaml"), "--data-dir", data], work, env)
+    for key, value in (("greeting", "hello"), ("limits", '{"max": 3}')):
+        run_once([*podium, "kv", "set", "dev", key, value, "--data-dir", data], work, env)
+    execution_id: str = json.loads(result.stdout)["id"]
+    return execution_id
 
 
 def machine() -> str:

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from engine.model.trigger_key import TriggerKey
+    from engine.schedule.backfill_status import BackfillStatus
     from engine.services import Services
-    from engine.services.backfill_runs import BackfillStatus
     from engine.settings import Settings
 
 FOLLOW_POLL_SECONDS = 0.2
@@ -270,7 +270,12 @@ for _name, _help in OPERATIONS.items():
 @user_errors
 def list_command(as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """Every recorded backfill, running or not."""
-    statuses = open_services(settings_from(config_file, data_dir)).backfills.list_backfills()
+    from cli.reads import instance_place, open_reads
+    from engine.model.trigger_key import TriggerKey
+    from engine.schedule.backfill_status import backfill_statuses
+
+    statuses = backfill_statuses([(TriggerKey(s.namespace, s.flow_id, s.trigger_id), s.backfill)
+                                  for s in open_reads(instance_place(config_file, data_dir)).trigger_states()])
     if as_json:
         echo_json([s.to_json() for s in statuses])
         return

@@ -18,7 +18,6 @@ from engine.state import State
 
 if TYPE_CHECKING:
     from engine.model.execution import Execution
-    from engine.persistence.db import Database
     from engine.plugins.base import Registry
     from engine.services import Services
     from engine.settings import Settings
@@ -70,17 +69,6 @@ def open_services(settings: Settings, *, needs_executor: bool = False) -> Servic
     from messaging.dispatch import CeleryDispatcher
 
     return build_services(settings, CeleryDispatcher(make_celery(settings)))
-
-
-def open_database(settings: Settings) -> Database:
-    """The instance's database, created or brought up to date as the services would, for a command
-    that only reads records: no services, no Celery, no plugin registry to build."""
-    from engine.persistence.db import Database
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    db.upgrade()
-    return db
 
 
 def user_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -16,7 +16,6 @@ from cli.client import (
     exit_code,
     has_ended,
     instance_options,
-    open_database,
     open_services,
     parse_json_option,
     parse_pairs,
@@ -51,17 +50,17 @@ def execution_group() -> None:
 def list_command(namespace: str | None, flow_id: str | None, state: str | None, size: int, as_json: bool,
                  config_file: str | None, data_dir: Path | None) -> None:
     """The latest executions, newest first."""
-    from rich.console import Console
+    from cli.reads import instance_place, open_reads
 
-    from cli.display import executions_table
-    from engine.persistence.executions import ExecutionRepository
-
-    executions = ExecutionRepository(open_database(settings_from(config_file, data_dir)))
-    page = executions.list(namespace=namespace, flow_id=flow_id, state=State(state.upper()) if state else None,
-                           size=size)
+    page = open_reads(instance_place(config_file, data_dir)).executions(
+        namespace=namespace, flow_id=flow_id, state=State(state.upper()) if state else None, size=size)
     if as_json:
         echo_json([e.to_json() for e in page.items])
         return
+    from rich.console import Console
+
+    from cli.display import executions_table
+
     table, width = executions_table(page.items, datetime.now(UTC), Console().width)
     Console(width=width).print(table)
     click.echo(f"{len(page.items)} of {page.total} executions")
@@ -74,17 +73,19 @@ def list_command(namespace: str | None, flow_id: str | None, state: str | None, 
 @user_errors
 def show_command(execution_id: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """One execution: its task runs, outputs, metrics and logs."""
+    from cli.reads import execution_of, instance_place, open_reads
+
+    reads = open_reads(instance_place(config_file, data_dir))
+    execution = execution_of(reads, execution_id)
+    logs = [entry.to_json() for entry in reads.logs(execution_id)]
+    metrics = [entry.to_json() for entry in reads.metrics(execution_id)]
+    if as_json:
+        echo_json({**execution.to_json(), "logs": logs, "metrics": metrics})
+        return
     from rich.console import Console
 
     from cli.display import execution_summary
 
-    services = open_services(settings_from(config_file, data_dir))
-    execution = services.get_execution(execution_id)
-    logs = services.execution_logs(execution_id)
-    metrics = services.execution_metrics(execution_id)
-    if as_json:
-        echo_json({**execution.to_json(), "logs": logs, "metrics": metrics})
-        return
     Console().print(execution_summary(execution, logs, datetime.now(UTC), metrics))
 
 
@@ -98,16 +99,18 @@ def show_command(execution_id: str, as_json: bool, config_file: str | None, data
 def logs_command(execution_id: str, min_level: str | None, as_json: bool, config_file: str | None,
                  data_dir: Path | None) -> None:
     """The logs of one execution."""
+    from cli.reads import execution_of, instance_place, open_reads
+
+    reads = open_reads(instance_place(config_file, data_dir))
+    execution_of(reads, execution_id)  # an unknown execution is an error, not an empty list
+    logs = [entry.to_json() for entry in reads.logs(execution_id, min_level=min_level)]
+    if as_json:
+        echo_json(logs)
+        return
     from rich.console import Console
 
     from cli.display import logs_table
 
-    services = open_services(settings_from(config_file, data_dir))
-    services.get_execution(execution_id)
-    logs = services.execution_logs(execution_id, min_level=min_level)
-    if as_json:
-        echo_json(logs)
-        return
     Console().print(logs_table(logs))
 
 

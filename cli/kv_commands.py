@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from cli.client import echo_json, instance_options, user_errors
 from engine.durations import DurationError, parse_duration
 from engine.errors import NotFound
 
@@ -53,8 +53,11 @@ def set_command(namespace: str, key: str, value: str | None, value_file: Path | 
     if (value is None) == (value_file is None):
         raise click.UsageError("give the value either as an argument or with --file")
     text = value_file.read_text() if value_file is not None else str(value)
-    services = open_services(settings_from(config_file, data_dir))
-    services.env.kv.set(namespace, key, _value_of(text, as_string), datetime.now(UTC), ttl=_ttl(ttl))
+    from cli.reads import instance_place, open_database
+    from engine.persistence.kv_entries import KVRepository
+
+    KVRepository(open_database(instance_place(config_file, data_dir))).set(
+        namespace, key, _value_of(text, as_string), datetime.now(UTC), ttl=_ttl(ttl))
     click.echo(f"{namespace}/{key} set")
 
 
@@ -65,8 +68,9 @@ def set_command(namespace: str, key: str, value: str | None, value_file: Path | 
 @user_errors
 def get_command(namespace: str, key: str, config_file: str | None, data_dir: Path | None) -> None:
     """Print the value of KEY in NAMESPACE (as JSON)."""
-    services = open_services(settings_from(config_file, data_dir))
-    entry = services.env.kv.get(namespace, key, datetime.now(UTC))
+    from cli.reads import instance_place, open_reads
+
+    entry = open_reads(instance_place(config_file, data_dir)).kv_get(namespace, key, datetime.now(UTC))
     if entry is None:
         raise NotFound(f"no key '{key}' in namespace {namespace}; list them with `podium kv list {namespace}`")
     echo_json(entry.value)
@@ -79,8 +83,9 @@ def get_command(namespace: str, key: str, config_file: str | None, data_dir: Pat
 @user_errors
 def list_command(namespace: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """The keys of NAMESPACE with their type, update date and expiry."""
-    services = open_services(settings_from(config_file, data_dir))
-    entries = services.env.kv.list(namespace, datetime.now(UTC))
+    from cli.reads import instance_place, open_reads
+
+    entries = open_reads(instance_place(config_file, data_dir)).kv_list(namespace, datetime.now(UTC))
     if as_json:
         echo_json([{"key": e.key, "type": e.type, "updated": e.updated, "expirationDate": e.expiration}
                    for e in entries])
@@ -104,8 +109,10 @@ def list_command(namespace: str, as_json: bool, config_file: str | None, data_di
 @user_errors
 def delete_command(namespace: str, key: str, config_file: str | None, data_dir: Path | None) -> None:
     """Delete KEY from NAMESPACE."""
-    services = open_services(settings_from(config_file, data_dir))
-    if not services.env.kv.delete(namespace, key):
+    from cli.reads import instance_place, open_database
+    from engine.persistence.kv_entries import KVRepository
+
+    if not KVRepository(open_database(instance_place(config_file, data_dir))).delete(namespace, key):
         raise NotFound(f"no key '{key}' in namespace {namespace}")
     click.echo(f"{namespace}/{key} deleted")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from cli.client import echo_json, instance_options, user_errors
 from engine.storage.uris import namespace_file_uri, namespace_files_root
 
 
@@ -23,7 +23,10 @@ def namespace_files_group() -> None:
 def upload_command(namespace: str, source: Path, destination: str, config_file: str | None,
                    data_dir: Path | None) -> None:
     """Upload SOURCE (a file, or a folder recursively) under DESTINATION (default /)."""
-    storage = open_services(settings_from(config_file, data_dir)).env.storage
+    from cli.reads import instance_place
+    from engine.storage.local import LocalStorage
+
+    storage = LocalStorage(instance_place(config_file, data_dir).storage_dir)  # files only: no database
     files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
     base = source.parent if source.is_file() else source
     for path in files:
@@ -41,7 +44,10 @@ def upload_command(namespace: str, source: Path, destination: str, config_file: 
 @user_errors
 def list_command(namespace: str, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """Every file of NAMESPACE, with its size."""
-    storage = open_services(settings_from(config_file, data_dir)).env.storage
+    from cli.reads import instance_place
+    from engine.storage.local import LocalStorage
+
+    storage = LocalStorage(instance_place(config_file, data_dir).storage_dir)  # files only: no database
     root = namespace_files_root(namespace).rstrip("/") + "/"
     rows = [{"path": uri[len(root):], "size": storage.size(uri)} for uri in storage.list(root)]
     if as_json:

@@ -8,22 +8,23 @@ failed to start an execution, and when) come from the trigger's state row.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.client import echo_json, instance_options, open_services, settings_from, user_errors
+from cli.client import echo_json, instance_options, load_registry, user_errors
 from engine.errors import NotFound
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
     from engine.model.task import TriggerOptions
-    from engine.persistence.triggers import TriggerState
+    from engine.persistence.records import TriggerState
     from engine.schedule.policy import DateSequence
+    from engine.schedule.schedule_triggers import ScheduleTrigger
     from engine.services import Services
-    from engine.services.schedules import ScheduleTrigger
 
 UPCOMING = 5
 
@@ -40,8 +41,24 @@ def triggers_group() -> None:
 @user_errors
 def list_command(namespace: str | None, as_json: bool, config_file: str | None, data_dir: Path | None) -> None:
     """Every trigger with its type, next 5 fire times, last fire, last execution and last error."""
-    services = open_services(settings_from(config_file, data_dir))
-    rows = describe_triggers(services, namespace, datetime.now(UTC))
+    from cli.reads import instance_place, open_reads
+    from engine.errors import FlowInvalid
+    from engine.loader import load_flow_text
+    from engine.validation import FlowValidationError
+
+    place = instance_place(config_file, data_dir)
+    reads = open_reads(place)
+    registry = load_registry()
+    flows = []
+    for stored in reads.flows(namespace):
+        # As the flow service parses a stored revision (its global plugin defaults, its revision).
+        try:
+            loaded = load_flow_text(stored.source, registry, path=f"{stored.namespace}.{stored.flow_id}@"
+                                    f"{stored.revision}", global_defaults=list(place.plugin_defaults))
+        except FlowValidationError as err:
+            raise FlowInvalid([str(p) for p in err.problems]) from None
+        flows.append(loaded.flow.model_copy(update={"revision": stored.revision}))
+    rows = trigger_rows(flows, reads.trigger_states(), place.timezone, datetime.now(UTC))
     if as_json:
         echo_json(rows)
         return
@@ -49,23 +66,32 @@ def list_command(namespace: str | None, as_json: bool, config_file: str | None, 
 
 
 def describe_triggers(services: Services, namespace: str | None, now: datetime) -> list[dict[str, Any]]:
-    """One dict per trigger of every deployed flow (the rows of ``podium triggers list``)."""
-    from engine.services.schedules import schedule_triggers  # the services load only when used
-
-    states = {(s.namespace, s.flow_id, s.trigger_id): s for s in services.schedules.states.list()}
-    rows = []
+    """One dict per trigger of every deployed flow (the rows of ``podium triggers list``), from the
+    services of a process that has them."""
+    flows = []
     for stored in services.env.flows.list(namespace):
         try:
-            flow = services.flows.get(stored.namespace, stored.flow_id)
+            flows.append(services.flows.get(stored.namespace, stored.flow_id))
         except NotFound:
             continue
+    return trigger_rows(flows, services.schedules.states.list(), services.env.settings.timezone, now)
+
+
+def trigger_rows(flows: Iterable[Flow], states: Iterable[TriggerState], default_zone: str,
+                 now: datetime) -> list[dict[str, Any]]:
+    """One dict per trigger of ``flows``, with its state and, for a schedule, its next fires."""
+    from engine.schedule.schedule_triggers import schedule_triggers
+
+    by_key = {(s.namespace, s.flow_id, s.trigger_id): s for s in states}
+    rows = []
+    for flow in flows:
         scheduled = {t.id: t for t in schedule_triggers(flow)}
         for trigger in flow.triggers or []:
-            state = states.get((flow.namespace, flow.id, trigger.id))
+            state = by_key.get((flow.namespace, flow.id, trigger.id))
             row = _row(flow, trigger, state)
             schedule = scheduled.get(trigger.id)
             if schedule is not None:
-                row["timezone"] = zone = schedule.timezone or services.env.settings.timezone
+                row["timezone"] = zone = schedule.timezone or default_zone
                 row["next"] = _upcoming(schedule, state, zone, now)
             rows.append(row)
     return rows
@@ -87,7 +113,7 @@ def _upcoming(trigger: ScheduleTrigger, state: TriggerState | None, zone: str,
               now: datetime) -> list[dict[str, Any]]:
     """The next fires from the state's next date (a due date blocked by a running execution
     is still upcoming), else from now."""
-    from engine.services.schedules import sequence_of
+    from engine.schedule.schedule_triggers import sequence_of
 
     sequence: DateSequence = sequence_of(trigger, state.data if state else {}, zone)
     start = state.next_date if state is not None and state.next_date is not None else now
@@ -137,10 +163,13 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 def logs_command(namespace: str, flow_id: str, trigger_id: str | None, limit: int, as_json: bool,
                  config_file: str | None, data_dir: Path | None) -> None:
     """The logs the flow's triggers wrote outside any execution (why one did not start it), oldest first."""
-    services = open_services(settings_from(config_file, data_dir))
-    services.flows.get(namespace, flow_id)  # an unknown flow is an error, not an empty list
-    entries = [entry.to_json() for entry in services.env.logs.for_flow(namespace, flow_id, trigger_id=trigger_id,
-                                                                      limit=limit)]
+    from cli.reads import instance_place, open_reads
+
+    reads = open_reads(instance_place(config_file, data_dir))
+    if reads.flow(namespace, flow_id) is None:  # an unknown flow is an error, not an empty list
+        raise NotFound(f"flow {namespace}.{flow_id} not found; deploy it with `podium flow deploy FILE` first")
+    entries = [entry.to_json() for entry in reads.trigger_logs(namespace, flow_id, trigger_id=trigger_id,
+                                                               limit=limit)]
     if as_json:
         echo_json(entries)
         return

@@ -12,6 +12,7 @@ def test_cli_startup_bench_runs_each_command() -> None:
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "cli_startup.py"), "-n", "1", "--label", "smoke"],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for command in ("podium --help", "podium flow validate flows/hello_world.yaml", "podium execution list"):
+    for command in ("podium --help", "podium flow validate flows/hello_world.yaml", "podium execution list",
+                    "podium execution show ID", "podium triggers list", "podium kv list dev"):
         assert command in result.stdout
-    assert result.stdout.count("wall median") == 3
+    assert result.stdout.count("wall median") == 6

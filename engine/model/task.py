@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from engine.durations import parse_duration
+from engine.log_levels import LogLevel as LogLevel  # re-exported: the log level of task options
 from engine.plugins.base import Condition, Options, TaskList
 
 TASK_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
@@ -39,14 +40,6 @@ def dynamic(default: Any = ..., description: str = "", **kwargs: Any) -> Any:
     extra = dict(kwargs.pop("json_schema_extra", None) or {})
     extra["dynamic"] = True
     return Field(default, description=description, json_schema_extra=extra, **kwargs)
-
-
-class LogLevel(str, Enum):
-    TRACE = "TRACE"
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARN = "WARN"
-    ERROR = "ERROR"
 
 
 class RetryBehavior(str, Enum):

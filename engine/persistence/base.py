@@ -9,19 +9,13 @@ from sqlalchemy import ARRAY, Column, CursorResult, Result, String, Table, any_,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.persistence.db import Database
+from engine.persistence.records import NotFound as NotFound
+from engine.persistence.records import PersistenceError as PersistenceError
 
 #: One open transaction, as ``Database.transaction()`` yields it. Services hand it from one
 #: repository call to the next so that those calls commit together; only repositories run
 #: statements on it, so the services above never import SQLAlchemy.
 Session: TypeAlias = orm.Session
-
-
-class PersistenceError(Exception):
-    """Root of the persistence errors."""
-
-
-class NotFound(PersistenceError, LookupError):
-    """A record that does not exist (or is deleted)."""
 
 
 # SQLSTATE classes of a refused value: data exception, integrity violation, program limit exceeded.

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.model.execution import Execution, TaskRun
-from engine.persistence.types import utc
+from engine.persistence.records import utc
 
 
 def execution_row(execution: Execution) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from engine.persistence.base import NotFound, PersistenceError, Repository, affe
 from engine.persistence.codec import execution_from_row, execution_row, task_run_content, task_run_row, with_raw_lease
 from engine.persistence.db import Database
 from engine.persistence.execution_writes import INSERT_RUNS, SaveStats, insert_labels, write_changes
+from engine.persistence.records import Page as Page
 from engine.persistence.step_cache import StepCache, with_runs
 from engine.persistence.tables import execution_labels, executions, task_runs
 from engine.persistence.task_run_memo import TaskRunMemo
@@ -50,14 +50,6 @@ class ExecutionNotFound(NotFound):
 
 class ExecutionExists(PersistenceError, Conflict):
     """Creating an execution whose id an existing one has (deleted ones included)."""
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Execution]
-    total: int
-    page: int
-    size: int
 
 
 class LockedExecution:

@@ -6,15 +6,15 @@ happen above this layer. Saving a source equal to the latest revision's creates 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import NotFound, Repository
+from engine.persistence.records import FlowRevision as FlowRevision
+from engine.persistence.records import flow_revision
 from engine.persistence.tables import flows
 
 # Two writers may pick the same next revision; the primary key rejects one, which retries.
@@ -23,16 +23,6 @@ _SAVE_ATTEMPTS = 5
 
 class FlowNotFound(NotFound):
     pass
-
-
-@dataclass(frozen=True)
-class FlowRevision:
-    namespace: str
-    flow_id: str
-    revision: int
-    source: str
-    deleted: bool
-    created: datetime
 
 
 class FlowRepository(Repository):
@@ -72,7 +62,7 @@ class FlowRepository(Repository):
                 row = tx.execute(select(flows).where(
                     flows.c.namespace == namespace, flows.c.flow_id == flow_id,
                     flows.c.revision == revision)).first()
-                found = _revision(row) if row else None
+                found = flow_revision(row._mapping) if row else None
         if found is None or (found.deleted and not allow_deleted):
             return None
         return found
@@ -91,7 +81,7 @@ class FlowRepository(Repository):
             rows = tx.execute(select(flows).where(flows.c.namespace == namespace,
                                                   flows.c.flow_id == flow_id)
                               .order_by(flows.c.revision)).all()
-        return [_revision(row) for row in rows]
+        return [flow_revision(row._mapping) for row in rows]
 
     def list(self, namespace: str | None = None, *, include_deleted: bool = False,
              session: Session | None = None) -> list[FlowRevision]:
@@ -113,7 +103,7 @@ class FlowRepository(Repository):
         if not include_deleted:
             query = query.where(flows.c.deleted.is_(False))
         with self._tx(session, write=False) as tx:
-            return [_revision(row) for row in tx.execute(query).all()]
+            return [flow_revision(row._mapping) for row in tx.execute(query).all()]
 
     def delete(self, namespace: str, flow_id: str, now: datetime, *,
                session: Session | None = None) -> int:
@@ -136,12 +126,7 @@ class FlowRepository(Repository):
         row = tx.execute(select(flows).where(flows.c.namespace == namespace,
                                              flows.c.flow_id == flow_id)
                          .order_by(flows.c.revision.desc()).limit(1)).first()
-        return _revision(row) if row else None
-
-
-def _revision(row: Row[Any]) -> FlowRevision:
-    return FlowRevision(namespace=row.namespace, flow_id=row.flow_id, revision=row.revision,
-                        source=row.source, deleted=row.deleted, created=row.created)
+        return flow_revision(row._mapping) if row else None
 
 
 # Built once, bound per call: every execution created asks for its flow's latest revision.

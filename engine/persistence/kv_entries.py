@@ -9,43 +9,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from engine.durations import format_duration, parse_duration
-from engine.persistence.base import PersistenceError, Repository, affected, insert_for
+from engine.kv_types import KVType
+from engine.persistence.base import Repository, affected, insert_for
+from engine.persistence.records import KVExpired as KVExpired
+from engine.persistence.records import KVValue as KVValue
+from engine.persistence.records import decode as decode
+from engine.persistence.records import kv_value
 from engine.persistence.tables import kv
-from engine.plugins.core.kv import KVType
 from engine.tasks.protocols import KVEntry
-
-
-class KVExpired(PersistenceError):
-    """The key exists but its expiration date has passed."""
-
-    def __init__(self, namespace: str, key: str, expiration: datetime) -> None:
-        super().__init__(f"The requested value has expired: key '{key}' in namespace "
-                         f"'{namespace}' expired at {expiration.isoformat()}")
-        self.namespace, self.key, self.expiration = namespace, key, expiration
-
-
-@dataclass(frozen=True)
-class KVValue:
-    namespace: str
-    key: str
-    value: Any
-    type: KVType
-    expiration: datetime | None
-    created: datetime
-    updated: datetime
-    description: str | None = None
-
-    def is_expired(self, now: datetime) -> bool:
-        return self.expiration is not None and self.expiration <= now
 
 
 def infer_type(value: Any) -> KVType:
@@ -99,16 +78,6 @@ def encode(value: Any, kind: KVType) -> Any:
     return value
 
 
-def decode(stored: Any, kind: KVType) -> Any:
-    if kind is KVType.DATETIME:
-        return datetime.fromisoformat(stored)
-    if kind is KVType.DATE:
-        return date.fromisoformat(stored)
-    if kind is KVType.DURATION:
-        return parse_duration(stored)
-    return stored
-
-
 class KVRepository(Repository):
     def set(self, namespace: str, key: str, value: Any, now: datetime, *,
             ttl: timedelta | None = None, expiration: datetime | None = None,
@@ -136,7 +105,7 @@ class KVRepository(Repository):
                 set_={c: statement.excluded[c] for c in
                       ("value", "type", "expiration", "description", "updated")}))
             row = tx.execute(_select(namespace, key)).one()
-        return _value(row)
+        return kv_value(row._mapping)
 
     def get(self, namespace: str, key: str, now: datetime, *,
             session: Session | None = None) -> KVValue | None:
@@ -151,7 +120,7 @@ class KVRepository(Repository):
         """The entry whether expired or not (for callers that decide expiry themselves)."""
         with self._tx(session, write=False) as tx:
             row = tx.execute(_select(namespace, key)).first()
-        return _value(row) if row else None
+        return kv_value(row._mapping) if row else None
 
     def namespaces(self, within: str, *, session: Session | None = None) -> list[str]:
         """The namespaces holding a key: ``within`` and its children (``within.*``), sorted."""
@@ -169,7 +138,7 @@ class KVRepository(Repository):
         if not include_expired:
             query = query.where(kv.c.expiration.is_(None) | (kv.c.expiration > now))
         with self._tx(session, write=False) as tx:
-            return [_value(row) for row in tx.execute(query).all()]
+            return [kv_value(row._mapping) for row in tx.execute(query).all()]
 
     def delete(self, namespace: str, key: str, *, session: Session | None = None) -> bool:
         with self._tx(session) as tx:
@@ -224,9 +193,3 @@ def _entry(value: KVValue) -> KVEntry:
 def _select(namespace: str, key: str) -> Select[Any]:
     return select(kv).where(kv.c.namespace == namespace, kv.c.key == key)
 
-
-def _value(row: Row[Any]) -> KVValue:
-    kind = KVType(row.type)
-    return KVValue(namespace=row.namespace, key=row.key, value=decode(row.value, kind), type=kind,
-                   expiration=row.expiration, created=row.created, updated=row.updated,
-                   description=row.description)

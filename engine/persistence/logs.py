@@ -2,43 +2,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.model.execution import Record
-from engine.model.task import LogLevel
+from engine.log_levels import LogLevel
 from engine.persistence.base import Repository, affected
+from engine.persistence.records import LEVELS as LEVELS
+from engine.persistence.records import LogEntry as LogEntry
+from engine.persistence.records import levels_from
+from engine.persistence.records import log_entry as _entry
 from engine.persistence.tables import logs
-
-# Severity order for ``min_level`` (Kestra's Level: TRACE < DEBUG < INFO < WARN < ERROR).
-LEVELS = [LogLevel.TRACE, LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARN, LogLevel.ERROR]
-
-
-class LogEntry(Record):
-    """One log line; ``to_json()`` gives Kestra's LogEntry JSON (``attemptNumber``...)."""
-
-    namespace: str
-    flow_id: str
-    execution_id: str | None = None
-    task_run_id: str | None = None
-    task_id: str | None = None
-    trigger_id: str | None = None
-    attempt_number: int | None = None
-    level: LogLevel
-    timestamp: datetime
-    message: str
-    # Set once stored: a stable cursor for "logs after the last one I saw" (log streaming).
-    id: int | None = None
-
-
-def levels_from(min_level: LogLevel | str | None) -> list[str]:
-    """The level names at or above ``min_level`` (all of them for None)."""
-    if min_level is None:
-        return [level.value for level in LEVELS]
-    return [level.value for level in LEVELS[LEVELS.index(LogLevel(min_level)):]]
 
 
 class LogRepository(Repository):
@@ -109,10 +84,3 @@ def _row(entry: LogEntry) -> dict[str, Any]:
             "attempt": entry.attempt_number, "level": LogLevel(entry.level).value,
             "timestamp": entry.timestamp, "message": entry.message}
 
-
-def _entry(row: Mapping[Any, Any]) -> LogEntry:
-    return LogEntry(id=row["id"], namespace=row["namespace"], flow_id=row["flow_id"],
-                    execution_id=row["execution_id"], task_run_id=row["task_run_id"],
-                    task_id=row["task_id"], trigger_id=row["trigger_id"],
-                    attempt_number=row["attempt"], level=LogLevel(row["level"]),
-                    timestamp=row["timestamp"], message=row["message"])

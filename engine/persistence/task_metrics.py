@@ -2,39 +2,16 @@
 and read by execution (``podium execution show``)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import Repository, affected
+from engine.persistence.records import MetricEntry as MetricEntry
+from engine.persistence.records import metric_entry as _entry
 from engine.persistence.tables import task_run_metrics
-
-
-@dataclass(frozen=True)
-class MetricEntry:
-    """One metric of one task run attempt; ``to_json()`` gives Kestra's MetricEntry JSON."""
-
-    namespace: str
-    flow_id: str
-    execution_id: str
-    task_run_id: str
-    task_id: str
-    name: str
-    type: str
-    value: float
-    timestamp: datetime
-    tags: Mapping[str, str] = field(default_factory=dict)
-    attempt: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "flowId": self.flow_id, "executionId": self.execution_id,
-                "taskRunId": self.task_run_id, "taskId": self.task_id, "attemptNumber": self.attempt,
-                "name": self.name, "type": self.type, "value": self.value, "tags": dict(self.tags),
-                "timestamp": self.timestamp.isoformat()}
 
 
 class TaskMetricRepository(Repository):
@@ -65,9 +42,3 @@ def _row(entry: MetricEntry) -> dict[str, Any]:
             "name": entry.name[:255], "type": entry.type, "value": entry.value, "tags": dict(entry.tags),
             "timestamp": entry.timestamp}
 
-
-def _entry(row: Mapping[Any, Any]) -> MetricEntry:
-    return MetricEntry(namespace=row["namespace"], flow_id=row["flow_id"], execution_id=row["execution_id"],
-                       task_run_id=row["task_run_id"], task_id=row["task_id"], attempt=row["attempt"],
-                       name=row["name"], type=row["type"], value=row["value"], tags=row["tags"] or {},
-                       timestamp=row["timestamp"])

@@ -13,34 +13,18 @@ the last-error columns, creating the row if the trigger has none yet (a Flow tri
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Row, String, cast, delete, select, tuple_, update
+from sqlalchemy import String, cast, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.base import Repository, affected, insert_for
+from engine.persistence.records import TriggerState as TriggerState
+from engine.persistence.records import trigger_state_of
 from engine.persistence.tables import fired, trigger_state
-
-
-@dataclass(frozen=True)
-class TriggerState:
-    """Where a trigger stands. ``backfill`` is Kestra's cursor (start, end, current, paused...)."""
-
-    namespace: str
-    flow_id: str
-    trigger_id: str
-    next_date: datetime | None = None
-    last_date: datetime | None = None
-    last_execution_id: str | None = None
-    backfill: dict[str, Any] | None = None
-    disabled: bool = False
-    data: dict[str, Any] = field(default_factory=dict)
-    updated: datetime | None = None
-    last_error: str | None = None
-    last_error_date: datetime | None = None
 
 
 class Unchanged(Enum):
@@ -60,7 +44,7 @@ class TriggerStateRepository(Repository):
             row = tx.execute(select(trigger_state).where(
                 trigger_state.c.namespace == namespace, trigger_state.c.flow_id == flow_id,
                 trigger_state.c.trigger_id == trigger_id)).first()
-        return _state(row) if row else None
+        return trigger_state_of(row._mapping) if row else None
 
     def save(self, state: TriggerState, now: datetime, *,
              session: Session | None = None) -> TriggerState:
@@ -100,7 +84,7 @@ class TriggerStateRepository(Repository):
         if flow_id is not None:
             query = query.where(trigger_state.c.flow_id == flow_id)
         with self._tx(session, write=False) as tx:
-            return [_state(row) for row in tx.execute(query).all()]
+            return [trigger_state_of(row._mapping) for row in tx.execute(query).all()]
 
     def with_backfill(self, *, session: Session | None = None) -> builtins.list[TriggerState]:
         """The states that hold a backfill cursor (beat advances them each tick).
@@ -113,7 +97,7 @@ class TriggerStateRepository(Repository):
                  .where(column.isnot(None), cast(column, String) != "null")
                  .order_by(trigger_state.c.namespace, trigger_state.c.flow_id, trigger_state.c.trigger_id))
         with self._tx(session, write=False) as tx:
-            return [_state(row) for row in tx.execute(query).all()]
+            return [trigger_state_of(row._mapping) for row in tx.execute(query).all()]
 
     def due(self, now: datetime, *, limit: int = 100,
             session: Session | None = None) -> builtins.list[TriggerState]:
@@ -122,7 +106,7 @@ class TriggerStateRepository(Repository):
                  .where(trigger_state.c.next_date <= now, trigger_state.c.disabled.is_(False))
                  .order_by(trigger_state.c.next_date).limit(limit))
         with self._statement(session) as tx:
-            return [_state(row) for row in tx.execute(query).all()]
+            return [trigger_state_of(row._mapping) for row in tx.execute(query).all()]
 
     def due_from(self, now: datetime, last: TriggerState, *, limit: int = 100,
                  session: Session | None = None) -> builtins.list[TriggerState]:
@@ -137,7 +121,7 @@ class TriggerStateRepository(Repository):
                            trigger_state.c.trigger_id)
                  .limit(limit))
         with self._tx(session, write=False) as tx:
-            return [_state(row) for row in tx.execute(query).all()]
+            return [trigger_state_of(row._mapping) for row in tx.execute(query).all()]
 
     def compare_and_set(self, state: TriggerState, now: datetime, *, session: Session | None = None,
                         next_date: datetime | None | Unchanged = KEEP,
@@ -169,14 +153,6 @@ class TriggerStateRepository(Repository):
             statement = statement.where(trigger_state.c.trigger_id == trigger_id)
         with self._tx(session) as tx:
             return affected(tx.execute(statement))
-
-
-def _state(row: Row[Any]) -> TriggerState:
-    return TriggerState(namespace=row.namespace, flow_id=row.flow_id, trigger_id=row.trigger_id,
-                        next_date=row.next_date, last_date=row.last_date,
-                        last_execution_id=row.last_execution_id, backfill=row.backfill,
-                        disabled=row.disabled, data=row.data, updated=row.updated,
-                        last_error=row.last_error, last_error_date=row.last_error_date)
 
 
 class FiredRepository(Repository):

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from engine.persistence.records import utc as utc
 from engine.storable import storable
 
 # JSONB on PostgreSQL (smaller, indexable); plain JSON text elsewhere.
@@ -63,13 +64,3 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return utc(value)
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """A datetime read from either database, as UtcDateTime returns it: tz-aware, in UTC
-    (SQLite gives naive UTC values back)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

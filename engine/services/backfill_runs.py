@@ -33,6 +33,8 @@ from engine.persistence import Session
 from engine.persistence.triggers import TriggerState
 from engine.plugins.core.triggers import Schedule
 from engine.schedule.backfill_cursor import BackfillCursor, Slot, advance, count, new_cursor, plan
+from engine.schedule.backfill_status import BackfillStatus as BackfillStatus
+from engine.schedule.backfill_status import backfill_statuses
 from engine.schedule.cron import CronSchedule, FireTime, schedule_from_options
 from engine.services.backfill_fires import BackfillInvalid, FireMaker, user_labels
 from engine.services.executions import ExecutionService, InputsInvalid
@@ -44,24 +46,6 @@ from engine.state import TERMINATED, State
 logger = logging.getLogger(__name__)
 
 KEPT_BY_ONLY_GAPS = frozenset({State.SUCCESS}) | frozenset(s for s in State if not s.is_terminated)
-
-
-@dataclass(frozen=True)
-class BackfillStatus:
-    """A backfill's cursor, and the executions recorded for its window's fire times (made by
-    this backfill, an earlier one or the schedule) with how many of them have ended."""
-
-    key: TriggerKey
-    cursor: BackfillCursor
-    executions: int = 0
-    finished_executions: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"namespace": self.key.namespace, "flowId": self.key.flow_id,
-                "triggerId": self.key.trigger_id, "status": self.cursor.status,
-                "done": self.cursor.done, "executions": self.executions,
-                "finishedExecutions": self.finished_executions,
-                **self.cursor.to_json()}
 
 
 @dataclass
@@ -156,8 +140,7 @@ class BackfillService:
 
     def list_backfills(self) -> list[BackfillStatus]:
         """Every stored backfill (active or not), without the finished-execution counts."""
-        return [BackfillStatus(_key(state), BackfillCursor.load(state.backfill))
-                for state in self.states.list() if state.backfill]
+        return backfill_statuses([(_key(state), state.backfill) for state in self.states.list()])
 
     def _change(self, key: TriggerKey, verb: str, **changes: bool | str | None) -> BackfillStatus:
         with self.env.db.transaction() as session:

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
 from engine import executor
 from engine.durations import parse_duration
@@ -42,6 +42,7 @@ from engine.plugins.core.triggers import RecoverMissedSchedules, Schedule, Sched
 from engine.schedule.conditions import ConditionError, all_pass
 from engine.schedule.cron import FireTime, schedule_from_options, zone_of
 from engine.schedule.policy import DateList, DateSequence, Decision, Policy, decide, first_date
+from engine.schedule.schedule_triggers import ScheduleTrigger, schedule_triggers
 from engine.services.executions import ExecutionService, InputsInvalid
 from engine.services.flows import FlowCatalog
 from engine.services.messages import encode_event
@@ -52,9 +53,6 @@ from engine.state import State
 logger = logging.getLogger(__name__)
 KIND = "schedule"  # data["kind"] of the rows this service owns (Flow triggers keep their own)
 PAGE = 500
-
-ScheduleTrigger: TypeAlias = Schedule | ScheduleOnDates
-
 
 @dataclass(frozen=True)
 class Fired:
@@ -277,18 +275,6 @@ class ScheduleService:
             if len(page) < PAGE or not fresh:
                 return
             page = self.states.due_from(now, page[-1], limit=PAGE * 2)
-
-
-def schedule_triggers(flow: Flow) -> list[ScheduleTrigger]:
-    """The flow's Schedule and ScheduleOnDates triggers (parsed options)."""
-    return [t for t in flow.triggers or [] if isinstance(t, (Schedule, ScheduleOnDates))]
-
-
-def sequence_of(trigger: ScheduleTrigger, data: Mapping[str, Any], default_zone: str) -> DateSequence:
-    """The dates of a trigger from its options and its state (for ``podium triggers list``)."""
-    if isinstance(trigger, Schedule):
-        return schedule_from_options(trigger, default_zone)
-    return DateList.parse(data.get("dates") or [], zone_of(trigger.timezone or default_zone))
 
 
 def _signature(trigger: ScheduleTrigger, dates: list[str] | None) -> str:

@@ -13,14 +13,18 @@ from pathlib import Path
 import pytest
 
 from cli.flow_commands import _settings
+from cli.reads import Place, instance_place
 from engine.settings import Settings
-from tests.cli.conftest import ROOT
+from tests.cli.conftest import ROOT, Podium
 
 HEAVY = ("celery", "kombu", "sqlalchemy", "rich", "httpx", "engine.services", "engine.persistence",
          "pydantic", "pydantic_settings")
 # What no read of the database needs: the broker, the expression engine, the plugins, the migrations.
 NOT_FOR_READS = ("celery", "kombu", "jinja2", "alembic", "engine.services", "engine.templating.renderer",
-                 "engine.plugins.base", "engine.plugins.registry", "messaging")
+                 "engine.plugins.base", "engine.plugins.registry", "messaging", "sqlalchemy", "pydantic_settings")
+# What `triggers list` needs besides: the plugins, to parse the flows whose triggers it lists.
+NOT_FOR_TRIGGERS = ("celery", "kombu", "alembic", "engine.services", "engine.templating.renderer", "messaging",
+                    "sqlalchemy", "pydantic_settings")
 
 # Imports the CLI, runs the command line given (if any) and prints which heavy modules it loaded.
 PROBE = """
@@ -62,9 +66,44 @@ def test_validate_loads_no_broker_database_or_expression_engine() -> None:
 
 def test_execution_list_reads_the_database_alone(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
-    assert _heavy_modules_after("execution", "list", "--data-dir", data, heavy=NOT_FOR_READS) == ["alembic"]
-    # Once the schema is at head, nothing but the table read is left.
+    # A new instance: the repositories create the schema (SQLAlchemy and Alembic)...
+    assert _heavy_modules_after("execution", "list", "--data-dir", data, heavy=NOT_FOR_READS) == [
+        "alembic", "sqlalchemy"]
+    # ... and once it is at head, the stdlib sqlite3 reads it: nothing but the table read is left.
     assert _heavy_modules_after("execution", "list", "--data-dir", data, heavy=NOT_FOR_READS) == []
+
+
+def test_read_only_commands_open_no_services_broker_or_sqlalchemy(podium: Podium) -> None:
+    flow = ROOT / "flows" / "hello_world.yaml"
+    execution_id = podium.run_json(flow)["id"]
+    data = str(podium.data_dir)
+    assert podium.process("kv", "set", "dev", "k", "1", "--data-dir", data).returncode == 0
+    for command in (["execution", "show", execution_id], ["execution", "show", execution_id, "--json"],
+                    ["execution", "logs", execution_id], ["kv", "list", "dev"], ["kv", "get", "dev", "k"],
+                    ["namespace-files", "list", "dev"], ["triggers", "logs", "company.team", "hello_world"]):
+        assert _heavy_modules_after(*command, "--data-dir", data, heavy=NOT_FOR_READS) == [], command
+    assert _heavy_modules_after("triggers", "list", "--data-dir", data, heavy=NOT_FOR_TRIGGERS) == []
+
+
+def test_kv_writes_and_file_uploads_build_no_services_or_broker(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    no_services = ("celery", "kombu", "engine.services", "messaging", "engine.plugins.registry", "jinja2")
+    assert _heavy_modules_after("kv", "set", "dev", "k", "1", "--data-dir", data, heavy=no_services) == []
+    assert _heavy_modules_after("kv", "delete", "dev", "k", "--data-dir", data, heavy=no_services) == []
+    flow = str(ROOT / "flows" / "hello_world.yaml")
+    assert _heavy_modules_after("namespace-files", "upload", "dev", flow, "--data-dir", data,
+                                heavy=(*no_services, "sqlalchemy")) == []
+
+
+def test_the_instance_without_configuration_is_where_the_settings_defaults_put_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in [n for n in os.environ if n.upper().startswith("PODIUM_")]:
+        monkeypatch.delenv(name)
+    for data_dir in (None, tmp_path / "data"):
+        settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+        assert instance_place(None, data_dir) == Place(
+            settings.data_dir, settings.resolved_database_url, settings.resolved_storage_dir, settings.timezone,
+            tuple(settings.plugin_defaults))
 
 
 def test_validate_without_configuration_uses_the_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

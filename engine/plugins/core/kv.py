@@ -4,27 +4,17 @@ Run by :mod:`engine.tasks.kv_tasks` through the run context's namespace KV store
 """
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from engine.kv_types import KVType as KVType  # re-exported: the KV tasks' public type
 from engine.model.task import Duration, TaskOptions, dynamic
 from engine.plugins.base import Options, PluginKind, PluginSpec
 from engine.plugins.core.task_props import DynBool
 
 PREFIX = "io.kestra.plugin.core.kv."
 FLOW_NAMESPACE = "{{ flow.namespace }}"
-
-
-class KVType(str, Enum):
-    STRING = "STRING"
-    NUMBER = "NUMBER"
-    BOOLEAN = "BOOLEAN"
-    DATETIME = "DATETIME"
-    DATE = "DATE"
-    DURATION = "DURATION"
-    JSON = "JSON"
 
 
 class KVSetOptions(TaskOptions):
