@@ -31,7 +31,7 @@ def run_mail_send(options: MailSend, ctx: RunContext) -> None:
     message.set_content(plain if plain is not None else "")
     if body is not None:
         message.add_alternative(body, subtype="html")
-        html_part = message.get_payload()[-1]
+        html_part = _html_part(message)
         for image in _attachments(options.embedded_images, "embeddedImages", ctx):
             maintype, subtype = _mime(image.content_type)
             html_part.add_related(ctx.read_file(image.uri), maintype=maintype, subtype=subtype,
@@ -40,6 +40,13 @@ def run_mail_send(options: MailSend, ctx: RunContext) -> None:
         maintype, subtype = _mime(item.content_type)
         message.add_attachment(ctx.read_file(item.uri), maintype=maintype, subtype=subtype, filename=item.name)
     _send(options, ctx, message)
+
+
+def _html_part(message: EmailMessage) -> EmailMessage:
+    """The text/html part ``add_alternative`` just made (the last part of multipart/alternative)."""
+    part = list(message.iter_parts())[-1]
+    assert isinstance(part, EmailMessage)  # the default policy makes every part an EmailMessage
+    return part
 
 
 def run_mail_execution(options: MailExecution, ctx: RunContext) -> None:
@@ -87,7 +94,7 @@ def _attachments(value: list[Attachment] | str | None, name: str, ctx: RunContex
     """The attachments, rendered (a string must render to a JSON list of {name, uri, contentType})."""
     if value is None:
         return []
-    items = value if isinstance(value, list) else [Attachment.model_validate(item) for item in as_list(ctx, value, name)]
+    items = value if isinstance(value, list) else [Attachment.model_validate(v) for v in as_list(ctx, value, name)]
     return [Attachment(name=as_text(ctx, item.name, f"{name}.name"), uri=as_text(ctx, item.uri, f"{name}.uri"),
                        content_type=ctx.render_text(item.content_type) or "application/octet-stream")
             for item in items]

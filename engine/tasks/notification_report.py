@@ -74,7 +74,7 @@ def _execution_facts(execution_id: str, ctx: RunContext) -> dict[str, Any]:
     if execution_id == current.get("id"):
         start = current.get("startDate")
         return {"namespace": ctx.namespace, "flow_id": ctx.flow_id, "state": str(current.get("state") or "RUNNING"),
-                "start_date": start, "duration": _duration(start, ctx.now)}
+                "start_date": start, "duration": _duration(start, ctx.now())}
     if isinstance(trigger, Mapping) and execution_id == trigger.get("executionId"):
         return {"namespace": str(trigger.get("namespace")), "flow_id": str(trigger.get("flowId")),
                 "state": str(trigger.get("state"))}

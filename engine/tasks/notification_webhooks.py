@@ -20,7 +20,7 @@ from engine.plugins.ext.notifications import (
     TeamsExecution,
 )
 from engine.tasks.context import RunContext
-from engine.tasks.notification_report import Report, build_report
+from engine.tasks.notification_report import build_report
 from engine.tasks.outcome import TaskFailed
 from engine.tasks.props import as_text
 

@@ -35,7 +35,8 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.mails.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content or b"", policy=email.policy.default)))
+        message = email.message_from_bytes(envelope.content or b"", policy=email.policy.default)
+        self.mails.append((list(envelope.rcpt_tos), message))
         return "250 Message accepted"
 
 
@@ -81,7 +82,7 @@ def webhook_server() -> Iterator[Hook]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             hook.posts.append((self.path, dict(self.headers.items()), json.loads(body)))
             code, reply = hook.answer
