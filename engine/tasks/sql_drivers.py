@@ -29,6 +29,9 @@ class Opened:
     placeholder: Callable[[str], str]
     escape_percent: bool = False
     database_file: Path | None = None
+    # Stops the running statement from another thread (a kill or a timeout): on the server for
+    # PostgreSQL (a cancel request), in-process for SQLite and DuckDB.
+    cancel: Callable[[], None] | None = None
 
 
 def database_path(url: str, prefix: str, working_dir: Path) -> Path | None:
@@ -59,7 +62,8 @@ def open_sqlite(url: str, working_dir: Path, default_file: Path | None = None) -
     except sqlite3.Error as error:
         raise TaskFailed(f"SQLite database '{url}': {error}") from None
     connection.set_authorizer(_refuse_attach)
-    return Opened(connection, f"SQLite database '{url}'", lambda n: f":{n}", database_file=path)
+    return Opened(connection, f"SQLite database '{url}'", lambda n: f":{n}", database_file=path,
+                  cancel=connection.interrupt)
 
 
 def open_duckdb(url: str, working_dir: Path, default_file: Path | None = None) -> Opened:
@@ -77,7 +81,8 @@ def open_duckdb(url: str, working_dir: Path, default_file: Path | None = None) -
             connection.execute(setting)
     except duckdb.Error as error:
         raise TaskFailed(f"DuckDB database '{url}': {error}") from None
-    return Opened(connection, f"DuckDB database '{url}'", lambda n: f"${n}", database_file=path)
+    return Opened(connection, f"DuckDB database '{url}'", lambda n: f"${n}", database_file=path,
+                  cancel=connection.interrupt)
 
 
 def _quote(text: str) -> str:
@@ -126,7 +131,7 @@ def open_postgres(url: str, username: str | None, password: str | None,
         connection = psycopg.connect(autocommit=True, **keywords)
     except psycopg.Error as error:
         raise TaskFailed(f"{server}: {one_line(error, password)}") from None
-    return Opened(connection, server, lambda n: f"%({n})s", escape_percent=True)
+    return Opened(connection, server, lambda n: f"%({n})s", escape_percent=True, cancel=connection.cancel_safe)
 
 
 def one_line(error: BaseException, *secrets: str | None) -> str:

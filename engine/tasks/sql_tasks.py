@@ -9,7 +9,9 @@ an Ion-lines file written row by row (STORE), each with ``size``, the number of 
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -59,7 +61,7 @@ def _run_postgres(options: Any, ctx: RunContext, many: bool) -> dict[str, Any]:
     try:
         return _execute(options, ctx, opened, many, {}, password)
     finally:
-        opened.connection.close()
+        _close(opened)
 
 
 def _run_file_database(options: Any, ctx: RunContext, opener: Callable[..., Opened], many: bool) -> dict[str, Any]:
@@ -72,12 +74,43 @@ def _run_file_database(options: Any, ctx: RunContext, opener: Callable[..., Open
     try:
         outputs = _execute(options, ctx, opened, many, extra, None)
     finally:
-        opened.connection.close()
+        _close(opened)
     if output_names:
         outputs["outputFiles"] = collect_output_files(ctx, output_names, folder, folder / ".no-output-dir")
     if getattr(options, "output_db_file", None) and opened.database_file is not None:
         outputs["databaseUri"] = ctx.put_file(opened.database_file)
     return outputs
+
+
+def _close(opened: Opened) -> None:
+    try:
+        opened.connection.close()
+    except Exception:  # noqa: BLE001, S110 - closing a cancelled or broken connection; the task's error is already set
+        pass
+
+
+@contextmanager
+def _cancelled_on_stop(ctx: RunContext, opened: Opened) -> Iterator[None]:
+    """While the body runs, a kill or timeout (the context's cancel event) cancels the running
+    statement through the driver, so that the server stops working on it."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if ctx.cancel_event.wait(0.2) and not done.is_set():
+                if opened.cancel is not None:
+                    try:
+                        opened.cancel()
+                    except Exception:  # noqa: BLE001, S110 - the statement may have just ended
+                        pass
+                return
+
+    watcher = threading.Thread(target=watch, name=f"sql-cancel-{ctx.task_id}", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def _starting_file(options: Any, ctx: RunContext, folder: Path) -> Path | None:
@@ -105,27 +138,40 @@ def _execute(options: Fetching, ctx: RunContext, opened: Opened, many: bool,
     parameters = ctx.render(options.parameters or {}, extra=extra)
     transaction = bool(getattr(options, "transaction", False)) or bool(after)
     fetch = _fetch_type(options)
+    with _cancelled_on_stop(ctx, opened):
+        results = _run_statements(ctx, opened, [*statements, *after], parameters, transaction,
+                                  lambda cursor: _result(ctx, cursor, fetch, options.fetch_size), password)
+    if many:
+        return {"outputs": results}
+    return results[0] if results else ({"size": 0} if fetch is not FetchType.NONE else {})
+
+
+def _run_statements(ctx: RunContext, opened: Opened, statements: list[str], parameters: Mapping[str, Any],
+                    transaction: bool, fetch: Callable[[Any], dict[str, Any]],
+                    password: str | None) -> list[dict[str, Any]]:
     cursor = opened.connection.cursor()
     results: list[dict[str, Any]] = []
     try:
         if transaction:
             cursor.execute("BEGIN")
-        for statement in [*statements, *after]:
+        for statement in statements:
             used: dict[str, Any] = {}
-            sql = bind_parameters(statement, parameters, _recording(opened, parameters, used), opened.escape_percent)
+            sql = bind_parameters(statement, parameters, _recording(opened, parameters, used))
+            if used and opened.escape_percent:  # psycopg reads % only when given parameters
+                sql = bind_parameters(statement, parameters, opened.placeholder, escape_percent=True)
             cursor.execute(sql, used) if used else cursor.execute(sql)
             if cursor.description is not None and _returns_rows(statement):
-                results.append(_result(ctx, cursor, fetch, options.fetch_size))
+                results.append(fetch(cursor))
         if transaction:
             cursor.execute("COMMIT")
     except TaskFailed:
         raise
     except Exception as error:  # noqa: BLE001 - every driver's own error class, turned into one line
+        if ctx.is_cancelled:
+            raise TaskFailed(f"{opened.server}: the statement was cancelled") from None
         _rollback(cursor, transaction)
         raise TaskFailed(f"{opened.server}: {one_line(error, password)}") from None
-    if many:
-        return {"outputs": results}
-    return results[0] if results else ({"size": 0} if fetch is not FetchType.NONE else {})
+    return results
 
 
 _CHANGES = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "COPY", "TRUNCATE",
