@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +20,7 @@ from uuid import UUID
 
 from engine import ion
 from engine.ids import new_id
-from engine.plugins.ext.jdbc import FetchType, Fetching
+from engine.plugins.ext.jdbc import Fetching, FetchType
 from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed
 from engine.tasks.script_files import collect_output_files, write_input_files
@@ -83,10 +83,8 @@ def _run_file_database(options: Any, ctx: RunContext, opener: Callable[..., Open
 
 
 def _close(opened: Opened) -> None:
-    try:
+    with suppress(Exception):  # a cancelled or broken connection; the task's error is already set
         opened.connection.close()
-    except Exception:  # noqa: BLE001, S110 - closing a cancelled or broken connection; the task's error is already set
-        pass
 
 
 @contextmanager
@@ -99,10 +97,8 @@ def _cancelled_on_stop(ctx: RunContext, opened: Opened) -> Iterator[None]:
         while not done.is_set():
             if ctx.cancel_event.wait(0.2) and not done.is_set():
                 if opened.cancel is not None:
-                    try:
+                    with suppress(Exception):  # the statement may have just ended
                         opened.cancel()
-                    except Exception:  # noqa: BLE001, S110 - the statement may have just ended
-                        pass
                 return
 
     watcher = threading.Thread(target=watch, name=f"sql-cancel-{ctx.task_id}", daemon=True)
@@ -197,10 +193,8 @@ def _recording(opened: Opened, parameters: Mapping[str, Any], used: dict[str, An
 
 def _rollback(cursor: Any, transaction: bool) -> None:
     if transaction:
-        try:
+        with suppress(Exception):  # the connection may be gone; the first error is the one to report
             cursor.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001, S110 - the connection may be gone; the first error is the one to report
-            pass
 
 
 def _fetch_type(options: Fetching) -> FetchType:
@@ -247,7 +241,8 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_ready(v) for v in value]
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, UUID):

@@ -179,5 +179,6 @@ SPECS: list[PluginSpec] = [
           "fetchType: FETCH_ONE", "run_sqlite_query"),
     _spec(SQLITE + "Queries", SqliteQueries, "Run several SQLite statements in one transaction.",
           "id: queries\ntype: io.kestra.plugin.jdbc.sqlite.Queries\nurl: jdbc:sqlite::memory:\n"
-          "sql: CREATE TABLE t (a int); INSERT INTO t VALUES (1); SELECT * FROM t\nfetchType: FETCH", "run_sqlite_queries"),
+          "sql: CREATE TABLE t (a int); INSERT INTO t VALUES (1); SELECT * FROM t\nfetchType: FETCH",
+          "run_sqlite_queries"),
 ]
