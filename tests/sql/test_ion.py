@@ -1,4 +1,4 @@
-"""engine/ion.py: Podium's Ion writer read back by the reference parser (amazon-ion)."""
+"""engine/ion.py: Podium's Ion writer read back by the reference parser."""
 from __future__ import annotations
 
 import io
