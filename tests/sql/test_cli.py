@@ -1,4 +1,4 @@
-"""SQL tasks through the real ``podium run``: a SQLite STORE read back with read(), a DuckDB FETCH_ONE, an unreachable server."""
+"""SQL tasks through `podium run`: a SQLite STORE read back by read(), DuckDB, an unreachable server."""
 from __future__ import annotations
 
 from pathlib import Path
