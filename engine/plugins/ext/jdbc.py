@@ -1,10 +1,11 @@
-"""L1 pure core: SQL tasks (``io.kestra.plugin.jdbc.postgresql.*``, ``io.kestra.plugin.jdbc.duckdb.Query``).
+"""L1 pure core: SQL tasks (``io.kestra.plugin.jdbc.{postgresql,duckdb,sqlite}.*``).
 
-Options models with Kestra's property set, so that flows using them validate; running them is
-not implemented (``implemented=False``).
+Options models with Kestra's property set. ``Query``/``Queries`` of the three databases run
+(engine/tasks/sql_tasks.py, docs/sql.md); ``CopyIn``/``CopyOut`` validate only (``implemented=False``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -54,7 +55,7 @@ class _PostgresConnection(_Connection):
     ssl_key_password: str | None = dynamic(None)
 
 
-class _Fetching(TaskOptions):
+class Fetching(TaskOptions):
     sql: str = dynamic(..., "SQL to run.", min_length=1)
     parameters: dict[str, Any] | None = dynamic(None, "Named parameters bound in the SQL (:name).")
     fetch_type: FetchType = FetchType.NONE
@@ -62,10 +63,12 @@ class _Fetching(TaskOptions):
     fetch_one: bool | None = Field(None, description="Deprecated: fetchType FETCH_ONE.")
     store: bool | None = Field(None, description="Deprecated: fetchType STORE.")
     fetch_size: int = Field(10000, ge=1)
-    auto_commit: bool | None = None
+    auto_commit: bool | None = Field(None, description="Removed in Kestra 0.23: refused when running.")
+    after_sql: str | None = dynamic(None, "SQL run after the main statements, in the same transaction.",
+                                    alias="afterSQL")
 
 
-class PostgresQuery(_Fetching, _PostgresConnection):
+class PostgresQuery(Fetching, _PostgresConnection):
     pass
 
 
@@ -104,35 +107,78 @@ class CopyOut(_Copy):
         return self
 
 
-class DuckdbQuery(_Fetching):
-    url: str = dynamic("jdbc:duckdb:", "jdbc:duckdb: (in memory) or jdbc:duckdb:/path/to/file.db.")
+class _LocalDatabase(Fetching):
     username: str | None = dynamic(None)
     password: str | None = dynamic(None)
     time_zone_id: str | None = dynamic(None)
-    database_uri: str | None = dynamic(None, "kestra:// URI of a database file to start from.")
     output_db_file: bool | None = None
     input_files: dict[str, str] | str | None = dynamic(None, "Files put in the working directory.")
     output_files: list[str] | None = dynamic(None, "Files of the working directory kept as outputs.")
 
 
-def _spec(type_name: str, model: type[TaskOptions], title: str, example: str) -> PluginSpec:
+class DuckdbQuery(_LocalDatabase):
+    url: str = dynamic("jdbc:duckdb:", "jdbc:duckdb: (in memory) or jdbc:duckdb:path (in the working directory).")
+    database_uri: str | None = dynamic(None, "kestra:// URI of a database file to start from.")
+
+
+class DuckdbQueries(DuckdbQuery):
+    transaction: bool = Field(True, description="Run every statement in one transaction.")
+
+
+class SqliteQuery(_LocalDatabase):
+    url: str = dynamic(..., "jdbc:sqlite::memory: or jdbc:sqlite:path (in the working directory).")
+    sqlite_file: str | None = dynamic(None, "kestra:// URI of a database file to start from.")
+
+
+class SqliteQueries(SqliteQuery):
+    transaction: bool = Field(True, description="Run every statement in one transaction.")
+
+
+def _spec(type_name: str, model: type[TaskOptions], title: str, example: str, run: str | None = None,
+          probe: Callable[[], str | None] | None = None) -> PluginSpec:
     return PluginSpec(type=type_name, kind=PluginKind.RUNNABLE, options=model, title=title,
-                      examples=(example,), implemented=False)
+                      examples=(example,), implemented=run is not None, probe=probe,
+                      implementation=f"engine.tasks.sql_tasks:{run}" if run else None)
+
+
+def _needs(module: str, extra: str) -> Callable[[], str | None]:
+    def probe() -> str | None:
+        from engine.plugins.availability import requires_module  # looks at the environment: not L1
+
+        return requires_module(module, f"install it with: pip install 'podium[{extra}]'")()
+
+    return probe
+
+
+DUCKDB = "io.kestra.plugin.jdbc.duckdb."
+SQLITE = "io.kestra.plugin.jdbc.sqlite."
 
 
 SPECS: list[PluginSpec] = [
     _spec(POSTGRES + "Query", PostgresQuery, "Run a PostgreSQL query.",
           "id: query\ntype: io.kestra.plugin.jdbc.postgresql.Query\nurl: jdbc:postgresql://localhost:5432/db\n"
-          "sql: SELECT 1\nfetchType: FETCH_ONE"),
+          "sql: SELECT 1\nfetchType: FETCH_ONE", "run_postgres_query", _needs("psycopg", "postgres")),
     _spec(POSTGRES + "Queries", PostgresQueries, "Run several PostgreSQL statements.",
           "id: ddl\ntype: io.kestra.plugin.jdbc.postgresql.Queries\nurl: jdbc:postgresql://localhost:5432/db\n"
-          "sql: CREATE TABLE a (id int); CREATE TABLE b (id int);"),
+          "sql: CREATE TABLE a (id int); CREATE TABLE b (id int);", "run_postgres_queries",
+          _needs("psycopg", "postgres")),
     _spec(POSTGRES + "CopyIn", CopyIn, "Load a file into a PostgreSQL table with COPY.",
           "id: load\ntype: io.kestra.plugin.jdbc.postgresql.CopyIn\nurl: jdbc:postgresql://localhost:5432/db\n"
           "table: trips\nfrom: \"{{ outputs.extract.uri }}\"\nformat: CSV\nheader: true"),
     _spec(POSTGRES + "CopyOut", CopyOut, "Export a PostgreSQL table or query with COPY.",
           "id: export\ntype: io.kestra.plugin.jdbc.postgresql.CopyOut\nurl: jdbc:postgresql://localhost:5432/db\n"
           "table: trips\nformat: CSV\nheader: true"),
-    _spec("io.kestra.plugin.jdbc.duckdb.Query", DuckdbQuery, "Run a DuckDB query.",
-          "id: query\ntype: io.kestra.plugin.jdbc.duckdb.Query\nsql: SELECT 42 AS answer\nfetchType: FETCH_ONE"),
+    _spec(DUCKDB + "Query", DuckdbQuery, "Run one DuckDB statement.",
+          "id: query\ntype: io.kestra.plugin.jdbc.duckdb.Query\nsql: SELECT 42 AS answer\nfetchType: FETCH_ONE",
+          "run_duckdb_query", _needs("duckdb", "duckdb")),
+    _spec(DUCKDB + "Queries", DuckdbQueries, "Run several DuckDB statements in one transaction.",
+          "id: queries\ntype: io.kestra.plugin.jdbc.duckdb.Queries\nsql: CREATE TABLE t AS SELECT 1 AS a; "
+          "SELECT * FROM t\nfetchType: FETCH", "run_duckdb_queries", _needs("duckdb", "duckdb")),
+    _spec(SQLITE + "Query", SqliteQuery, "Run one SQLite statement.",
+          "id: query\ntype: io.kestra.plugin.jdbc.sqlite.Query\nurl: jdbc:sqlite:data.db\nsql: SELECT 1 AS one\n"
+          "fetchType: FETCH_ONE", "run_sqlite_query"),
+    _spec(SQLITE + "Queries", SqliteQueries, "Run several SQLite statements in one transaction.",
+          "id: queries\ntype: io.kestra.plugin.jdbc.sqlite.Queries\nurl: jdbc:sqlite::memory:\n"
+          "sql: CREATE TABLE t (a int); INSERT INTO t VALUES (1); SELECT * FROM t\nfetchType: FETCH",
+          "run_sqlite_queries"),
 ]
