@@ -17,7 +17,6 @@ from engine.model.task import LogLevel
 from engine.storage.access import NSFILE, FileAccess, FileRefused, looks_like_uri
 from engine.storage.base import StoragePathError
 from engine.storage.scopes import ReaderScope
-from engine.tasks import expression_http
 from engine.tasks.protocols import ExpressionHost
 from engine.templating import ExpressionError
 from engine.templating.http_call import HttpCall
@@ -59,6 +58,9 @@ class StorageIO:
 
     def http(self, call: HttpCall) -> Any:
         """``http()``: the response body (docs/expressions.md, *http()*)."""
+        # httpx costs a third of a second to import: only the renders that call http() pay it
+        from engine.tasks import expression_http
+
         return expression_http.send(call)
 
     def read(self, path: str) -> str:
