@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import threading
 
-from engine.persistence.logs import LogEntry, LogRepository
+from engine.persistence.attempt_records import AttemptRecord, append_records
+from engine.persistence.logs import LogRepository
 
 MAX_HELD = 200
 
 
 class AttemptLogs:
-    """The lines of one attempt: held, then written with its result or as they come (live)."""
+    """The lines (and metrics) of one attempt: held, then written with its result or as they come (live)."""
 
     def __init__(self, repository: LogRepository, *, live: bool = False) -> None:
         self._repository = repository
-        self._held: list[LogEntry] = []
+        self._held: list[AttemptRecord] = []
         self._live = live
         # Held while writing too: lines of one attempt logged from several threads keep their order.
         self._lock = threading.Lock()
 
-    def append(self, entry: LogEntry) -> None:
+    def append(self, entry: AttemptRecord) -> None:
         with self._lock:
             self._held.append(entry)
             if self._live or len(self._held) >= MAX_HELD:
@@ -39,7 +40,7 @@ class AttemptLogs:
         with self._lock:
             self._write_held()
 
-    def take(self) -> list[LogEntry]:
+    def take(self) -> list[AttemptRecord]:
         """The lines held so far, for the caller to write (with the result); later lines are
         written at once (a task thread that outlived its attempt may still log)."""
         with self._lock:
@@ -51,4 +52,4 @@ class AttemptLogs:
         self._live = True
         held, self._held = self._held, []
         if held:
-            self._repository.append(held)
+            append_records(self._repository.db, held)

@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
-from engine.persistence.logs import LogEntry
+from engine.persistence.attempt_records import AttemptRecord
 from worker.lease_keeper import LeaseKeeper
 
 
@@ -27,11 +27,11 @@ class ResultBuffer:
         # The event of the write that claimed the fan-out's join, not sent: the join runs next.
         self.joined: dict[str, Any] | None = None
         self.written = False
-        self._held: list[tuple[ev.TaskRunResult, list[LogEntry], datetime]] = []
+        self._held: list[tuple[ev.TaskRunResult, list[AttemptRecord], datetime]] = []
         self._since = time.monotonic()
         self._lock = threading.Lock()  # the batch's timer flushes too
 
-    def add(self, event: ev.TaskRunResult, logs: Sequence[LogEntry], ended: datetime) -> None:
+    def add(self, event: ev.TaskRunResult, logs: Sequence[AttemptRecord], ended: datetime) -> None:
         with self._lock:
             self._held.append((event, list(logs), ended))
             due = time.monotonic() - self._since >= self._every

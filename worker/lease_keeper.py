@@ -38,6 +38,7 @@ from engine.dispatch import TaskRunRef
 from engine.executor import events as ev
 from engine.model.task import LogLevel
 from engine.persistence import Session
+from engine.persistence.attempt_records import AttemptRecord
 from engine.persistence.base import refusal, refused
 from engine.persistence.leases import PendingResult
 from engine.persistence.logs import LogEntry
@@ -48,7 +49,7 @@ from engine.state import State
 
 log = logging.getLogger("podium.leases")
 #: A terminal result to put in the outbox: its event, its attempt's unwritten log lines, when it ended.
-Result = tuple[ev.TaskRunResult, Sequence[LogEntry], datetime]
+Result = tuple[ev.TaskRunResult, Sequence[AttemptRecord], datetime]
 UNSTORABLE = "The result of this attempt cannot be stored ({reason}): the attempt is FAILED, without outputs"
 
 
@@ -195,7 +196,7 @@ class LeaseKeeper:
         ``announce_after`` seconds in, unless the heartbeat was stopped before."""
         return self.heartbeats.add(ref, cancel, announce, announce_after)
 
-    def report(self, execution_id: str, event: ev.TaskRunResult, *, logs: Sequence[LogEntry] = ()) -> None:
+    def report(self, execution_id: str, event: ev.TaskRunResult, *, logs: Sequence[AttemptRecord] = ()) -> None:
         """Sends ``event``; a terminal one is put in the outbox first, with the attempt's ``logs``
         not written yet (``worker.attempt_logs``)."""
         if event.state.is_terminated:
@@ -275,7 +276,7 @@ class LeaseKeeper:
         return PendingResult(execution_id, event.task_run_id, event.attempt_number, encode_event(event),
                              ended, ended + timedelta(seconds=self.seconds))
 
-    def _reason_line(self, execution_id: str, event: ev.TaskRunResult, logs: Sequence[LogEntry], ended: datetime,
+    def _reason_line(self, execution_id: str, event: ev.TaskRunResult, logs: Sequence[AttemptRecord], ended: datetime,
                      reason: str, tx: Session) -> list[LogEntry]:
         """The ERROR line that says why the attempt failed (none if its execution is gone)."""
         owner = self.repository.attempt_owner(execution_id, event.task_run_id, session=tx)

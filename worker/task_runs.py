@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -220,15 +220,7 @@ class TaskRunService:
                           executions=self, registry=self.env.registry, cancel_event=cancel,
                           encryption_key=self.env.encryption_key, working_dir=working_dir,
                           triggers=self.triggers, files=self.env.files, scripts=self._script_defaults,
-                          metrics_sink=self._store_metrics)
-
-    def _store_metrics(self, identity: RunIdentity, metrics: tuple[Metric, ...]) -> None:
-        now = self.env.clock()
-        self.env.task_metrics.append(MetricEntry(
-            namespace=identity.namespace, flow_id=identity.flow_id, execution_id=identity.execution_id,
-            task_run_id=identity.task_run_id, task_id=identity.task_id, attempt=identity.attempt,
-            name=metric.name, type=metric.type, value=metric.value, tags=metric.tags, timestamp=now)
-            for metric in metrics)
+                          metrics_sink=partial(_hold_metrics, logs, self.env.clock))
 
     def _renderer(self, io: RunContextIO) -> BoundRenderer:
         # One Renderer per process (its environment and compiled templates), bound per task run.
@@ -293,3 +285,14 @@ def _store_log(logs: AttemptLogs, entry: LogEntry) -> None:
         namespace=entry.namespace, flow_id=entry.flow_id, execution_id=entry.execution_id,
         task_run_id=entry.task_run_id, task_id=entry.task_id, attempt_number=entry.attempt_number,
         level=entry.level, message=entry.message, timestamp=entry.timestamp))
+
+
+def _hold_metrics(logs: AttemptLogs, clock: Callable[[], datetime], identity: RunIdentity,
+                  metrics: tuple[Metric, ...]) -> None:
+    """The attempt's metrics go with its log lines: written with its result, in the same commit."""
+    now = clock()
+    for metric in metrics:
+        logs.append(MetricEntry(
+            namespace=identity.namespace, flow_id=identity.flow_id, execution_id=identity.execution_id,
+            task_run_id=identity.task_run_id, task_id=identity.task_id, attempt=identity.attempt,
+            name=metric.name, type=metric.type, value=metric.value, tags=metric.tags, timestamp=now))

@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from engine.persistence.attempt_records import AttemptRecord, append_records
 from engine.persistence.base import Repository, affected, among, constants, is_postgres, upsert
-from engine.persistence.logs import LogEntry, LogRepository
 from engine.persistence.tables import executions, task_run_results, task_runs
 from engine.state import TERMINATED
 
@@ -146,18 +146,18 @@ class LeaseRepository(Repository):
 
     # -- the result outbox -----------------------------------------------------------------------
     def put_result(self, execution_id: str, task_run_id: str, attempt: int, event: dict[str, Any],
-                   now: datetime, replay_at: datetime, *, logs: Sequence[LogEntry] = ()) -> None:
+                   now: datetime, replay_at: datetime, *, logs: Sequence[AttemptRecord] = ()) -> None:
         """Keeps a terminal result until the executor applied it (the same attempt again replaces),
         with the attempt's log lines not written yet: one commit for both."""
         self.put_results([PendingResult(execution_id, task_run_id, attempt, event, now, replay_at)], logs=logs)
 
-    def put_results(self, results: Sequence[PendingResult], *, logs: Sequence[LogEntry] = (),
+    def put_results(self, results: Sequence[PendingResult], *, logs: Sequence[AttemptRecord] = (),
                     session: Session | None = None) -> None:
-        """``put_result`` of several results (a batch's), with their log lines: one commit."""
+        """``put_result`` of several results (a batch's), with their log lines and metrics: one commit."""
         if not results:
             return
         with self._tx(session) as tx:
-            LogRepository(self.db).append(logs, session=tx)
+            append_records(self.db, logs, session=tx)
             rows = [{"task_run_id": result.task_run_id, "attempt": result.attempt, "execution_id": result.execution_id,
                      "event": result.event, "created": result.created, "replay_at": result.replay_at}
                     for result in results]
