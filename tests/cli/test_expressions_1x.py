@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,22 +16,18 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import PODIUM, ROOT, Podium, write
+from tests.cli.conftest import ENDED, Podium, execution_of, write
 
 CORE = "io.kestra.plugin.core."
 DB_SECRET = {"user": "admin-user", "password": "p4ssw0rd-xyz-9"}
 
 
 def _run(podium: Podium, flow: Path, **env: str) -> dict[str, Any]:
-    """``podium run --json`` with ``env`` added to a clean environment (no PODIUM_* of the caller's)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PODIUM_", "ENV_", "SECRET_"))}
-    environ.update(env, PYTHONPATH=str(ROOT))
-    result = subprocess.run([*PODIUM, "run", str(flow), "--json", "--data-dir", str(podium.data_dir)],
-                            cwd=podium.cwd, env=environ, capture_output=True, text=True, timeout=120)
-    assert result.returncode in (0, 1), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    document: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return document
+    """``podium run --json`` with ``env`` added to a clean environment (no PODIUM_*, ENV_*, SECRET_*)."""
+    # kept: a traceback must not reach the printed execution either (these flows log expression errors)
+    result = podium.run(flow, exit_code=ENDED, env=env, unset=("ENV_", "SECRET_"))
+    assert "Traceback" not in result.stdout
+    return execution_of(result)
 
 
 def _flow(tmp_path: Path, name: str, body: str, namespace: str = "company.team") -> Path:
@@ -47,6 +41,7 @@ def _outputs(document: dict[str, Any], task_id: str) -> dict[str, Any]:
 
 
 def _messages(document: dict[str, Any], level: str | None = None) -> str:
+    # kept: every task's messages in one string, unlike log_messages (one task's, as a list)
     return " ".join(log["message"] for log in document["logs"] if level is None or log["level"] == level)
 
 

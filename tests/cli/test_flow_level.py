@@ -8,27 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import Podium, write
+from tests.cli.conftest import Podium, log_messages, task_states, write
 
 CORE = "io.kestra.plugin.core."
-
-
-def _run(podium: Podium, flow: Path, *args: str, code: int | None = None) -> dict[str, Any]:
-    """The execution JSON, whatever state it ended in (exit 0, or 1 for FAILED/KILLED/CANCELLED)."""
-    result = podium.process("run", str(flow), "--json", "--data-dir", str(podium.data_dir), *args)
-    assert result.returncode in ((0, 1) if code is None else (code,)), result.stderr
-    assert "Traceback" not in result.stderr
-    [line] = result.stdout.strip().splitlines()
-    document: dict[str, Any] = json.loads(line)
-    return document
-
-
-def _states(document: dict[str, Any]) -> dict[str, str]:
-    return {run["taskId"]: run["state"]["current"] for run in document["taskRunList"]}
-
-
-def _messages(document: dict[str, Any], task_id: str | None = None) -> list[str]:
-    return [log["message"] for log in document["logs"] if log.get("taskId") == task_id]
 
 
 def _dates(run: dict[str, Any]) -> list[datetime]:
@@ -56,11 +38,11 @@ afterExecution:
     message: "last"
     runIf: "{{{{ execution.state == 'FAILED' }}}}"
 """)
-    document = _run(podium, flow, code=1)
+    document = podium.run_json(flow, exit_code=1)
     assert document["state"]["current"] == "FAILED"  # afterExecution tasks do not change it
-    assert _states(document) == {"main": "FAILED", "notify": "SUCCESS", "nap": "SUCCESS", "last": "SUCCESS"}
-    assert _messages(document, "notify") == ["after FAILED"]
-    assert _messages(document, "last") == ["last"]
+    assert task_states(document) == {"main": "FAILED", "notify": "SUCCESS", "nap": "SUCCESS", "last": "SUCCESS"}
+    assert log_messages(document, "notify") == ["after FAILED"]
+    assert log_messages(document, "last") == ["last"]
 
 
 def test_a_sequence_never_shows_a_state_before_the_previous_task_ended(podium: Podium, tmp_path: Path) -> None:
@@ -69,7 +51,7 @@ def test_a_sequence_never_shows_a_state_before_the_previous_task_ended(podium: P
     type: {CORE}{"flow.Sleep" if i % 3 == 1 else "log.Log"}
     {"duration: PT0.3S" if i % 3 == 1 else f"message: step {i}"}""" for i in range(7))
     flow = write(tmp_path, "seq.yaml", f"id: seq\nnamespace: tests.cli\ntasks:\n{tasks}\n")
-    document = _run(podium, flow, code=0)
+    document = podium.run_json(flow, exit_code=0)
     runs = document["taskRunList"]
     assert [run["taskId"] for run in runs] == [f"t{i}" for i in range(7)]
     for before, after in itertools.pairwise(runs):
@@ -110,7 +92,7 @@ tasks:
     type: {CORE}log.Log
     message: resumed
 """)
-    document = _run(podium, upstream, "--flows", str(flows), code=0)
+    document = podium.run_json(upstream, "--flows", str(flows), exit_code=0)
     assert document["state"]["current"] == "SUCCESS"
     listed = podium.invoke("execution", "list", "--flow", "on_paused", "--json")
     assert listed.exit_code == 0, listed.output
@@ -180,19 +162,19 @@ def test_a_blocking_check_refuses_the_execution_with_its_message(podium: Podium,
 
 
 def test_a_failing_check_creates_the_execution_failed(podium: Podium, tmp_path: Path) -> None:
-    document = _run(podium, write(tmp_path, "checked.yaml", CHECKED), "-i", "env=staging", code=1)
+    document = podium.run_json(write(tmp_path, "checked.yaml", CHECKED), "-i", "env=staging", exit_code=1)
     assert document["state"]["current"] == "FAILED"
-    assert _states(document) == {"after": "SUCCESS"}  # no task ran; afterExecution did
-    assert "staging runs fail" in _messages(document)
-    assert _messages(document, "after") == ["after FAILED"]
+    assert task_states(document) == {"after": "SUCCESS"}  # no task ran; afterExecution did
+    assert "staging runs fail" in log_messages(document, None)
+    assert log_messages(document, "after") == ["after FAILED"]
 
 
 def test_a_check_that_lets_the_execution_run_logs_its_message(podium: Podium, tmp_path: Path) -> None:
-    document = _run(podium, write(tmp_path, "checked.yaml", CHECKED), "-i", "env=qa", code=0)
-    assert _states(document) == {"say": "SUCCESS", "after": "SUCCESS"}
+    document = podium.run_json(write(tmp_path, "checked.yaml", CHECKED), "-i", "env=qa", exit_code=0)
+    assert task_states(document) == {"say": "SUCCESS", "after": "SUCCESS"}
     assert [(log["level"], log["message"]) for log in document["logs"] if log.get("taskId") is None] == \
         [("WARN", "not dev: be careful")]
-    assert _run(podium, write(tmp_path, "dev.yaml", CHECKED), code=0)["state"]["current"] == "SUCCESS"
+    assert podium.run_json(write(tmp_path, "dev.yaml", CHECKED), exit_code=0)["state"]["current"] == "SUCCESS"
 
 
 def test_slas_end_the_execution_with_their_behaviour_and_labels(podium: Podium, tmp_path: Path) -> None:
@@ -225,11 +207,11 @@ tasks:
     type: {CORE}log.Log
     message: never
 """)
-    document = _run(podium, flow, code=1)
+    document = podium.run_json(flow, exit_code=1)
     assert document["state"]["current"] == "CANCELLED"
-    assert _states(document) == {"first": "SUCCESS", "sleepy": "CANCELLED"}
+    assert task_states(document) == {"first": "SUCCESS", "sleepy": "CANCELLED"}
     assert {"key": "sla", "value": "miss"} in document["labels"]
-    assert any(m.startswith("SLA 'too_long' violated") for m in _messages(document))
-    failed = _run(podium, flow, "-i", "limit=boom", code=1)
-    assert failed["state"]["current"] == "FAILED" and "never" not in _states(failed)
-    assert any("SLA 'never_fail' violated: assertion is false" in m for m in _messages(failed))
+    assert any(m.startswith("SLA 'too_long' violated") for m in log_messages(document, None))
+    failed = podium.run_json(flow, "-i", "limit=boom", exit_code=1)
+    assert failed["state"]["current"] == "FAILED" and "never" not in task_states(failed)
+    assert any("SLA 'never_fail' violated: assertion is false" in m for m in log_messages(failed, None))

@@ -4,35 +4,20 @@ allowedFileExtensions, rendered defaults with dependsOn, reserved flow ids, task
 cannot run here). Each 0.21 spelling keeps working beside its 1.x name."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
-from tests.cli.conftest import Podium, write
+from tests.cli.conftest import Podium, task_states, write
 
 CORE = "io.kestra.plugin.core."
-
-
-def _run(podium: Podium, flow: Path, *args: str, exit_code: int = 0) -> dict[str, Any]:
-    result = podium.process("run", str(flow), "--json", "--data-dir", str(podium.data_dir), *args)
-    assert result.returncode == exit_code, result.stderr
-    assert "Traceback" not in result.stderr
-    [line] = result.stdout.strip().splitlines()
-    document: dict[str, Any] = json.loads(line)
-    return document
 
 
 def _validate(flow: Path) -> Result:
     """``podium flow validate`` in this process (no instance is needed)."""
     return CliRunner().invoke(main, ["flow", "validate", str(flow)], catch_exceptions=False)
-
-
-def _states(document: dict[str, Any]) -> dict[str, str]:
-    return {run["taskId"]: run["state"]["current"] for run in document["taskRunList"]}
 
 
 def test_retry_max_attempts_and_its_old_name_count_the_first_attempt(podium: Podium, tmp_path: Path) -> None:
@@ -49,7 +34,7 @@ tasks:
     allowFailure: true
     retry: {{type: constant, interval: PT1S, maxAttempt: 2}}
 """)
-    document = _run(podium, flow)
+    document = podium.run_json(flow)
     attempts = {run["taskId"]: len(run["attempts"]) for run in document["taskRunList"]}
     assert attempts == {"new_name": 2, "old_name": 2}
     assert document["state"]["current"] == "WARNING"
@@ -74,8 +59,8 @@ tasks:
     type: {CORE}log.Log
     message: after the pause
 """)
-    document = _run(podium, flow, exit_code=exit_code)
-    assert document["state"]["current"] == execution and _states(document) == states
+    document = podium.run_json(flow, exit_code=exit_code)
+    assert document["state"]["current"] == execution and task_states(document) == states
 
 
 INPUTS = f"""\
@@ -111,11 +96,11 @@ tasks:
 
 def test_1x_inputs_take_their_prefill_first_value_and_rendered_defaults(podium: Podium, tmp_path: Path) -> None:
     flow = write(tmp_path, "inputs.yaml", INPUTS)
-    chosen = _run(podium, flow)["inputs"]
+    chosen = podium.run_json(flow)["inputs"]
     assert chosen == {"release_env": "PROD", "notify": True, "old_bool": False, "note": "a suggestion",
                       "tags": ["a"]}
     # a value given wins; the default that uses it follows it; a prefill sent empty is cleared
-    given = _run(podium, flow, "--inputs", '{"release_env": "DEV", "note": null, "tags": ["b"]}')["inputs"]
+    given = podium.run_json(flow, "--inputs", '{"release_env": "DEV", "note": null, "tags": ["b"]}')["inputs"]
     assert given == {"release_env": "DEV", "notify": False, "old_bool": False, "note": None, "tags": ["b"]}
 
 
@@ -140,7 +125,7 @@ tasks:
         f"error: Invalid input for `doc`, the file must have one of the extensions [.md, .txt] (the input's "
         f"allowedFileExtensions), but received `{tmp_path / 'data.csv'}`")
     assert not list(podium.data_dir.rglob("data.csv"))  # refused before the upload
-    document = _run(podium, flow, "-i", f"doc={tmp_path / 'notes.TXT'}")
+    document = podium.run_json(flow, "-i", f"doc={tmp_path / 'notes.TXT'}")
     assert document["inputs"]["doc"].startswith("kestra:///") and document["inputs"]["doc"].endswith("notes.TXT")
 
 

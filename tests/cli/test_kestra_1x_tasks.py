@@ -6,28 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import Podium, write
+from tests.cli.conftest import ENDED, Podium, log_messages, task_run, task_states, write
 
 CORE = "io.kestra.plugin.core."
-
-
-def _run(podium: Podium, flow: Path, *args: str) -> dict[str, Any]:
-    """The execution JSON, whatever state it ended in (exit 0, or 1 for FAILED/KILLED/CANCELLED)."""
-    result = podium.process("run", str(flow), "--json", "--data-dir", str(podium.data_dir), *args)
-    assert result.returncode in (0, 1), result.stderr
-    assert "Traceback" not in result.stderr
-    [line] = result.stdout.strip().splitlines()
-    document: dict[str, Any] = json.loads(line)
-    return document
-
-
-def _states(document: dict[str, Any]) -> dict[str, str]:
-    return {run["taskId"]: run["state"]["current"] for run in document["taskRunList"]}
-
-
-def _messages(document: dict[str, Any], task_id: str, level: str | None = None) -> list[str]:
-    return [log["message"] for log in document["logs"]
-            if log["taskId"] == task_id and (level is None or log["level"] == level)]
 
 
 def test_assert_fails_the_execution_with_each_failed_condition(podium: Podium, tmp_path: Path) -> None:
@@ -49,15 +30,15 @@ tasks:
     type: {CORE}log.Log
     message: never
 """)
-    document = _run(podium, flow, "--inputs", '{"param": "ko"}')
-    assert document["state"]["current"] == "FAILED" and _states(document) == {"check": "FAILED"}
-    errors = _messages(document, "check", "ERROR")
+    document = podium.run_json(flow, "--inputs", '{"param": "ko"}', exit_code=ENDED)
+    assert document["state"]["current"] == "FAILED" and task_states(document) == {"check": "FAILED"}
+    errors = log_messages(document, "check", "ERROR")
     assert "Assertion `{{ inputs.param == 'ok' }}` failed!" in errors
     assert "Assertion `{{ 1 + 1 == 3 }}` failed!" in errors
     assert "2 assertions failed!\nparam is ko" in errors
-    passed = _run(podium, flow, "--inputs", '{"param": "ok"}')
+    passed = podium.run_json(flow, "--inputs", '{"param": "ok"}', exit_code=ENDED)
     assert passed["state"]["current"] == "FAILED"  # 1 + 1 == 3 still fails
-    assert "1 assertion failed!\nparam is ok" in _messages(passed, "check", "ERROR")
+    assert "1 assertion failed!\nparam is ok" in log_messages(passed, "check", "ERROR")
 
 
 def test_exit_ends_the_execution_in_its_state_and_later_tasks_never_run(podium: Podium, tmp_path: Path) -> None:
@@ -85,12 +66,12 @@ tasks:
     type: {CORE}log.Log
     message: I'm ending
 """)
-    ended = _run(podium, flow, "--inputs", '{"state": "END"}')
+    ended = podium.run_json(flow, "--inputs", '{"state": "END"}', exit_code=ENDED)
     assert ended["state"]["current"] == "WARNING"
-    assert _states(ended) == {"if": "WARNING", "exit": "WARNING"}
-    went_on = _run(podium, flow)
+    assert task_states(ended) == {"if": "WARNING", "exit": "WARNING"}
+    went_on = podium.run_json(flow, exit_code=ENDED)
     assert went_on["state"]["current"] == "SUCCESS"
-    assert _states(went_on) == {"if": "SUCCESS", "hello": "SUCCESS", "end": "SUCCESS"}
+    assert task_states(went_on) == {"if": "SUCCESS", "hello": "SUCCESS", "end": "SUCCESS"}
 
 
 def test_set_and_unset_variables_change_what_later_tasks_read(podium: Podium, tmp_path: Path) -> None:
@@ -116,10 +97,10 @@ tasks:
     type: {CORE}log.Log
     message: "{{{{ vars.message ?? 'no message' }}}}, {{{{ vars.name }}}}"
 """)
-    document = _run(podium, flow)
+    document = podium.run_json(flow, exit_code=ENDED)
     assert document["state"]["current"] == "SUCCESS"
-    assert _messages(document, "hello") == ["Hello Loïc"]
-    assert _messages(document, "after") == ["no message, Loïc"]
+    assert log_messages(document, "hello") == ["Hello Loïc"]
+    assert log_messages(document, "after") == ["no message, Loïc"]
     assert document["variables"] == {"name": "Loïc"}
 
 
@@ -141,25 +122,25 @@ tasks:
       type: key
       expiredOnly: false
 """)
-    document = _run(podium, flow)
+    document = podium.run_json(flow, exit_code=ENDED)
     assert document["state"]["current"] == "SUCCESS"
     outputs = {run["taskId"]: run["outputs"] for run in document["taskRunList"]}
     assert outputs == {"expired": {"size": 1}, "by_pattern": {"size": 2}}
-    assert "purging 2 namespaces: [tests.cli, tests.cli.child]" in _messages(document, "by_pattern")
+    assert "purging 2 namespaces: [tests.cli, tests.cli.child]" in log_messages(document, "by_pattern")
     listed = json.loads(podium.invoke("kv", "list", "tests.cli", "--json").output)
     assert [entry["key"] for entry in listed] == ["keep"]
     assert json.loads(podium.invoke("kv", "list", "tests.other", "--json").output)[0]["key"] == "AI_three"
 
-    refused = _run(podium, write(tmp_path, "refused.yaml", f"""\
+    refused = podium.run_json(write(tmp_path, "refused.yaml", f"""\
 id: refused
 namespace: tests.cli
 tasks:
   - id: other
     type: {CORE}kv.PurgeKV
     namespaces: [tests.other]
-"""))
+"""), exit_code=ENDED)
     assert refused["state"]["current"] == "FAILED"
-    [error] = _messages(refused, "other", "ERROR")
+    [error] = log_messages(refused, "other", "ERROR")
     assert error.startswith("PurgeKV can purge only the flow's namespace 'tests.cli' and its child namespaces; "
                             "'tests.other' is outside it")
     assert json.loads(podium.invoke("kv", "list", "tests.other", "--json").output)[0]["key"] == "AI_three"
@@ -181,19 +162,20 @@ tasks:
     key: counter
     value: "{{{{ execution.id }}}}"
 """)
-    first = _run(podium, flow)
-    second = _run(podium, flow)
+    first = podium.run_json(flow, exit_code=ENDED)
+    second = podium.run_json(flow, exit_code=ENDED)
     assert first["state"]["current"] == second["state"]["current"] == "SUCCESS"
     assert _read(first) == _read(second) != {"value": first["id"]}  # the first run's outputs, reused
-    assert "Uploading a cache entry for task 'read'" in _messages(first, "read")
-    assert _messages(second, "read") == ["Skipping task execution for task 'read' as there is an existing "
+    assert "Uploading a cache entry for task 'read'" in log_messages(first, "read")
+    assert log_messages(second, "read") == ["Skipping task execution for task 'read' as there is an existing "
                                          "cache entry for it"]
     changed = write(tmp_path, "cache.yaml", flow.read_text().replace("PT1H", "PT2H"))
-    assert _read(_run(podium, changed)) == {"value": second["id"]}  # another task definition, another key
+    # another task definition, another key
+    assert _read(podium.run_json(changed, exit_code=ENDED)) == {"value": second["id"]}
 
 
 def _read(document: dict[str, Any]) -> dict[str, Any]:
-    outputs: dict[str, Any] = next(r for r in document["taskRunList"] if r["taskId"] == "read").get("outputs", {})
+    outputs: dict[str, Any] = task_run(document, "read").get("outputs", {})
     return outputs
 
 

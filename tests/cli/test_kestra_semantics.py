@@ -7,26 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import Podium, write
+from tests.cli.conftest import ENDED, Podium, log_messages, task_run, task_states, write
 
 CORE = "io.kestra.plugin.core."
 
 
-def _run(podium: Podium, flow: Path, *args: str) -> dict[str, Any]:
-    """The execution JSON, whatever state it ended in (exit 0, or 1 for FAILED/KILLED/CANCELLED)."""
-    result = podium.process("run", str(flow), "--json", "--data-dir", str(podium.data_dir), *args)
-    assert result.returncode in (0, 1), result.stderr
-    [line] = result.stdout.strip().splitlines()
-    document: dict[str, Any] = json.loads(line)
-    return document
-
-
 def _task_ids(document: dict[str, Any]) -> list[str]:
     return [run["taskId"] for run in document["taskRunList"]]
-
-
-def _run_of(document: dict[str, Any], task_id: str) -> dict[str, Any]:
-    return next(run for run in document["taskRunList"] if run["taskId"] == task_id)
 
 
 def test_switch_cases_keyed_by_numbers_and_booleans_match_the_rendered_value(podium: Podium,
@@ -58,11 +45,11 @@ tasks:
     validated = podium.process("flow", "validate", str(flow))
     assert validated.returncode == 0, validated.stderr
     for value, task in (("1", "one"), ("true", "yes"), ("2.5", "two-and-a-half")):
-        document = _run(podium, flow, "--inputs", json.dumps({"v": value}))
+        document = podium.run_json(flow, "--inputs", json.dumps({"v": value}), exit_code=ENDED)
         assert document["state"]["current"] == "SUCCESS"
         assert _task_ids(document) == ["switch", task]
     # 1 and true are two keys, as they are two texts in Kestra (Python's 1 == True is not)
-    assert _run(podium, flow, "--inputs", '{"v": "True"}')["state"]["current"] == "FAILED"
+    assert podium.run_json(flow, "--inputs", '{"v": "True"}', exit_code=ENDED)["state"]["current"] == "FAILED"
 
 
 def test_fetch_counts_every_line_of_the_execution_at_info_or_above(podium: Podium, tmp_path: Path) -> None:
@@ -87,12 +74,12 @@ tasks:
     level: DEBUG
     tasksId: [quiet, nap]
 """)
-    document = _run(podium, flow)
+    document = podium.run_json(flow, exit_code=ENDED)
     assert document["state"]["current"] == "SUCCESS"
-    nap_logs = [log["message"] for log in document["logs"] if log["taskId"] == "nap"]
+    nap_logs = log_messages(document, "nap")
     assert nap_logs == ["Waiting for PT0.01S"]  # Kestra's Sleep logs its duration at INFO
-    assert _run_of(document, "fetch")["outputs"]["size"] == 2  # hello, Waiting for PT0.01S
-    assert _run_of(document, "fetch-debug")["outputs"]["size"] == 2
+    assert task_run(document, "fetch")["outputs"]["size"] == 2  # hello, Waiting for PT0.01S
+    assert task_run(document, "fetch-debug")["outputs"]["size"] == 2
 
 
 def test_for_each_item_shows_its_split_items_and_merge_task_runs(podium: Podium, tmp_path: Path) -> None:
@@ -137,16 +124,17 @@ tasks:
     format: "{{{{ read(outputs.each_merge.subflowOutputs) }}}}"
 """)
     items = write(tmp_path, "items.txt", "a\nb\nc\n")
-    document = _run(podium, parent, "--flows", str(flows), "--inputs", json.dumps({"file": str(items)}))
+    document = podium.run_json(parent, "--flows", str(flows), "--inputs", json.dumps({"file": str(items)}),
+                               exit_code=ENDED)
     assert document["state"]["current"] == "SUCCESS"
     assert _task_ids(document) == ["each", "each_split", "each_items", "each_merge", "merged"]
-    each = _run_of(document, "each")
+    each = task_run(document, "each")
     assert [run["parentTaskRunId"] for run in document["taskRunList"][1:4]] == [each["id"]] * 3
     assert each["outputs"] == {}
-    assert _run_of(document, "each_split")["outputs"]["splits"].endswith("/splits.txt")
-    assert _run_of(document, "each_items")["outputs"] == {
+    assert task_run(document, "each_split")["outputs"]["splits"].endswith("/splits.txt")
+    assert task_run(document, "each_items")["outputs"] == {
         "numberOfBatches": 2, "iterations": {"CREATED": 0, "RUNNING": 0, "SUCCESS": 2}}
-    merged = [json.loads(line) for line in _run_of(document, "merged")["outputs"]["value"].splitlines()]
+    merged = [json.loads(line) for line in task_run(document, "merged")["outputs"]["value"].splitlines()]
     assert merged == [{"value": "0:a\nb"}, {"value": "1:c"}]  # taskrun.iteration counts from 0
 
 
@@ -183,11 +171,12 @@ tasks:
     message: still here
 """)
     items = write(tmp_path, "items.txt", "a\nb\n")
-    document = _run(podium, parent, "--flows", str(flows), "--inputs", json.dumps({"file": str(items)}))
+    document = podium.run_json(parent, "--flows", str(flows), "--inputs", json.dumps({"file": str(items)}),
+                               exit_code=ENDED)
     assert document["state"]["current"] == "WARNING"
-    states = {run["taskId"]: run["state"]["current"] for run in document["taskRunList"]}
+    states = task_states(document)
     assert states == {"each": "WARNING", "each_split": "SUCCESS", "each_items": "FAILED", "after": "SUCCESS"}
-    assert _run_of(document, "each_items")["outputs"]["iterations"]["FAILED"] == 2
+    assert task_run(document, "each_items")["outputs"]["iterations"]["FAILED"] == 2
 
 
 def test_working_directory_in_for_each_and_parallel_runs_the_right_children(podium: Podium,
@@ -227,7 +216,7 @@ tasks:
     type: {CORE}debug.Return
     format: "{{{{ outputs.write.a.value }}}}|{{{{ outputs.value.a.value }}}}{{{{ outputs.value.b.value }}}}"
 """)
-    document = _run(podium, flow)
+    document = podium.run_json(flow, exit_code=ENDED)
     assert document["state"]["current"] == "SUCCESS"
     runs = {(run["taskId"], _chain(document, run)): run for run in document["taskRunList"]}
     assert runs[("only-b", ("a",))]["state"]["current"] == "SKIPPED"  # runIf inside a WorkingDirectory
@@ -236,7 +225,7 @@ tasks:
     assert runs[("dir2", ("b",))]["value"] == "b" and runs[("value", ("b",))]["outputs"] == {"value": "b"}
     assert runs[("value", ("b",))].get("value") is None  # Kestra stores WorkingDirectory children without one
     assert len([run for run in document["taskRunList"] if run["taskId"] == "write"]) == 2
-    assert _run_of(document, "last")["outputs"]["value"] == "in parallel|ab"
+    assert task_run(document, "last")["outputs"]["value"] == "in parallel|ab"
 
 
 def _chain(document: dict[str, Any], run: dict[str, Any]) -> tuple[str, ...]:

@@ -3,21 +3,11 @@ namespace, its parents and its children; a sibling namespace is refused, by ``kv
 ``kv.*`` tasks, and its keys are left alone."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from tests.cli.conftest import Podium, write
+from tests.cli.conftest import ENDED, Podium, log_messages, write
 
 CORE = "io.kestra.plugin.core."
-
-
-def _run(podium: Podium, flow: Path) -> dict[str, Any]:
-    result = podium.process("run", str(flow), "--json", "--data-dir", str(podium.data_dir))
-    assert result.returncode in (0, 1), result.stderr
-    assert "Traceback" not in result.stderr
-    document: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return document
 
 
 def _flow(tmp_path: Path, name: str, tasks: str) -> Path:
@@ -36,18 +26,18 @@ def test_a_flow_reaches_its_own_its_parent_and_its_child_namespaces(podium: Podi
     type: {CORE}log.Log
     message: "{{{{ kv('token') }}}} {{{{ kv('token', 'company') }}}} {{{{ kv('token', 'company.team.sub') }}}}"
 """)
-    document = _run(podium, flow)
+    document = podium.run_json(flow, exit_code=ENDED)
     assert document["state"]["current"] == "SUCCESS", document
-    assert "a b c" in [log["message"] for log in document["logs"] if log["taskId"] == "show"]
+    assert "a b c" in log_messages(document, "show")
 
 
 def test_a_sibling_namespace_is_refused_by_kv_tasks_and_by_kv(podium: Podium, tmp_path: Path) -> None:
     setup = write(tmp_path, "setup.yaml", "id: setup\nnamespace: company.other\ntasks:\n"
                   + _set("mine", "company.other", "theirs"))
-    assert _run(podium, setup)["state"]["current"] == "SUCCESS"
+    assert podium.run_json(setup, exit_code=ENDED)["state"]["current"] == "SUCCESS"
 
     writer = _flow(tmp_path, "writer", _set("overwrite", "company.other", "stolen"))
-    document = _run(podium, writer)
+    document = podium.run_json(writer, exit_code=ENDED)
     assert document["state"]["current"] == "FAILED"
     errors = " ".join(log["message"] for log in document["logs"] if log["level"] == "ERROR")
     assert "Cannot access the KV store of namespace 'company.other'" in errors
@@ -57,9 +47,9 @@ def test_a_sibling_namespace_is_refused_by_kv_tasks_and_by_kv(podium: Podium, tm
     type: {CORE}log.Log
     message: "{{{{ kv('token', 'company.other') }}}}"
 """)
-    document = _run(podium, reader)
+    document = podium.run_json(reader, exit_code=ENDED)
     assert document["state"]["current"] == "FAILED"
-    messages = [log["message"] for log in document["logs"] if log["taskId"] == "peek"]
+    messages = log_messages(document, "peek")
     assert not any("theirs" in message for message in messages)
     assert any("Cannot access the KV store of namespace 'company.other'" in message for message in messages)
 
