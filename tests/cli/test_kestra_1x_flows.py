@@ -215,15 +215,16 @@ tasks:
     type: {CORE}log.Log
     message: hi
   - id: query
-    type: io.kestra.plugin.jdbc.postgresql.Query
+    type: io.kestra.plugin.jdbc.postgresql.CopyIn
     url: jdbc:postgresql://localhost/db
-    sql: select 1
+    table: t
+    from: kestra:///tests/cli/unrunnable/data.csv
 """
 
 
 def test_validate_warns_and_run_refuses_a_task_type_that_cannot_run_here(podium: Podium, tmp_path: Path) -> None:
     flow = write(tmp_path, "unrunnable.yaml", UNRUNNABLE)
-    message = (f"{flow}:8:11: tasks[1].type: task type 'io.kestra.plugin.jdbc.postgresql.Query' is known but "
+    message = (f"{flow}:8:11: tasks[1].type: task type 'io.kestra.plugin.jdbc.postgresql.CopyIn' is known but "
                "cannot run in this installation: it is not implemented in Podium yet; replace the task "
                "(`podium plugins list` marks the types that run)")
     validated = _validate(flow)
