@@ -146,7 +146,7 @@ def test_the_worker_ending_a_fan_out_runs_its_join_with_the_outputs_it_reads(ser
 
 def test_a_long_task_does_not_hold_back_the_siblings_of_its_chunk(services: Services) -> None:
     # p0 shares a chunk with the Sleep: the chunk gives p0 back while it sleeps.
-    sleeper = "      - {id: slow, type: io.kestra.plugin.core.flow.Sleep, duration: PT3S}\n"
+    sleeper = "      - {id: slow, type: io.kestra.plugin.core.flow.Sleep, duration: PT6S}\n"
     services.deploy_source(wide(15, first=sleeper))
     execution = wait_until(services, services.start_execution("tests.chains", "wide").id, ended)
     assert execution.state.current == State.SUCCESS

@@ -27,7 +27,7 @@ KNOWN_FAILURES = {
 # Validate cases where Podium follows Kestra 1.x, which refuses what the 0.21 corpus accepts
 # (docs/flow-language.md, "Kestra 1.x: old -> new").
 KNOWN_VALIDATE_DIFFERENCES = {
-    "pause.yaml",  # the flow id 'pause' is reserved since Kestra 1.0
+    "valid/pause.yaml",  # the flow id 'pause' is reserved since Kestra 1.0
 }
 
 pytestmark = [pytest.mark.slow,
