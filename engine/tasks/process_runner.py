@@ -12,11 +12,8 @@ is out of reach: containing it needs a container (the Docker runner).
 """
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -49,17 +46,13 @@ class ProcessScriptRunner:
                              "interpreter and that the program is installed on the worker") from None
         assert process.stdout is not None and process.stderr is not None
         readers = [_reader(process.stdout, sink, stderr=False), _reader(process.stderr, sink, stderr=True)]
-        ended = False
         try:
             while not _ended(process, _POLL_SECONDS):
                 if cancelled():
                     raise TaskFailed(STOPPED)
-            ended = True
         finally:
-            if ended:
-                _end_group(process.pid, self.grace)
-            else:
-                stop_group(process, self.grace)
+            # after an end too: what the command left running in its group goes with it
+            stop_group(process, self.grace)
             for reader in readers:
                 reader.join()
         return process.returncode
@@ -83,26 +76,3 @@ def _reader(stream: IO[bytes], sink: LineSink, *, stderr: bool) -> threading.Thr
     thread = threading.Thread(target=read, name="podium-script-output", daemon=True)
     thread.start()
     return thread
-
-
-def _end_group(pgid: int, grace: float) -> None:
-    """SIGTERM to what is left of the group ``pgid`` once its leader ended, SIGKILL after ``grace``."""
-    if not _signal(pgid, signal.SIGTERM):
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _signal(pgid, 0):
-            return
-        time.sleep(0.01)
-    _signal(pgid, signal.SIGKILL)
-
-
-def _signal(pgid: int, sig: int) -> bool:
-    """Whether some process of the group was there to get ``sig``."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a member changed its user: nothing more this worker can do
-        return False
-    return True

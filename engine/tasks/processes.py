@@ -11,10 +11,10 @@ stop within the second a task has to stop by itself (``runner.COOPERATIVE_SECOND
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +22,7 @@ from engine.tasks.context import RunContext
 from engine.tasks.outcome import TaskFailed
 
 _POLL_SECONDS = 0.1
+_GROUP_POLL_SECONDS = 0.01
 STOPPED = "the process was stopped: its task run was killed or timed out"
 
 
@@ -49,17 +50,25 @@ def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: str | os.PathLike[
 def stop_group(process: subprocess.Popen[Any], grace: float) -> None:
     """SIGTERM to the process group led by ``process``, then, after at most ``grace`` seconds,
     SIGKILL to whatever is left of it (what the leader started, or a leader that ignores SIGTERM).
-    The SIGKILL goes even if the wait is interrupted (``Stopped``)."""
+    It also serves a group whose leader already ended (what a script left running). Returns as
+    soon as the whole group is gone. The SIGKILL goes even if the wait is interrupted (``Stopped``)."""
     try:
-        _signal_group(process, signal.SIGTERM)
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
+        if _signal_group(process, signal.SIGTERM):
+            deadline = time.monotonic() + grace
+            # reaping the leader (poll) lets an ended leader leave its group, which then empties
+            while process.poll() is None or _signal_group(process, 0):
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(_GROUP_POLL_SECONDS)
     finally:
         _signal_group(process, signal.SIGKILL)
         process.wait()
 
 
-def _signal_group(process: subprocess.Popen[Any], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+def _signal_group(process: subprocess.Popen[Any], sig: int) -> bool:
+    """Whether some process of the group was there to get ``sig``."""
+    try:
         os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):  # gone, or a member changed its user: out of reach
+        return False
+    return True
